@@ -1,0 +1,124 @@
+//! The command line, clap derive only: every `///` on a flag is its `--help` text.
+//!
+//! Flags are turned into a plan by `settings.rs`; nothing here touches the host.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::units::{parse_size, parse_time, TimeBound};
+
+const EXAMPLES: &str = "\
+Examples:
+  # On the gateway, as the user that runs edgemicro: one bundle in the current dir
+  edgemicro-diag collect --yes
+
+  # Another config dir and log dir, only the last 2 hours, at most 500 MB of logs
+  edgemicro-diag collect -y -c /opt/emg/.edgemicro --log-dir /logs --since 2h --max-log-bytes 500M
+
+  # Incident bots: no prompts, one JSON object on stdout, exit code per README
+  edgemicro-diag collect --yes --json
+
+  # Stream the zip over ssh; the report (with the zip's sha256) goes to stderr
+  ssh gw1 edgemicro-diag collect -y --json -o - > gw1.zip 2> gw1.json
+
+  # Check a bundle before attaching it
+  edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip";
+
+/// Builds the redacted, verifiable diagnostic bundle for an Apigee Edge Microgateway support case
+/// (502 Bad Gateway, socket hang up / ECONNRESET).
+#[derive(Debug, Parser)]
+#[command(name = "edgemicro-diag", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect configs, logs and system facts into one redacted bundle, without prompting
+    #[command(after_help = EXAMPLES)]
+    Collect(CollectArgs),
+    /// Check a bundle: zip CRCs, manifest against entries, every sha256, the .sha256 sidecar
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// EMG config dir holding default.yaml and ORG-ENV-config.yaml [default: $HOME/.edgemicro]
+    #[arg(short = 'c', long, env = "EDGEMICRO_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+
+    /// Organization of the ORG-ENV pair to collect (all pairs when omitted)
+    #[arg(long, env = "EDGEMICRO_ORG", requires = "env")]
+    pub org: Option<String>,
+
+    /// Environment of the ORG-ENV pair to collect (all pairs when omitted)
+    #[arg(long, env = "EDGEMICRO_ENV", requires = "org")]
+    pub env: Option<String>,
+
+    /// Log dir; overrides edgemicro.logging.dir of the EMG config [default: /var/tmp]
+    #[arg(long, env = "EDGEMICRO_DIAG_LOG_DIR", value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Keep log lines from this time on: RFC 3339 (2026-01-01T10:00:00Z) or an age (2h, 30m, 7d)
+    #[arg(long, env = "EDGEMICRO_DIAG_SINCE", value_parser = parse_time, value_name = "TIME")]
+    pub since: Option<TimeBound>,
+
+    /// Keep log lines up to this time: RFC 3339 or an age (1h = one hour ago)
+    #[arg(long, env = "EDGEMICRO_DIAG_UNTIL", value_parser = parse_time, value_name = "TIME")]
+    pub until: Option<TimeBound>,
+
+    /// Read at most this many log bytes, newest first (e.g. 500M, 2G); the rest is listed as skipped
+    #[arg(long, env = "EDGEMICRO_DIAG_MAX_LOG_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub max_log_bytes: Option<u64>,
+
+    /// Extra redaction rules (YAML, see redaction-rules/README.md); repeatable
+    #[arg(
+        long = "rules",
+        env = "EDGEMICRO_DIAG_RULES",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub rules: Vec<PathBuf>,
+
+    /// Support case id, recorded in the manifest
+    #[arg(long = "case", env = "EDGEMICRO_DIAG_CASE", value_name = "ID")]
+    pub case_id: Option<String>,
+
+    /// Bundle path, or - to stream the zip to stdout [default: ./edgemicro-diag-HOST-UTCSTAMP.zip]
+    #[arg(short = 'o', long, env = "EDGEMICRO_DIAG_OUTPUT", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Replace an existing bundle (and its .sha256) at the output path
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print exactly one JSON object on stdout (on stderr with -o -); no human summary
+    #[arg(long, env = "EDGEMICRO_DIAG_JSON")]
+    pub json: bool,
+
+    /// Never prompt (collect never does; accepted so bots can say it explicitly)
+    #[arg(
+        short = 'y',
+        long,
+        visible_alias = "non-interactive",
+        env = "EDGEMICRO_DIAG_YES"
+    )]
+    pub yes: bool,
+
+    /// Print only errors and the result
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle to check; BUNDLE.sha256 beside it is checked too when present
+    #[arg(value_name = "BUNDLE.zip")]
+    pub bundle: PathBuf,
+
+    /// Print the result as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}

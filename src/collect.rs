@@ -1,0 +1,393 @@
+//! `collect`: the non-interactive data flow, discover → plan → collect → redact → package.
+//! The wizard (when it exists) builds the same `Settings` and calls the same `run`.
+//!
+//! Order matters: the output is created first (a bad `-o` fails before any work), configs are
+//! parsed before logs (their secrets become literals for every later file), and the manifest is
+//! written last. Nothing unredacted is ever written, not even to a temp file.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::time::{Instant, UNIX_EPOCH};
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::bundle::{leak_to_fail, BundleWriter, FileEntry};
+use crate::discover::{discover, Discovery, LogFile, Skipped};
+use crate::exit::Exit;
+use crate::facts;
+use crate::lines::{BoundedLines, Piece};
+use crate::redact::{self, FileReport, KnownSecret, RuleSet, TextEngine};
+use crate::report::{PathSource, Redactions, Report};
+use crate::safe_fs::{io_reason, open_in_dir};
+use crate::settings::{Output, Settings};
+use crate::signals::Interrupt;
+use crate::window::TimeWindow;
+
+/// Env vars of the tool's own environment that hold EMG secrets (notes/edgemicro.md §1):
+/// their values are replaced wherever they occur, like secrets found in the configs.
+const SECRET_ENV: &[&str] = &[
+    "EDGEMICRO_KEY",
+    "EDGEMICRO_SECRET",
+    "EDGEMICRO_REDIS_PASSWORD",
+    "EDGEMICRO_SAML_TOKEN",
+];
+/// Redacted bytes are handed to the zip in chunks of this size.
+const CHUNK: usize = 256 << 10;
+
+pub fn run(settings: &Settings, interrupt: &Interrupt) -> Result<Report> {
+    let started = Instant::now();
+    let rules = RuleSet::load(&settings.rules)?;
+    let mut writer = BundleWriter::create(&settings.output, settings.force, settings.started)?;
+    let mut found = discover(settings)?;
+    interrupt.check()?;
+
+    // Plan: every secret known before the first byte is written.
+    let (facts, argv_secrets) = facts::gather();
+    let mut known: Vec<KnownSecret> = found
+        .configs
+        .iter()
+        .flat_map(|c| redact::config_secrets(&rules, &c.yaml))
+        .collect();
+    known.extend(argv_secrets);
+    known.extend(SECRET_ENV.iter().filter_map(|var| {
+        let value = std::env::var(var).ok().filter(|v| !v.is_empty())?;
+        Some(KnownSecret {
+            value: value.into_bytes(),
+            rule: "env_secret".into(),
+        })
+    }));
+    let known = redact::with_encodings(known);
+    writer.set_known(&known);
+    let engine = TextEngine::new(&rules, &known);
+    let window = TimeWindow::new(settings.since, settings.until);
+
+    let mut reports: Vec<(String, FileReport)> = Vec::new();
+    writer
+        .small(
+            "README.txt",
+            "edgemicro-diag",
+            readme(settings).as_bytes(),
+            0,
+        )
+        .map_err(leak_to_fail)?;
+    collect_configs(&found, &rules, &engine, &mut writer, &mut reports).map_err(leak_to_fail)?;
+    collect_logs(
+        settings,
+        &mut found,
+        &engine,
+        &window,
+        &mut writer,
+        &mut reports,
+        interrupt,
+    )
+    .map_err(leak_to_fail)?;
+
+    let facts_json = serde_json::to_vec_pretty(&facts)?;
+    writer
+        .small("system/facts.json", "this host", &facts_json, 0)
+        .map_err(leak_to_fail)?;
+    let redactions = Redactions::sum(&reports);
+    let report_json = redaction_report(&reports);
+    writer
+        .small(
+            "redaction-report.json",
+            "edgemicro-diag",
+            &serde_json::to_vec_pretty(&report_json)?,
+            0,
+        )
+        .map_err(leak_to_fail)?;
+    interrupt.check()?;
+
+    let files: Vec<FileEntry> = writer.files().to_vec();
+    let truncated = files.iter().any(|f| f.truncated);
+    let exit = if found.skipped.is_empty() && !truncated && !found.logs.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Partial
+    };
+    let manifest = manifest(settings, &found, &files, &rules, &redactions);
+    let sealed = writer.seal(&manifest).map_err(leak_to_fail)?;
+    Ok(Report {
+        exit,
+        bundle: sealed
+            .path
+            .map(|p| p.display().to_string())
+            .or_else(|| Some("-".into())),
+        sha256: Some(sealed.sha256),
+        bytes: Some(sealed.bytes),
+        config_dir: Some(PathSource::of(&found.config_dir)),
+        log_dirs: found.log_dirs.iter().map(PathSource::of).collect(),
+        pairs: found.pairs,
+        files,
+        skipped: found.skipped,
+        redactions,
+        warnings: found.warnings,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error: None,
+        hint: None,
+    })
+}
+
+fn collect_configs(
+    found: &Discovery,
+    rules: &RuleSet,
+    engine: &TextEngine,
+    writer: &mut BundleWriter,
+    reports: &mut Vec<(String, FileReport)>,
+) -> Result<()> {
+    for config in &found.configs {
+        let path = format!("config/{}", config.name);
+        let (bytes, report) =
+            redact::redact_config(rules, engine, &config.name, &config.text, &config.yaml)?;
+        writer.small(
+            &path,
+            &config.path.display().to_string(),
+            &bytes,
+            report.total,
+        )?;
+        reports.push((path, report));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn collect_logs(
+    settings: &Settings,
+    found: &mut Discovery,
+    engine: &TextEngine,
+    window: &TimeWindow,
+    writer: &mut BundleWriter,
+    reports: &mut Vec<(String, FileReport)>,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let mut budget = settings.max_log_bytes.unwrap_or(u64::MAX);
+    let mut kept = Vec::new();
+    for log in std::mem::take(&mut found.logs) {
+        let source = log.path.display().to_string();
+        if window.older_than_since(log.modified) {
+            found.skipped.push(Skipped {
+                source,
+                reason: "last written before --since".into(),
+            });
+            continue;
+        }
+        if budget == 0 {
+            found.skipped.push(Skipped {
+                source,
+                reason: "over --max-log-bytes (newest logs are taken first)".into(),
+            });
+            continue;
+        }
+        let dir = log.path.parent().unwrap_or(std::path::Path::new("/"));
+        let opened = match open_in_dir(dir, log.path.file_name().unwrap_or_default()) {
+            Ok(o) => o,
+            Err(reason) => {
+                found.skipped.push(Skipped { source, reason });
+                continue;
+            }
+        };
+        // Copy up to the size seen now: a log that grows while being read ends here.
+        let size = opened.meta.len();
+        let take = size.min(budget);
+        let path = format!("logs/{}", log.name);
+        let mut file = opened.file;
+        let mut entry = writer.entry(&path, take)?;
+        let mut redactor = engine.file();
+        let outcome = copy_log(
+            &mut file,
+            size,
+            take,
+            &mut redactor,
+            window,
+            &mut entry,
+            interrupt,
+        );
+        budget -= take.min(budget);
+        let truncated = match outcome? {
+            None => take < size,
+            Some(read_error) => {
+                found.skipped.push(Skipped {
+                    source: source.clone(),
+                    reason: format!("read stopped: {}", io_reason(&read_error)),
+                });
+                true
+            }
+        };
+        if take < size {
+            found.warnings.push(format!(
+                "{}: only the newest {} of {} bytes (--max-log-bytes)",
+                log.name, take, size
+            ));
+        }
+        if redactor.open_block() {
+            found.warnings.push(format!(
+                "{}: a private key block had no END line; redacted to the end of its key material",
+                log.name
+            ));
+        }
+        entry.finish(&source, redactor.report.total, truncated)?;
+        reports.push((path, redactor.report));
+        kept.push(log);
+    }
+    found.logs = kept;
+    Ok(())
+}
+
+/// Streams one log: the newest `take` bytes of the first `size`, line by line, filtered by the
+/// time window and redacted, into the bundle entry. A read error ends the file early and is
+/// returned as `Ok(Some(_))` (the entry keeps what was read); write errors and signals are `Err`.
+fn copy_log(
+    file: &mut std::fs::File,
+    size: u64,
+    take: u64,
+    redactor: &mut redact::text::FileRedactor,
+    window: &TimeWindow,
+    entry: &mut impl Write,
+    interrupt: &Interrupt,
+) -> Result<Option<std::io::Error>> {
+    let start = size - take;
+    if let Err(e) = file.seek(SeekFrom::Start(start)) {
+        return Ok(Some(e));
+    }
+    let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, file.take(take)));
+    let mut buf = Vec::with_capacity(1 << 12);
+    let mut out = Vec::with_capacity(CHUNK + (1 << 20));
+    let mut keep = window.is_open();
+    let mut continues = false;
+    let mut skip_partial_line = start > 0;
+    let mut count = 0u32;
+    loop {
+        let piece = match lines.next_into(&mut buf) {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(e) => {
+                entry.write_all(&out)?;
+                return Ok(Some(e));
+            }
+        };
+        if skip_partial_line {
+            // Mid-line after the seek: start at the next whole line.
+            skip_partial_line = piece == Piece::Cut;
+            continue;
+        }
+        if !continues {
+            if let Some(decision) = window.keeps(&buf) {
+                keep = decision; // lines without a timestamp (stack traces) follow their record
+            }
+        }
+        if keep {
+            redactor.line(&buf, continues, &mut out);
+        }
+        continues = piece == Piece::Cut;
+        if out.len() >= CHUNK {
+            entry.write_all(&out)?;
+            out.clear();
+        }
+        count += 1;
+        if count.is_multiple_of(1024) {
+            interrupt.check()?;
+        }
+    }
+    entry.write_all(&out)?;
+    interrupt.check()?;
+    Ok(None)
+}
+
+fn readme(settings: &Settings) -> String {
+    format!(
+        "Edge Microgateway diagnostic bundle, made by edgemicro-diag {version} on {host} at {at}.\n\
+         Case: {case}\n\n\
+         config/                 EMG configs (default.yaml, ORG-ENV-config.yaml, ORG-ENV-cache-config.yaml), redacted\n\
+         logs/                   EMG logs (edgemicro-*.log), newest first, redacted\n\
+         system/facts.json       OS, kernel, TCP keep-alive sysctls, open-file limits, node/edgemicro versions, processes\n\
+         redaction-report.json   what was redacted: rule, file, line numbers, count (never a value)\n\
+         manifest.json           every file above with its source, size and sha256\n\n\
+         Secrets are replaced by REDACTED_<RULE> tokens before anything is written.\n\n\
+         To check the bundle:\n\
+         \x20 sha256sum -c BUNDLE.zip.sha256     (the whole zip, with the sidecar file)\n\
+         \x20 edgemicro-diag verify BUNDLE.zip    (CRCs, every file's sha256 against manifest.json)\n",
+        version = env!("CARGO_PKG_VERSION"),
+        host = settings.host,
+        at = settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        case = settings.case_id.as_deref().unwrap_or("(none given)"),
+    )
+}
+
+fn redaction_report(reports: &[(String, FileReport)]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = reports
+        .iter()
+        .flat_map(|(file, report)| {
+            report.by_rule.iter().map(move |(rule, hits)| json!({"rule": rule, "file": file, "count": hits.count, "lines": hits.lines}))
+        })
+        .collect();
+    json!({ "note": "line numbers: the first 50 per rule and file; counts are exact; values are never recorded", "redactions": rows })
+}
+
+fn manifest(
+    settings: &Settings,
+    found: &Discovery,
+    files: &[FileEntry],
+    rules: &RuleSet,
+    redactions: &Redactions,
+) -> serde_json::Value {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    json!({
+        "tool": "edgemicro-diag",
+        "version": env!("CARGO_PKG_VERSION"),
+        "schema_version": crate::report::SCHEMA_VERSION,
+        "created_at": settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "host": settings.host,
+        "case": settings.case_id,
+        "pairs": found.pairs,
+        "config_dir": PathSource::of(&found.config_dir),
+        "log_dirs": found.log_dirs.iter().map(PathSource::of).collect::<Vec<_>>(),
+        "settings": {
+            "since": time(settings.since),
+            "until": time(settings.until),
+            "max_log_bytes": settings.max_log_bytes,
+            "output": match &settings.output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
+        },
+        "files": files,
+        "skipped": found.skipped,
+        "redaction": {
+            "rules_sha256": rules.sha256,
+            "rule_files": rules.files,
+            "total": redactions.total,
+            "by_rule": redactions.by_rule,
+            "pseudonymized": false,
+        },
+        "capture": null,
+        "log_level": null,
+        "warnings": found.warnings,
+        "logs_newest_first": found.logs.iter().map(log_summary).collect::<Vec<_>>(),
+    })
+}
+
+fn log_summary(log: &LogFile) -> serde_json::Value {
+    let modified = log
+        .modified
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let at = chrono::DateTime::from_timestamp(modified as i64, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    json!({"name": log.name, "bytes": log.size, "modified": at})
+}
+
+impl Redactions {
+    pub fn sum(reports: &[(String, FileReport)]) -> Redactions {
+        let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, report) in reports {
+            for (rule, hits) in &report.by_rule {
+                *by_rule.entry(rule.clone()).or_default() += hits.count;
+            }
+        }
+        Redactions {
+            total: by_rule.values().sum(),
+            by_rule,
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Discovery: what is on this host. The config dir and its YAML files, the ORG-ENV pairs, the log
+//! dirs (and where each came from), the log files in them, newest first.
+//!
+//! It reads; it never writes, never expands `<E>…</E>` env tags, and never opens a file that is
+//! not a regular file inside its own directory (`safe_fs`).
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+
+use crate::exit::Fail;
+use crate::safe_fs::{io_reason, open_in_dir};
+use crate::settings::{Located, Settings, Source};
+use crate::yaml::Yaml;
+
+/// EMG's default log dir (default.yaml ships `logging.dir: /var/tmp`).
+pub const DEFAULT_LOG_DIR: &str = "/var/tmp";
+/// A config larger than this is not an EMG config; it is skipped, never read into memory.
+const MAX_CONFIG_BYTES: u64 = 32 << 20;
+
+#[derive(Debug)]
+pub struct Discovery {
+    pub config_dir: Located<PathBuf>,
+    pub configs: Vec<ConfigFile>,
+    /// The `ORG-ENV` stems collected.
+    pub pairs: Vec<String>,
+    pub log_dirs: Vec<Located<PathBuf>>,
+    pub logs: Vec<LogFile>,
+    pub skipped: Vec<Skipped>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    /// File name, also its name under `config/` in the bundle.
+    pub name: String,
+    pub text: String,
+    pub yaml: Yaml,
+}
+
+#[derive(Debug)]
+pub struct LogFile {
+    pub path: PathBuf,
+    /// Name under `logs/` in the bundle.
+    pub name: String,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    pub source: String,
+    pub reason: String,
+}
+
+pub fn discover(settings: &Settings) -> Result<Discovery> {
+    let dir = &settings.config_dir;
+    if !dir.value.is_dir() {
+        let tried = format!("`{}` (from {})", dir.value.display(), dir.source);
+        return Err(Fail::failure(
+            format!("no EMG config dir: tried {tried}"),
+            "point to the dir holding default.yaml with --config-dir DIR (or EDGEMICRO_CONFIG_DIR); \
+             edgemicro's default is $HOME/.edgemicro of the user that runs it",
+        )
+        .into());
+    }
+    let mut found = Discovery {
+        config_dir: dir.clone(),
+        configs: Vec::new(),
+        pairs: Vec::new(),
+        log_dirs: Vec::new(),
+        logs: Vec::new(),
+        skipped: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let names = config_names(&dir.value)?;
+    let all_pairs: Vec<String> = names.iter().filter_map(|n| pair_of(n)).collect();
+    found.pairs = match &settings.pair {
+        Some(pair) if all_pairs.contains(pair) => vec![pair.clone()],
+        Some(pair) => {
+            return Err(Fail::failure(
+                format!("no `{pair}-config.yaml` in `{}`", dir.value.display()),
+                format!(
+                    "pairs found: {}; pick one with --org ORG --env ENV",
+                    list_or_none(&all_pairs)
+                ),
+            )
+            .into())
+        }
+        None => all_pairs,
+    };
+    if found.pairs.is_empty() {
+        found.skipped.push(Skipped {
+            source: dir.value.join("ORG-ENV-config.yaml").display().to_string(),
+            reason: "no ORG-ENV-config.yaml in the config dir (has `edgemicro configure` run for this user?)".into(),
+        });
+    }
+    let wanted = |name: &str| {
+        name == "default.yaml"
+            || found.pairs.iter().any(|p| {
+                name == format!("{p}-config.yaml") || name == format!("{p}-cache-config.yaml")
+            })
+    };
+    for name in names.iter().filter(|n| wanted(n)) {
+        if let Some(config) = read_config(&dir.value, name, &mut found.skipped)? {
+            found.configs.push(config);
+        }
+    }
+    if !found.configs.iter().any(|c| c.name == "default.yaml")
+        && !found
+            .skipped
+            .iter()
+            .any(|s| s.source.ends_with("default.yaml"))
+    {
+        found.skipped.push(Skipped {
+            source: dir.value.join("default.yaml").display().to_string(),
+            reason: "does not exist (`edgemicro init` writes it)".into(),
+        });
+    }
+    found.log_dirs = log_dirs(settings, &found);
+    resolve_log_dir_warnings(&mut found);
+    for (index, log_dir) in found.log_dirs.clone().iter().enumerate() {
+        let prefix = if found.log_dirs.len() > 1 {
+            format!("{}/", index + 1)
+        } else {
+            String::new()
+        };
+        list_logs(&log_dir.value, &prefix, &mut found);
+    }
+    // Newest first: support reads the incident's file first, and byte limits keep the newest.
+    found.logs.sort_by(|a, b| {
+        b.modified
+            .cmp(&a.modified)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    if found.logs.is_empty() {
+        let dirs: Vec<String> = found
+            .log_dirs
+            .iter()
+            .map(|d| format!("`{}`", d.value.display()))
+            .collect();
+        found.warnings.push(format!(
+            "no edgemicro-*.log files in {}; pass --log-dir DIR if edgemicro logs elsewhere",
+            dirs.join(", ")
+        ));
+    }
+    Ok(found)
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `ORG-ENV` from `ORG-ENV-config.yaml` (not from the cache config, which follows its source).
+fn pair_of(name: &str) -> Option<String> {
+    let stem = name.strip_suffix("-config.yaml")?;
+    (!stem.ends_with("-cache") && !stem.is_empty()).then(|| stem.to_string())
+}
+
+fn config_names(dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list the config dir `{}`", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n == "default.yaml" || n.ends_with("-config.yaml"))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn read_config(dir: &Path, name: &str, skipped: &mut Vec<Skipped>) -> Result<Option<ConfigFile>> {
+    let source = dir.join(name).display().to_string();
+    let opened = match open_in_dir(dir, name.as_ref()) {
+        Ok(o) => o,
+        Err(reason) => {
+            skipped.push(Skipped { source, reason });
+            return Ok(None);
+        }
+    };
+    if opened.meta.len() > MAX_CONFIG_BYTES {
+        skipped.push(Skipped {
+            source,
+            reason: format!(
+                "{} bytes: too large for an EMG config (not read)",
+                opened.meta.len()
+            ),
+        });
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(opened.meta.len() as usize);
+    if let Err(e) = opened.file.take(MAX_CONFIG_BYTES).read_to_end(&mut bytes) {
+        skipped.push(Skipped {
+            source,
+            reason: io_reason(&e),
+        });
+        return Ok(None);
+    }
+    // A config that does not parse cannot be redacted structurally: stop rather than guess.
+    let malformed = |detail: String| {
+        Fail::failure(
+            format!("`{source}`{detail}"),
+            "fix the YAML (edgemicro cannot load it either), or collect another pair with --org/--env",
+        )
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        malformed(format!(
+            ": not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let yaml = Yaml::parse(&text).map_err(|e| malformed(format!(":{e}: malformed YAML")))?;
+    Ok(Some(ConfigFile {
+        path: opened.path,
+        name: name.to_string(),
+        text,
+        yaml,
+    }))
+}
+
+/// Log dirs: `--log-dir` alone when given; else each pair's effective `edgemicro.logging.dir`
+/// (ORG-ENV-config.yaml over default.yaml), plus the cache config's when it differs, since the
+/// running workers log where the cache says; else `/var/tmp`.
+fn log_dirs(settings: &Settings, found: &Discovery) -> Vec<Located<PathBuf>> {
+    if let Some(dir) = &settings.log_dir {
+        return vec![dir.clone()];
+    }
+    let config = |name: &str| found.configs.iter().find(|c| c.name == name);
+    let from = |file: Option<&ConfigFile>| {
+        let file = file?;
+        let dir = file.yaml.get_str("edgemicro.logging.dir")?;
+        Some(Located {
+            value: PathBuf::from(dir),
+            source: Source::Config {
+                file: file.path.clone(),
+                key: "edgemicro.logging.dir",
+            },
+        })
+    };
+    let mut candidates: Vec<Located<PathBuf>> = Vec::new();
+    for pair in &found.pairs {
+        candidates.extend(
+            from(config(&format!("{pair}-config.yaml"))).or_else(|| from(config("default.yaml"))),
+        );
+        candidates.extend(from(config(&format!("{pair}-cache-config.yaml"))));
+    }
+    if candidates.is_empty() {
+        candidates.extend(from(config("default.yaml")));
+    }
+    if candidates.is_empty() {
+        candidates.push(Located {
+            value: PathBuf::from(DEFAULT_LOG_DIR),
+            source: Source::Default,
+        });
+    }
+    let mut dirs: Vec<Located<PathBuf>> = Vec::new();
+    for dir in candidates {
+        if !dirs.iter().any(|d| d.value == dir.value) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+/// Says what the operator must know about the log dirs: disagreeing configs, env tags, relative
+/// paths, console-only logging.
+fn resolve_log_dir_warnings(found: &mut Discovery) {
+    let configured: Vec<&Located<PathBuf>> = found
+        .log_dirs
+        .iter()
+        .filter(|d| matches!(d.source, Source::Config { .. }))
+        .collect();
+    if configured.len() > 1 {
+        let list: Vec<String> = configured
+            .iter()
+            .map(|d| format!("`{}` ({})", d.value.display(), d.source))
+            .collect();
+        found.warnings.push(format!(
+            "the configs name different log dirs; running workers use the cache config's; collecting all: {}",
+            list.join(", ")
+        ));
+    }
+    for dir in &mut found.log_dirs {
+        let text = dir.value.to_string_lossy().to_string();
+        if text.contains("<E>") {
+            found.warnings.push(format!(
+                "{} is an env tag (`{text}`); this tool never expands env tags: pass --log-dir DIR; using {DEFAULT_LOG_DIR}",
+                dir.source
+            ));
+            dir.value = PathBuf::from(DEFAULT_LOG_DIR);
+        } else if dir.value.is_relative() && matches!(dir.source, Source::Config { .. }) {
+            found.warnings.push(format!(
+                "{} is relative (`{text}`): edgemicro resolves it against its own working dir; read here against the current dir",
+                dir.source
+            ));
+        }
+    }
+    for config in &found.configs {
+        if config.yaml.get_str("edgemicro.logging.to_console") == Some("true") {
+            found.warnings.push(format!(
+                "{} sets edgemicro.logging.to_console: true, so edgemicro writes no log files; capture its console output",
+                config.name
+            ));
+        }
+    }
+}
+
+fn list_logs(dir: &Path, prefix: &str, found: &mut Discovery) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            found.skipped.push(Skipped {
+                source: dir.display().to_string(),
+                reason: format!("log dir: {}", io_reason(&e)),
+            });
+            return;
+        }
+    };
+    let mut names: Vec<std::ffi::OsString> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .filter(|n| {
+            let n = n.as_encoded_bytes();
+            n.starts_with(b"edgemicro-") && n.ends_with(b".log")
+        })
+        .collect();
+    names.sort();
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        let source = dir.join(&name).display().to_string();
+        match open_in_dir(dir, &name) {
+            // A link inside the dir to a file that is listed too: read it once.
+            Ok(opened) if !seen.insert((opened.meta.dev(), opened.meta.ino())) => {}
+            Ok(opened) => found.logs.push(LogFile {
+                path: opened.path,
+                name: format!("{prefix}{}", name.to_string_lossy()),
+                size: opened.meta.len(),
+                modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            }),
+            Err(reason) => found.skipped.push(Skipped { source, reason }),
+        }
+    }
+}

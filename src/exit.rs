@@ -1,0 +1,123 @@
+//! The closed set of exit codes (README "Exit codes") and the one place errors become codes.
+//!
+//! Bots branch on these numbers, so no other module returns a raw integer: domain code returns
+//! `Ok(Exit)` for success or a partial bundle, or an error; `Exit::of_error` maps errors here.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Bundle complete.
+    Ok = 0,
+    /// Failed; nothing left behind.
+    Failure = 1,
+    /// Usage error: bad flag, missing TTY for the wizard, output already exists.
+    Usage = 2,
+    /// Bundle written, but something was skipped or truncated (listed in manifest and JSON).
+    Partial = 3,
+    /// `verify` found a mismatch, or the leak self-check refused to seal a bundle.
+    Integrity = 4,
+    /// Interrupted by SIGINT (128 + 2).
+    Interrupted = 130,
+    /// Terminated by SIGTERM (128 + 15).
+    Terminated = 143,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// "ok" | "partial" | "failed", the `status` field of the JSON report.
+    pub fn status(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::Partial => "partial",
+            _ => "failed",
+        }
+    }
+
+    /// Maps an error to its exit code: typed errors carry their own, anything else is a failure.
+    pub fn of_error(err: &anyhow::Error) -> Exit {
+        err.chain()
+            .find_map(|cause| cause.downcast_ref::<Fail>().map(|f| f.exit))
+            .unwrap_or(Exit::Failure)
+    }
+}
+
+/// An error whose exit code is not 1, with an optional hint printed on its own line.
+#[derive(Debug)]
+pub struct Fail {
+    pub exit: Exit,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Fail {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Fail {
+            exit: Exit::Usage,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Fail {
+            exit: Exit::Integrity,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn failure(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Fail {
+            exit: Exit::Failure,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn interrupted(signal: i32) -> Self {
+        let exit = if signal == libc::SIGTERM {
+            Exit::Terminated
+        } else {
+            Exit::Interrupted
+        };
+        Fail {
+            exit,
+            message: "interrupted; nothing was left behind".into(),
+            hint: None,
+        }
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+/// The hint of the first `Fail` in an error chain, if any.
+pub fn hint_of(err: &anyhow::Error) -> Option<&str> {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<Fail>().and_then(|f| f.hint.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_errors_keep_their_code_through_context() {
+        let err = anyhow::Error::new(Fail::integrity("bad")).context("verifying x.zip");
+        assert_eq!(Exit::of_error(&err), Exit::Integrity);
+        assert_eq!(Exit::of_error(&anyhow::anyhow!("plain")), Exit::Failure);
+        assert_eq!(
+            Exit::of_error(&Fail::interrupted(libc::SIGTERM).into()),
+            Exit::Terminated
+        );
+    }
+}

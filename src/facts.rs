@@ -1,0 +1,309 @@
+//! `system/facts.json`: what support asks about the host besides EMG's own files. OS, kernel,
+//! TCP keep-alive sysctls (the seed compares the OS keep-alive with the target's), open-file
+//! limits, node and edgemicro versions, and the running edgemicro processes.
+//!
+//! It runs nothing but `node --version` (bounded in time) and never records a secret argument:
+//! `edgemicro start -k KEY -s SECRET` puts both on the command line, so argv values after secret
+//! flags are replaced here and handed to the redactor as known secrets.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::redact::KnownSecret;
+
+#[derive(Debug, Serialize)]
+pub struct Facts {
+    pub hostname: String,
+    pub os: Option<String>,
+    pub kernel: Option<String>,
+    /// `net.ipv4.tcp_keepalive_*` and friends, as the kernel reports them.
+    pub sysctl: std::collections::BTreeMap<String, Option<String>>,
+    /// `ulimit -n` of this process (soft limit).
+    pub max_open_files: Option<String>,
+    pub node_version: Option<String>,
+    pub edgemicro_version: Option<String>,
+    pub edgemicro_processes: Vec<Process>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    /// argv with the values of secret flags replaced.
+    pub argv: Vec<String>,
+    /// edgemicro keeps edgemicro.sock and edgemicro.pid in its working dir.
+    pub cwd: Option<String>,
+    pub max_open_files: Option<String>,
+}
+
+const SYSCTLS: &[&str] = &[
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_fin_timeout",
+    "net.core.somaxconn",
+];
+
+/// Flags whose next argument (or `=value`) is a secret in edgemicro's CLI (cli/cmd.js).
+const SECRET_FLAGS: &[&str] = &[
+    "-k",
+    "--key",
+    "-s",
+    "--secret",
+    "-p",
+    "--password",
+    "-t",
+    "--token",
+];
+
+pub fn hostname() -> String {
+    read_trimmed("/proc/sys/kernel/hostname").unwrap_or_else(|| "localhost".into())
+}
+
+/// Gathers the facts, and the secrets found on edgemicro command lines.
+pub fn gather() -> (Facts, Vec<KnownSecret>) {
+    let mut secrets = Vec::new();
+    let processes = edgemicro_processes(&mut secrets);
+    let facts = Facts {
+        hostname: hostname(),
+        os: os_release(),
+        kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+        sysctl: SYSCTLS
+            .iter()
+            .map(|k| {
+                (
+                    k.to_string(),
+                    read_trimmed(format!("/proc/sys/{}", k.replace('.', "/"))),
+                )
+            })
+            .collect(),
+        max_open_files: max_open_files("/proc/self/limits"),
+        node_version: run_bounded("node", &["--version"], Duration::from_secs(5)),
+        edgemicro_version: edgemicro_version(&processes),
+        edgemicro_processes: processes,
+    };
+    (facts, secrets)
+}
+
+fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn os_release() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+}
+
+fn max_open_files(limits: impl AsRef<Path>) -> Option<String> {
+    let text = std::fs::read_to_string(limits).ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3).map(str::to_string)
+}
+
+/// Runs a version command, killed if it takes longer than `limit`.
+fn run_bounded(program: &str, args: &[&str], limit: Duration) -> Option<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let out = child.wait_with_output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found: Vec<Process> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter_map(|pid| {
+            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let argv: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_emg = argv
+                .iter()
+                .take(3)
+                .any(|a| a.contains("edgemicro") && !a.contains("edgemicro-diag"));
+            is_emg.then(|| Process {
+                pid,
+                argv: redact_argv(&argv, secrets),
+                cwd: std::fs::read_link(format!("/proc/{pid}/cwd"))
+                    .ok()
+                    .map(|p| p.display().to_string()),
+                max_open_files: max_open_files(format!("/proc/{pid}/limits")),
+            })
+        })
+        .collect();
+    found.sort_by_key(|p| p.pid);
+    found
+}
+
+/// Replaces the values of `-k KEY`, `--secret=S` and the like; records them as known secrets.
+pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut next_is_secret = false;
+    for arg in argv {
+        if next_is_secret {
+            secrets.push(KnownSecret {
+                value: arg.as_bytes().to_vec(),
+                rule: "cli_secret_flag".into(),
+            });
+            out.push(crate::redact::token("cli_secret_flag"));
+            next_is_secret = false;
+            continue;
+        }
+        if let Some((flag, value)) = arg
+            .split_once('=')
+            .filter(|(f, _)| SECRET_FLAGS.contains(f))
+        {
+            secrets.push(KnownSecret {
+                value: value.as_bytes().to_vec(),
+                rule: "cli_secret_flag".into(),
+            });
+            out.push(format!(
+                "{flag}={}",
+                crate::redact::token("cli_secret_flag")
+            ));
+            continue;
+        }
+        next_is_secret = SECRET_FLAGS.contains(&arg.as_str());
+        out.push(arg.clone());
+    }
+    out
+}
+
+/// From the installed package: the running process's script path, or `edgemicro` on PATH,
+/// leads to `…/edgemicro/package.json`. Reading it runs nothing.
+fn edgemicro_version(processes: &[Process]) -> Option<String> {
+    let from_argv = processes
+        .iter()
+        .flat_map(|p| p.argv.iter())
+        .filter(|a| a.contains("edgemicro"))
+        .map(PathBuf::from);
+    let from_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("edgemicro"));
+    for candidate in from_argv.chain(from_path) {
+        let Ok(real) = candidate.canonicalize() else {
+            continue;
+        };
+        for dir in real.ancestors().skip(1).take(4) {
+            let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+                continue;
+            };
+            let Ok(pkg) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            if pkg["name"] == "edgemicro" {
+                return pkg["version"].as_str().map(str::to_string);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_secrets_are_replaced_and_remembered() {
+        let argv: Vec<String> = [
+            "node",
+            "/usr/lib/node_modules/edgemicro/cli/edgemicro",
+            "start",
+            "-o",
+            "org",
+            "-e",
+            "test",
+            "-k",
+            "KEYVAL123",
+            "--secret=SECVAL456",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut secrets = Vec::new();
+        let out = redact_argv(&argv, &mut secrets);
+        assert_eq!(out[8], "REDACTED_CLI_SECRET_FLAG");
+        assert_eq!(out[9], "--secret=REDACTED_CLI_SECRET_FLAG");
+        assert_eq!(out[4], "org", "org/env stay");
+        let values: Vec<&[u8]> = secrets.iter().map(|s| s.value.as_slice()).collect();
+        assert_eq!(
+            values,
+            vec![b"KEYVAL123".as_slice(), b"SECVAL456".as_slice()]
+        );
+    }
+
+    #[test]
+    fn a_real_child_process_is_found_with_its_secret_redacted() {
+        // A process whose argv looks like `edgemicro start -k KEY`, as a real master's does.
+        let mut child = Command::new("bash")
+            .args([
+                "-c",
+                "exec -a edgemicro bash -c 'sleep 30; true' start -k CHILDKEY987",
+            ])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut secrets = Vec::new();
+        let found = loop {
+            secrets.clear();
+            let found = edgemicro_processes(&mut secrets);
+            if found
+                .iter()
+                .any(|p| p.pid == child.id() && p.argv[0] == "edgemicro")
+                || Instant::now() > deadline
+            {
+                break found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let me = found
+            .iter()
+            .find(|p| p.pid == child.id())
+            .expect("child listed");
+        assert!(
+            !me.argv.iter().any(|a| a.contains("CHILDKEY987")),
+            "{:?}",
+            me.argv
+        );
+        assert!(
+            me.argv.contains(&"REDACTED_CLI_SECRET_FLAG".to_string()),
+            "{:?}",
+            me.argv
+        );
+        assert!(secrets.iter().any(|s| s.value == b"CHILDKEY987"));
+    }
+}

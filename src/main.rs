@@ -1,0 +1,27 @@
+//! edgemicro-diag: the diagnostic bundle for an Apigee Edge Microgateway 502/ECONNRESET case.
+//! Reads top to bottom: parse, run, exit with one of the codes in `exit.rs`.
+
+mod app;
+mod bundle;
+mod cli;
+mod collect;
+mod discover;
+mod exit;
+mod facts;
+mod lines;
+mod redact;
+mod report;
+mod safe_fs;
+mod settings;
+mod signals;
+mod units;
+mod window;
+mod yaml;
+
+use clap::{CommandFactory, FromArgMatches};
+
+fn main() -> std::process::ExitCode {
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    std::process::ExitCode::from(app::run(cli, &matches).code())
+}

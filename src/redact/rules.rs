@@ -1,0 +1,393 @@
+//! Redaction rules: loading, validating and compiling `redaction-rules/*.yaml` and `--rules FILE`.
+//!
+//! Rules are data. The shipped files are embedded at build time; user files add to them. A rule
+//! that does not compile, matches the empty string, or reuses an id is an error naming the file,
+//! line and rule, raised before anything is collected.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use regex::bytes::{Regex as BytesRegex, RegexBuilder as BytesRegexBuilder};
+use regex::Regex;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::yaml::{Node, Yaml};
+
+/// The shipped rule files, embedded so the binary works anywhere.
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "redaction-rules/config-keys.yaml",
+        include_str!("../../redaction-rules/config-keys.yaml"),
+    ),
+    (
+        "redaction-rules/log-patterns.yaml",
+        include_str!("../../redaction-rules/log-patterns.yaml"),
+    ),
+];
+
+#[derive(Debug)]
+pub struct RuleSet {
+    pub keep: Vec<Regex>,
+    pub keys: Vec<KeyRule>,
+    pub patterns: Vec<PatternRule>,
+    pub blocks: Vec<BlockRule>,
+    /// sha256 over every rule file's bytes, in load order (recorded in the manifest).
+    pub sha256: String,
+    pub files: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct KeyRule {
+    pub id: String,
+    pub names: Vec<Regex>,
+    pub paths: Vec<Regex>,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct PatternRule {
+    pub id: String,
+    pub keywords: Vec<String>,
+    pub regex: BytesRegex,
+}
+
+#[derive(Debug)]
+pub struct BlockRule {
+    pub id: String,
+    pub keywords: Vec<String>,
+    pub begin: BytesRegex,
+    pub end: BytesRegex,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    id: String,
+    #[allow(dead_code)]
+    why: Option<String>,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    values: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPattern {
+    id: String,
+    #[allow(dead_code)]
+    why: Option<String>,
+    keywords: Vec<String>,
+    regex: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBlock {
+    id: String,
+    #[allow(dead_code)]
+    why: Option<String>,
+    keywords: Vec<String>,
+    begin: String,
+    end: String,
+}
+
+/// `REDACTED_<RULE>`: YAML-safe as a plain scalar, greppable, fixed per rule (no length leak).
+pub fn token(rule_id: &str) -> String {
+    format!("REDACTED_{}", rule_id.to_ascii_uppercase())
+}
+
+impl RuleSet {
+    /// The shipped rules plus the user's files, validated.
+    pub fn load(user_files: &[impl AsRef<Path>]) -> Result<RuleSet> {
+        let mut set = RuleSet {
+            keep: Vec::new(),
+            keys: Vec::new(),
+            patterns: Vec::new(),
+            blocks: Vec::new(),
+            sha256: String::new(),
+            files: Vec::new(),
+        };
+        let mut hasher = Sha256::new();
+        for (name, text) in SHIPPED {
+            hasher.update(text.as_bytes());
+            set.add_file(name, text)?;
+        }
+        for path in user_files {
+            let path = path.as_ref();
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read rules file `{}`", path.display()))?;
+            hasher.update(text.as_bytes());
+            set.add_file(&path.display().to_string(), &text)?;
+        }
+        set.sha256 = hex::encode(hasher.finalize());
+        Ok(set)
+    }
+
+    fn add_file(&mut self, name: &str, text: &str) -> Result<()> {
+        let yaml =
+            Yaml::parse(text).with_context(|| format!("rules file `{name}` is not valid YAML"))?;
+        let Some(Node::Map { entries, .. }) = yaml.docs.first() else {
+            bail!("rules file `{name}`: expected a map with `keys`, `patterns` or `blocks`");
+        };
+        for (key, value) in entries {
+            let section = key.as_str().unwrap_or("");
+            if section == "keep" {
+                for glob in string_list(value)
+                    .with_context(|| format!("{name}:{}: `keep`", value.line()))?
+                {
+                    self.keep.push(glob_regex(&glob, ".*"));
+                }
+                continue;
+            }
+            let Node::Seq { items, .. } = value else {
+                bail!(
+                    "{name}:{}: `{section}` must be a list of rules",
+                    value.line()
+                );
+            };
+            for item in items {
+                let at = format!("{name}:{}", item.line());
+                match section {
+                    "keys" => self.add_key(&at, item)?,
+                    "patterns" => self.add_pattern(&at, item)?,
+                    "blocks" => self.add_block(&at, item)?,
+                    other => bail!(
+                        "{at}: unknown section `{other}` (expected keep, keys, patterns, blocks)"
+                    ),
+                }
+            }
+        }
+        self.files.push(name.to_string());
+        Ok(())
+    }
+
+    fn check_id(&self, at: &str, id: &str) -> Result<()> {
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            bail!("{at}: rule id `{id}` must be lower-case letters, digits and `_`");
+        }
+        let taken = self.keys.iter().any(|r| r.id == id)
+            || self.patterns.iter().any(|r| r.id == id)
+            || self.blocks.iter().any(|r| r.id == id);
+        if taken {
+            bail!("{at}: rule id `{id}` is already defined");
+        }
+        Ok(())
+    }
+
+    fn add_key(&mut self, at: &str, item: &Node) -> Result<()> {
+        let raw: RawKey = deserialize(at, item)?;
+        self.check_id(at, &raw.id)?;
+        if raw.names.is_empty() && raw.paths.is_empty() && raw.values.is_empty() {
+            bail!("{at}: rule `{}` needs `names`, `paths` or `values`", raw.id);
+        }
+        if raw.values.iter().any(String::is_empty) {
+            bail!(
+                "{at}: rule `{}`: an empty `values` entry would match every value",
+                raw.id
+            );
+        }
+        self.keys.push(KeyRule {
+            names: raw
+                .names
+                .iter()
+                .map(|g| glob_regex(&normalize_key(g), ".*"))
+                .collect(),
+            paths: raw
+                .paths
+                .iter()
+                .map(|g| glob_regex(&normalize_path(g), "[^.]*"))
+                .collect(),
+            values: raw.values,
+            id: raw.id,
+        });
+        Ok(())
+    }
+
+    fn add_pattern(&mut self, at: &str, item: &Node) -> Result<()> {
+        let raw: RawPattern = deserialize(at, item)?;
+        self.check_id(at, &raw.id)?;
+        let regex = compile(at, &raw.id, &raw.regex)?;
+        check_keywords(at, &raw.id, &raw.keywords)?;
+        self.patterns.push(PatternRule {
+            id: raw.id,
+            keywords: raw.keywords,
+            regex,
+        });
+        Ok(())
+    }
+
+    fn add_block(&mut self, at: &str, item: &Node) -> Result<()> {
+        let raw: RawBlock = deserialize(at, item)?;
+        self.check_id(at, &raw.id)?;
+        check_keywords(at, &raw.id, &raw.keywords)?;
+        let begin = compile(at, &raw.id, &raw.begin)?;
+        let end = compile(at, &raw.id, &raw.end)?;
+        self.blocks.push(BlockRule {
+            id: raw.id,
+            keywords: raw.keywords,
+            begin,
+            end,
+        });
+        Ok(())
+    }
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(at: &str, node: &Node) -> Result<T> {
+    serde_json::from_value(to_json(node)).with_context(|| format!("{at}: invalid rule"))
+}
+
+fn to_json(node: &Node) -> serde_json::Value {
+    match node {
+        Node::Scalar(s) => serde_json::Value::String(s.value.clone()),
+        Node::Seq { items, .. } => items.iter().map(to_json).collect(),
+        Node::Map { entries, .. } => entries
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Node::Alias { .. } => serde_json::Value::Null,
+    }
+}
+
+fn string_list(node: &Node) -> Result<Vec<String>> {
+    match to_json(node) {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .context("expected a list of strings")
+            })
+            .collect(),
+        _ => bail!("expected a list of strings"),
+    }
+}
+
+fn check_keywords(at: &str, id: &str, keywords: &[String]) -> Result<()> {
+    if keywords.is_empty() || keywords.iter().any(|k| k.trim().is_empty()) {
+        bail!("{at}: rule `{id}` needs non-empty `keywords` (they decide which lines the regex runs on)");
+    }
+    Ok(())
+}
+
+/// ASCII mode: the notes measured Unicode classes ~100x slower, and logs are bytes anyway.
+fn compile(at: &str, id: &str, pattern: &str) -> Result<BytesRegex> {
+    let regex = BytesRegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(1 << 24)
+        .build()
+        .with_context(|| format!("{at}: rule `{id}`: regex does not compile"))?;
+    if regex.is_match(b"") {
+        bail!("{at}: rule `{id}`: regex matches the empty string, so it would redact everywhere");
+    }
+    Ok(regex)
+}
+
+/// Key names as the rules see them: lower case, camelCase split, `-` `.` and space as `_`.
+pub fn normalize_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if c.is_uppercase() && prev_lower {
+            out.push('_');
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        match c {
+            '-' | '.' | ' ' => out.push('_'),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+fn normalize_path(path: &str) -> String {
+    path.split('.')
+        .map(normalize_key)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn glob_regex(glob: &str, star: &str) -> Regex {
+    let body = glob
+        .split('*')
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join(star);
+    Regex::new(&format!("^{body}$")).expect("escaped glob is a valid regex")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_rules_load_and_every_rule_file_is_embedded() {
+        let set = RuleSet::load(&[] as &[&str]).unwrap();
+        assert!(set.keys.len() >= 6 && set.patterns.len() >= 10 && !set.blocks.is_empty());
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/redaction-rules");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".yaml") {
+                let embedded = format!("redaction-rules/{name}");
+                assert!(
+                    SHIPPED.iter().any(|(n, _)| *n == embedded),
+                    "{name} is not in SHIPPED"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn normalization() {
+        assert_eq!(normalize_key("redisPassword"), "redis_password");
+        assert_eq!(normalize_key("x-api-key"), "x_api_key");
+        assert_eq!(normalize_key("Requestkey"), "requestkey");
+        assert_eq!(normalize_key("keySecretMessage"), "key_secret_message");
+        assert_eq!(normalize_key("CLIENT_SECRET"), "client_secret");
+    }
+
+    fn load_user(text: &str) -> Result<RuleSet> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.yaml");
+        std::fs::write(&path, text).unwrap();
+        RuleSet::load(&[path])
+    }
+
+    #[test]
+    fn bad_user_rules_are_rejected_with_file_line_and_rule() {
+        let err =
+            load_user("patterns:\n  - id: broken\n    keywords: [x]\n    regex: '(unclosed'\n")
+                .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("mine.yaml:2") && msg.contains("`broken`"),
+            "{msg}"
+        );
+
+        let err = load_user("patterns:\n  - id: empty\n    keywords: [x]\n    regex: 'a*'\n")
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("empty string"), "{err:#}");
+
+        let err =
+            load_user("patterns:\n  - id: jwt\n    keywords: [x]\n    regex: 'x+'\n").unwrap_err();
+        assert!(format!("{err:#}").contains("already defined"), "{err:#}");
+
+        let err = load_user("keys:\n  - id: mine\n    nmes: [x]\n").unwrap_err();
+        assert!(format!("{err:#}").contains("mine.yaml:2"), "{err:#}");
+    }
+
+    #[test]
+    fn user_rules_add_to_shipped_ones() {
+        let set = load_user("keys:\n  - id: vault_pin\n    names: [vaultPin]\n").unwrap();
+        let rule = set.keys.iter().find(|r| r.id == "vault_pin").unwrap();
+        assert!(rule.names[0].is_match("vault_pin"));
+    }
+}

@@ -1,0 +1,431 @@
+//! The byte-level pass over every collected file: keyword-gated patterns, multi-line blocks
+//! (PEM private keys) and the known-secret literals, one line at a time.
+//!
+//! It only ever sees one (bounded) line and writes that line's redacted form; what it never
+//! does is hold a file, or let a match span a replacement it already made.
+
+use std::collections::BTreeMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use serde::Serialize;
+
+use super::rules::{token, RuleSet};
+
+/// Line numbers kept per rule and file for the report; counts stay exact past it.
+const LINES_KEPT: usize = 50;
+
+#[derive(Clone, Copy)]
+enum Owner {
+    Pattern(usize),
+    Block(usize),
+}
+
+/// Compiled once per run from the rule set plus the secrets the YAML pass found.
+pub struct TextEngine<'r> {
+    rules: &'r RuleSet,
+    prefilter: AhoCorasick,
+    owners: Vec<Owner>,
+    literals: Option<AhoCorasick>,
+    literal_rules: Vec<String>,
+}
+
+/// A secret value known by its bytes (from the YAML pass, the environment or argv), replaced
+/// wherever it occurs, and the rule that made it known.
+#[derive(Clone)]
+pub struct KnownSecret {
+    pub value: Vec<u8>,
+    pub rule: String,
+}
+
+impl std::fmt::Debug for KnownSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KnownSecret({}, (redacted))", self.rule)
+    }
+}
+
+/// What one file's redaction did, by rule: never a value.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FileReport {
+    pub total: u64,
+    pub by_rule: BTreeMap<String, RuleHits>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RuleHits {
+    pub count: u64,
+    /// The first line numbers (1-based) where the rule fired.
+    pub lines: Vec<u64>,
+}
+
+impl FileReport {
+    pub fn add(&mut self, rule: &str, line: u64) {
+        self.total += 1;
+        let hits = self.by_rule.entry(rule.to_string()).or_default();
+        hits.count += 1;
+        if hits.lines.len() < LINES_KEPT && hits.lines.last() != Some(&line) {
+            hits.lines.push(line);
+        }
+    }
+}
+
+/// Secrets shorter than this are not replaced as literals: too many innocent matches.
+pub const MIN_LITERAL: usize = 6;
+
+impl<'r> TextEngine<'r> {
+    pub fn new(rules: &'r RuleSet, known: &[KnownSecret]) -> Self {
+        let mut keywords = Vec::new();
+        let mut owners = Vec::new();
+        for (i, rule) in rules.patterns.iter().enumerate() {
+            for k in &rule.keywords {
+                keywords.push(k.as_bytes().to_vec());
+                owners.push(Owner::Pattern(i));
+            }
+        }
+        for (i, rule) in rules.blocks.iter().enumerate() {
+            for k in &rule.keywords {
+                keywords.push(k.as_bytes().to_vec());
+                owners.push(Owner::Block(i));
+            }
+        }
+        let prefilter = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(&keywords)
+            .expect("keywords were validated as non-empty");
+        let known: Vec<&KnownSecret> = known
+            .iter()
+            .filter(|k| k.value.len() >= MIN_LITERAL)
+            .collect();
+        let literals = (!known.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(known.iter().map(|k| &k.value))
+                .expect("literal secrets build an automaton")
+        });
+        let literal_rules = known.iter().map(|k| k.rule.clone()).collect();
+        TextEngine {
+            rules,
+            prefilter,
+            owners,
+            literals,
+            literal_rules,
+        }
+    }
+
+    /// A redactor for one file (block state and line numbers are per file).
+    pub fn file(&self) -> FileRedactor<'_, 'r> {
+        FileRedactor {
+            engine: self,
+            block: None,
+            line_no: 0,
+            spans: Vec::new(),
+            patterns_fired: vec![false; self.rules.patterns.len()],
+            blocks_fired: vec![false; self.rules.blocks.len()],
+            report: FileReport::default(),
+        }
+    }
+}
+
+pub struct FileRedactor<'e, 'r> {
+    engine: &'e TextEngine<'r>,
+    block: Option<usize>,
+    line_no: u64,
+    spans: Vec<(usize, usize, &'e str)>,
+    patterns_fired: Vec<bool>,
+    blocks_fired: Vec<bool>,
+    pub report: FileReport,
+}
+
+impl<'e, 'r> FileRedactor<'e, 'r> {
+    /// Redacts one line (with its line ending, if any) into `out`. `continues` says the previous
+    /// call ended mid-line (an over-long line handed over in pieces): same line number.
+    pub fn line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
+        if !continues {
+            self.line_no += 1;
+        }
+        let engine: &'e TextEngine<'r> = self.engine;
+        let rules: &'e RuleSet = engine.rules;
+        self.spans.clear();
+        self.patterns_fired.iter_mut().for_each(|f| *f = false);
+        self.blocks_fired.iter_mut().for_each(|f| *f = false);
+        for m in engine.prefilter.find_overlapping_iter(line) {
+            match engine.owners[m.pattern().as_usize()] {
+                Owner::Pattern(p) => self.patterns_fired[p] = true,
+                Owner::Block(b) => self.blocks_fired[b] = true,
+            }
+        }
+        self.blocks(line, rules);
+        for (p, rule) in rules.patterns.iter().enumerate() {
+            if !self.patterns_fired[p] {
+                continue;
+            }
+            for caps in rule.regex.captures_iter(line) {
+                let m = caps
+                    .get(1)
+                    .or_else(|| caps.get(0))
+                    .expect("group 0 always matches");
+                self.spans.push((m.start(), m.end(), rule.id.as_str()));
+            }
+        }
+        if let Some(ac) = &engine.literals {
+            for m in ac.find_iter(line) {
+                self.spans.push((
+                    m.start(),
+                    m.end(),
+                    engine.literal_rules[m.pattern().as_usize()].as_str(),
+                ));
+            }
+        }
+        self.write(line, out);
+    }
+
+    fn blocks(&mut self, line: &[u8], rules: &'e RuleSet) {
+        let (start, end) = content_bounds(line);
+        if let Some(b) = self.block {
+            let rule = &rules.blocks[b];
+            if let Some(m) = rule.end.find(line) {
+                self.block = None;
+                if m.start() > start {
+                    self.spans.push((start, m.start(), rule.id.as_str()));
+                }
+            } else if let Some((s, e)) = key_material(line, start, end) {
+                self.spans.push((s, e, rule.id.as_str()));
+            } else {
+                self.block = None; // a line that is not key material: the block was truncated
+            }
+            return;
+        }
+        for (b, rule) in rules.blocks.iter().enumerate() {
+            if !self.blocks_fired[b] {
+                continue;
+            }
+            if let Some(begin) = rule.begin.find(line) {
+                match rule.end.find_at(line, begin.end()) {
+                    Some(m) if m.start() > begin.end() => {
+                        self.spans.push((begin.end(), m.start(), rule.id.as_str()))
+                    }
+                    Some(_) => {}
+                    None => {
+                        if end > begin.end() {
+                            self.spans.push((begin.end(), end, rule.id.as_str()));
+                        }
+                        self.block = Some(b);
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    fn write(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        if self.spans.is_empty() {
+            out.extend_from_slice(line);
+            return;
+        }
+        self.spans
+            .sort_unstable_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+        let mut at = 0;
+        let mut i = 0;
+        while i < self.spans.len() {
+            let (start, mut end, rule) = self.spans[i];
+            i += 1;
+            while i < self.spans.len() && self.spans[i].0 < end {
+                end = end.max(self.spans[i].1);
+                i += 1;
+            }
+            if start < at || is_token(&line[start..end]) {
+                continue;
+            }
+            out.extend_from_slice(&line[at..start]);
+            out.extend_from_slice(token(rule).as_bytes());
+            self.report.add(rule, self.line_no);
+            at = end;
+        }
+        out.extend_from_slice(&line[at..]);
+    }
+
+    /// True while a multi-line block (a PEM key) is open at the end of the input: redaction
+    /// failed closed to the end of the file.
+    pub fn open_block(&self) -> bool {
+        self.block.is_some()
+    }
+}
+
+/// A replacement this tool made (rules run again over YAML the structural pass already edited).
+fn is_token(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"REDACTED_")
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+}
+
+/// The line without leading white space and trailing white space/line ending.
+fn content_bounds(line: &[u8]) -> (usize, usize) {
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |p| p + 1);
+    (start, end.max(start))
+}
+
+/// Inside a PEM block: the bytes to redact when the line still looks like key material
+/// (base64, a `Proc-Type:`/`DEK-Info:` header, a blank line), else `None`. A log prefix
+/// (`2026-… info 1 MIIE…`) is kept; only its base64 tail goes.
+fn key_material(line: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    let body = &line[start..end];
+    let b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    if body.is_empty() {
+        return Some((start, end));
+    }
+    let trimmed_end = body
+        .iter()
+        .rposition(|b| !matches!(b, b'"' | b'\'' | b',' | b'\\'))
+        .map_or(0, |p| p + 1);
+    let core = &body[..trimmed_end];
+    if !core.is_empty() && core.iter().all(b64) {
+        return Some((start, start + trimmed_end));
+    }
+    let header = core.iter().position(|b| *b == b':').is_some_and(|c| {
+        c > 0
+            && core[..c]
+                .iter()
+                .all(|b| b.is_ascii_alphabetic() || *b == b'-')
+    });
+    if header {
+        return Some((start, end));
+    }
+    let last = core
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
+    (core.len() - last >= 16 && core[last..].iter().all(b64))
+        .then(|| (start + last, start + trimmed_end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(known: &[KnownSecret], input: &str) -> (String, FileReport) {
+        let rules = RuleSet::load(&[] as &[&str]).unwrap();
+        let engine = TextEngine::new(&rules, known);
+        let mut file = engine.file();
+        let mut out = Vec::new();
+        for line in input.split_inclusive('\n') {
+            file.line(line.as_bytes(), false, &mut out);
+        }
+        (String::from_utf8(out).unwrap(), file.report)
+    }
+
+    #[test]
+    fn emg_event_record_keeps_diagnostics_loses_client_id_and_query_key() {
+        let line = "2026-11-24T03:23:43.509Z [error][127.0.0.1:18081][1][local][test][hello/ok?apikey=QSECRETQS][127.0.0.1][HSECRETHS][35811a9b][plugins-middleware][targetRequest error][GET][][socket hang up][ECONNRESET][2]\n";
+        let (out, report) = run(&[], line);
+        assert!(
+            !out.contains("QSECRETQS") && !out.contains("HSECRETHS"),
+            "{out}"
+        );
+        for kept in [
+            "[error][127.0.0.1:18081]",
+            "hello/ok?apikey=",
+            "[socket hang up][ECONNRESET][2]",
+            "35811a9b",
+        ] {
+            assert!(out.contains(kept), "{kept} lost: {out}");
+        }
+        assert_eq!(report.by_rule["client_id"].count, 1);
+        assert_eq!(report.by_rule["query_secret"].lines, vec![1]);
+    }
+
+    #[test]
+    fn header_dump_json_and_plain_tokens() {
+        let input = concat!(
+            "x header={\"host\":\"a\",\"x-api-key\":\"HDRKEY123\",\"authorization\":\"Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.SIGSIGSIG\",\"cookie\":\"session=COOKIESECRET\"}\n",
+            "info 1 plugin: request body={\"username\":\"u\",\"password\":\"Pw!@$%^*xyz\"}\n",
+            "proxy https://svc:URLPASSWD@proxy.corp:3128 ok\n",
+            "Replacing: <E>REDIS</E> by env value: ENVVALUE123\n",
+            "  key: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+            "nohup edgemicro start -o org -e test -k KEYARG123 -s SECRETARG123\n",
+        );
+        let (out, _) = run(&[], input);
+        for secret in [
+            "HDRKEY123",
+            "eyJhbGci",
+            "SIGSIGSIG",
+            "COOKIESECRET",
+            "Pw!@$%^*xyz",
+            "URLPASSWD",
+            "ENVVALUE123",
+            "0123456789abcdef0123",
+            "KEYARG123",
+            "SECRETARG123",
+        ] {
+            assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        }
+        assert!(
+            out.contains("proxy.corp:3128") && out.contains("\"username\":\"u\""),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn pem_blocks_fail_closed_and_keep_log_prefixes() {
+        let input = concat!(
+            "before\n",
+            "-----BEGIN RSA PRIVATE KEY-----\n",
+            "MIIEpAIBAAKCAQEAPEMLINEONE\n",
+            "2026-01-01T00:00:00Z info 1 PEMLOGPREFIXEDLINE0123456789\n",
+            "-----END RSA PRIVATE KEY-----\n",
+            "after\n",
+            "\"key\": \"-----BEGIN PRIVATE KEY-----\\nINLINEPEMBODY\\n-----END PRIVATE KEY-----\\n\"\n",
+            "-----BEGIN EC PRIVATE KEY-----\n",
+            "TRUNCATEDKEYBODY0123456789\n",
+            "diagnostic line survives\n",
+        );
+        let (out, _) = run(&[], input);
+        for secret in [
+            "PEMLINEONE",
+            "PEMLOGPREFIXEDLINE",
+            "INLINEPEMBODY",
+            "TRUNCATEDKEYBODY",
+        ] {
+            assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        }
+        for kept in [
+            "before",
+            "after",
+            "2026-01-01T00:00:00Z info 1",
+            "diagnostic line survives",
+            "-----END RSA PRIVATE KEY-----",
+        ] {
+            assert!(out.contains(kept), "{kept} lost:\n{out}");
+        }
+    }
+
+    #[test]
+    fn known_literals_are_replaced_anywhere_and_short_ones_ignored() {
+        let known = [
+            KnownSecret {
+                value: b"redisPW42x".to_vec(),
+                rule: "password".into(),
+            },
+            KnownSecret {
+                value: b"abc".to_vec(),
+                rule: "password".into(),
+            },
+        ];
+        let (out, report) = run(&known, "connecting with redisPW42x failed; abc stays\n");
+        assert_eq!(out, "connecting with REDACTED_PASSWORD failed; abc stays\n");
+        assert_eq!(report.total, 1);
+    }
+
+    #[test]
+    fn crlf_and_tokens_are_left_alone() {
+        let (out, report) = run(&[], "redisPassword: REDACTED_PASSWORD\r\nplain line\r\n");
+        assert_eq!(out, "redisPassword: REDACTED_PASSWORD\r\nplain line\r\n");
+        assert_eq!(report.total, 0);
+    }
+}

@@ -1,0 +1,239 @@
+//! The structural YAML pass: finds secret values by key name, key path or value content on the
+//! parsed document and replaces their byte spans in the original text.
+//!
+//! It never re-serializes: comments, order, quoting and line endings of everything else stay
+//! byte-identical, and the caller re-parses the result to prove the key structure survived.
+
+use std::ops::Range;
+
+use saphyr_parser::ScalarStyle;
+
+use super::rules::{normalize_key, token, RuleSet};
+use crate::yaml::{Node, Yaml};
+
+/// One secret value found in a document.
+#[derive(Debug, Clone)]
+pub struct YamlHit {
+    pub span: Range<usize>,
+    pub style: ScalarStyle,
+    /// Index into `RuleSet::keys`.
+    pub rule: usize,
+    pub line: usize,
+    pub value: String,
+}
+
+/// Deeper than any real config; stops alias chains and hostile nesting from costing more.
+const MAX_DEPTH: usize = 256;
+
+pub fn find_secrets(rules: &RuleSet, yaml: &Yaml) -> Vec<YamlHit> {
+    let mut walker = Walker {
+        rules,
+        yaml,
+        hits: Vec::new(),
+        path: Vec::new(),
+    };
+    for doc in &yaml.docs {
+        walker.walk(doc, None, 0);
+    }
+    // An anchor reached through several aliases is one span.
+    walker.hits.sort_by_key(|h| (h.span.start, h.span.end));
+    walker.hits.dedup_by_key(|h| (h.span.start, h.span.end));
+    walker.hits
+}
+
+struct Walker<'a> {
+    rules: &'a RuleSet,
+    yaml: &'a Yaml,
+    hits: Vec<YamlHit>,
+    path: Vec<String>,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, node: &Node, secret: Option<usize>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        match node {
+            Node::Scalar(s) => {
+                let rule = secret.or_else(|| self.value_rule(&s.value));
+                if let Some(rule) = rule.filter(|_| is_secret_value(&s.value) && !s.span.is_empty())
+                {
+                    self.hits.push(YamlHit {
+                        span: s.span.clone(),
+                        style: s.style,
+                        rule,
+                        line: s.line,
+                        value: s.value.clone(),
+                    });
+                }
+            }
+            Node::Seq { items, .. } => items
+                .iter()
+                .for_each(|item| self.walk(item, secret, depth + 1)),
+            Node::Map { entries, .. } => {
+                for (key, value) in entries {
+                    // Complex keys (`? [a, b]`) are walked too: a private key could hide there.
+                    if !matches!(key, Node::Scalar(_)) {
+                        self.walk(key, secret, depth + 1);
+                    }
+                    let name = key.as_str().map(normalize_key).unwrap_or_default();
+                    self.path.push(name);
+                    let rule = secret.or_else(|| self.key_rule());
+                    self.walk(value, rule, depth + 1);
+                    self.path.pop();
+                }
+            }
+            // Under a secret key an alias means the anchored value is secret: redact it where it
+            // is written. Elsewhere the anchor is walked in place, so aliases add nothing.
+            Node::Alias { id, .. } => {
+                if let (Some(_), Some(anchored)) = (secret, self.yaml.anchored(*id)) {
+                    let anchored = anchored.clone();
+                    self.walk(&anchored, secret, depth + 1);
+                }
+            }
+        }
+    }
+
+    fn key_rule(&self) -> Option<usize> {
+        let name = self.path.last()?;
+        if self.rules.keep.iter().any(|k| k.is_match(name)) {
+            return None;
+        }
+        let dotted = self.path.join(".");
+        self.rules.keys.iter().position(|rule| {
+            rule.names.iter().any(|g| g.is_match(name))
+                || rule.paths.iter().any(|g| g.is_match(&dotted))
+        })
+    }
+
+    fn value_rule(&self, value: &str) -> Option<usize> {
+        self.rules
+            .keys
+            .iter()
+            .position(|rule| rule.values.iter().any(|v| value.contains(v.as_str())))
+    }
+}
+
+/// Empty values and booleans carry nothing; everything else under a secret key goes, env tags
+/// (`<E>VAR</E>`) and numbers included: a short or "wordy" password is still a password.
+fn is_secret_value(value: &str) -> bool {
+    let v = value.trim();
+    !(v.is_empty()
+        || v == "~"
+        || v.eq_ignore_ascii_case("null")
+        || v.eq_ignore_ascii_case("true")
+        || v.eq_ignore_ascii_case("false")
+        || v.starts_with("REDACTED_"))
+}
+
+/// Replaces each hit's bytes with its token, keeping the quote style and a block scalar's
+/// trailing line break so the document keeps its shape.
+pub fn apply(text: &str, hits: &[YamlHit], rules: &RuleSet) -> Vec<u8> {
+    let src = text.as_bytes();
+    let mut out = Vec::with_capacity(src.len());
+    let mut at = 0;
+    for hit in hits {
+        if hit.span.start < at {
+            continue; // nested inside a span already replaced
+        }
+        out.extend_from_slice(&src[at..hit.span.start]);
+        let tok = token(&rules.keys[hit.rule].id);
+        let original = &src[hit.span.clone()];
+        match hit.style {
+            ScalarStyle::SingleQuoted => out.extend_from_slice(format!("'{tok}'").as_bytes()),
+            ScalarStyle::DoubleQuoted => out.extend_from_slice(format!("\"{tok}\"").as_bytes()),
+            ScalarStyle::Literal | ScalarStyle::Folded => {
+                out.extend_from_slice(tok.as_bytes());
+                if original.ends_with(b"\r\n") {
+                    out.extend_from_slice(b"\r\n");
+                } else if original.ends_with(b"\n") {
+                    out.push(b'\n');
+                }
+            }
+            ScalarStyle::Plain => out.extend_from_slice(tok.as_bytes()),
+        }
+        at = hit.span.end;
+    }
+    out.extend_from_slice(&src[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both passes, as `collect` runs them, with the structure check.
+    fn redact(text: &str) -> String {
+        let rules = RuleSet::load(&[] as &[&str]).unwrap();
+        let yaml = Yaml::parse(text).unwrap();
+        let known = crate::redact::with_encodings(crate::redact::config_secrets(&rules, &yaml));
+        let engine = crate::redact::TextEngine::new(&rules, &known);
+        let (out, _) = crate::redact::redact_config(&rules, &engine, "t.yaml", text, &yaml)
+            .unwrap_or_else(|e| panic!("{e:#}\n{text}"));
+        let out = String::from_utf8(out).unwrap();
+        let after = Yaml::parse(&out).unwrap();
+        assert_eq!(
+            after.key_paths(),
+            yaml.key_paths(),
+            "key structure changed:\n{out}"
+        );
+        out
+    }
+
+    #[test]
+    fn emg_secret_fields_go_public_keys_and_hosts_stay() {
+        let out = redact(concat!(
+            "edge_config:\n  jwt_public_key: https://o-e.apigee.net/edgemicro-auth/publicKey\n",
+            "  keySecretMessage: The following credentials are required\n",
+            "edgemicro:\n  redisHost: redis.example.com\n  redisPassword: hunter2pw\n",
+            "  keep_alive_timeout: 65000\n  ssl:\n    passphrase: 'ssl''pp1'\n    key: /etc/k.pem\n",
+            "analytics:\n  key: k1k1k1k1\n  secret: \"s1s1s1s1\"\n",
+            "oauth:\n  api-key-header: x-api-key\n  public_key: |\n    -----BEGIN CERTIFICATE-----\n    MIIBcert\n    -----END CERTIFICATE-----\n",
+            "monitor: {host: m, Requestkey: rk123456}\n",
+        ));
+        for secret in ["hunter2pw", "ssl''pp1", "k1k1k1k1", "s1s1s1s1", "rk123456"] {
+            assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        }
+        for kept in [
+            "publicKey",
+            "redis.example.com",
+            "65000",
+            "/etc/k.pem",
+            "x-api-key",
+            "MIIBcert",
+            "are required",
+        ] {
+            assert!(out.contains(kept), "{kept} lost:\n{out}");
+        }
+        assert!(out.contains("redisPassword: REDACTED_PASSWORD\n"), "{out}");
+        assert!(out.contains("passphrase: 'REDACTED_PASSWORD'"), "{out}");
+    }
+
+    #[test]
+    fn multi_line_anchored_block_and_next_line_values() {
+        let out = redact(concat!(
+            "password: abc\n  defTAIL\n",
+            "base: &pw sharedANCHOR\nredis:\n  redisPassword: *pw\n  redisPassword2: &pw2 anchoredSECRET\n  again: *pw2\n",
+            "targets:\n  - ssl:\n      client:\n        passphrase:   # comment\n          nextLINEpp\n",
+            "private: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIEpBODY\n  -----END RSA PRIVATE KEY-----\n",
+            "? password\n: complexKEYval\n",
+            "\"pass\\u0077ord\": escapedKEYval\n",
+            "creds:\n  credentials: {user: u1, token: [t1tok, t2tok]}\n",
+        ));
+        for secret in [
+            "defTAIL",
+            "sharedANCHOR",
+            "anchoredSECRET",
+            "nextLINEpp",
+            "MIIEpBODY",
+            "complexKEYval",
+            "escapedKEYval",
+            "u1",
+            "t1tok",
+            "t2tok",
+        ] {
+            assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        }
+        assert!(out.contains("# comment"), "comments stay:\n{out}");
+    }
+}

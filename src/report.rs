@@ -1,0 +1,163 @@
+//! The report of a run: the human summary on stderr and the one JSON object for bots
+//! (`--json`, DESIGN §3). The JSON field names are a contract; `schema_version` changes with them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::bundle::FileEntry;
+use crate::discover::Skipped;
+use crate::exit::Exit;
+use crate::settings::Located;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Redactions {
+    pub total: u64,
+    pub by_rule: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PathSource {
+    pub path: String,
+    pub source: String,
+}
+
+impl PathSource {
+    pub fn of(located: &Located<std::path::PathBuf>) -> Self {
+        PathSource {
+            path: located.value.display().to_string(),
+            source: located.source.to_string(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Report {
+    pub exit: Exit,
+    pub bundle: Option<String>,
+    pub sha256: Option<String>,
+    pub bytes: Option<u64>,
+    pub config_dir: Option<PathSource>,
+    pub log_dirs: Vec<PathSource>,
+    pub pairs: Vec<String>,
+    pub files: Vec<FileEntry>,
+    pub skipped: Vec<Skipped>,
+    pub redactions: Redactions,
+    pub warnings: Vec<String>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Report {
+    pub fn failed(exit: Exit, error: String, hint: Option<String>, duration_ms: u64) -> Report {
+        Report {
+            exit,
+            bundle: None,
+            sha256: None,
+            bytes: None,
+            config_dir: None,
+            log_dirs: Vec::new(),
+            pairs: Vec::new(),
+            files: Vec::new(),
+            skipped: Vec::new(),
+            redactions: Redactions::default(),
+            warnings: Vec::new(),
+            duration_ms,
+            error: Some(error),
+            hint,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "status": self.exit.status(),
+            "exit_code": self.exit.code(),
+            "bundle": self.bundle,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "config_dir": self.config_dir,
+            "log_dirs": self.log_dirs,
+            "pairs": self.pairs,
+            "files": self.files,
+            "skipped": self.skipped,
+            "redactions": self.redactions,
+            // Filled by `analyze` once it exists; an empty list means "not analyzed", not "healthy".
+            "findings": [],
+            "warnings": self.warnings,
+            "log_level": null,
+            "capture": null,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "hint": self.hint,
+        })
+    }
+
+    /// What an operator reads at 3 a.m.: where things came from, what was left out and why,
+    /// what was redacted, and what to do next.
+    pub fn print_human(&self, err: &mut impl Write) -> std::io::Result<()> {
+        if let Some(dir) = &self.config_dir {
+            writeln!(err, "config dir  {} (from {})", dir.path, dir.source)?;
+        }
+        if !self.pairs.is_empty() {
+            writeln!(err, "org-env     {}", self.pairs.join(", "))?;
+        }
+        for dir in &self.log_dirs {
+            writeln!(err, "log dir     {} (from {})", dir.path, dir.source)?;
+        }
+        let (mut configs, mut logs, mut log_bytes) = (0, 0, 0);
+        for f in &self.files {
+            if f.path.starts_with("config/") {
+                configs += 1;
+            } else if f.path.starts_with("logs/") {
+                logs += 1;
+                log_bytes += f.bytes;
+            }
+        }
+        writeln!(err, "collected   {configs} config file(s), {logs} log file(s) ({log_bytes} bytes after redaction)")?;
+        for f in self.files.iter().filter(|f| f.truncated) {
+            writeln!(err, "truncated   {} ({})", f.path, f.source)?;
+        }
+        for s in &self.skipped {
+            writeln!(err, "skipped     {}: {}", s.source, s.reason)?;
+        }
+        let rules: Vec<String> = self
+            .redactions
+            .by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        writeln!(
+            err,
+            "redacted    {} value(s){}",
+            self.redactions.total,
+            if rules.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", rules.join(", "))
+            }
+        )?;
+        for w in &self.warnings {
+            writeln!(err, "warning: {w}")?;
+        }
+        if let (Some(bundle), Some(sha)) = (&self.bundle, &self.sha256) {
+            if bundle == "-" {
+                writeln!(err, "bundle      written to stdout, sha256 {sha}")?;
+            } else {
+                writeln!(err, "bundle      {bundle}\nsha256      {sha}")?;
+                writeln!(
+                    err,
+                    "next        attach {bundle} and {bundle}.sha256 to your support case"
+                )?;
+            }
+        }
+        if self.exit == Exit::Partial {
+            writeln!(err, "status      partial (exit 3): the bundle is usable; the lines above say what is missing")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! `Settings::resolve`: the one plan every front end produces, with where each value came from.
+//!
+//! Precedence, highest first: command-line flag > environment variable > EMG config > default.
+//! clap applies the first two (every flag has its env twin); EMG config values (the log dir) are
+//! resolved by `discover`, which records them with `Source::Config`. No I/O happens here.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+
+use crate::cli::CollectArgs;
+
+/// Where a setting came from, shown in the summary, the JSON and the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Flag(&'static str),
+    Env(&'static str),
+    Config { file: PathBuf, key: &'static str },
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(f, "{flag}"),
+            Source::Env(var) => write!(f, "${var}"),
+            Source::Config { file, key } => write!(f, "{key} in {}", file.display()),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Located<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// `-o -`: the zip streams to stdout.
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub config_dir: Located<PathBuf>,
+    /// The `ORG-ENV` stem to collect; `None` means every pair found.
+    pub pair: Option<String>,
+    /// A log dir given by flag or env; otherwise discovery reads the EMG config.
+    pub log_dir: Option<Located<PathBuf>>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub max_log_bytes: Option<u64>,
+    pub rules: Vec<PathBuf>,
+    pub case_id: Option<String>,
+    pub output: Output,
+    pub force: bool,
+    pub json: bool,
+    pub quiet: bool,
+    pub host: String,
+    pub started: DateTime<Utc>,
+}
+
+/// EMG's default config dir is `$HOME/.edgemicro` (config/locations.js).
+pub const DEFAULT_CONFIG_SUBDIR: &str = ".edgemicro";
+
+impl Settings {
+    pub fn resolve(
+        args: CollectArgs,
+        matches: &ArgMatches,
+        home: Option<PathBuf>,
+        host: String,
+        now: DateTime<Utc>,
+    ) -> Settings {
+        let source =
+            |id: &str, flag: &'static str, var: &'static str| match matches.value_source(id) {
+                Some(ValueSource::EnvVariable) => Source::Env(var),
+                _ => Source::Flag(flag),
+            };
+        let config_dir = match args.config_dir {
+            Some(dir) => Located {
+                value: dir,
+                source: source("config_dir", "--config-dir", "EDGEMICRO_CONFIG_DIR"),
+            },
+            None => Located {
+                value: home
+                    .unwrap_or_else(|| PathBuf::from("~"))
+                    .join(DEFAULT_CONFIG_SUBDIR),
+                source: Source::Default,
+            },
+        };
+        let log_dir = args.log_dir.map(|dir| Located {
+            value: dir,
+            source: source("log_dir", "--log-dir", "EDGEMICRO_DIAG_LOG_DIR"),
+        });
+        let output = match args.output {
+            Some(p) if p.as_os_str() == "-" => Output::Stdout,
+            Some(p) => Output::File(p),
+            None => Output::File(PathBuf::from(default_bundle_name(&host, now))),
+        };
+        Settings {
+            config_dir,
+            pair: args
+                .org
+                .zip(args.env)
+                .map(|(org, env)| format!("{org}-{env}")),
+            log_dir,
+            since: args.since,
+            until: args.until,
+            max_log_bytes: args.max_log_bytes,
+            rules: args.rules,
+            case_id: args.case_id,
+            output,
+            force: args.force,
+            json: args.json,
+            quiet: args.quiet || args.json,
+            host,
+            started: now,
+        }
+    }
+}
+
+/// `edgemicro-diag-<host>-<YYYYMMDDTHHMMSSZ>.zip` (DESIGN §4); the host is made file-name safe.
+pub fn default_bundle_name(host: &str, now: DateTime<Utc>) -> String {
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("edgemicro-diag-{host}-{}.zip", now.format("%Y%m%dT%H%M%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn resolve(args: &[&str]) -> Settings {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let Some(Command::Collect(collect)) = cli.command else {
+            panic!("not collect")
+        };
+        let sub = matches.subcommand_matches("collect").unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Settings::resolve(
+            collect,
+            sub,
+            Some(PathBuf::from("/home/op")),
+            "gw 1".into(),
+            now,
+        )
+    }
+
+    // One test owns the process environment, so the env-twin cases cannot race each other.
+    #[test]
+    fn precedence_flag_over_env_over_default() {
+        std::env::remove_var("EDGEMICRO_CONFIG_DIR");
+        std::env::remove_var("EDGEMICRO_DIAG_LOG_DIR");
+        let s = resolve(&["edgemicro-diag", "collect"]);
+        assert_eq!(s.config_dir.value, PathBuf::from("/home/op/.edgemicro"));
+        assert_eq!(s.config_dir.source, Source::Default);
+        assert!(
+            s.log_dir.is_none(),
+            "no flag or env: the EMG config decides"
+        );
+        assert_eq!(
+            s.output,
+            Output::File("edgemicro-diag-gw_1-20260102T030405Z.zip".into())
+        );
+
+        std::env::set_var("EDGEMICRO_CONFIG_DIR", "/from/env");
+        std::env::set_var("EDGEMICRO_DIAG_LOG_DIR", "/logs/env");
+        let s = resolve(&["edgemicro-diag", "collect"]);
+        assert_eq!(s.config_dir.value, PathBuf::from("/from/env"));
+        assert_eq!(s.config_dir.source, Source::Env("EDGEMICRO_CONFIG_DIR"));
+        assert_eq!(
+            s.log_dir.as_ref().unwrap().source,
+            Source::Env("EDGEMICRO_DIAG_LOG_DIR")
+        );
+
+        let s = resolve(&[
+            "edgemicro-diag",
+            "collect",
+            "-c",
+            "/from/flag",
+            "--log-dir",
+            "/l",
+            "-o",
+            "-",
+            "--org",
+            "o",
+            "--env",
+            "e",
+        ]);
+        std::env::remove_var("EDGEMICRO_CONFIG_DIR");
+        std::env::remove_var("EDGEMICRO_DIAG_LOG_DIR");
+        assert_eq!(s.config_dir.value, PathBuf::from("/from/flag"));
+        assert_eq!(s.config_dir.source, Source::Flag("--config-dir"));
+        assert_eq!(s.log_dir.unwrap().source, Source::Flag("--log-dir"));
+        assert_eq!(s.output, Output::Stdout);
+        assert_eq!(s.pair.as_deref(), Some("o-e"));
+    }
+}

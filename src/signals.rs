@@ -1,0 +1,28 @@
+//! SIGINT and SIGTERM become a flag that long loops check, so every exit path runs the same
+//! cleanup (the `.partial` removed by its guard) and ends with 130 or 143.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::exit::Fail;
+
+#[derive(Clone)]
+pub struct Interrupt(Arc<AtomicUsize>);
+
+impl Interrupt {
+    pub fn install() -> std::io::Result<Interrupt> {
+        let flag = Arc::new(AtomicUsize::new(0));
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            signal_hook::flag::register_usize(signal, Arc::clone(&flag), signal as usize)?;
+        }
+        Ok(Interrupt(flag))
+    }
+
+    /// `Err` once a signal arrived; call it between units of work.
+    pub fn check(&self) -> Result<(), Fail> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => Ok(()),
+            signal => Err(Fail::interrupted(signal as i32)),
+        }
+    }
+}

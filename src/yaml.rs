@@ -1,0 +1,354 @@
+//! A read-only YAML tree with byte spans, built from `saphyr-parser` events.
+//!
+//! Every module that reads YAML (discovery, redaction, rules) goes through this one tree, so
+//! "where is this value in the file" has one answer. It never edits or re-serializes a document:
+//! redaction replaces the byte spans recorded here in the original bytes.
+//! Aliases stay leaves (`Node::Alias`): nothing expands them, so an alias bomb costs nothing.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+#[derive(Clone, Debug)]
+pub enum Node {
+    Scalar(Scalar),
+    Map {
+        entries: Vec<(Node, Node)>,
+        anchor: usize,
+        line: usize,
+    },
+    Seq {
+        items: Vec<Node>,
+        anchor: usize,
+        line: usize,
+    },
+    Alias {
+        id: usize,
+        line: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Scalar {
+    /// The parsed value (escapes decoded, folding applied).
+    pub value: String,
+    pub style: ScalarStyle,
+    /// Bytes of the value in the source: quotes included, anchor and tag excluded; for block
+    /// scalars the body lines (from the first content byte), not the `|`/`>` header.
+    pub span: Range<usize>,
+    /// 1-based line of the value.
+    pub line: usize,
+    pub anchor: usize,
+}
+
+/// A parse error with the position a human needs (`file:line:column`).
+#[derive(Debug, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// All documents of one YAML stream, plus the nodes that carry anchors.
+#[derive(Debug, Default)]
+pub struct Yaml {
+    pub docs: Vec<Node>,
+    anchors: HashMap<usize, Node>,
+}
+
+impl Yaml {
+    pub fn parse(text: &str) -> Result<Yaml, ParseError> {
+        let offsets = ByteOffsets::new(text);
+        let mut yaml = Yaml::default();
+        // Each open collection: its node under construction, plus a pending key for maps.
+        let mut stack: Vec<(Node, Option<Node>)> = Vec::new();
+        let mut parser = Parser::new_from_str(text);
+        while let Some(event) = parser.next_event() {
+            let (event, span) = event.map_err(|e| ParseError {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                message: e.info().to_string(),
+            })?;
+            let line = span.start.line();
+            let done = match event {
+                Event::Scalar(value, style, anchor, _tag) => Some(Node::Scalar(Scalar {
+                    value: value.into_owned(),
+                    style,
+                    span: value_span(text, &offsets, span),
+                    line: value_line(text, &offsets, span),
+                    anchor,
+                })),
+                Event::Alias(id) => Some(Node::Alias { id, line }),
+                Event::MappingStart(anchor, _) => {
+                    stack.push((
+                        Node::Map {
+                            entries: Vec::new(),
+                            anchor,
+                            line,
+                        },
+                        None,
+                    ));
+                    None
+                }
+                Event::SequenceStart(anchor, _) => {
+                    stack.push((
+                        Node::Seq {
+                            items: Vec::new(),
+                            anchor,
+                            line,
+                        },
+                        None,
+                    ));
+                    None
+                }
+                Event::MappingEnd | Event::SequenceEnd => stack.pop().map(|(node, _)| node),
+                _ => None,
+            };
+            let Some(node) = done else { continue };
+            if let Some(id) = node.anchor().filter(|id| *id > 0) {
+                yaml.anchors.insert(id, node.clone());
+            }
+            match stack.last_mut() {
+                None => yaml.docs.push(node),
+                Some((Node::Seq { items, .. }, _)) => items.push(node),
+                Some((Node::Map { entries, .. }, pending)) => match pending.take() {
+                    None => *pending = Some(node),
+                    Some(key) => entries.push((key, node)),
+                },
+                Some(_) => unreachable!("only collections are pushed"),
+            }
+        }
+        Ok(yaml)
+    }
+
+    /// The node an alias refers to (the anchored node itself, with its own spans).
+    pub fn anchored(&self, id: usize) -> Option<&Node> {
+        self.anchors.get(&id)
+    }
+
+    /// Follows an alias to its anchor; any other node is returned as is.
+    pub fn resolve<'a>(&'a self, node: &'a Node) -> &'a Node {
+        match node {
+            Node::Alias { id, .. } => self.anchored(*id).unwrap_or(node),
+            _ => node,
+        }
+    }
+
+    /// The value at a dotted path of map keys in the first document (`edgemicro.logging.dir`),
+    /// looking through aliases and `<<` merge keys as EMG's YAML loader does.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        let mut node = self.docs.first()?;
+        for key in path.split('.') {
+            node = self.child(self.resolve(node), key, 0)?;
+        }
+        Some(self.resolve(node))
+    }
+
+    /// A scalar at a dotted path, as text.
+    pub fn get_str(&self, path: &str) -> Option<&str> {
+        match self.get(path)? {
+            Node::Scalar(s) => Some(s.value.as_str()),
+            _ => None,
+        }
+    }
+
+    fn child<'a>(&'a self, map: &'a Node, key: &str, depth: usize) -> Option<&'a Node> {
+        let Node::Map { entries, .. } = map else {
+            return None;
+        };
+        let direct = entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v);
+        if direct.is_some() || depth > 16 {
+            return direct;
+        }
+        // `<<: *base` or `<<: [*a, *b]`: the merged maps supply keys the map itself lacks.
+        let merges = entries
+            .iter()
+            .filter(|(k, _)| k.as_str() == Some("<<"))
+            .map(|(_, v)| v);
+        for merged in merges {
+            let sources: Vec<&Node> = match self.resolve(merged) {
+                Node::Seq { items, .. } => items.iter().collect(),
+                other => vec![other],
+            };
+            if let Some(found) = sources
+                .into_iter()
+                .find_map(|m| self.child(self.resolve(m), key, depth + 1))
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// Every map key path in all documents (`a.b`, `a.list[]`), with `&` after a path whose value
+    /// carries an anchor and `*` after one whose value is an alias: redaction may change values,
+    /// never this shape.
+    pub fn key_paths(&self) -> Vec<String> {
+        fn walk(node: &Node, prefix: &str, out: &mut Vec<String>) {
+            match node {
+                Node::Map { entries, .. } => {
+                    for (k, v) in entries {
+                        let name = k.as_str().map(str::to_string).unwrap_or_else(|| "?".into());
+                        let path = if prefix.is_empty() {
+                            name
+                        } else {
+                            format!("{prefix}.{name}")
+                        };
+                        let mark = match v {
+                            Node::Alias { .. } => "*",
+                            _ if v.anchor().is_some_and(|a| a > 0) => "&",
+                            _ => "",
+                        };
+                        out.push(format!("{path}{mark}"));
+                        walk(v, &path, out);
+                    }
+                }
+                Node::Seq { items, .. } => {
+                    for item in items {
+                        walk(item, &format!("{prefix}[]"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for (i, doc) in self.docs.iter().enumerate() {
+            walk(doc, &format!("#{i}"), &mut out);
+        }
+        out
+    }
+}
+
+impl Node {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Scalar(s) => Some(&s.value),
+            _ => None,
+        }
+    }
+
+    pub fn line(&self) -> usize {
+        match self {
+            Node::Scalar(s) => s.line,
+            Node::Map { line, .. } | Node::Seq { line, .. } | Node::Alias { line, .. } => *line,
+        }
+    }
+
+    fn anchor(&self) -> Option<usize> {
+        match self {
+            Node::Scalar(s) => Some(s.anchor),
+            Node::Map { anchor, .. } | Node::Seq { anchor, .. } => Some(*anchor),
+            Node::Alias { .. } => None,
+        }
+    }
+}
+
+/// saphyr-parser counts characters; the redactor edits bytes.
+struct ByteOffsets(Option<Vec<usize>>);
+
+impl ByteOffsets {
+    fn new(text: &str) -> Self {
+        if text.is_ascii() {
+            return ByteOffsets(None);
+        }
+        let mut v: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        v.push(text.len());
+        ByteOffsets(Some(v))
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.0 {
+            None => char_index,
+            Some(v) => v[char_index.min(v.len() - 1)],
+        }
+    }
+}
+
+/// The scalar's own bytes: the event span starts at its properties (`&anchor`, `!!tag`), which
+/// are kept; the value starts after them.
+fn value_span(text: &str, offsets: &ByteOffsets, span: Span) -> Range<usize> {
+    let (mut start, end) = (
+        offsets.byte(span.start.index()),
+        offsets.byte(span.end.index()),
+    );
+    let bytes = text.as_bytes();
+    while start < end && (bytes[start] == b'&' || bytes[start] == b'!') {
+        while start < end && !bytes[start].is_ascii_whitespace() {
+            start += 1;
+        }
+        while start < end && bytes[start].is_ascii_whitespace() {
+            start += 1;
+        }
+    }
+    start..end.max(start)
+}
+
+fn value_line(text: &str, offsets: &ByteOffsets, span: Span) -> usize {
+    let start = offsets.byte(span.start.index());
+    let value = value_span(text, offsets, span).start;
+    span.start.line()
+        + text.as_bytes()[start..value]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span_text<'a>(text: &'a str, yaml: &Yaml, path: &str) -> &'a str {
+        match yaml.get(path).unwrap() {
+            Node::Scalar(s) => &text[s.span.clone()],
+            other => panic!("not a scalar: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn spans_cover_values_not_properties() {
+        let text =
+            "a: &x 'q''s'\nb: *x\nc: !!binary czNj\nd: |\n  l1\n  l2\ne: pässwört\nf: \"x\"\n";
+        let y = Yaml::parse(text).unwrap();
+        assert_eq!(span_text(text, &y, "a"), "'q''s'");
+        assert_eq!(
+            y.get_str("b"),
+            Some("q's"),
+            "alias resolves to the anchored scalar"
+        );
+        assert_eq!(span_text(text, &y, "c"), "czNj");
+        assert_eq!(span_text(text, &y, "d"), "l1\n  l2\n");
+        assert_eq!(span_text(text, &y, "e"), "pässwört");
+        assert_eq!(span_text(text, &y, "f"), "\"x\"");
+    }
+
+    #[test]
+    fn dotted_paths_follow_merges() {
+        let y = Yaml::parse(
+            "base: &b {dir: /logs}\nedgemicro:\n  logging:\n    <<: *b\n    level: info\n",
+        )
+        .unwrap();
+        assert_eq!(y.get_str("edgemicro.logging.dir"), Some("/logs"));
+        assert_eq!(y.get_str("edgemicro.logging.level"), Some("info"));
+        assert!(y.get("edgemicro.nope").is_none());
+    }
+
+    #[test]
+    fn errors_have_line_and_column() {
+        let err = Yaml::parse("a: b\n c: [unclosed\n").unwrap_err();
+        assert!(err.line >= 2, "{err}");
+    }
+
+    #[test]
+    fn key_paths_list_structure() {
+        let y = Yaml::parse("a:\n  b: &x 1\n  c: [1, {d: *x}]\n").unwrap();
+        assert_eq!(
+            y.key_paths(),
+            vec!["#0.a", "#0.a.b&", "#0.a.c", "#0.a.c[].d*"]
+        );
+    }
+}
