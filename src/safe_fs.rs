@@ -37,6 +37,12 @@ pub fn open_in_dir(dir: &Path, name: &std::ffi::OsStr) -> Result<Opened, String>
     } else {
         path
     };
+    // Refuse special files before opening (opening a socket fails, a device may have effects);
+    // the fstat below catches a swap between this check and the open.
+    let seen = std::fs::metadata(&target).map_err(|e| io_reason(&e))?;
+    if !seen.file_type().is_file() {
+        return Err(special_reason(&seen));
+    }
     // O_NONBLOCK: a FIFO swapped in after the listing opens at once instead of hanging;
     // O_NOFOLLOW: a symlink swapped in after the check is refused, not followed.
     let file = OpenOptions::new()
@@ -45,26 +51,30 @@ pub fn open_in_dir(dir: &Path, name: &std::ffi::OsStr) -> Result<Opened, String>
         .open(&target)
         .map_err(|e| io_reason(&e))?;
     let meta = file.metadata().map_err(|e| io_reason(&e))?;
-    let kind = meta.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_socket() {
-            "a socket"
-        } else if kind.is_block_device() || kind.is_char_device() {
-            "a device"
-        } else if kind.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file"
-        };
-        return Err(format!("{what} (not read)"));
+    if !meta.file_type().is_file() {
+        return Err(special_reason(&meta));
     }
     Ok(Opened {
         file,
         meta,
         path: target,
     })
+}
+
+fn special_reason(meta: &Metadata) -> String {
+    let kind = meta.file_type();
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    };
+    format!("{what} (not read)")
 }
 
 /// The kind of skip reason an operator can act on, in lower case.

@@ -1,0 +1,220 @@
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::*;
+
+fn out_is_empty(t: &Test) -> bool {
+    std::fs::read_dir(t.path("out")).unwrap().next().is_none()
+}
+
+#[test]
+fn missing_config_dir_lists_what_was_tried_and_the_flag() {
+    let t = Test::new();
+    std::fs::remove_dir_all(t.config_dir()).unwrap();
+    let t = t.collect("x.zip");
+    let run = t.run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&t.config_dir().display().to_string())
+            && run.stderr.contains("(from default)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--config-dir"), "{}", run.stderr);
+    assert!(out_is_empty(&t), "nothing left behind");
+
+    let run = Test::new()
+        .collect("y.zip")
+        .args(["-c", "/nonexistent/emg"])
+        .run();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("`/nonexistent/emg` (from --config-dir)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn malformed_yaml_names_file_line_column_and_writes_nothing() {
+    let t = Test::new()
+        .config(
+            "o-e-config.yaml",
+            "edgemicro:\n  port: 8000\n  logging: {level: info\n  plugins: x\n",
+        )
+        .collect("x.zip");
+    let run = t.run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let re_ok = run.stderr.contains("o-e-config.yaml`:") && run.stderr.contains("malformed YAML");
+    assert!(re_ok, "{}", run.stderr);
+    let pos = run.stderr.split("o-e-config.yaml`:").nth(1).unwrap();
+    let mut parts = pos.split(':');
+    assert!(
+        parts.next().unwrap().parse::<u32>().is_ok()
+            && parts.next().unwrap().parse::<u32>().is_ok(),
+        "line:column in {}",
+        run.stderr
+    );
+    assert!(out_is_empty(&t), "no bundle, no partial");
+}
+
+#[test]
+fn hostile_log_entries_are_skipped_with_reasons_and_exit_3() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "OUTSIDESECRET\n").unwrap();
+    let t = Test::minimal().log("edgemicro-ok-1-api.log", "fine\n");
+    let logs = t.log_dir();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        logs.join("edgemicro-out-1-api.log"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(logs.join("gone"), logs.join("edgemicro-broken-1-api.log")).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(logs.join("edgemicro-fifo-1-api.log"))
+        .status()
+        .unwrap()
+        .success());
+    let _socket =
+        std::os::unix::net::UnixListener::bind(logs.join("edgemicro-sock-1-api.log")).unwrap();
+    let t = t.collect("h.zip").args(["--json"]);
+    let started = std::time::Instant::now();
+    let run = t.run();
+    assert!(started.elapsed().as_secs() < 30, "never blocks on the FIFO");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let skipped = json["skipped"].to_string();
+    for (name, reason) in [
+        ("out", "outside the directory"),
+        ("broken", "broken symbolic link"),
+        ("fifo", "a FIFO"),
+        ("sock", "a socket"),
+    ] {
+        let entry = json["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s["source"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("edgemicro-{name}-"))
+            })
+            .unwrap_or_else(|| panic!("{name} not skipped: {skipped}"));
+        assert!(
+            entry["reason"].as_str().unwrap().contains(reason),
+            "{name}: {entry}"
+        );
+    }
+    let entries = unzip_all(&t.path("out/h.zip"));
+    assert!(entries
+        .iter()
+        .any(|(n, _)| n == "logs/edgemicro-ok-1-api.log"));
+    assert!(!entries.iter().any(|(_, b)| contains(b, b"OUTSIDESECRET")));
+}
+
+#[test]
+fn unreadable_log_is_skipped_with_the_reason() {
+    let t = Test::minimal()
+        .log("edgemicro-ok-1-api.log", "fine\n")
+        .log("edgemicro-locked-1-api.log", "x\n");
+    std::fs::set_permissions(
+        t.log_dir().join("edgemicro-locked-1-api.log"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let t = t.collect("u.zip").args(["--json"]);
+    let run = t.run_unprivileged();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let skipped = json["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("edgemicro-locked-1-api.log")
+            && s["reason"].as_str().unwrap().contains("permission denied")),
+        "{json}"
+    );
+}
+
+#[test]
+fn output_dir_missing_or_unwritable_fails_before_any_work() {
+    let t = Test::example().args(["collect", "-y", "-o", "no/such/dir/b.zip"]);
+    let run = t.run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("output dir `no/such/dir` does not exist"),
+        "{}",
+        run.stderr
+    );
+
+    let t = Test::example();
+    std::fs::create_dir(t.path("ro")).unwrap();
+    std::fs::set_permissions(t.path("ro"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let log_dir = t.log_dir();
+    let run = t
+        .args(["collect", "-y", "-o", "ro/b.zip", "--log-dir"])
+        .args([log_dir])
+        .run_unprivileged();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot create") && run.stderr.contains("permission denied"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn existing_bundle_is_a_usage_error_unless_forced() {
+    let t = Test::example().collect("b.zip");
+    assert_eq!(t.run().code, 0);
+    let again = t.run();
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already exists") && again.stderr.contains("--force"),
+        "{}",
+        again.stderr
+    );
+    let t = t.args(["--force"]);
+    assert_eq!(t.run().code, 0);
+    sha256sum_check(&t.path("out/b.zip"));
+}
+
+#[test]
+fn no_logs_gives_a_bundle_with_a_warning_and_exit_3() {
+    let t = Test::minimal().collect("n.zip").args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["status"], "partial");
+    assert!(
+        json["warnings"]
+            .to_string()
+            .contains("no edgemicro-*.log files"),
+        "{json}"
+    );
+    unzip_test(&t.path("out/n.zip"));
+}
+
+#[test]
+fn non_utf8_and_crlf_pass_through_except_where_redacted() {
+    let mut log = b"2026-01-01T00:00:00.000Z [error][h][1][o][e][p?apikey=BINSECRET99][][][c1][x][][GET][502][socket hang up][ECONNRESET][]\r\n".to_vec();
+    log.extend_from_slice(b"latin1 caf\xe9 \xff\xfe raw bytes\r\n");
+    log.extend_from_slice(b"no newline at the end");
+    let t = Test::minimal()
+        .log("edgemicro-bin-1-api.log", &log)
+        .collect("b.zip");
+    assert_eq!(t.run().code, 0);
+    let body = unzip_all(&t.path("out/b.zip"))
+        .into_iter()
+        .find(|(n, _)| n.starts_with("logs/"))
+        .unwrap()
+        .1;
+    let expected = String::from_utf8_lossy(&log).replace("BINSECRET99", "REDACTED_QUERY_SECRET");
+    let mut want = log.clone();
+    let at = want.windows(11).position(|w| w == b"BINSECRET99").unwrap();
+    want.splice(at..at + 11, b"REDACTED_QUERY_SECRET".iter().copied());
+    assert_eq!(body, want, "{expected}");
+}

@@ -1,0 +1,333 @@
+use crate::harness::*;
+
+#[test]
+fn example_install_gives_a_verified_bundle_with_the_502_evidence() {
+    let t = Test::example().collect("example.zip");
+    let run = t.run();
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let zip = t.path("out/example.zip");
+    assert_eq!(
+        run.stdout_str().trim(),
+        zip.display().to_string(),
+        "stdout is the bundle path"
+    );
+    unzip_test(&zip);
+    sha256sum_check(&zip);
+
+    let entries = unzip_all(&zip);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "README.txt",
+        "config/default.yaml",
+        "config/myorg-test-config.yaml",
+        "config/myorg-test-cache-config.yaml",
+        "system/facts.json",
+        "redaction-report.json",
+        "manifest.json",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("logs/edgemicro-gw1-"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        names.last(),
+        Some(&"manifest.json"),
+        "the manifest is written last"
+    );
+
+    let all: Vec<u8> = entries.iter().flat_map(|(_, b)| b.clone()).collect();
+    assert!(
+        !contains(&all, b"FAKE"),
+        "a fake secret of the example survived"
+    );
+    let logs: String = entries
+        .iter()
+        .filter(|(n, _)| n.starts_with("logs/"))
+        .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+        .collect();
+    assert_eq!(
+        logs.matches("[502][socket hang up][ECONNRESET]").count(),
+        23,
+        "every 502 line survives"
+    );
+    assert!(logs.contains("[targetRequest error][GET][][socket hang up][ECONNRESET][395]"));
+
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(manifest["pairs"], serde_json::json!(["myorg-test"]));
+    assert_eq!(manifest["log_dirs"][0]["source"], "--log-dir");
+    assert!(
+        manifest["redaction"]["by_rule"]["client_id"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        manifest["files"].as_array().unwrap().len(),
+        entries.len() - 1,
+        "every entry but the manifest is listed"
+    );
+    for (name, _) in entries.iter().filter(|(n, _)| n.starts_with("config/")) {
+        let original = t.config_dir().join(name.trim_start_matches("config/"));
+        assert_same_yaml_keys(
+            &original,
+            &entries.iter().find(|(n, _)| n == name).unwrap().1,
+        );
+    }
+
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&zip).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "bundle is private");
+    assert!(!t.path("out/example.zip.partial").exists());
+    let verify = Test::new()
+        .args(["verify".into(), zip.into_os_string()])
+        .run();
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+}
+
+#[test]
+fn log_dir_comes_from_the_org_env_config_over_default_yaml() {
+    let t = Test::new();
+    let logs = t.path("emglogs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("edgemicro-h-1-api.log"),
+        "2026-01-01T00:00:00.000Z info 1 hello\n",
+    )
+    .unwrap();
+    let t = t
+        .config(
+            "default.yaml",
+            "edgemicro:\n  logging: {level: error, dir: /nonexistent-default}\n",
+        )
+        .config(
+            "o-e-config.yaml",
+            &format!(
+                "edgemicro:\n  logging:\n    level: info\n    dir: {}\n",
+                logs.display()
+            ),
+        )
+        .args(["collect", "--json", "-o", "out/b.zip"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["log_dirs"][0]["path"], logs.display().to_string());
+    assert!(
+        json["log_dirs"][0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("edgemicro.logging.dir in "),
+        "{json}"
+    );
+    assert!(
+        json["log_dirs"][0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("o-e-config.yaml"),
+        "{json}"
+    );
+    assert_eq!(
+        json["config_dir"]["source"], "default",
+        "HOME/.edgemicro is the default"
+    );
+    assert_eq!(
+        json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["path"] == "logs/edgemicro-h-1-api.log")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn cache_config_with_another_log_dir_collects_both_and_says_so() {
+    let t = Test::new();
+    for d in ["a", "b"] {
+        std::fs::create_dir_all(t.path(d)).unwrap();
+        std::fs::write(t.path(d).join(format!("edgemicro-h-{d}-1-api.log")), "x\n").unwrap();
+    }
+    let (a, b) = (t.path("a"), t.path("b"));
+    let t = t
+        .config(
+            "o-e-config.yaml",
+            &format!(
+                "edgemicro:\n  logging: {{level: info, dir: {}}}\n",
+                a.display()
+            ),
+        )
+        .config(
+            "o-e-cache-config.yaml",
+            &format!(
+                "edgemicro:\n  logging: {{level: info, dir: {}}}\n",
+                b.display()
+            ),
+        )
+        .args(["collect", "--json", "-o", "out/b.zip"]);
+    let run = t.run();
+    let json = run.json();
+    assert_eq!(json["log_dirs"].as_array().unwrap().len(), 2, "{json}");
+    let paths: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"logs/1/edgemicro-h-a-1-api.log")
+            && paths.contains(&"logs/2/edgemicro-h-b-1-api.log"),
+        "{paths:?}"
+    );
+    assert!(
+        json["warnings"]
+            .to_string()
+            .contains("running workers use the cache config"),
+        "{json}"
+    );
+}
+
+#[test]
+fn org_env_flags_pick_one_pair_of_two() {
+    let t = Test::example()
+        .config(
+            "other-prod-config.yaml",
+            "edgemicro:\n  port: 8000\n  redisPassword: OTHERPAIRSECRET1\n",
+        )
+        .collect("one.zip")
+        .args(["--org", "myorg", "--env", "test", "--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["pairs"], serde_json::json!(["myorg-test"]));
+    let names: Vec<String> = unzip_all(&t.path("out/one.zip"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("other-prod")), "{names:?}");
+
+    let all = Test::example()
+        .config("other-prod-config.yaml", "edgemicro:\n  port: 8000\n")
+        .collect("all.zip")
+        .args(["--json"])
+        .run();
+    assert_eq!(
+        all.json()["pairs"],
+        serde_json::json!(["myorg-test", "other-prod"]),
+        "all pairs by default"
+    );
+}
+
+#[test]
+fn stdout_mode_streams_a_zip_that_verifies_and_reports_its_sha256_on_stderr() {
+    let t = Test::example();
+    let log_dir = t.log_dir().display().to_string();
+    let run = t
+        .args(["collect", "-y", "--json", "-o", "-"])
+        .env("EDGEMICRO_DIAG_LOG_DIR", &log_dir)
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(run.stderr.trim()).expect("stderr is exactly the JSON object");
+    let saved = tempfile::tempdir().unwrap();
+    let zip = saved.path().join("gw1.zip");
+    std::fs::write(&zip, &run.stdout).unwrap();
+    std::fs::write(
+        saved.path().join("gw1.zip.sha256"),
+        format!("{}  gw1.zip\n", report["sha256"].as_str().unwrap()),
+    )
+    .unwrap();
+    sha256sum_check(&zip);
+    unzip_test(&zip);
+    let verify = Test::new()
+        .args(["verify".into(), zip.into_os_string()])
+        .run();
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    assert_eq!(report["bundle"], "-");
+}
+
+#[test]
+fn since_until_and_max_log_bytes_bound_the_logs() {
+    let mut log = String::new();
+    for h in 0..10 {
+        log.push_str(&format!("2026-01-01T0{h}:00:00.000Z [error][h][1][o][e][p][][][c{h}][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n"));
+        log.push_str("    at Socket.socketOnEnd (node:_http_client:1)\n");
+    }
+    let t = Test::minimal()
+        .log("edgemicro-h-1-api.log", &log)
+        .collect("w.zip")
+        .args([
+            "--since",
+            "2026-01-01T03:00:00Z",
+            "--until",
+            "2026-01-01T05:00:00Z",
+        ]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let body = String::from_utf8(
+        unzip_all(&t.path("out/w.zip"))
+            .into_iter()
+            .find(|(n, _)| n.starts_with("logs/"))
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let ids: Vec<&str> = ["c2", "c3", "c4", "c5", "c6"]
+        .into_iter()
+        .filter(|id| body.contains(&format!("[{id}]")))
+        .collect();
+    assert_eq!(ids, vec!["c3", "c4", "c5"], "{body}");
+    assert_eq!(
+        body.matches("socketOnEnd").count(),
+        3,
+        "stack lines follow their record"
+    );
+
+    let t = Test::minimal()
+        .log("edgemicro-h-1-api.log", &log)
+        .collect("m.zip")
+        .args(["--max-log-bytes", "300", "--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 3, "truncated → partial: {}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["status"], "partial");
+    assert_eq!(
+        json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "logs/edgemicro-h-1-api.log")
+            .unwrap()["truncated"],
+        true
+    );
+    let body = String::from_utf8(
+        unzip_all(&t.path("out/m.zip"))
+            .into_iter()
+            .find(|(n, _)| n.starts_with("logs/"))
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert!(
+        body.contains("[c9]") && !body.contains("[c0]"),
+        "the newest lines are kept: {body}"
+    );
+    assert!(
+        body.starts_with("2026-") || body.starts_with("    at"),
+        "starts at a whole line: {body}"
+    );
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real binary on real files, zips opened by the real `unzip`.
+
+mod harness;
+
+mod bad_input;
+mod collect;
+mod leaks;
+mod snapshots;
+mod verify;
