@@ -77,7 +77,10 @@ fn run_collect(settings: &Settings) -> Exit {
         .map_err(anyhow::Error::from)
         .and_then(|interrupt| collect::run(settings, &interrupt))
         .unwrap_or_else(|err| {
-            print_error(&err);
+            // With --json the error and hint are in the one JSON object, not a second format.
+            if !settings.json {
+                print_error(&err);
+            }
             Report::failed(
                 Exit::of_error(&err),
                 format!("{err:#}"),

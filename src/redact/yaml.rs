@@ -143,12 +143,20 @@ pub fn apply(text: &str, hits: &[YamlHit], rules: &RuleSet) -> Vec<u8> {
             ScalarStyle::SingleQuoted => out.extend_from_slice(format!("'{tok}'").as_bytes()),
             ScalarStyle::DoubleQuoted => out.extend_from_slice(format!("\"{tok}\"").as_bytes()),
             ScalarStyle::Literal | ScalarStyle::Folded => {
+                // The parser's span of a block scalar can run into the indentation of the next
+                // key; only the body lines (through the last line break) are replaced.
+                let body_end = original
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(original.len(), |p| p + 1);
+                let body = &original[..body_end];
                 out.extend_from_slice(tok.as_bytes());
-                if original.ends_with(b"\r\n") {
+                if body.ends_with(b"\r\n") {
                     out.extend_from_slice(b"\r\n");
-                } else if original.ends_with(b"\n") {
+                } else if body.ends_with(b"\n") {
                     out.push(b'\n');
                 }
+                out.extend_from_slice(&original[body_end..]);
             }
             ScalarStyle::Plain => out.extend_from_slice(tok.as_bytes()),
         }
@@ -216,6 +224,7 @@ mod tests {
             "base: &pw sharedANCHOR\nredis:\n  redisPassword: *pw\n  redisPassword2: &pw2 anchoredSECRET\n  again: *pw2\n",
             "targets:\n  - ssl:\n      client:\n        passphrase:   # comment\n          nextLINEpp\n",
             "private: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIEpBODY\n  -----END RSA PRIVATE KEY-----\n",
+            "tls:\n  agent:\n    key: |\n      -----BEGIN RSA PRIVATE KEY-----\n      NESTEDpemBODY\n      -----END RSA PRIVATE KEY-----\n    cert: /etc/c.crt\n",
             "? password\n: complexKEYval\n",
             "\"pass\\u0077ord\": escapedKEYval\n",
             "creds:\n  credentials: {user: u1, token: [t1tok, t2tok]}\n",

@@ -206,3 +206,40 @@ fn secrets_from_the_environment_are_replaced_in_logs() {
         .1;
     assert_eq!(String::from_utf8(log).unwrap(), "2026-01-01T00:00:00.000Z info 1 started with REDACTED_ENV_SECRET and REDACTED_ENV_SECRET\n");
 }
+
+#[test]
+fn self_check_refuses_to_seal_when_a_known_secret_survives_and_removes_the_partial() {
+    // A 2 MiB line with no separator is handed to the redactor in 1 MiB pieces; a known secret
+    // (the config's redisPassword) straddling that cut escapes the line pass. The self-check,
+    // which scans the bytes across writes, must catch it: exit 4, nothing sealed.
+    let secret = "STRADDLEsecret42";
+    let cut = 1 << 20;
+    let mut line = vec![b'A'; 2 << 20];
+    line[cut - 8..cut + 8].copy_from_slice(secret.as_bytes());
+    line.push(b'\n');
+    let t = Test::minimal()
+        .config(
+            "o-e-config.yaml",
+            &format!("edgemicro:\n  port: 8000\n  redisPassword: {secret}\n"),
+        )
+        .log("edgemicro-long-1-api.log", &line)
+        .collect("s.zip")
+        .args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["status"], "failed");
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("self-check")
+            && error.contains("logs/edgemicro-long-1-api.log")
+            && error.contains("password"),
+        "{error}"
+    );
+    assert!(!error.contains(secret) && !run.stderr.contains(secret));
+    let left: Vec<_> = std::fs::read_dir(t.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

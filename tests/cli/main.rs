@@ -5,5 +5,6 @@ mod harness;
 mod bad_input;
 mod collect;
 mod leaks;
+mod signals;
 mod snapshots;
 mod verify;
