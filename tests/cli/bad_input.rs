@@ -2,10 +2,6 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::harness::*;
 
-fn out_is_empty(t: &Test) -> bool {
-    std::fs::read_dir(t.path("out")).unwrap().next().is_none()
-}
-
 #[test]
 fn missing_config_dir_lists_what_was_tried_and_the_flag() {
     let t = Test::new();
@@ -20,7 +16,7 @@ fn missing_config_dir_lists_what_was_tried_and_the_flag() {
         run.stderr
     );
     assert!(run.stderr.contains("--config-dir"), "{}", run.stderr);
-    assert!(out_is_empty(&t), "nothing left behind");
+    assert_nothing_left(&t);
 
     let run = Test::new()
         .collect("y.zip")
@@ -55,7 +51,7 @@ fn malformed_yaml_names_file_line_column_and_writes_nothing() {
         "line:column in {}",
         run.stderr
     );
-    assert!(out_is_empty(&t), "no bundle, no partial");
+    assert_nothing_left(&t);
 }
 
 #[test]
@@ -217,4 +213,59 @@ fn non_utf8_and_crlf_pass_through_except_where_redacted() {
     let at = want.windows(11).position(|w| w == b"BINSECRET99").unwrap();
     want.splice(at..at + 11, b"REDACTED_QUERY_SECRET".iter().copied());
     assert_eq!(body, want, "{expected}");
+}
+
+#[test]
+fn user_rules_add_to_the_shipped_ones_and_a_bad_rule_is_named() {
+    let t = Test::minimal().log(
+        "edgemicro-h-1-api.log",
+        "2026-01-01T00:00:00.000Z info 1 vault unsealed with pin=PIN8842ZZ ok\n",
+    );
+    std::fs::write(
+        t.path("mine.yaml"),
+        "patterns:\n  - id: vault_pin\n    why: our plugin logs it\n    keywords: [pin=]\n    regex: '(?i)\\bpin=(\\S+)'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.path("bad.yaml"),
+        "patterns:\n  - id: broken\n    keywords: [x]\n    regex: '(unclosed'\n",
+    )
+    .unwrap();
+    let good = t.path("mine.yaml");
+    let bad = t.path("bad.yaml");
+    let t = t.collect("r.zip");
+    let run = t
+        .command()
+        .args(["--rules".as_ref(), good.as_os_str()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let log = unzip_all(&t.path("out/r.zip"))
+        .into_iter()
+        .find(|(n, _)| n.starts_with("logs/"))
+        .unwrap()
+        .1;
+    assert_eq!(
+        String::from_utf8(log).unwrap(),
+        "2026-01-01T00:00:00.000Z info 1 vault unsealed with pin=REDACTED_VAULT_PIN ok\n"
+    );
+
+    let run = t
+        .command()
+        .args(["--force".as_ref(), "--rules".as_ref(), bad.as_os_str()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml:2")
+            && stderr.contains("`broken`")
+            && stderr.contains("does not compile"),
+        "{stderr}"
+    );
 }

@@ -222,6 +222,15 @@ pub fn sha256sum_check(zip: &Path) {
     );
 }
 
+/// Nothing in `out/`: no bundle, no `.partial`, no sidecar.
+pub fn assert_nothing_left(t: &Test) {
+    let left: Vec<_> = std::fs::read_dir(t.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
