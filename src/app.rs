@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use clap::{ArgMatches, CommandFactory};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogLevelCommand};
 use crate::exit::{hint_of, Exit};
 use crate::report::Report;
 use crate::settings::{Output, Settings};
 use crate::signals::Interrupt;
-use crate::{bundle, collect, facts};
+use crate::{bundle, collect, facts, loglevel};
 
 pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
     match cli.command {
@@ -35,6 +35,14 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             let settings =
                 Settings::resolve(args, sub, home, facts::hostname(), chrono::Utc::now());
             run_collect(&settings)
+        }
+        Some(Command::LogLevel(command)) => {
+            let sub = matches
+                .subcommand_matches("log-level")
+                .and_then(|m| m.subcommand())
+                .map(|(_, m)| m)
+                .expect("log-level was parsed");
+            run_log_level(command, sub)
         }
         Some(Command::Verify(args)) => match bundle::verify(&args.bundle) {
             Ok(v) => {
@@ -111,5 +119,92 @@ fn print_error(err: &anyhow::Error) {
     eprintln!("edgemicro-diag: error: {err:#}");
     if let Some(hint) = hint_of(err) {
         eprintln!("hint: {hint}");
+    }
+}
+
+fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
+    enum Action {
+        Show,
+        Set(String),
+        Restore,
+    }
+    let (action, args) = match command {
+        LogLevelCommand::Show(args) => (Action::Show, args),
+        LogLevelCommand::Set { level, args } => (Action::Set(level), args),
+        LogLevelCommand::Restore(args) => (Action::Restore, args),
+    };
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let (config_dir, pair) = crate::settings::resolve_emg(args.emg, matches, home);
+    let outcome = loglevel::Target::find(&config_dir, pair).and_then(|target| {
+        if args.reload && !matches!(action, Action::Show) {
+            loglevel::check_reload()?;
+        }
+        let mut lines = Vec::new();
+        let mut json = match &action {
+            Action::Show => {
+                let shown = loglevel::show(&target)?;
+                match (&shown.level, &shown.file) {
+                    (Some(l), Some(f)) => lines.push(format!("edgemicro.logging.level: {l} (from {})", f.display())),
+                    _ => lines.push("edgemicro.logging.level: not set in default.yaml or the ORG-ENV config".into()),
+                }
+                if let Some(c) = &shown.cache_level {
+                    lines.push(format!("cache config: {c} ({}); running workers use it until `edgemicro reload`", target.cache.display()));
+                }
+                if let Some(p) = &shown.pending {
+                    lines.push(format!("pending: set to {} at {} by edgemicro-diag; `edgemicro-diag log-level restore` puts it back", p.level, p.at));
+                }
+                serde_json::to_value(&shown)?
+            }
+            Action::Restore => {
+                let before = loglevel::restore(&target)?;
+                lines.push(format!(
+                    "edgemicro.logging.level: back to {} in {} (byte-identical to before `set`)",
+                    before.as_deref().unwrap_or("unset"),
+                    target.file.display()
+                ));
+                serde_json::json!({"pair": target.pair, "file": target.file, "restored": true, "level": before})
+            }
+            Action::Set(level) => {
+                let level = level.as_str();
+                let before = loglevel::set(&target, level)?;
+                lines.push(format!("edgemicro.logging.level: {} -> {level} in {}", before.as_deref().unwrap_or("unset"), target.file.display()));
+                if let Some(warning) = loglevel::header_warning(level) {
+                    lines.push(format!("warning: {warning}"));
+                }
+                lines.push("restore with: edgemicro-diag log-level restore".into());
+                serde_json::json!({"pair": target.pair, "file": target.file, "before": before, "level": level})
+            }
+        };
+        let changed = !matches!(action, Action::Show);
+        if args.reload && changed {
+            let said = loglevel::reload(&target)?;
+            lines.push(format!("edgemicro reload: {said}"));
+            json["reload"] = said.into();
+        } else if changed {
+            lines.push(target.pickup_hint());
+            json["reload_command"] = target.reload_command().into();
+        }
+        Ok((lines, json))
+    });
+    match outcome {
+        Ok((lines, json)) => {
+            if args.json {
+                println!("{json}");
+            } else {
+                lines.iter().for_each(|l| eprintln!("{l}"));
+            }
+            Exit::Ok
+        }
+        Err(err) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"status": "failed", "error": format!("{err:#}"), "hint": hint_of(&err)})
+                );
+            } else {
+                print_error(&err);
+            }
+            Exit::of_error(&err)
+        }
     }
 }

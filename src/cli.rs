@@ -22,6 +22,12 @@ Examples:
   # Stream the zip over ssh; the report (with the zip's sha256) goes to stderr
   ssh gw1 edgemicro-diag collect -y --json -o - > gw1.zip 2> gw1.json
 
+  # Switch edgemicro to log level info, give the 502s 5 minutes, collect, switch back
+  edgemicro-diag collect -y --log-level info --reproduce-seconds 300
+
+  # Or by hand: switch, reproduce, collect, then put the file back byte for byte
+  edgemicro-diag log-level set info && edgemicro-diag log-level restore
+
   # Check a bundle before attaching it
   edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip";
 
@@ -41,21 +47,61 @@ pub enum Command {
     Collect(CollectArgs),
     /// Check a bundle: zip CRCs, manifest against entries, every sha256, the .sha256 sidecar
     Verify(VerifyArgs),
+    /// Show, switch or restore edgemicro.logging.level (the only host change this tool makes)
+    #[command(subcommand)]
+    LogLevel(LogLevelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogLevelCommand {
+    /// The level in effect, the file it comes from, and the cache config's level if different
+    Show(LogLevelArgs),
+    /// Switch ORG-ENV-config.yaml to LEVEL (backup kept; only that value's bytes change)
+    Set {
+        /// error, warn, info, debug, trace or none; support asks for info while the 502s happen
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::loglevel::LEVELS))]
+        level: String,
+        #[command(flatten)]
+        args: LogLevelArgs,
+    },
+    /// Put ORG-ENV-config.yaml back byte for byte, as it was before `set`
+    Restore(LogLevelArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct CollectArgs {
+pub struct LogLevelArgs {
+    #[command(flatten)]
+    pub emg: EmgArgs,
+
+    /// After set/restore, run `edgemicro reload` (needs EDGEMICRO_KEY and EDGEMICRO_SECRET set)
+    #[arg(long)]
+    pub reload: bool,
+
+    /// Print the result as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the EMG install is: shared by every command that reads it.
+#[derive(Debug, Args)]
+pub struct EmgArgs {
     /// EMG config dir holding default.yaml and ORG-ENV-config.yaml [default: $HOME/.edgemicro]
     #[arg(short = 'c', long, env = "EDGEMICRO_CONFIG_DIR", value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
 
-    /// Organization of the ORG-ENV pair to collect (all pairs when omitted)
+    /// Organization of the ORG-ENV pair (all pairs when omitted)
     #[arg(long, env = "EDGEMICRO_ORG", requires = "env")]
     pub org: Option<String>,
 
-    /// Environment of the ORG-ENV pair to collect (all pairs when omitted)
+    /// Environment of the ORG-ENV pair (all pairs when omitted)
     #[arg(long, env = "EDGEMICRO_ENV", requires = "org")]
     pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub emg: EmgArgs,
 
     /// Log dir; overrides edgemicro.logging.dir of the EMG config [default: /var/tmp]
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_DIR", value_name = "DIR")]
@@ -110,6 +156,16 @@ pub struct CollectArgs {
     /// Print only errors and the result
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
+    #[arg(long, env = "EDGEMICRO_DIAG_LOG_LEVEL", value_name = "LEVEL",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::loglevel::LEVELS))]
+    pub log_level: Option<String>,
+
+    /// With --log-level: wait this long (at most 3600 s) for the problem to happen, then collect
+    #[arg(long, env = "EDGEMICRO_DIAG_REPRODUCE_SECONDS", value_name = "N", requires = "log_level",
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub reproduce_seconds: Option<u64>,
 }
 
 #[derive(Debug, Args)]

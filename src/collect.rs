@@ -15,7 +15,6 @@ use serde_json::json;
 use crate::bundle::{leak_to_fail, BundleWriter, FileEntry};
 use crate::discover::{discover, Discovery, LogFile, Skipped};
 use crate::exit::Exit;
-use crate::facts;
 use crate::lines::{BoundedLines, Piece};
 use crate::redact::{self, FileReport, KnownSecret, RuleSet, TextEngine};
 use crate::report::{PathSource, Redactions, Report};
@@ -23,6 +22,7 @@ use crate::safe_fs::{io_reason, open_in_dir};
 use crate::settings::{Output, Settings};
 use crate::signals::Interrupt;
 use crate::window::TimeWindow;
+use crate::{facts, loglevel};
 
 /// Env vars of the tool's own environment that hold EMG secrets (notes/edgemicro.md §1):
 /// their values are replaced wherever they occur, like secrets found in the configs.
@@ -39,6 +39,8 @@ pub fn run(settings: &Settings, interrupt: &Interrupt) -> Result<Report> {
     let started = Instant::now();
     let rules = RuleSet::load(&settings.rules)?;
     let mut writer = BundleWriter::create(&settings.output, settings.force, settings.started)?;
+    // Dropping the switch on any error or signal below restores the level.
+    let switch = switch_level(settings, interrupt)?;
     let mut found = discover(settings)?;
     interrupt.check()?;
 
@@ -101,12 +103,29 @@ pub fn run(settings: &Settings, interrupt: &Interrupt) -> Result<Report> {
 
     let files: Vec<FileEntry> = writer.files().to_vec();
     let truncated = files.iter().any(|f| f.truncated);
-    let exit = if found.skipped.is_empty() && !truncated && !found.logs.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Partial
-    };
-    let manifest = manifest(settings, &found, &files, &rules, &redactions);
+    // Restored before sealing, so the manifest records the outcome.
+    let log_level = switch.map(|switch| {
+        let mut record = json!({"file": switch.target().file, "before": switch.before, "during": switch.during});
+        match switch.restore() {
+            Ok(()) => record["restored"] = true.into(),
+            Err(e) => {
+                record["restored"] = false.into();
+                found.warnings.push(format!("the log level was NOT restored ({e:#}); run `edgemicro-diag log-level restore`"));
+            }
+        }
+        record
+    });
+    let restored = log_level.as_ref().is_none_or(|l| l["restored"] == true);
+    let complete = found.skipped.is_empty() && !truncated && !found.logs.is_empty() && restored;
+    let exit = if complete { Exit::Ok } else { Exit::Partial };
+    let manifest = manifest(
+        settings,
+        &found,
+        &files,
+        &rules,
+        &redactions,
+        log_level.clone(),
+    );
     let sealed = writer.seal(&manifest).map_err(leak_to_fail)?;
     Ok(Report {
         exit,
@@ -123,10 +142,43 @@ pub fn run(settings: &Settings, interrupt: &Interrupt) -> Result<Report> {
         skipped: found.skipped,
         redactions,
         warnings: found.warnings,
+        log_level,
         duration_ms: started.elapsed().as_millis() as u64,
         error: None,
         hint: None,
     })
+}
+
+/// `--log-level`: switch, tell the operator, wait `--reproduce-seconds` (interruptible).
+fn switch_level(settings: &Settings, interrupt: &Interrupt) -> Result<Option<loglevel::Switch>> {
+    let Some(level) = &settings.log_level else {
+        return Ok(None);
+    };
+    let target = loglevel::Target::find(&settings.config_dir, settings.pair.clone())?;
+    let switch = loglevel::Switch::set(target, level)?;
+    if !settings.quiet {
+        let before = switch.before.as_deref().unwrap_or("unset");
+        eprintln!(
+            "edgemicro.logging.level: {before} -> {level} in {}",
+            switch.target().file.display()
+        );
+        eprintln!("{}", switch.target().pickup_hint());
+        if let Some(warning) = loglevel::header_warning(level) {
+            eprintln!("warning: {warning}");
+        }
+        if settings.reproduce_seconds > 0 {
+            eprintln!("reproduce the problem now; collecting in {} s (Ctrl-C restores the level and stops)", settings.reproduce_seconds);
+        }
+    }
+    let until = Instant::now() + std::time::Duration::from_secs(settings.reproduce_seconds);
+    while Instant::now() < until {
+        interrupt.check()?;
+        std::thread::sleep(
+            std::time::Duration::from_millis(100)
+                .min(until.saturating_duration_since(Instant::now())),
+        );
+    }
+    Ok(Some(switch))
 }
 
 fn collect_configs(
@@ -330,6 +382,7 @@ fn manifest(
     files: &[FileEntry],
     rules: &RuleSet,
     redactions: &Redactions,
+    log_level: Option<serde_json::Value>,
 ) -> serde_json::Value {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -360,7 +413,7 @@ fn manifest(
             "pseudonymized": false,
         },
         "capture": null,
-        "log_level": null,
+        "log_level": log_level,
         "warnings": found.warnings,
         "logs_newest_first": found.logs.iter().map(log_summary).collect::<Vec<_>>(),
     })

@@ -78,7 +78,7 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
         warnings: Vec::new(),
     };
     let names = config_names(&dir.value)?;
-    let all_pairs: Vec<String> = names.iter().filter_map(|n| pair_of(n)).collect();
+    let all_pairs = pairs_in(&names);
     found.pairs = match &settings.pair {
         Some(pair) if all_pairs.contains(pair) => vec![pair.clone()],
         Some(pair) => {
@@ -157,6 +157,15 @@ fn list_or_none(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// The `ORG-ENV` pairs configured in a config dir, sorted.
+pub fn pairs(dir: &Path) -> Result<Vec<String>> {
+    Ok(pairs_in(&config_names(dir)?))
+}
+
+fn pairs_in(names: &[String]) -> Vec<String> {
+    names.iter().filter_map(|n| pair_of(n)).collect()
 }
 
 /// `ORG-ENV` from `ORG-ENV-config.yaml` (not from the cache config, which follows its source).

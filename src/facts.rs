@@ -7,8 +7,8 @@
 //! flags are replaced here and handed to the redactor as known secrets.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -107,33 +107,20 @@ fn max_open_files(limits: impl AsRef<Path>) -> Option<String> {
     line.split_whitespace().nth(3).map(str::to_string)
 }
 
-/// Runs a version command, killed if it takes longer than `limit`.
+/// A version command's first line, or `None` if it is missing, fails or takes too long.
 fn run_bounded(program: &str, args: &[&str], limit: Duration) -> Option<String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let out = child.wait_with_output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (!text.is_empty()).then_some(text)
+    let done = crate::child::run_bounded(Command::new(program).args(args), limit).ok()??;
+    let text = done
+        .output
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    (done.status.success() && !text.is_empty()).then_some(text)
 }
 
-fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
+pub fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -234,6 +221,7 @@ fn edgemicro_version(processes: &[Process]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn argv_secrets_are_replaced_and_remembered() {

@@ -3,12 +3,14 @@
 
 mod app;
 mod bundle;
+mod child;
 mod cli;
 mod collect;
 mod discover;
 mod exit;
 mod facts;
 mod lines;
+mod loglevel;
 mod redact;
 mod report;
 mod safe_fs;

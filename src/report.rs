@@ -47,6 +47,8 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
     pub redactions: Redactions,
     pub warnings: Vec<String>,
+    /// `{file, before, during, restored}` when `--log-level` switched it.
+    pub log_level: Option<serde_json::Value>,
     pub duration_ms: u64,
     pub error: Option<String>,
     pub hint: Option<String>,
@@ -66,6 +68,7 @@ impl Report {
             skipped: Vec::new(),
             redactions: Redactions::default(),
             warnings: Vec::new(),
+            log_level: None,
             duration_ms,
             error: Some(error),
             hint,
@@ -89,7 +92,7 @@ impl Report {
             // Filled by `analyze` once it exists; an empty list means "not analyzed", not "healthy".
             "findings": [],
             "warnings": self.warnings,
-            "log_level": null,
+            "log_level": self.log_level,
             "capture": null,
             "duration_ms": self.duration_ms,
             "error": self.error,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use crate::cli::CollectArgs;
+use crate::cli::{CollectArgs, EmgArgs};
 
 /// Where a setting came from, shown in the summary, the JSON and the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +64,9 @@ pub struct Settings {
     pub quiet: bool,
     pub host: String,
     pub started: DateTime<Utc>,
+    /// Switch `edgemicro.logging.level` to this while collecting (restored afterwards).
+    pub log_level: Option<String>,
+    pub reproduce_seconds: u64,
 }
 
 /// EMG's default config dir is `$HOME/.edgemicro` (config/locations.js).
@@ -82,18 +85,7 @@ impl Settings {
                 Some(ValueSource::EnvVariable) => Source::Env(var),
                 _ => Source::Flag(flag),
             };
-        let config_dir = match args.config_dir {
-            Some(dir) => Located {
-                value: dir,
-                source: source("config_dir", "--config-dir", "EDGEMICRO_CONFIG_DIR"),
-            },
-            None => Located {
-                value: home
-                    .unwrap_or_else(|| PathBuf::from("~"))
-                    .join(DEFAULT_CONFIG_SUBDIR),
-                source: Source::Default,
-            },
-        };
+        let (config_dir, pair) = resolve_emg(args.emg, matches, home);
         let log_dir = args.log_dir.map(|dir| Located {
             value: dir,
             source: source("log_dir", "--log-dir", "EDGEMICRO_DIAG_LOG_DIR"),
@@ -105,10 +97,7 @@ impl Settings {
         };
         Settings {
             config_dir,
-            pair: args
-                .org
-                .zip(args.env)
-                .map(|(org, env)| format!("{org}-{env}")),
+            pair,
             log_dir,
             since: args.since,
             until: args.until,
@@ -121,8 +110,38 @@ impl Settings {
             quiet: args.quiet || args.json,
             host,
             started: now,
+            log_level: args.log_level,
+            reproduce_seconds: args.reproduce_seconds.unwrap_or(0),
         }
     }
+}
+
+/// The config dir (flag > `EDGEMICRO_CONFIG_DIR` > `$HOME/.edgemicro`) and the `ORG-ENV` pair.
+pub fn resolve_emg(
+    args: EmgArgs,
+    matches: &ArgMatches,
+    home: Option<PathBuf>,
+) -> (Located<PathBuf>, Option<String>) {
+    let config_dir = match args.config_dir {
+        Some(dir) => {
+            let source = match matches.value_source("config_dir") {
+                Some(ValueSource::EnvVariable) => Source::Env("EDGEMICRO_CONFIG_DIR"),
+                _ => Source::Flag("--config-dir"),
+            };
+            Located { value: dir, source }
+        }
+        None => Located {
+            value: home
+                .unwrap_or_else(|| PathBuf::from("~"))
+                .join(DEFAULT_CONFIG_SUBDIR),
+            source: Source::Default,
+        },
+    };
+    let pair = args
+        .org
+        .zip(args.env)
+        .map(|(org, env)| format!("{org}-{env}"));
+    (config_dir, pair)
 }
 
 /// `edgemicro-diag-<host>-<YYYYMMDDTHHMMSSZ>.zip` (DESIGN §4); the host is made file-name safe.

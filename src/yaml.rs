@@ -13,15 +13,18 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 #[derive(Clone, Debug)]
 pub enum Node {
     Scalar(Scalar),
+    /// `start`: byte offset of `{` for a flow map, of the first key for a block map.
     Map {
         entries: Vec<(Node, Node)>,
         anchor: usize,
         line: usize,
+        start: usize,
     },
     Seq {
         items: Vec<Node>,
         anchor: usize,
         line: usize,
+        start: usize,
     },
     Alias {
         id: usize,
@@ -76,28 +79,32 @@ impl Yaml {
                 Event::Scalar(value, style, anchor, _tag) => Some(Node::Scalar(Scalar {
                     value: value.into_owned(),
                     style,
-                    span: value_span(text, &offsets, span),
+                    span: quoted_end(text, value_span(text, &offsets, span), style),
                     line: value_line(text, &offsets, span),
                     anchor,
                 })),
                 Event::Alias(id) => Some(Node::Alias { id, line }),
                 Event::MappingStart(anchor, _) => {
+                    let start = value_span(text, &offsets, span).start;
                     stack.push((
                         Node::Map {
                             entries: Vec::new(),
                             anchor,
                             line,
+                            start,
                         },
                         None,
                     ));
                     None
                 }
                 Event::SequenceStart(anchor, _) => {
+                    let start = value_span(text, &offsets, span).start;
                     stack.push((
                         Node::Seq {
                             items: Vec::new(),
                             anchor,
                             line,
+                            start,
                         },
                         None,
                     ));
@@ -185,6 +192,36 @@ impl Yaml {
         None
     }
 
+    /// Every scalar leaf by path (`#0.a.list[1].b`), aliases as `*`: what must not change when
+    /// a tool edits one value.
+    pub fn leaves(&self) -> std::collections::BTreeMap<String, String> {
+        fn walk(node: &Node, path: String, out: &mut std::collections::BTreeMap<String, String>) {
+            match node {
+                Node::Scalar(s) => {
+                    out.insert(path, s.value.clone());
+                }
+                Node::Alias { id, .. } => {
+                    out.insert(path, format!("*{id}"));
+                }
+                Node::Map { entries, .. } => {
+                    for (k, v) in entries {
+                        walk(v, format!("{path}.{}", k.as_str().unwrap_or("?")), out);
+                    }
+                }
+                Node::Seq { items, .. } => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        for (i, doc) in self.docs.iter().enumerate() {
+            walk(doc, format!("#{i}"), &mut out);
+        }
+        out
+    }
+
     /// Every map key path in all documents (`a.b`, `a.list[]`), with `&` after a path whose value
     /// carries an anchor and `*` after one whose value is an alias: redaction may change values,
     /// never this shape.
@@ -239,7 +276,18 @@ impl Node {
         }
     }
 
-    fn anchor(&self) -> Option<usize> {
+    /// The entry of a map with this key (no merges), as (key, value).
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        match self {
+            Node::Map { entries, .. } => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    pub fn anchor(&self) -> Option<usize> {
         match self {
             Node::Scalar(s) => Some(s.anchor),
             Node::Map { anchor, .. } | Node::Seq { anchor, .. } => Some(*anchor),
@@ -288,6 +336,33 @@ fn value_span(text: &str, offsets: &ByteOffsets, span: Span) -> Range<usize> {
     start..end.max(start)
 }
 
+/// saphyr-parser's span of a quoted scalar runs on over trailing blanks and a comment
+/// (`'x'  # note`); the value ends at its closing quote.
+fn quoted_end(text: &str, span: Range<usize>, style: ScalarStyle) -> Range<usize> {
+    let bytes = &text.as_bytes()[span.clone()];
+    let mut i = 1;
+    let end = match style {
+        ScalarStyle::SingleQuoted => loop {
+            match bytes.get(i) {
+                Some(b'\'') if bytes.get(i + 1) == Some(&b'\'') => i += 2,
+                Some(b'\'') => break i + 1,
+                Some(_) => i += 1,
+                None => break bytes.len(),
+            }
+        },
+        ScalarStyle::DoubleQuoted => loop {
+            match bytes.get(i) {
+                Some(b'\\') => i += 2,
+                Some(b'"') => break i + 1,
+                Some(_) => i += 1,
+                None => break bytes.len(),
+            }
+        },
+        _ => bytes.len(),
+    };
+    span.start..span.start + end.min(bytes.len())
+}
+
 fn value_line(text: &str, offsets: &ByteOffsets, span: Span) -> usize {
     let start = offsets.byte(span.start.index());
     let value = value_span(text, offsets, span).start;
@@ -312,7 +387,7 @@ mod tests {
     #[test]
     fn spans_cover_values_not_properties() {
         let text =
-            "a: &x 'q''s'\nb: *x\nc: !!binary czNj\nd: |\n  l1\n  l2\ne: pässwört\nf: \"x\"\n";
+            "a: &x 'q''s'\t# c\nb: *x\nc: !!binary czNj\nd: |\n  l1\n  l2\ne: pässwört\nf: \"x\\\"y\"  # c\n";
         let y = Yaml::parse(text).unwrap();
         assert_eq!(span_text(text, &y, "a"), "'q''s'");
         assert_eq!(
@@ -323,7 +398,7 @@ mod tests {
         assert_eq!(span_text(text, &y, "c"), "czNj");
         assert_eq!(span_text(text, &y, "d"), "l1\n  l2\n");
         assert_eq!(span_text(text, &y, "e"), "pässwört");
-        assert_eq!(span_text(text, &y, "f"), "\"x\"");
+        assert_eq!(span_text(text, &y, "f"), "\"x\\\"y\"");
     }
 
     #[test]

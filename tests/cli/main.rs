@@ -5,6 +5,7 @@ mod harness;
 mod bad_input;
 mod collect;
 mod leaks;
+mod loglevel;
 mod signals;
 mod snapshots;
 mod verify;
