@@ -83,7 +83,7 @@ fn run_collect(settings: &Settings) -> Exit {
     let started = Instant::now();
     let report = Interrupt::install()
         .map_err(anyhow::Error::from)
-        .and_then(|interrupt| collect::run(settings, &interrupt))
+        .and_then(|interrupt| collect::run(settings, &interrupt, &Flags { settings }))
         .unwrap_or_else(|err| {
             // With --json the error and hint are in the one JSON object, not a second format.
             if !settings.json {
@@ -206,5 +206,44 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
             }
             Exit::of_error(&err)
         }
+    }
+}
+
+/// The flag front end: no prompts; the reproduction is a fixed wait.
+struct Flags<'a> {
+    settings: &'a Settings,
+}
+
+impl collect::FrontEnd for Flags<'_> {
+    fn reproduce(&self, switch: &loglevel::Switch, interrupt: &Interrupt) -> anyhow::Result<()> {
+        let seconds = self.settings.reproduce_seconds;
+        if !self.settings.quiet {
+            let before = switch.before.as_deref().unwrap_or("unset");
+            eprintln!(
+                "edgemicro.logging.level: {before} -> {} in {}",
+                switch.during,
+                switch.target().file.display()
+            );
+            eprintln!("{}", switch.target().pickup_hint());
+            if let Some(warning) = loglevel::header_warning(&switch.during) {
+                eprintln!("warning: {warning}");
+            }
+            if seconds > 0 {
+                eprintln!("reproduce the problem now; collecting in {seconds} s (Ctrl-C restores the level and stops)");
+            }
+        }
+        let until = Instant::now() + std::time::Duration::from_secs(seconds);
+        while Instant::now() < until {
+            interrupt.check()?;
+            std::thread::sleep(
+                std::time::Duration::from_millis(100)
+                    .min(until.saturating_duration_since(Instant::now())),
+            );
+        }
+        Ok(())
+    }
+
+    fn progress(&self, total: u64) -> indicatif::ProgressBar {
+        crate::progress::log_bar(!self.settings.quiet, total)
     }
 }

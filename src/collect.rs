@@ -35,34 +35,88 @@ const SECRET_ENV: &[&str] = &[
 /// Redacted bytes are handed to the zip in chunks of this size.
 const CHUNK: usize = 256 << 10;
 
-pub fn run(settings: &Settings, interrupt: &Interrupt) -> Result<Report> {
+/// Everything known before the first byte is written: the rules, what is on the host, and every
+/// secret value (from the configs, argv, the environment) with its encodings.
+pub struct Plan {
+    pub rules: RuleSet,
+    pub found: Discovery,
+    pub facts: facts::Facts,
+    pub known: Vec<KnownSecret>,
+}
+
+impl Plan {
+    pub fn build(settings: &Settings, rules: RuleSet) -> Result<Plan> {
+        let found = discover(settings)?;
+        let (facts, argv_secrets) = facts::gather();
+        let mut known: Vec<KnownSecret> = found
+            .configs
+            .iter()
+            .flat_map(|c| redact::config_secrets(&rules, &c.yaml))
+            .collect();
+        known.extend(argv_secrets);
+        known.extend(SECRET_ENV.iter().filter_map(|var| {
+            let value = std::env::var(var).ok().filter(|v| !v.is_empty())?;
+            Some(KnownSecret {
+                value: value.into_bytes(),
+                rule: "env_secret".into(),
+            })
+        }));
+        Ok(Plan {
+            rules,
+            found,
+            facts,
+            known: redact::with_encodings(known),
+        })
+    }
+
+    pub fn engine(&self) -> TextEngine<'_> {
+        TextEngine::new(&self.rules, &self.known)
+    }
+
+    pub fn log_bytes(&self) -> u64 {
+        self.found.logs.iter().map(|l| l.size).sum()
+    }
+}
+
+/// What differs between the wizard and the flags; the engine calls these and nothing else.
+pub trait FrontEnd {
+    /// The log level was switched: say how edgemicro picks it up, and wait for the reproduction.
+    fn reproduce(&self, switch: &loglevel::Switch, interrupt: &Interrupt) -> Result<()>;
+    /// A progress bar over `total` log bytes; hidden unless a person watches a terminal.
+    fn progress(&self, total: u64) -> indicatif::ProgressBar;
+}
+
+pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
     let started = Instant::now();
     let rules = RuleSet::load(&settings.rules)?;
     let mut writer = BundleWriter::create(&settings.output, settings.force, settings.started)?;
     // Dropping the switch on any error or signal below restores the level.
-    let switch = switch_level(settings, interrupt)?;
-    let mut found = discover(settings)?;
+    let switch = match &settings.log_level {
+        Some(level) => {
+            let target = loglevel::Target::find(&settings.config_dir, settings.pair.clone())?;
+            let switch = loglevel::Switch::set(target, level)?;
+            front.reproduce(&switch, interrupt)?;
+            Some(switch)
+        }
+        None => None,
+    };
+    // Discovery after the reproduction: logs written during it are in.
+    let Plan {
+        rules,
+        mut found,
+        facts,
+        known,
+    } = Plan::build(settings, rules)?;
     interrupt.check()?;
-
-    // Plan: every secret known before the first byte is written.
-    let (facts, argv_secrets) = facts::gather();
-    let mut known: Vec<KnownSecret> = found
-        .configs
-        .iter()
-        .flat_map(|c| redact::config_secrets(&rules, &c.yaml))
-        .collect();
-    known.extend(argv_secrets);
-    known.extend(SECRET_ENV.iter().filter_map(|var| {
-        let value = std::env::var(var).ok().filter(|v| !v.is_empty())?;
-        Some(KnownSecret {
-            value: value.into_bytes(),
-            rule: "env_secret".into(),
-        })
-    }));
-    let known = redact::with_encodings(known);
     writer.set_known(&known);
     let engine = TextEngine::new(&rules, &known);
     let window = TimeWindow::new(settings.since, settings.until);
+    let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
+    let stream = Stream {
+        window: &window,
+        interrupt,
+        progress: &progress,
+    };
 
     let mut reports: Vec<(String, FileReport)> = Vec::new();
     writer
@@ -78,12 +132,12 @@ pub fn run(settings: &Settings, interrupt: &Interrupt) -> Result<Report> {
         settings,
         &mut found,
         &engine,
-        &window,
+        &stream,
         &mut writer,
         &mut reports,
-        interrupt,
     )
     .map_err(leak_to_fail)?;
+    progress.finish_and_clear();
 
     let facts_json = serde_json::to_vec_pretty(&facts)?;
     writer
@@ -149,38 +203,6 @@ pub fn run(settings: &Settings, interrupt: &Interrupt) -> Result<Report> {
     })
 }
 
-/// `--log-level`: switch, tell the operator, wait `--reproduce-seconds` (interruptible).
-fn switch_level(settings: &Settings, interrupt: &Interrupt) -> Result<Option<loglevel::Switch>> {
-    let Some(level) = &settings.log_level else {
-        return Ok(None);
-    };
-    let target = loglevel::Target::find(&settings.config_dir, settings.pair.clone())?;
-    let switch = loglevel::Switch::set(target, level)?;
-    if !settings.quiet {
-        let before = switch.before.as_deref().unwrap_or("unset");
-        eprintln!(
-            "edgemicro.logging.level: {before} -> {level} in {}",
-            switch.target().file.display()
-        );
-        eprintln!("{}", switch.target().pickup_hint());
-        if let Some(warning) = loglevel::header_warning(level) {
-            eprintln!("warning: {warning}");
-        }
-        if settings.reproduce_seconds > 0 {
-            eprintln!("reproduce the problem now; collecting in {} s (Ctrl-C restores the level and stops)", settings.reproduce_seconds);
-        }
-    }
-    let until = Instant::now() + std::time::Duration::from_secs(settings.reproduce_seconds);
-    while Instant::now() < until {
-        interrupt.check()?;
-        std::thread::sleep(
-            std::time::Duration::from_millis(100)
-                .min(until.saturating_duration_since(Instant::now())),
-        );
-    }
-    Ok(Some(switch))
-}
-
 fn collect_configs(
     found: &Discovery,
     rules: &RuleSet,
@@ -204,20 +226,26 @@ fn collect_configs(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// How logs are streamed: the time window, the interrupt flag, the progress bar.
+struct Stream<'a> {
+    window: &'a TimeWindow,
+    interrupt: &'a Interrupt,
+    progress: &'a indicatif::ProgressBar,
+}
+
 fn collect_logs(
     settings: &Settings,
     found: &mut Discovery,
     engine: &TextEngine,
-    window: &TimeWindow,
+    stream: &Stream,
     writer: &mut BundleWriter,
     reports: &mut Vec<(String, FileReport)>,
-    interrupt: &Interrupt,
 ) -> Result<()> {
     let mut budget = settings.max_log_bytes.unwrap_or(u64::MAX);
     let mut kept = Vec::new();
     for log in std::mem::take(&mut found.logs) {
         let source = log.path.display().to_string();
-        if window.older_than_since(log.modified) {
+        if stream.window.older_than_since(log.modified) {
             found.skipped.push(Skipped {
                 source,
                 reason: "last written before --since".into(),
@@ -246,15 +274,9 @@ fn collect_logs(
         let mut file = opened.file;
         let mut entry = writer.entry(&path, take)?;
         let mut redactor = engine.file();
-        let outcome = copy_log(
-            &mut file,
-            size,
-            take,
-            &mut redactor,
-            window,
-            &mut entry,
-            interrupt,
-        );
+        let outcome = copy_log(&mut file, size, take, &mut redactor, stream, &mut entry);
+        // Skipped bytes of a truncated file count as done for the bar.
+        stream.progress.inc(size - take);
         budget -= take.min(budget);
         let truncated = match outcome? {
             None => take < size,
@@ -294,10 +316,14 @@ fn copy_log(
     size: u64,
     take: u64,
     redactor: &mut redact::text::FileRedactor,
-    window: &TimeWindow,
+    stream: &Stream,
     entry: &mut impl Write,
-    interrupt: &Interrupt,
 ) -> Result<Option<std::io::Error>> {
+    let Stream {
+        window,
+        interrupt,
+        progress,
+    } = stream;
     let start = size - take;
     if let Err(e) = file.seek(SeekFrom::Start(start)) {
         return Ok(Some(e));
@@ -309,6 +335,7 @@ fn copy_log(
     let mut continues = false;
     let mut skip_partial_line = start > 0;
     let mut count = 0u32;
+    let mut read = 0u64;
     loop {
         let piece = match lines.next_into(&mut buf) {
             Ok(Some(piece)) => piece,
@@ -318,6 +345,7 @@ fn copy_log(
                 return Ok(Some(e));
             }
         };
+        read += buf.len() as u64;
         if skip_partial_line {
             // Mid-line after the seek: start at the next whole line.
             skip_partial_line = piece == Piece::Cut;
@@ -339,9 +367,11 @@ fn copy_log(
         count += 1;
         if count.is_multiple_of(1024) {
             interrupt.check()?;
+            progress.inc(std::mem::take(&mut read));
         }
     }
     entry.write_all(&out)?;
+    progress.inc(read);
     interrupt.check()?;
     Ok(None)
 }

@@ -11,6 +11,7 @@ mod exit;
 mod facts;
 mod lines;
 mod loglevel;
+mod progress;
 mod redact;
 mod report;
 mod safe_fs;
