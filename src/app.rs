@@ -1,7 +1,7 @@
 //! Dispatch: from parsed arguments to a report and an exit code. Errors are printed once, here,
 //! as `edgemicro-diag: error: …` plus a `hint:` line (or as the JSON object with `--json`).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use clap::{ArgMatches, CommandFactory};
@@ -15,17 +15,32 @@ use crate::{bundle, collect, facts, loglevel};
 
 pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
     match cli.command {
+        None if crate::wizard::has_terminal() => run_wizard(
+            crate::cli::EmgArgs {
+                config_dir: None,
+                org: None,
+                env: None,
+            },
+            matches,
+        ),
         None => {
             // The wizard is for a person at a terminal; without one, print usage (exit 2).
             let _ = Cli::command().write_help(&mut std::io::stderr());
-            if std::io::stdin().is_terminal() {
-                eprintln!("\nhint: run `edgemicro-diag collect --yes` to build a bundle");
-            } else {
-                eprintln!(
-                    "\nhint: no terminal: run `edgemicro-diag collect --yes` (add --json for bots)"
-                );
-            }
+            eprintln!(
+                "\nhint: no terminal: run `edgemicro-diag collect --yes` (add --json for bots)"
+            );
             Exit::Usage
+        }
+        Some(Command::Wizard(_)) if !crate::wizard::has_terminal() => {
+            eprintln!("edgemicro-diag: error: the wizard needs a terminal to ask questions");
+            eprintln!("hint: run `edgemicro-diag collect --yes` (add --json for bots)");
+            Exit::Usage
+        }
+        Some(Command::Wizard(emg)) => {
+            let sub = matches
+                .subcommand_matches("wizard")
+                .expect("wizard was parsed");
+            run_wizard(emg, sub)
         }
         Some(Command::Collect(args)) => {
             let sub = matches
@@ -35,6 +50,21 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             let settings =
                 Settings::resolve(args, sub, home, facts::hostname(), chrono::Utc::now());
             run_collect(&settings)
+        }
+        Some(Command::Redact(args)) => {
+            let mut stdout = std::io::stdout().lock();
+            match crate::preview::command(&args.paths, &args.rules, args.json, &mut stdout) {
+                Ok(total) => {
+                    if !args.json {
+                        eprintln!("{total} value(s) would be redacted; nothing was written");
+                    }
+                    Exit::Ok
+                }
+                Err(err) => {
+                    print_error(&err);
+                    Exit::of_error(&err)
+                }
+            }
         }
         Some(Command::LogLevel(command)) => {
             let sub = matches
@@ -246,4 +276,13 @@ impl collect::FrontEnd for Flags<'_> {
     fn progress(&self, total: u64) -> indicatif::ProgressBar {
         crate::progress::log_bar(!self.settings.quiet, total)
     }
+}
+
+fn run_wizard(emg: crate::cli::EmgArgs, matches: &ArgMatches) -> Exit {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let (config_dir, _) = crate::settings::resolve_emg(emg, matches, home);
+    let result = Interrupt::install()
+        .map_err(anyhow::Error::from)
+        .and_then(|interrupt| crate::wizard::run(config_dir, facts::hostname(), &interrupt));
+    crate::wizard::finish(result)
 }

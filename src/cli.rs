@@ -45,11 +45,30 @@ pub enum Command {
     /// Collect configs, logs and system facts into one redacted bundle, without prompting
     #[command(after_help = EXAMPLES)]
     Collect(CollectArgs),
+    /// Guided collection for an operator at a terminal (also what a bare `edgemicro-diag` runs)
+    Wizard(EmgArgs),
     /// Check a bundle: zip CRCs, manifest against entries, every sha256, the .sha256 sidecar
     Verify(VerifyArgs),
+    /// Preview redaction: each redacted line as `file:line rule: text`; writes nothing
+    Redact(RedactArgs),
     /// Show, switch or restore edgemicro.logging.level (the only host change this tool makes)
     #[command(subcommand)]
     LogLevel(LogLevelCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// Files to preview: YAML configs (.yaml/.yml get the structural pass) and logs
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Extra redaction rules (YAML, see redaction-rules/README.md); repeatable
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// One JSON object on stdout: per file, counts by rule and every redacted line
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

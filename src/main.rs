@@ -11,6 +11,7 @@ mod exit;
 mod facts;
 mod lines;
 mod loglevel;
+mod preview;
 mod progress;
 mod redact;
 mod report;
@@ -19,6 +20,7 @@ mod settings;
 mod signals;
 mod units;
 mod window;
+mod wizard;
 mod yaml;
 
 use clap::{CommandFactory, FromArgMatches};

@@ -18,7 +18,12 @@ use crate::cli::{CollectArgs, EmgArgs};
 pub enum Source {
     Flag(&'static str),
     Env(&'static str),
-    Config { file: PathBuf, key: &'static str },
+    Config {
+        file: PathBuf,
+        key: &'static str,
+    },
+    /// Typed by the operator in the wizard.
+    Wizard,
     Default,
 }
 
@@ -28,6 +33,7 @@ impl fmt::Display for Source {
             Source::Flag(flag) => write!(f, "{flag}"),
             Source::Env(var) => write!(f, "${var}"),
             Source::Config { file, key } => write!(f, "{key} in {}", file.display()),
+            Source::Wizard => f.write_str("entered in the wizard"),
             Source::Default => f.write_str("default"),
         }
     }
@@ -90,13 +96,13 @@ impl Settings {
             value: dir,
             source: source("log_dir", "--log-dir", "EDGEMICRO_DIAG_LOG_DIR"),
         });
+        let base = Settings::new(config_dir, host, now);
         let output = match args.output {
             Some(p) if p.as_os_str() == "-" => Output::Stdout,
             Some(p) => Output::File(p),
-            None => Output::File(PathBuf::from(default_bundle_name(&host, now))),
+            None => base.output.clone(),
         };
         Settings {
-            config_dir,
             pair,
             log_dir,
             since: args.since,
@@ -108,10 +114,32 @@ impl Settings {
             force: args.force,
             json: args.json,
             quiet: args.quiet || args.json,
-            host,
-            started: now,
             log_level: args.log_level,
             reproduce_seconds: args.reproduce_seconds.unwrap_or(0),
+            ..base
+        }
+    }
+
+    /// The defaults: every pair, the log dir from the EMG config, all of the logs, a bundle named
+    /// after the host and time in the current dir. The wizard starts from here too.
+    pub fn new(config_dir: Located<PathBuf>, host: String, now: DateTime<Utc>) -> Settings {
+        Settings {
+            config_dir,
+            pair: None,
+            log_dir: None,
+            since: None,
+            until: None,
+            max_log_bytes: None,
+            rules: Vec::new(),
+            case_id: None,
+            output: Output::File(PathBuf::from(default_bundle_name(&host, now))),
+            force: false,
+            json: false,
+            quiet: false,
+            host,
+            started: now,
+            log_level: None,
+            reproduce_seconds: 0,
         }
     }
 }

@@ -120,6 +120,7 @@ impl<'r> TextEngine<'r> {
             spans: Vec::new(),
             patterns_fired: vec![false; self.rules.patterns.len()],
             blocks_fired: vec![false; self.rules.blocks.len()],
+            line_rules: Vec::new(),
             report: FileReport::default(),
         }
     }
@@ -132,6 +133,8 @@ pub struct FileRedactor<'e, 'r> {
     spans: Vec<(usize, usize, &'e str)>,
     patterns_fired: Vec<bool>,
     blocks_fired: Vec<bool>,
+    /// The rules that replaced something in the last line (for previews).
+    line_rules: Vec<&'e str>,
     pub report: FileReport,
 }
 
@@ -145,6 +148,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         let engine: &'e TextEngine<'r> = self.engine;
         let rules: &'e RuleSet = engine.rules;
         self.spans.clear();
+        self.line_rules.clear();
         self.patterns_fired.iter_mut().for_each(|f| *f = false);
         self.blocks_fired.iter_mut().for_each(|f| *f = false);
         for m in engine.prefilter.find_overlapping_iter(line) {
@@ -238,9 +242,15 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             out.extend_from_slice(&line[at..start]);
             out.extend_from_slice(token(rule).as_bytes());
             self.report.add(rule, self.line_no);
+            self.line_rules.push(rule);
             at = end;
         }
         out.extend_from_slice(&line[at..]);
+    }
+
+    /// The rules that replaced something in the last line, and its 1-based number.
+    pub fn last_line(&self) -> (u64, &[&'e str]) {
+        (self.line_no, &self.line_rules)
     }
 
     /// True while a multi-line block (a PEM key) is open at the end of the input: redaction

@@ -9,3 +9,4 @@ mod loglevel;
 mod signals;
 mod snapshots;
 mod verify;
+mod wizard;

@@ -1,0 +1,560 @@
+//! The wizard: an operator at a terminal at 3 a.m. types `edgemicro-diag`. It shows what was
+//! found, lets each value be corrected, offers the log-level switch, previews the redaction, and
+//! then runs the very `collect::run` the flags run, with the `Settings` it built; nothing
+//! downstream knows which front end ran.
+//!
+//! Prompts go to stderr (dialoguer); stdout stays the result (the bundle path). It never prompts
+//! without a terminal. Ctrl-C at a prompt: console raises SIGINT, the flag in `signals` is set,
+//! the prompt returns an error, and the usual unwinding restores the cursor and the log level and
+//! removes the `.partial`; exit 130.
+//!
+//! Choice: the plan and the redaction preview are confirmed *before* the log level is switched,
+//! so that after the reproduction ("press Enter") nothing more is asked and collection starts.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::Utc;
+use console::Term;
+use dialoguer::theme::ColorfulTheme;
+use dialoguer::{Confirm, Input, Select};
+
+use crate::collect::{self, FrontEnd, Plan};
+use crate::discover::{discover, Discovery};
+use crate::exit::{Exit, Fail};
+use crate::loglevel::{self, Switch};
+use crate::redact::RuleSet;
+use crate::report::Report;
+use crate::settings::{Located, Output, Settings, Source};
+use crate::signals::Interrupt;
+
+/// How much of the logs the preview reads: enough for counts and samples in seconds.
+const PREVIEW_BYTES: u64 = 32 << 20;
+const SAMPLES: usize = 4;
+/// Logs compress about 10:1 (bench: 209.8 MB of EMG logs → 20.2 MiB bundle).
+const LOG_RATIO: u64 = 10;
+
+/// True when a person can answer: stdin and stderr are terminals.
+pub fn has_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Runs the wizard; `Ok(None)` when the operator cancelled (nothing was written).
+pub fn run(
+    config_dir: Located<PathBuf>,
+    host: String,
+    interrupt: &Interrupt,
+) -> Result<Option<Report>> {
+    let term = Term::stderr();
+    let result = guided(
+        &term,
+        Settings::new(config_dir, host, Utc::now()),
+        interrupt,
+    );
+    let _ = term.show_cursor();
+    result
+}
+
+fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<Option<Report>> {
+    let theme = ColorfulTheme::default();
+    term.write_line(
+        "edgemicro-diag: the diagnostic bundle for an Edge Microgateway 502 / ECONNRESET case",
+    )?;
+    term.write_line(
+        "Enter accepts the value shown in (parentheses); Ctrl-C stops and changes nothing.\n",
+    )?;
+    loop {
+        let found = ask_config_dir(term, &theme, &mut settings, interrupt)?;
+        show_found(term, &found)?;
+        ask_pair(term, &theme, &mut settings, &found, interrupt)?;
+        // One pair picked: its own log dir is what to confirm, not the union of all pairs'.
+        let found = if settings.pair.is_some() {
+            discover(&settings)?
+        } else {
+            found
+        };
+        ask_log_dir(term, &theme, &mut settings, &found, interrupt)?;
+        ask_window(term, &theme, &mut settings, interrupt)?;
+        let case: String = ask(
+            Input::with_theme(&theme)
+                .with_prompt("Support case id (optional)")
+                .allow_empty(true)
+                .interact_text_on(term),
+            interrupt,
+        )?;
+        settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
+        ask_level(term, &theme, &mut settings, interrupt)?;
+        ask_output(term, &theme, &mut settings, interrupt)?;
+
+        let plan = Plan::build(&settings, RuleSet::load(&settings.rules)?)?;
+        show_plan(term, &settings, &plan)?;
+        let choice = ask(
+            Select::with_theme(&theme)
+                .with_prompt("Write the bundle?")
+                .items([
+                    "Write the bundle",
+                    "Change something",
+                    "Cancel (nothing is written)",
+                ])
+                .default(0)
+                .interact_on(term),
+            interrupt,
+        )?;
+        match choice {
+            0 => break,
+            1 => continue,
+            _ => return Ok(None),
+        }
+    }
+    let report = collect::run(&settings, interrupt, &Wizard { term })?;
+    Ok(Some(report))
+}
+
+/// A dialoguer answer, or the interrupt that stopped it.
+fn ask<T>(answer: dialoguer::Result<T>, interrupt: &Interrupt) -> Result<T> {
+    interrupt.check()?;
+    answer.map_err(|e| match e {
+        dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+            Fail::interrupted(libc::SIGINT).into()
+        }
+        other => anyhow::Error::from(other),
+    })
+}
+
+fn ask_config_dir(
+    term: &Term,
+    theme: &ColorfulTheme,
+    settings: &mut Settings,
+    interrupt: &Interrupt,
+) -> Result<Discovery> {
+    let shown = settings.config_dir.value.display().to_string();
+    let typed: String = ask(
+        Input::with_theme(theme)
+            .with_prompt("EMG config dir")
+            .default(shown.clone())
+            .validate_with(|s: &String| -> Result<(), String> {
+                let dir = Path::new(s.trim());
+                let has_config = std::fs::read_dir(dir)
+                    .map_err(|e| {
+                        format!(
+                            "cannot read `{}`: {}",
+                            dir.display(),
+                            crate::safe_fs::io_reason(&e)
+                        )
+                    })?
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .any(|n| n == "default.yaml" || n.ends_with("-config.yaml"));
+                has_config
+                    .then_some(())
+                    .ok_or_else(|| "no default.yaml or ORG-ENV-config.yaml there".to_string())
+            })
+            .interact_text_on(term),
+        interrupt,
+    )?;
+    if typed.trim() != shown {
+        settings.config_dir = Located {
+            value: PathBuf::from(typed.trim()),
+            source: Source::Wizard,
+        };
+    }
+    settings.pair = None;
+    settings.log_dir = None;
+    discover(settings)
+}
+
+fn show_found(term: &Term, found: &Discovery) -> Result<()> {
+    let pairs = if found.pairs.is_empty() {
+        "none (edgemicro configure has not run?)".into()
+    } else {
+        found.pairs.join(", ")
+    };
+    term.write_line(&format!("  org-env pairs  {pairs}"))?;
+    for dir in &found.log_dirs {
+        term.write_line(&format!(
+            "  log dir        {} ({})",
+            dir.value.display(),
+            dir.source
+        ))?;
+    }
+    let bytes: u64 = found.logs.iter().map(|l| l.size).sum();
+    let span = |t: std::time::SystemTime| {
+        chrono::DateTime::<Utc>::from(t)
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string()
+    };
+    let times = match (found.logs.last(), found.logs.first()) {
+        (Some(oldest), Some(newest)) => format!(
+            ", written {} … {}",
+            span(oldest.modified),
+            span(newest.modified)
+        ),
+        _ => String::new(),
+    };
+    term.write_line(&format!(
+        "  logs           {} file(s), {}{times}",
+        found.logs.len(),
+        human_bytes(bytes)
+    ))?;
+    let mut secrets = Vec::new();
+    let processes = crate::facts::edgemicro_processes(&mut secrets);
+    let running = match processes.as_slice() {
+        [] => "not running (or not visible to this user)".to_string(),
+        list => list
+            .iter()
+            .map(|p| format!("pid {} (cwd {})", p.pid, p.cwd.as_deref().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    term.write_line(&format!("  edgemicro      {running}"))?;
+    for warning in &found.warnings {
+        term.write_line(&format!("  warning: {warning}"))?;
+    }
+    Ok(())
+}
+
+fn ask_pair(
+    term: &Term,
+    theme: &ColorfulTheme,
+    settings: &mut Settings,
+    found: &Discovery,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    if found.pairs.len() < 2 {
+        return Ok(());
+    }
+    let mut items = vec!["all pairs".to_string()];
+    items.extend(found.pairs.iter().cloned());
+    let pick = ask(
+        Select::with_theme(theme)
+            .with_prompt("Which org-env pair has the 502s?")
+            .items(&items)
+            .default(0)
+            .interact_on(term),
+        interrupt,
+    )?;
+    settings.pair = (pick > 0).then(|| found.pairs[pick - 1].clone());
+    Ok(())
+}
+
+fn ask_log_dir(
+    term: &Term,
+    theme: &ColorfulTheme,
+    settings: &mut Settings,
+    found: &Discovery,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    // With one discovered dir it can be corrected; several (config vs cache config) are kept.
+    let [only] = found.log_dirs.as_slice() else {
+        return Ok(());
+    };
+    let shown = only.value.display().to_string();
+    let typed: String = ask(
+        Input::with_theme(theme)
+            .with_prompt("Log dir")
+            .default(shown.clone())
+            .validate_with(|s: &String| -> Result<(), String> {
+                Path::new(s.trim())
+                    .is_dir()
+                    .then_some(())
+                    .ok_or_else(|| format!("`{}` is not a directory", s.trim()))
+            })
+            .interact_text_on(term),
+        interrupt,
+    )?;
+    if typed.trim() != shown {
+        settings.log_dir = Some(Located {
+            value: PathBuf::from(typed.trim()),
+            source: Source::Wizard,
+        });
+    }
+    Ok(())
+}
+
+fn ask_window(
+    term: &Term,
+    theme: &ColorfulTheme,
+    settings: &mut Settings,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let items = [
+        "all of the logs",
+        "the last hour",
+        "the last 24 hours",
+        "the last 7 days",
+        "custom (since …)",
+    ];
+    let pick = ask(
+        Select::with_theme(theme)
+            .with_prompt("Which time window?")
+            .items(items)
+            .default(0)
+            .interact_on(term),
+        interrupt,
+    )?;
+    let hours = [0, 1, 24, 24 * 7];
+    settings.since = match pick {
+        0 => None,
+        1..=3 => Some(Utc::now() - chrono::Duration::hours(hours[pick])),
+        _ => {
+            let typed: String = ask(
+                Input::with_theme(theme)
+                    .with_prompt("Since (RFC 3339 like 2026-01-01T10:00:00Z, or an age like 90m)")
+                    .validate_with(|s: &String| crate::units::parse_time(s).map(|_| ()))
+                    .interact_text_on(term),
+                interrupt,
+            )?;
+            Some(crate::units::parse_time(&typed).map_err(anyhow::Error::msg)?)
+        }
+    };
+    Ok(())
+}
+
+fn ask_level(
+    term: &Term,
+    theme: &ColorfulTheme,
+    settings: &mut Settings,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    settings.log_level = None;
+    let Ok(target) = loglevel::Target::find(&settings.config_dir, settings.pair.clone()) else {
+        term.write_line(
+            "  (the log-level switch needs one org-env pair; pick one to get the offer)",
+        )?;
+        return Ok(());
+    };
+    let shown = loglevel::show(&target)?;
+    let current = shown.level.clone().unwrap_or_else(|| "unset".into());
+    if matches!(current.as_str(), "info" | "debug" | "trace") {
+        term.write_line(&format!(
+            "  edgemicro.logging.level is already {current}: the logs have what support needs"
+        ))?;
+        return Ok(());
+    }
+    let prompt = format!(
+        "edgemicro logs at `{current}`; support needs `info`. Switch {} to info while you reproduce the 502s (restored afterwards)?",
+        target.file.display()
+    );
+    if ask(
+        Confirm::with_theme(theme)
+            .with_prompt(prompt)
+            .default(false)
+            .interact_on(term),
+        interrupt,
+    )? {
+        settings.log_level = Some("info".into());
+    }
+    Ok(())
+}
+
+fn ask_output(
+    term: &Term,
+    theme: &ColorfulTheme,
+    settings: &mut Settings,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let shown = match &settings.output {
+        Output::File(p) => p.display().to_string(),
+        Output::Stdout => String::new(),
+    };
+    let typed: String = ask(
+        Input::with_theme(theme)
+            .with_prompt("Bundle path")
+            .default(shown)
+            .validate_with(|s: &String| -> Result<(), String> {
+                let path = Path::new(s.trim());
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                if !dir.is_dir() {
+                    return Err(format!("`{}` does not exist", dir.display()));
+                }
+                if path.exists() {
+                    return Err("that file exists; choose another name".into());
+                }
+                Ok(())
+            })
+            .interact_text_on(term),
+        interrupt,
+    )?;
+    settings.output = Output::File(PathBuf::from(typed.trim()));
+    Ok(())
+}
+
+fn show_plan(term: &Term, settings: &Settings, plan: &Plan) -> Result<()> {
+    let config_bytes: u64 = plan.found.configs.iter().map(|c| c.text.len() as u64).sum();
+    let log_bytes = plan.log_bytes();
+    let output = match &settings.output {
+        Output::File(p) => p.display().to_string(),
+        Output::Stdout => "-".into(),
+    };
+    term.write_line("")?;
+    term.write_line(&format!(
+        "Plan: {} config file(s), {} log file(s) ({}), system facts → about {} at {output}",
+        plan.found.configs.len(),
+        plan.found.logs.len(),
+        human_bytes(log_bytes),
+        human_bytes(config_bytes + log_bytes / LOG_RATIO + 4096),
+    ))?;
+    for skipped in &plan.found.skipped {
+        term.write_line(&format!(
+            "  will skip {}: {}",
+            skipped.source, skipped.reason
+        ))?;
+    }
+    if let Some(level) = &settings.log_level {
+        term.write_line(&format!("  then: switch the log level to {level}, wait for your reproduction, collect, switch back"))?;
+    }
+    term.write_line("Redaction preview (what will be replaced; values are never shown):")?;
+    let engine = plan.engine();
+    let mut samples = Vec::new();
+    let mut keep = |hit: crate::preview::Hit, name: &str| {
+        if samples.len() < SAMPLES && !samples.iter().any(|(n, _): &(String, _)| n == name) {
+            samples.push((name.to_string(), hit));
+        }
+    };
+    for config in &plan.found.configs {
+        let p = crate::preview::config(
+            &config.name,
+            &config.text,
+            &config.yaml,
+            &plan.rules,
+            &engine,
+            &mut |h| keep(h, &config.name),
+        )?;
+        term.write_line(&format!(
+            "  config/{:<40} {}",
+            config.name,
+            rule_counts(&p.by_rule)
+        ))?;
+    }
+    let mut budget = PREVIEW_BYTES;
+    for log in &plan.found.logs {
+        let dir = log.path.parent().unwrap_or(Path::new("/"));
+        let Ok(opened) = crate::safe_fs::open_in_dir(dir, log.path.file_name().unwrap_or_default())
+        else {
+            continue;
+        };
+        let p = crate::preview::log(&log.name, opened.file, &engine, budget, &mut |h| {
+            keep(h, &log.name)
+        })?;
+        budget = budget.saturating_sub(p.scanned);
+        let partly = if p.complete {
+            String::new()
+        } else {
+            format!(" (first {} read for the preview)", human_bytes(p.scanned))
+        };
+        term.write_line(&format!(
+            "  logs/{:<42} {}{partly}",
+            log.name,
+            rule_counts(&p.by_rule)
+        ))?;
+        if budget == 0 {
+            term.write_line(
+                "  (more logs: the preview stops here; every byte is redacted when collecting)",
+            )?;
+            break;
+        }
+    }
+    let width = (term.size().1 as usize).max(60);
+    for (name, hit) in &samples {
+        term.write_line(&sample_line(name, hit, width))?;
+    }
+    Ok(())
+}
+
+/// `    file:line text`, cut to the terminal width around the first replacement, so the sample
+/// shows what was redacted rather than the start of a long log line.
+fn sample_line(name: &str, hit: &crate::preview::Hit, width: usize) -> String {
+    let head = format!("    {name}:{} ", hit.line);
+    let room = width.saturating_sub(head.chars().count() + 2).max(20);
+    let text: Vec<char> = hit.text.trim().chars().collect();
+    if text.len() <= room {
+        return head + &text.iter().collect::<String>();
+    }
+    let at = hit
+        .text
+        .trim()
+        .find("REDACTED_")
+        .map_or(0, |b| hit.text.trim()[..b].chars().count());
+    let start = at.saturating_sub(room / 3).min(text.len() - room);
+    let mut line = head;
+    line.push_str(if start > 0 { "…" } else { "" });
+    line.extend(&text[start..start + room]);
+    line.push('…');
+    line
+}
+
+fn rule_counts(by_rule: &std::collections::BTreeMap<String, u64>) -> String {
+    if by_rule.is_empty() {
+        return "nothing to redact".into();
+    }
+    by_rule
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+/// The wizard front end: the reproduction ends when the operator presses Enter.
+struct Wizard<'a> {
+    term: &'a Term,
+}
+
+impl FrontEnd for Wizard<'_> {
+    fn reproduce(&self, switch: &Switch, interrupt: &Interrupt) -> Result<()> {
+        let before = switch.before.as_deref().unwrap_or("unset");
+        self.term.write_line(&format!(
+            "edgemicro.logging.level: {before} -> {} in {}",
+            switch.during,
+            switch.target().file.display()
+        ))?;
+        self.term.write_line(&switch.target().pickup_hint())?;
+        let _: String = ask(
+            Input::with_theme(&ColorfulTheme::default())
+                .with_prompt("Reproduce the problem now, then press Enter to collect (Ctrl-C restores the level and stops)")
+                .allow_empty(true)
+                .interact_text_on(self.term),
+            interrupt,
+        )?;
+        Ok(())
+    }
+
+    fn progress(&self, total: u64) -> indicatif::ProgressBar {
+        crate::progress::log_bar(true, total)
+    }
+}
+
+/// Exit code and output of a wizard run, printed the way `collect` prints.
+pub fn finish(result: Result<Option<Report>>) -> Exit {
+    match result {
+        Ok(Some(report)) => {
+            let _ = report.print_human(&mut std::io::stderr());
+            if let Some(bundle) = &report.bundle {
+                println!("{bundle}");
+            }
+            report.exit
+        }
+        Ok(None) => {
+            eprintln!("cancelled; nothing was written and nothing was changed");
+            Exit::Failure
+        }
+        Err(err) => {
+            eprintln!("edgemicro-diag: error: {err:#}");
+            if let Some(hint) = crate::exit::hint_of(&err) {
+                eprintln!("hint: {hint}");
+            }
+            Exit::of_error(&err)
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The wizard through a real pseudo-terminal (rexpect): defaults, a pair of two, the log-level
+//! switch declined and accepted, cancel at the preview, Ctrl-C in the middle.
+
+use rexpect::process::WaitStatus;
+use rexpect::reader::Options;
+use rexpect::session::{spawn_with_options, PtySession};
+
+use crate::harness::*;
+
+const TEXT: &str =
+    "edgemicro:\n  port: 8000\n  logging:\n    level: error   # EMG default\n    dir: LOGS\n";
+
+fn install() -> Test {
+    let t = Test::minimal();
+    let text = TEXT.replace("LOGS", &t.log_dir().display().to_string());
+    t.config("o-e-config.yaml", &text).log(
+        "edgemicro-gw-1-api.log",
+        "2021-06-23T03:52:24.110Z [error][0:8000][3][o][e][emg_badtarget/flakey/hangup?apikey=WIZSECRET1][][][6b08][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n",
+    )
+}
+
+struct Pty {
+    session: PtySession,
+    seen: String,
+}
+
+impl Pty {
+    fn start(t: &Test, args: &[&str]) -> Pty {
+        let mut cmd = t.command();
+        // The harness gives stdin /dev/null; here the pty rexpect set up must be inherited.
+        cmd.args(args)
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::inherit())
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit());
+        let session = spawn_with_options(
+            cmd,
+            Options::new()
+                .timeout_ms(Some(30_000))
+                .strip_ansi_escape_codes(true),
+        )
+        .expect("spawn in a pty");
+        Pty {
+            session,
+            seen: String::new(),
+        }
+    }
+
+    fn expect(&mut self, text: &str) {
+        let before = self
+            .session
+            .exp_string(text)
+            .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}\nseen so far:\n{}", self.seen));
+        self.seen.push_str(&utf8(&before));
+        self.seen.push_str(text);
+    }
+
+    /// Answers the prompt `prompt` with `keys` (`\r` is Enter).
+    fn answer(&mut self, prompt: &str, keys: &str) {
+        self.expect(prompt);
+        // Let dialoguer finish drawing before keys arrive.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        self.session.send(keys).unwrap();
+        self.session.flush().unwrap();
+    }
+
+    fn finish(mut self) -> (i32, String) {
+        let rest = self.session.exp_eof().unwrap_or_default();
+        self.seen.push_str(&utf8(&rest));
+        let code = match self.session.process().wait().unwrap() {
+            WaitStatus::Exited(_, code) => code,
+            WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
+            other => panic!("unexpected end: {other:?}"),
+        };
+        (code, self.seen)
+    }
+}
+
+/// rexpect hands over each byte as a char; put the UTF-8 back together.
+fn utf8(text: &str) -> String {
+    let bytes: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn bundles(t: &Test) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(t.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("edgemicro-diag-"))
+        .collect()
+}
+
+fn config_text(t: &Test) -> String {
+    std::fs::read_to_string(t.config_dir().join("o-e-config.yaml")).unwrap()
+}
+
+/// The answered prompts (`✔ prompt · answer`), paths, host and stamps normalized: the wizard's
+/// words as an operator reads them.
+fn prompts(transcript: &str, t: &Test) -> String {
+    let tmp = t.dir.path().display().to_string();
+    let bundle = regex::Regex::new(r"edgemicro-diag-\S+-\d{8}T\d{6}Z").unwrap();
+    let mut lines: Vec<String> = transcript
+        .split(['\n', '\r'])
+        .filter_map(|l| l.find('✔').map(|at| &l[at..]))
+        .map(|l| {
+            bundle
+                .replace_all(&l.replace(&tmp, "[TMP]"), "edgemicro-diag-[HOST]-[STAMP]")
+                .trim()
+                .to_string()
+        })
+        .collect();
+    lines.dedup();
+    lines.join("\n")
+}
+
+#[test]
+fn accept_all_defaults_gives_a_verified_bundle_and_changes_nothing() {
+    let t = install();
+    let original = config_text(&t);
+    let mut pty = Pty::start(&t, &[]);
+    pty.answer("EMG config dir", "\r");
+    pty.answer("Log dir", "\r");
+    pty.answer("Which time window?", "\r");
+    pty.answer("Support case id", "\r");
+    pty.answer("Switch", "\r");
+    pty.answer("Bundle path", "\r");
+    pty.expect("Redaction preview");
+    pty.expect("query_secret 1");
+    pty.answer("Write the bundle?", "\r");
+    pty.expect("next        attach");
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        !transcript.contains("WIZSECRET1"),
+        "the preview never shows a value"
+    );
+    let found = bundles(&t);
+    let zip = found
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .expect("a bundle");
+    sha256sum_check(zip);
+    let entries = unzip_all(zip);
+    assert!(entries
+        .iter()
+        .any(|(n, _)| n == "logs/edgemicro-gw-1-api.log"));
+    assert!(!entries.iter().any(|(_, b)| contains(b, b"WIZSECRET1")));
+    assert_eq!(
+        config_text(&t),
+        original,
+        "declined switch: the config is untouched"
+    );
+    insta::assert_snapshot!("wizard_prompts_defaults", prompts(&transcript, &t));
+}
+
+#[test]
+fn pick_one_pair_of_two() {
+    let t = install().config(
+        "o2-e2-config.yaml",
+        "edgemicro:\n  port: 8000\n  redisPassword: OTHERPAIRPW\n",
+    );
+    let mut pty = Pty::start(&t, &["wizard"]);
+    pty.answer("EMG config dir", "\r");
+    pty.answer("Which org-env pair has the 502s?", "j\r");
+    pty.answer("Log dir", "\r");
+    pty.answer("Which time window?", "\r");
+    pty.answer("Support case id", "CASE-42\r");
+    pty.answer("Switch", "\r");
+    pty.answer("Bundle path", "\r");
+    pty.answer("Write the bundle?", "\r");
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    let zip = bundles(&t)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let entries = unzip_all(&zip);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"config/o-e-config.yaml") && !names.iter().any(|n| n.contains("o2-e2")),
+        "{names:?}"
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(manifest["case"], "CASE-42");
+}
+
+#[test]
+fn accepted_switch_is_applied_during_the_reproduction_and_restored() {
+    let t = install();
+    let original = config_text(&t);
+    let mut pty = Pty::start(&t, &[]);
+    pty.answer("EMG config dir", "\r");
+    pty.answer("Log dir", "\r");
+    pty.answer("Which time window?", "\r");
+    pty.answer("Support case id", "\r");
+    pty.answer("Switch", "y");
+    pty.answer("Bundle path", "\r");
+    pty.answer("Write the bundle?", "\r");
+    pty.expect("edgemicro reload -o o -e e");
+    pty.expect("Reproduce the problem now");
+    assert!(
+        config_text(&t).contains("level: info   # EMG default"),
+        "switched while reproducing"
+    );
+    pty.session.send("\r").unwrap();
+    pty.session.flush().unwrap();
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    assert_eq!(config_text(&t), original, "restored byte for byte");
+    let zip = bundles(&t)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &unzip_all(&zip)
+            .into_iter()
+            .find(|(n, _)| n == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(manifest["log_level"]["during"], "info");
+    assert_eq!(manifest["log_level"]["restored"], true);
+}
+
+#[test]
+fn cancel_at_the_preview_writes_nothing() {
+    let t = install();
+    let mut pty = Pty::start(&t, &[]);
+    pty.answer("EMG config dir", "\r");
+    pty.answer("Log dir", "\r");
+    pty.answer("Which time window?", "\r");
+    pty.answer("Support case id", "\r");
+    pty.answer("Switch", "y");
+    pty.answer("Bundle path", "\r");
+    pty.answer("Write the bundle?", "jj\r");
+    pty.expect("cancelled; nothing was written");
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 1, "{transcript}");
+    assert!(bundles(&t).is_empty(), "{:?}", bundles(&t));
+    assert!(
+        config_text(&t).contains("level: error"),
+        "the switch is never made before the bundle is confirmed"
+    );
+}
+
+#[test]
+fn ctrl_c_while_reproducing_restores_the_level_and_leaves_nothing() {
+    let t = install();
+    let original = config_text(&t);
+    let mut pty = Pty::start(&t, &[]);
+    pty.answer("EMG config dir", "\r");
+    pty.answer("Log dir", "\r");
+    pty.answer("Which time window?", "\r");
+    pty.answer("Support case id", "\r");
+    pty.answer("Switch", "y");
+    pty.answer("Bundle path", "\r");
+    pty.answer("Write the bundle?", "\r");
+    pty.expect("Reproduce the problem now");
+    assert!(config_text(&t).contains("level: info"));
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    pty.session.send_control('c').unwrap();
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 130, "{transcript}");
+    assert_eq!(config_text(&t), original, "level restored");
+    assert!(bundles(&t).is_empty(), "nothing left: {:?}", bundles(&t));
+    assert!(!t
+        .config_dir()
+        .join("o-e-config.yaml.edgemicro-diag.bak")
+        .exists());
+}
+
+#[test]
+fn ctrl_c_at_the_first_prompt_exits_130() {
+    let t = install();
+    let mut pty = Pty::start(&t, &["wizard"]);
+    pty.answer("EMG config dir", "");
+    pty.session.send_control('c').unwrap();
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 130, "{transcript}");
+    assert!(bundles(&t).is_empty());
+}
+
+#[test]
+fn without_a_terminal_the_wizard_exits_2_with_a_hint() {
+    let run = install().args(["wizard"]).run();
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("collect --yes"), "{}", run.stderr);
+}
