@@ -56,8 +56,19 @@ pub fn run(
     result
 }
 
+/// The prompts, on one terminal, each stopped by the same interrupt.
+struct Asker<'a> {
+    term: &'a Term,
+    theme: ColorfulTheme,
+    interrupt: &'a Interrupt,
+}
+
 fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<Option<Report>> {
-    let theme = ColorfulTheme::default();
+    let asker = Asker {
+        term,
+        theme: ColorfulTheme::default(),
+        interrupt,
+    };
     term.write_line(
         "edgemicro-diag: the diagnostic bundle for an Edge Microgateway 502 / ECONNRESET case",
     )?;
@@ -65,102 +76,224 @@ fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<
         "Enter accepts the value shown in (parentheses); Ctrl-C stops and changes nothing.\n",
     )?;
     loop {
-        let found = ask_config_dir(term, &theme, &mut settings, interrupt)?;
+        let found = asker.config_dir(&mut settings)?;
         show_found(term, &found)?;
-        ask_pair(term, &theme, &mut settings, &found, interrupt)?;
+        asker.pair(&mut settings, &found)?;
         // One pair picked: its own log dir is what to confirm, not the union of all pairs'.
         let found = if settings.pair.is_some() {
             discover(&settings)?
         } else {
             found
         };
-        ask_log_dir(term, &theme, &mut settings, &found, interrupt)?;
-        ask_window(term, &theme, &mut settings, interrupt)?;
-        let case: String = ask(
-            Input::with_theme(&theme)
+        asker.log_dir(&mut settings, &found)?;
+        asker.window(&mut settings)?;
+        let case = asker.text(
+            Input::with_theme(&asker.theme)
                 .with_prompt("Support case id (optional)")
-                .allow_empty(true)
-                .interact_text_on(term),
-            interrupt,
+                .allow_empty(true),
         )?;
         settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
-        ask_level(term, &theme, &mut settings, interrupt)?;
-        ask_output(term, &theme, &mut settings, interrupt)?;
+        asker.level(&mut settings)?;
+        asker.output(&mut settings)?;
 
         let plan = Plan::build(&settings, RuleSet::load(&settings.rules)?)?;
         show_plan(term, &settings, &plan)?;
-        let choice = ask(
-            Select::with_theme(&theme)
-                .with_prompt("Write the bundle?")
-                .items([
-                    "Write the bundle",
-                    "Change something",
-                    "Cancel (nothing is written)",
-                ])
-                .default(0)
-                .interact_on(term),
-            interrupt,
-        )?;
-        match choice {
+        let choices = [
+            "Write the bundle",
+            "Change something",
+            "Cancel (nothing is written)",
+        ];
+        match asker.select("Write the bundle?", &choices)? {
             0 => break,
             1 => continue,
             _ => return Ok(None),
         }
     }
-    let report = collect::run(&settings, interrupt, &Wizard { term })?;
+    let report = collect::run(&settings, interrupt, &Wizard { asker: &asker })?;
     Ok(Some(report))
 }
 
-/// A dialoguer answer, or the interrupt that stopped it.
-fn ask<T>(answer: dialoguer::Result<T>, interrupt: &Interrupt) -> Result<T> {
-    interrupt.check()?;
-    answer.map_err(|e| match e {
-        dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
-            Fail::interrupted(libc::SIGINT).into()
-        }
-        other => anyhow::Error::from(other),
-    })
-}
-
-fn ask_config_dir(
-    term: &Term,
-    theme: &ColorfulTheme,
-    settings: &mut Settings,
-    interrupt: &Interrupt,
-) -> Result<Discovery> {
-    let shown = settings.config_dir.value.display().to_string();
-    let typed: String = ask(
-        Input::with_theme(theme)
-            .with_prompt("EMG config dir")
-            .default(shown.clone())
-            .validate_with(|s: &String| -> Result<(), String> {
-                let dir = Path::new(s.trim());
-                let has_config = std::fs::read_dir(dir)
-                    .map_err(|e| {
-                        format!(
-                            "cannot read `{}`: {}",
-                            dir.display(),
-                            crate::safe_fs::io_reason(&e)
-                        )
-                    })?
-                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .any(|n| n == "default.yaml" || n.ends_with("-config.yaml"));
-                has_config
-                    .then_some(())
-                    .ok_or_else(|| "no default.yaml or ORG-ENV-config.yaml there".to_string())
-            })
-            .interact_text_on(term),
-        interrupt,
-    )?;
-    if typed.trim() != shown {
-        settings.config_dir = Located {
-            value: PathBuf::from(typed.trim()),
-            source: Source::Wizard,
-        };
+impl Asker<'_> {
+    /// A dialoguer answer, or the interrupt that stopped it (console raised SIGINT for Ctrl-C).
+    fn answer<T>(&self, answer: dialoguer::Result<T>) -> Result<T> {
+        self.interrupt.check()?;
+        answer.map_err(|e| match e {
+            dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+                Fail::interrupted(libc::SIGINT).into()
+            }
+            other => anyhow::Error::from(other),
+        })
     }
-    settings.pair = None;
-    settings.log_dir = None;
-    discover(settings)
+
+    fn text(&self, input: Input<'_, String>) -> Result<String> {
+        self.answer(input.interact_text_on(self.term))
+    }
+
+    fn select(&self, prompt: &str, items: &[&str]) -> Result<usize> {
+        self.answer(
+            Select::with_theme(&self.theme)
+                .with_prompt(prompt)
+                .items(items)
+                .default(0)
+                .interact_on(self.term),
+        )
+    }
+
+    /// A path with a default; `Some(typed)` when the operator changed it.
+    fn path(
+        &self,
+        prompt: &str,
+        shown: &str,
+        check: impl Fn(&Path) -> Result<(), String>,
+    ) -> Result<Option<PathBuf>> {
+        let typed = self.text(
+            Input::with_theme(&self.theme)
+                .with_prompt(prompt)
+                .default(shown.to_string())
+                .validate_with(move |s: &String| check(Path::new(s.trim()))),
+        )?;
+        Ok((typed.trim() != shown).then(|| PathBuf::from(typed.trim())))
+    }
+
+    fn config_dir(&self, settings: &mut Settings) -> Result<Discovery> {
+        let shown = settings.config_dir.value.display().to_string();
+        let typed = self.path("EMG config dir", &shown, |dir| {
+            let has_config = std::fs::read_dir(dir)
+                .map_err(|e| {
+                    format!(
+                        "cannot read `{}`: {}",
+                        dir.display(),
+                        crate::safe_fs::io_reason(&e)
+                    )
+                })?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .any(|n| n == "default.yaml" || n.ends_with("-config.yaml"));
+            has_config
+                .then_some(())
+                .ok_or_else(|| "no default.yaml or ORG-ENV-config.yaml there".to_string())
+        })?;
+        if let Some(dir) = typed {
+            settings.config_dir = Located {
+                value: dir,
+                source: Source::Wizard,
+            };
+        }
+        settings.pair = None;
+        settings.log_dir = None;
+        discover(settings)
+    }
+
+    fn pair(&self, settings: &mut Settings, found: &Discovery) -> Result<()> {
+        if found.pairs.len() < 2 {
+            return Ok(());
+        }
+        let mut items = vec!["all pairs"];
+        items.extend(found.pairs.iter().map(String::as_str));
+        let pick = self.select("Which org-env pair has the 502s?", &items)?;
+        settings.pair = (pick > 0).then(|| found.pairs[pick - 1].clone());
+        Ok(())
+    }
+
+    fn log_dir(&self, settings: &mut Settings, found: &Discovery) -> Result<()> {
+        // With one discovered dir it can be corrected; several (config vs cache config) are kept.
+        let [only] = found.log_dirs.as_slice() else {
+            return Ok(());
+        };
+        let typed = self.path("Log dir", &only.value.display().to_string(), |dir| {
+            dir.is_dir()
+                .then_some(())
+                .ok_or_else(|| format!("`{}` is not a directory", dir.display()))
+        })?;
+        if let Some(dir) = typed {
+            settings.log_dir = Some(Located {
+                value: dir,
+                source: Source::Wizard,
+            });
+        }
+        Ok(())
+    }
+
+    fn window(&self, settings: &mut Settings) -> Result<()> {
+        let items = [
+            "all of the logs",
+            "the last hour",
+            "the last 24 hours",
+            "the last 7 days",
+            "custom (since …)",
+        ];
+        let hours = [0, 1, 24, 24 * 7];
+        settings.since = match self.select("Which time window?", &items)? {
+            0 => None,
+            pick @ 1..=3 => Some(Utc::now() - chrono::Duration::hours(hours[pick])),
+            _ => {
+                let typed = self.text(
+                    Input::with_theme(&self.theme)
+                        .with_prompt(
+                            "Since (RFC 3339 like 2026-01-01T10:00:00Z, or an age like 90m)",
+                        )
+                        .validate_with(|s: &String| crate::units::parse_time(s).map(|_| ())),
+                )?;
+                Some(crate::units::parse_time(&typed).map_err(anyhow::Error::msg)?)
+            }
+        };
+        Ok(())
+    }
+
+    fn level(&self, settings: &mut Settings) -> Result<()> {
+        settings.log_level = None;
+        let Ok(target) = loglevel::Target::find(&settings.config_dir, settings.pair.clone()) else {
+            self.term.write_line(
+                "  (the log-level switch needs one org-env pair; pick one to get the offer)",
+            )?;
+            return Ok(());
+        };
+        let current = loglevel::show(&target)?
+            .level
+            .unwrap_or_else(|| "unset".into());
+        if matches!(current.as_str(), "info" | "debug" | "trace") {
+            self.term.write_line(&format!(
+                "  edgemicro.logging.level is already {current}: the logs have what support needs"
+            ))?;
+            return Ok(());
+        }
+        let prompt = format!(
+            "edgemicro logs at `{current}`; support needs `info`. Switch {} to info while you reproduce the 502s (restored afterwards)?",
+            target.file.display()
+        );
+        if self.answer(
+            Confirm::with_theme(&self.theme)
+                .with_prompt(prompt)
+                .default(false)
+                .interact_on(self.term),
+        )? {
+            settings.log_level = Some("info".into());
+        }
+        Ok(())
+    }
+
+    fn output(&self, settings: &mut Settings) -> Result<()> {
+        let shown = match &settings.output {
+            Output::File(p) => p.display().to_string(),
+            Output::Stdout => String::new(),
+        };
+        let typed = self.path("Bundle path", &shown, |path| {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(format!("`{}` does not exist", dir.display()));
+            }
+            if path.exists() {
+                return Err("that file exists; choose another name".into());
+            }
+            Ok(())
+        })?;
+        if let Some(path) = typed {
+            settings.output = Output::File(path);
+        }
+        Ok(())
+    }
 }
 
 fn show_found(term: &Term, found: &Discovery) -> Result<()> {
@@ -210,175 +343,6 @@ fn show_found(term: &Term, found: &Discovery) -> Result<()> {
     for warning in &found.warnings {
         term.write_line(&format!("  warning: {warning}"))?;
     }
-    Ok(())
-}
-
-fn ask_pair(
-    term: &Term,
-    theme: &ColorfulTheme,
-    settings: &mut Settings,
-    found: &Discovery,
-    interrupt: &Interrupt,
-) -> Result<()> {
-    if found.pairs.len() < 2 {
-        return Ok(());
-    }
-    let mut items = vec!["all pairs".to_string()];
-    items.extend(found.pairs.iter().cloned());
-    let pick = ask(
-        Select::with_theme(theme)
-            .with_prompt("Which org-env pair has the 502s?")
-            .items(&items)
-            .default(0)
-            .interact_on(term),
-        interrupt,
-    )?;
-    settings.pair = (pick > 0).then(|| found.pairs[pick - 1].clone());
-    Ok(())
-}
-
-fn ask_log_dir(
-    term: &Term,
-    theme: &ColorfulTheme,
-    settings: &mut Settings,
-    found: &Discovery,
-    interrupt: &Interrupt,
-) -> Result<()> {
-    // With one discovered dir it can be corrected; several (config vs cache config) are kept.
-    let [only] = found.log_dirs.as_slice() else {
-        return Ok(());
-    };
-    let shown = only.value.display().to_string();
-    let typed: String = ask(
-        Input::with_theme(theme)
-            .with_prompt("Log dir")
-            .default(shown.clone())
-            .validate_with(|s: &String| -> Result<(), String> {
-                Path::new(s.trim())
-                    .is_dir()
-                    .then_some(())
-                    .ok_or_else(|| format!("`{}` is not a directory", s.trim()))
-            })
-            .interact_text_on(term),
-        interrupt,
-    )?;
-    if typed.trim() != shown {
-        settings.log_dir = Some(Located {
-            value: PathBuf::from(typed.trim()),
-            source: Source::Wizard,
-        });
-    }
-    Ok(())
-}
-
-fn ask_window(
-    term: &Term,
-    theme: &ColorfulTheme,
-    settings: &mut Settings,
-    interrupt: &Interrupt,
-) -> Result<()> {
-    let items = [
-        "all of the logs",
-        "the last hour",
-        "the last 24 hours",
-        "the last 7 days",
-        "custom (since …)",
-    ];
-    let pick = ask(
-        Select::with_theme(theme)
-            .with_prompt("Which time window?")
-            .items(items)
-            .default(0)
-            .interact_on(term),
-        interrupt,
-    )?;
-    let hours = [0, 1, 24, 24 * 7];
-    settings.since = match pick {
-        0 => None,
-        1..=3 => Some(Utc::now() - chrono::Duration::hours(hours[pick])),
-        _ => {
-            let typed: String = ask(
-                Input::with_theme(theme)
-                    .with_prompt("Since (RFC 3339 like 2026-01-01T10:00:00Z, or an age like 90m)")
-                    .validate_with(|s: &String| crate::units::parse_time(s).map(|_| ()))
-                    .interact_text_on(term),
-                interrupt,
-            )?;
-            Some(crate::units::parse_time(&typed).map_err(anyhow::Error::msg)?)
-        }
-    };
-    Ok(())
-}
-
-fn ask_level(
-    term: &Term,
-    theme: &ColorfulTheme,
-    settings: &mut Settings,
-    interrupt: &Interrupt,
-) -> Result<()> {
-    settings.log_level = None;
-    let Ok(target) = loglevel::Target::find(&settings.config_dir, settings.pair.clone()) else {
-        term.write_line(
-            "  (the log-level switch needs one org-env pair; pick one to get the offer)",
-        )?;
-        return Ok(());
-    };
-    let shown = loglevel::show(&target)?;
-    let current = shown.level.clone().unwrap_or_else(|| "unset".into());
-    if matches!(current.as_str(), "info" | "debug" | "trace") {
-        term.write_line(&format!(
-            "  edgemicro.logging.level is already {current}: the logs have what support needs"
-        ))?;
-        return Ok(());
-    }
-    let prompt = format!(
-        "edgemicro logs at `{current}`; support needs `info`. Switch {} to info while you reproduce the 502s (restored afterwards)?",
-        target.file.display()
-    );
-    if ask(
-        Confirm::with_theme(theme)
-            .with_prompt(prompt)
-            .default(false)
-            .interact_on(term),
-        interrupt,
-    )? {
-        settings.log_level = Some("info".into());
-    }
-    Ok(())
-}
-
-fn ask_output(
-    term: &Term,
-    theme: &ColorfulTheme,
-    settings: &mut Settings,
-    interrupt: &Interrupt,
-) -> Result<()> {
-    let shown = match &settings.output {
-        Output::File(p) => p.display().to_string(),
-        Output::Stdout => String::new(),
-    };
-    let typed: String = ask(
-        Input::with_theme(theme)
-            .with_prompt("Bundle path")
-            .default(shown)
-            .validate_with(|s: &String| -> Result<(), String> {
-                let path = Path::new(s.trim());
-                let dir = path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                if !dir.is_dir() {
-                    return Err(format!("`{}` does not exist", dir.display()));
-                }
-                if path.exists() {
-                    return Err("that file exists; choose another name".into());
-                }
-                Ok(())
-            })
-            .interact_text_on(term),
-        interrupt,
-    )?;
-    settings.output = Output::File(PathBuf::from(typed.trim()));
     Ok(())
 }
 
@@ -508,24 +472,23 @@ fn human_bytes(n: u64) -> String {
 
 /// The wizard front end: the reproduction ends when the operator presses Enter.
 struct Wizard<'a> {
-    term: &'a Term,
+    asker: &'a Asker<'a>,
 }
 
 impl FrontEnd for Wizard<'_> {
-    fn reproduce(&self, switch: &Switch, interrupt: &Interrupt) -> Result<()> {
+    fn reproduce(&self, switch: &Switch, _interrupt: &Interrupt) -> Result<()> {
+        let term = self.asker.term;
         let before = switch.before.as_deref().unwrap_or("unset");
-        self.term.write_line(&format!(
+        term.write_line(&format!(
             "edgemicro.logging.level: {before} -> {} in {}",
             switch.during,
             switch.target().file.display()
         ))?;
-        self.term.write_line(&switch.target().pickup_hint())?;
-        let _: String = ask(
-            Input::with_theme(&ColorfulTheme::default())
+        term.write_line(&switch.target().pickup_hint())?;
+        self.asker.text(
+            Input::with_theme(&self.asker.theme)
                 .with_prompt("Reproduce the problem now, then press Enter to collect (Ctrl-C restores the level and stops)")
-                .allow_empty(true)
-                .interact_text_on(self.term),
-            interrupt,
+                .allow_empty(true),
         )?;
         Ok(())
     }

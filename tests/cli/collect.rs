@@ -60,14 +60,7 @@ fn example_install_gives_a_verified_bundle_with_the_502_evidence() {
     );
     assert!(logs.contains("[targetRequest error][GET][][socket hang up][ECONNRESET][395]"));
 
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &entries
-            .iter()
-            .find(|(n, _)| n == "manifest.json")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let manifest = manifest_of(&entries);
     assert_eq!(manifest["pairs"], serde_json::json!(["myorg-test"]));
     assert_eq!(manifest["log_dirs"][0]["source"], "--log-dir");
     assert!(

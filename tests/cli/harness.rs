@@ -195,6 +195,19 @@ pub fn unzip_all(zip: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// One entry's bytes from `unzip_all`'s list.
+pub fn entry<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
+    &entries
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no entry {name}"))
+        .1
+}
+
+pub fn manifest_of(entries: &[(String, Vec<u8>)]) -> serde_json::Value {
+    serde_json::from_slice(entry(entries, "manifest.json")).expect("manifest.json is JSON")
+}
+
 /// `unzip -t`: the real tool tests every CRC.
 pub fn unzip_test(zip: &Path) {
     let out = Command::new("unzip").arg("-t").arg(zip).output().unwrap();

@@ -237,11 +237,7 @@ fn self_check_refuses_to_seal_when_a_known_secret_survives_and_removes_the_parti
         "{error}"
     );
     assert!(!error.contains(secret) && !run.stderr.contains(secret));
-    let left: Vec<_> = std::fs::read_dir(t.path("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_nothing_left(&t);
 }
 
 #[test]
@@ -249,20 +245,50 @@ fn redact_preview_lists_each_redaction_with_the_value_replaced_and_writes_nothin
     let Planted { secrets, test } = plant();
     let config = test.config_dir().join("acme-prod-config.yaml");
     let log = test.log_dir().join("edgemicro-gw-2c9d-1-api.log");
-    let before: Vec<_> = std::fs::read_dir(test.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    let test = test.args(["redact".into(), config.clone().into_os_string(), log.clone().into_os_string()]);
+    let before: Vec<_> = std::fs::read_dir(test.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let test = test.args([
+        "redact".into(),
+        config.clone().into_os_string(),
+        log.clone().into_os_string(),
+    ]);
     let run = test.run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.stdout_str();
     for secret in &secrets {
-        assert!(!out.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()), "{secret} shown");
+        assert!(
+            !out.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()),
+            "{secret} shown"
+        );
     }
-    assert!(out.contains(&format!("{}:4 password:   redisPassword: \"REDACTED_PASSWORD\"", config.display())), "{out}");
-    assert!(out.lines().any(|l| l.starts_with(&format!("{}:1 client_id: ", log.display()))), "{out}");
-    let after: Vec<_> = std::fs::read_dir(test.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        out.contains(&format!(
+            "{}:4 password:   redisPassword: \"REDACTED_PASSWORD\"",
+            config.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{}:1 client_id: ", log.display()))),
+        "{out}"
+    );
+    let after: Vec<_> = std::fs::read_dir(test.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(before, after, "nothing written");
 
-    let json = Test::new().args(["redact".into(), "--json".into(), log.into_os_string()]).run().json();
+    let json = Test::new()
+        .args(["redact".into(), "--json".into(), log.into_os_string()])
+        .run()
+        .json();
     assert!(json["total"].as_u64().unwrap() >= 20, "{json}");
-    assert!(json["files"][0]["redactions"].as_array().unwrap().iter().all(|r| r["line"].as_u64().unwrap() > 0));
+    assert!(json["files"][0]["redactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["line"].as_u64().unwrap() > 0));
 }

@@ -225,14 +225,7 @@ fn collect_with_log_level_records_before_during_and_restores() {
     assert_eq!(json["log_level"]["restored"], true);
     assert_eq!(std::fs::read_to_string(config_file(&t)).unwrap(), COMMENTED);
     let entries = unzip_all(&t.path("out/l.zip"));
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &entries
-            .iter()
-            .find(|(n, _)| n == "manifest.json")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let manifest = manifest_of(&entries);
     assert_eq!(manifest["log_level"], json["log_level"]);
     let collected = String::from_utf8(
         entries

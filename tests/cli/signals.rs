@@ -53,11 +53,7 @@ fn interrupt_mid_write(signal: &str, expected: i32) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let left: Vec<_> = std::fs::read_dir(t.path("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_nothing_left(&t);
 }
 
 #[test]

@@ -64,6 +64,16 @@ impl Pty {
         self.session.flush().unwrap();
     }
 
+    /// Enter at every prompt up to the preview; `switch` answers the log-level offer.
+    fn defaults_until_preview(&mut self, switch: &str) {
+        self.answer("EMG config dir", "\r");
+        self.answer("Log dir", "\r");
+        self.answer("Which time window?", "\r");
+        self.answer("Support case id", "\r");
+        self.answer("Switch", switch);
+        self.answer("Bundle path", "\r");
+    }
+
     fn finish(mut self) -> (i32, String) {
         let rest = self.session.exp_eof().unwrap_or_default();
         self.seen.push_str(&utf8(&rest));
@@ -118,12 +128,7 @@ fn accept_all_defaults_gives_a_verified_bundle_and_changes_nothing() {
     let t = install();
     let original = config_text(&t);
     let mut pty = Pty::start(&t, &[]);
-    pty.answer("EMG config dir", "\r");
-    pty.answer("Log dir", "\r");
-    pty.answer("Which time window?", "\r");
-    pty.answer("Support case id", "\r");
-    pty.answer("Switch", "\r");
-    pty.answer("Bundle path", "\r");
+    pty.defaults_until_preview("\r");
     pty.expect("Redaction preview");
     pty.expect("query_secret 1");
     pty.answer("Write the bundle?", "\r");
@@ -180,14 +185,7 @@ fn pick_one_pair_of_two() {
         names.contains(&"config/o-e-config.yaml") && !names.iter().any(|n| n.contains("o2-e2")),
         "{names:?}"
     );
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &entries
-            .iter()
-            .find(|(n, _)| n == "manifest.json")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let manifest = manifest_of(&entries);
     assert_eq!(manifest["case"], "CASE-42");
 }
 
@@ -196,12 +194,7 @@ fn accepted_switch_is_applied_during_the_reproduction_and_restored() {
     let t = install();
     let original = config_text(&t);
     let mut pty = Pty::start(&t, &[]);
-    pty.answer("EMG config dir", "\r");
-    pty.answer("Log dir", "\r");
-    pty.answer("Which time window?", "\r");
-    pty.answer("Support case id", "\r");
-    pty.answer("Switch", "y");
-    pty.answer("Bundle path", "\r");
+    pty.defaults_until_preview("y");
     pty.answer("Write the bundle?", "\r");
     pty.expect("edgemicro reload -o o -e e");
     pty.expect("Reproduce the problem now");
@@ -218,14 +211,7 @@ fn accepted_switch_is_applied_during_the_reproduction_and_restored() {
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "zip"))
         .unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &unzip_all(&zip)
-            .into_iter()
-            .find(|(n, _)| n == "manifest.json")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let manifest = manifest_of(&unzip_all(&zip));
     assert_eq!(manifest["log_level"]["during"], "info");
     assert_eq!(manifest["log_level"]["restored"], true);
 }
@@ -234,12 +220,7 @@ fn accepted_switch_is_applied_during_the_reproduction_and_restored() {
 fn cancel_at_the_preview_writes_nothing() {
     let t = install();
     let mut pty = Pty::start(&t, &[]);
-    pty.answer("EMG config dir", "\r");
-    pty.answer("Log dir", "\r");
-    pty.answer("Which time window?", "\r");
-    pty.answer("Support case id", "\r");
-    pty.answer("Switch", "y");
-    pty.answer("Bundle path", "\r");
+    pty.defaults_until_preview("y");
     pty.answer("Write the bundle?", "jj\r");
     pty.expect("cancelled; nothing was written");
     let (code, transcript) = pty.finish();
@@ -256,12 +237,7 @@ fn ctrl_c_while_reproducing_restores_the_level_and_leaves_nothing() {
     let t = install();
     let original = config_text(&t);
     let mut pty = Pty::start(&t, &[]);
-    pty.answer("EMG config dir", "\r");
-    pty.answer("Log dir", "\r");
-    pty.answer("Which time window?", "\r");
-    pty.answer("Support case id", "\r");
-    pty.answer("Switch", "y");
-    pty.answer("Bundle path", "\r");
+    pty.defaults_until_preview("y");
     pty.answer("Write the bundle?", "\r");
     pty.expect("Reproduce the problem now");
     assert!(config_text(&t).contains("level: info"));
