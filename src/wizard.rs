@@ -77,7 +77,7 @@ fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<
     )?;
     loop {
         let found = asker.config_dir(&mut settings)?;
-        show_found(term, &found)?;
+        show_found(term, &settings, &found)?;
         asker.pair(&mut settings, &found)?;
         // One pair picked: its own log dir is what to confirm, not the union of all pairs'.
         let found = if settings.pair.is_some() {
@@ -296,7 +296,15 @@ impl Asker<'_> {
     }
 }
 
-fn show_found(term: &Term, found: &Discovery) -> Result<()> {
+fn show_found(term: &Term, settings: &Settings, found: &Discovery) -> Result<()> {
+    let why = match settings.config_dir.source {
+        Source::Default => "$HOME/.edgemicro, edgemicro's default".to_string(),
+        ref other => other.to_string(),
+    };
+    term.write_line(&format!(
+        "  config dir     {} ({why})",
+        settings.config_dir.value.display()
+    ))?;
     let pairs = if found.pairs.is_empty() {
         "none (edgemicro configure has not run?)".into()
     } else {
