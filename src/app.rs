@@ -48,7 +48,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 .expect("collect was parsed");
             let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
             let settings =
-                Settings::resolve(args, sub, home, facts::hostname(), chrono::Utc::now());
+                Settings::resolve(*args, sub, home, facts::hostname(), chrono::Utc::now());
             run_collect(&settings)
         }
         Some(Command::Redact(args)) => {
@@ -245,22 +245,20 @@ struct Flags<'a> {
 }
 
 impl collect::FrontEnd for Flags<'_> {
-    fn reproduce(&self, switch: &loglevel::Switch, interrupt: &Interrupt) -> anyhow::Result<()> {
-        let seconds = self.settings.reproduce_seconds;
+    fn say(&self, line: &str) {
         if !self.settings.quiet {
-            let before = switch.before.as_deref().unwrap_or("unset");
-            eprintln!(
-                "edgemicro.logging.level: {before} -> {} in {}",
-                switch.during,
-                switch.target().file.display()
-            );
-            eprintln!("{}", switch.target().pickup_hint());
-            if let Some(warning) = loglevel::header_warning(&switch.during) {
-                eprintln!("warning: {warning}");
-            }
-            if seconds > 0 {
-                eprintln!("reproduce the problem now; collecting in {seconds} s (Ctrl-C restores the level and stops)");
-            }
+            eprintln!("{line}");
+        }
+    }
+
+    fn reproduce(
+        &self,
+        _switch: Option<&loglevel::Switch>,
+        interrupt: &Interrupt,
+    ) -> anyhow::Result<()> {
+        let seconds = self.settings.reproduce_seconds;
+        if seconds > 0 {
+            self.say(&format!("reproduce the problem now; collecting in {seconds} s (Ctrl-C restores the level and stops)"));
         }
         let until = Instant::now() + std::time::Duration::from_secs(seconds);
         while Instant::now() < until {
@@ -271,6 +269,11 @@ impl collect::FrontEnd for Flags<'_> {
             );
         }
         Ok(())
+    }
+
+    /// A bot's capture runs to its own bound (--capture-seconds), whatever the reproduce wait.
+    fn reproduction_ends_capture(&self) -> bool {
+        false
     }
 
     fn progress(&self, total: u64) -> indicatif::ProgressBar {

@@ -28,6 +28,9 @@ Examples:
   # Or by hand: switch, reproduce, collect, then put the file back byte for byte
   edgemicro-diag log-level set info && edgemicro-diag log-level restore
 
+  # Capture 2 minutes of traffic to the targets (header-only) while the 502s happen
+  sudo edgemicro-diag collect -y --capture-seconds 120
+
   # Check a bundle before attaching it
   edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip";
 
@@ -44,7 +47,7 @@ pub struct Cli {
 pub enum Command {
     /// Collect configs, logs and system facts into one redacted bundle, without prompting
     #[command(after_help = EXAMPLES)]
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// Guided collection for an operator at a terminal (also what a bare `edgemicro-diag` runs)
     Wizard(EmgArgs),
     /// Check a bundle: zip CRCs, manifest against entries, every sha256, the .sha256 sidecar
@@ -181,8 +184,59 @@ pub struct CollectArgs {
           value_parser = clap::builder::PossibleValuesParser::new(crate::loglevel::LEVELS))]
     pub log_level: Option<String>,
 
-    /// With --log-level: wait this long (at most 3600 s) for the problem to happen, then collect
-    #[arg(long, env = "EDGEMICRO_DIAG_REPRODUCE_SECONDS", value_name = "N", requires = "log_level",
+    /// Capture traffic to the targets with tcpdump for N seconds (at most 3600) while the
+    /// problem is reproduced; needs root or CAP_NET_RAW
+    #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_SECONDS", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub capture_seconds: Option<u64>,
+
+    /// Capture traffic to this host (repeatable) instead of the targets found in the cache
+    /// config (proxies[].url) and the logs (targetRequest errors)
+    #[arg(
+        long,
+        env = "EDGEMICRO_DIAG_CAPTURE_HOST",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub capture_host: Vec<String>,
+
+    /// Capture this target port (repeatable) instead of the discovered ones
+    #[arg(
+        long,
+        env = "EDGEMICRO_DIAG_CAPTURE_PORT",
+        value_name = "PORT",
+        value_delimiter = ','
+    )]
+    pub capture_port: Vec<u16>,
+
+    /// Interface for the capture
+    #[arg(
+        long,
+        env = "EDGEMICRO_DIAG_CAPTURE_INTERFACE",
+        value_name = "IF",
+        default_value = "any"
+    )]
+    pub capture_interface: String,
+
+    /// Stop the capture at this size (the pcap in the bundle never exceeds it)
+    #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_MAX_BYTES", value_name = "SIZE", value_parser = parse_size, default_value = "50M")]
+    pub capture_max_bytes: u64,
+
+    /// Stop the capture after this many packets
+    #[arg(
+        long,
+        env = "EDGEMICRO_DIAG_CAPTURE_MAX_PACKETS",
+        value_name = "N",
+        default_value_t = 200_000
+    )]
+    pub capture_max_packets: u64,
+
+    /// Capture whole packets: the payload is NOT redacted (marked "unredacted" in the manifest)
+    #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_PAYLOAD")]
+    pub capture_payload: bool,
+
+    /// With --log-level or a capture: wait this long (at most 3600 s) for the problem to happen
+    #[arg(long, env = "EDGEMICRO_DIAG_REPRODUCE_SECONDS", value_name = "N",
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub reproduce_seconds: Option<u64>,
 }

@@ -80,8 +80,12 @@ impl Plan {
 
 /// What differs between the wizard and the flags; the engine calls these and nothing else.
 pub trait FrontEnd {
-    /// The log level was switched: say how edgemicro picks it up, and wait for the reproduction.
-    fn reproduce(&self, switch: &loglevel::Switch, interrupt: &Interrupt) -> Result<()>;
+    /// A status line for the operator (the capture filter, what happens next).
+    fn say(&self, line: &str);
+    /// The level was switched and/or a capture runs: wait for the reproduction.
+    fn reproduce(&self, switch: Option<&loglevel::Switch>, interrupt: &Interrupt) -> Result<()>;
+    /// Whether the end of the reproduction also ends the capture (an operator said "done").
+    fn reproduction_ends_capture(&self) -> bool;
     /// A progress bar over `total` log bytes; hidden unless a person watches a terminal.
     fn progress(&self, total: u64) -> indicatif::ProgressBar;
 }
@@ -94,10 +98,36 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let switch = match &settings.log_level {
         Some(level) => {
             let target = loglevel::Target::find(&settings.config_dir, settings.pair.clone())?;
-            let switch = loglevel::Switch::set(target, level)?;
-            front.reproduce(&switch, interrupt)?;
-            Some(switch)
+            Some(loglevel::Switch::set(target, level)?)
         }
+        None => None,
+    };
+    let capture = match &settings.capture {
+        Some(spec) => Some(start_capture(settings, spec, front)?),
+        None => None,
+    };
+    if let Some(switch) = &switch {
+        let before = switch.before.as_deref().unwrap_or("unset");
+        front.say(&format!(
+            "edgemicro.logging.level: {before} -> {} in {}",
+            switch.during,
+            switch.target().file.display()
+        ));
+        front.say(&switch.target().pickup_hint());
+        if let Some(warning) = loglevel::header_warning(&switch.during) {
+            front.say(&format!("warning: {warning}"));
+        }
+    }
+    if switch.is_some() || capture.is_some() {
+        front.reproduce(switch.as_ref(), interrupt)?;
+    }
+    let capture = match capture {
+        Some(Ok(running)) => Some(
+            running
+                .finish(front.reproduction_ends_capture(), interrupt)
+                .map(|(file, record)| (Some(file), record))?,
+        ),
+        Some(Err(record)) => Some((None, *record)),
         None => None,
     };
     // Discovery after the reproduction: logs written during it are in.
@@ -139,6 +169,46 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     .map_err(leak_to_fail)?;
     progress.finish_and_clear();
 
+    let mut findings = Vec::new();
+    let capture = match capture {
+        Some((Some(file), mut record)) => {
+            findings
+                .extend(package_capture(&file, &mut record, &mut writer).map_err(leak_to_fail)?);
+            Some(record)
+        }
+        Some((None, record)) => {
+            let reason = record.reason.clone().unwrap_or_default();
+            found.skipped.push(Skipped {
+                source: "capture".into(),
+                reason: reason.clone(),
+            });
+            found.warnings.push(format!(
+                "capture: {reason}; {}",
+                record.hint.as_deref().unwrap_or("see the manifest")
+            ));
+            Some(record)
+        }
+        None => None,
+    };
+    if capture.is_some() {
+        writer
+            .small(
+                "findings.json",
+                "edgemicro-diag",
+                &serde_json::to_vec_pretty(&findings)?,
+                0,
+            )
+            .map_err(leak_to_fail)?;
+        writer
+            .small(
+                "findings.md",
+                "edgemicro-diag",
+                crate::analyze::markdown(&findings).as_bytes(),
+                0,
+            )
+            .map_err(leak_to_fail)?;
+    }
+
     let facts_json = serde_json::to_vec_pretty(&facts)?;
     writer
         .small("system/facts.json", "this host", &facts_json, 0)
@@ -179,6 +249,7 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         &rules,
         &redactions,
         log_level.clone(),
+        capture.as_ref(),
     );
     let sealed = writer.seal(&manifest).map_err(leak_to_fail)?;
     Ok(Report {
@@ -197,6 +268,8 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         redactions,
         warnings: found.warnings,
         log_level,
+        capture,
+        findings,
         duration_ms: started.elapsed().as_millis() as u64,
         error: None,
         hint: None,
@@ -226,6 +299,70 @@ fn collect_configs(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Finds the targets, builds the filter, shows it, starts tcpdump. `Ok(Err(record))`: the
+/// capture could not run (no target, no tcpdump, no permission); the bundle goes on without it.
+fn start_capture(
+    settings: &Settings,
+    spec: &crate::capture::CaptureSpec,
+    front: &dyn FrontEnd,
+) -> Result<std::result::Result<crate::capture::Running, Box<crate::capture::CaptureRecord>>> {
+    let targets = crate::capture::targets(&discover(settings)?);
+    let Some(filter) = crate::capture::filter(spec, &targets) else {
+        return Ok(Err(Box::new(crate::capture::CaptureRecord {
+            status: "skipped",
+            reason: Some("no target known: the cache config has no proxies[].url and the logs no targetRequest errors".into()),
+            hint: Some("name it with --capture-host HOST [--capture-port PORT]".into()),
+            ..Default::default()
+        })));
+    };
+    let payload = if spec.payload {
+        "whole packets, payload NOT redacted"
+    } else {
+        "headers only"
+    };
+    let ports = crate::capture::target_ports(spec, &targets);
+    front.say(&format!(
+        "capturing on {} for at most {} s / {} bytes ({payload}): tcpdump '{filter}'",
+        spec.interface, spec.seconds, spec.max_bytes
+    ));
+    let dir = match &settings.output {
+        Output::File(p) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| ".".into()),
+        Output::Stdout => std::env::temp_dir(),
+    };
+    Ok(
+        crate::capture::start(spec, filter, &dir).map(|mut running| {
+            running.record.target_ports = ports;
+            running
+        }),
+    )
+}
+
+/// The pcap into `capture/targets.pcap` (whole packets, within the byte bound), and what the
+/// connections in it show.
+fn package_capture(
+    file: &tempfile::NamedTempFile,
+    record: &mut crate::capture::CaptureRecord,
+    writer: &mut BundleWriter,
+) -> Result<Vec<crate::analyze::Finding>> {
+    const PATH: &str = "capture/targets.pcap";
+    let mut entry = writer.entry(PATH, record.max_bytes)?;
+    let written = crate::capture::copy_bounded(
+        std::fs::File::open(file.path())?,
+        &mut entry,
+        record.max_bytes,
+    )?;
+    entry.finish("tcpdump", 0, false)?;
+    record.file = Some(PATH.into());
+    record.bytes = written;
+    let segments = crate::analyze::pcap::segments(std::fs::File::open(file.path())?.take(written))?;
+    let conns = crate::analyze::pcap::connections(&segments, &record.target_ports);
+    Ok(crate::analyze::pcap::findings(&conns, PATH))
+}
+
 /// How logs are streamed: the time window, the interrupt flag, the progress bar.
 struct Stream<'a> {
     window: &'a TimeWindow,
@@ -413,6 +550,7 @@ fn manifest(
     rules: &RuleSet,
     redactions: &Redactions,
     log_level: Option<serde_json::Value>,
+    capture: Option<&crate::capture::CaptureRecord>,
 ) -> serde_json::Value {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -442,7 +580,7 @@ fn manifest(
             "by_rule": redactions.by_rule,
             "pseudonymized": false,
         },
-        "capture": null,
+        "capture": capture,
         "log_level": log_level,
         "warnings": found.warnings,
         "logs_newest_first": found.logs.iter().map(log_summary).collect::<Vec<_>>(),

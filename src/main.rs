@@ -1,8 +1,10 @@
 //! edgemicro-diag: the diagnostic bundle for an Apigee Edge Microgateway 502/ECONNRESET case.
 //! Reads top to bottom: parse, run, exit with one of the codes in `exit.rs`.
 
+mod analyze;
 mod app;
 mod bundle;
+mod capture;
 mod child;
 mod cli;
 mod collect;

@@ -49,6 +49,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// `{file, before, during, restored}` when `--log-level` switched it.
     pub log_level: Option<serde_json::Value>,
+    pub capture: Option<crate::capture::CaptureRecord>,
+    pub findings: Vec<crate::analyze::Finding>,
     pub duration_ms: u64,
     pub error: Option<String>,
     pub hint: Option<String>,
@@ -69,6 +71,8 @@ impl Report {
             redactions: Redactions::default(),
             warnings: Vec::new(),
             log_level: None,
+            capture: None,
+            findings: Vec::new(),
             duration_ms,
             error: Some(error),
             hint,
@@ -89,11 +93,11 @@ impl Report {
             "files": self.files,
             "skipped": self.skipped,
             "redactions": self.redactions,
-            // Filled by `analyze` once it exists; an empty list means "not analyzed", not "healthy".
-            "findings": [],
+            // From the capture today; an empty list means "nothing concluded", not "healthy".
+            "findings": self.findings,
             "warnings": self.warnings,
             "log_level": self.log_level,
-            "capture": null,
+            "capture": self.capture,
             "duration_ms": self.duration_ms,
             "error": self.error,
             "hint": self.hint,
@@ -146,6 +150,20 @@ impl Report {
         )?;
         for w in &self.warnings {
             writeln!(err, "warning: {w}")?;
+        }
+        if let Some(c) = self.capture.as_ref().filter(|c| c.status == "captured") {
+            let packets = c.packets_captured.map_or("?".into(), |n| n.to_string());
+            writeln!(
+                err,
+                "capture     {packets} packets, {} bytes, stopped by {} ({})",
+                c.bytes,
+                c.stopped_by.unwrap_or("?"),
+                c.filter
+            )?;
+        }
+        for f in &self.findings {
+            writeln!(err, "finding     {} ({}): {}", f.id, f.severity, f.summary)?;
+            writeln!(err, "            next: {}", f.next_step)?;
         }
         if let (Some(bundle), Some(sha)) = (&self.bundle, &self.sha256) {
             if bundle == "-" {

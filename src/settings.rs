@@ -73,6 +73,8 @@ pub struct Settings {
     /// Switch `edgemicro.logging.level` to this while collecting (restored afterwards).
     pub log_level: Option<String>,
     pub reproduce_seconds: u64,
+    /// A bounded tcpdump while reproducing (`--capture-seconds` or `--capture-host`).
+    pub capture: Option<crate::capture::CaptureSpec>,
 }
 
 /// EMG's default config dir is `$HOME/.edgemicro` (config/locations.js).
@@ -116,6 +118,17 @@ impl Settings {
             quiet: args.quiet || args.json,
             log_level: args.log_level,
             reproduce_seconds: args.reproduce_seconds.unwrap_or(0),
+            capture: (args.capture_seconds.is_some() || !args.capture_host.is_empty()).then(|| {
+                crate::capture::CaptureSpec {
+                    interface: args.capture_interface,
+                    hosts: args.capture_host,
+                    ports: args.capture_port,
+                    seconds: args.capture_seconds.unwrap_or(60),
+                    max_bytes: args.capture_max_bytes,
+                    max_packets: args.capture_max_packets,
+                    payload: args.capture_payload,
+                }
+            }),
             ..base
         }
     }
@@ -140,6 +153,7 @@ impl Settings {
             started: now,
             log_level: None,
             reproduce_seconds: 0,
+            capture: None,
         }
     }
 }
@@ -204,7 +218,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         Settings::resolve(
-            collect,
+            *collect,
             sub,
             Some(PathBuf::from("/home/op")),
             "gw 1".into(),

@@ -94,6 +94,7 @@ fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<
         )?;
         settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
         asker.level(&mut settings)?;
+        asker.capture(&mut settings, &found)?;
         asker.output(&mut settings)?;
 
         let plan = Plan::build(&settings, RuleSet::load(&settings.rules)?)?;
@@ -271,6 +272,83 @@ impl Asker<'_> {
         Ok(())
     }
 
+    /// A bounded, header-only tcpdump toward the discovered targets while reproducing.
+    fn capture(&self, settings: &mut Settings, found: &Discovery) -> Result<()> {
+        settings.capture = None;
+        let targets = crate::capture::targets(found);
+        let mut hosts: Vec<&str> = targets.iter().map(|(h, _)| h.as_str()).collect();
+        hosts.dedup();
+        let prefill = hosts.join(",");
+        let known = if targets.is_empty() {
+            "no target found in the configs or logs".to_string()
+        } else {
+            format!(
+                "targets: {}",
+                targets
+                    .iter()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let prompt = format!("Capture traffic to the targets with tcpdump while you reproduce (headers only, bounded; {known})?");
+        if !self.answer(
+            Confirm::with_theme(&self.theme)
+                .with_prompt(prompt)
+                .default(false)
+                .interact_on(self.term),
+        )? {
+            return Ok(());
+        }
+        let seconds = self.text(
+            Input::with_theme(&self.theme)
+                .with_prompt("Capture for how many seconds (at most 3600)")
+                .default("60".into())
+                .validate_with(|s: &String| match s.trim().parse::<u64>() {
+                    Ok(n) if (1..=3600).contains(&n) => Ok(()),
+                    _ => Err("a number of seconds from 1 to 3600".to_string()),
+                }),
+        )?;
+        let typed = self.text(
+            Input::with_theme(&self.theme)
+                .with_prompt("Target hosts (comma-separated)")
+                .default(prefill.clone())
+                .validate_with(|s: &String| {
+                    if s.trim().is_empty() {
+                        Err("name at least one host".to_string())
+                    } else {
+                        Ok(())
+                    }
+                }),
+        )?;
+        let payload = self.answer(
+            Confirm::with_theme(&self.theme)
+                .with_prompt("Capture whole packets? WARNING: the payload (API keys, tokens, bodies) is NOT redacted in the pcap")
+                .default(false)
+                .interact_on(self.term),
+        )?;
+        // Unchanged hosts keep the discovered host:port pairs; typed hosts are captured on any port.
+        let hosts = if typed.trim() == prefill {
+            Vec::new()
+        } else {
+            typed
+                .split(',')
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .collect()
+        };
+        settings.capture = Some(crate::capture::CaptureSpec {
+            interface: "any".into(),
+            hosts,
+            ports: Vec::new(),
+            seconds: seconds.trim().parse().unwrap_or(60),
+            max_bytes: 50 << 20,
+            max_packets: 200_000,
+            payload,
+        });
+        Ok(())
+    }
+
     fn output(&self, settings: &mut Settings) -> Result<()> {
         let shown = match &settings.output {
             Output::File(p) => p.display().to_string(),
@@ -378,6 +456,18 @@ fn show_plan(term: &Term, settings: &Settings, plan: &Plan) -> Result<()> {
     if let Some(level) = &settings.log_level {
         term.write_line(&format!("  then: switch the log level to {level}, wait for your reproduction, collect, switch back"))?;
     }
+    if let Some(capture) = &settings.capture {
+        let what = if capture.payload {
+            "whole packets, payload NOT redacted"
+        } else {
+            "headers only"
+        };
+        term.write_line(&format!(
+            "  then: capture traffic to the targets for up to {} s ({what}) while you reproduce",
+            capture.seconds
+        ))?;
+    }
+
     term.write_line("Redaction preview (what will be replaced; values are never shown):")?;
     let engine = plan.engine();
     let mut samples = Vec::new();
@@ -484,21 +574,22 @@ struct Wizard<'a> {
 }
 
 impl FrontEnd for Wizard<'_> {
-    fn reproduce(&self, switch: &Switch, _interrupt: &Interrupt) -> Result<()> {
-        let term = self.asker.term;
-        let before = switch.before.as_deref().unwrap_or("unset");
-        term.write_line(&format!(
-            "edgemicro.logging.level: {before} -> {} in {}",
-            switch.during,
-            switch.target().file.display()
-        ))?;
-        term.write_line(&switch.target().pickup_hint())?;
+    fn say(&self, line: &str) {
+        let _ = self.asker.term.write_line(line);
+    }
+
+    fn reproduce(&self, _switch: Option<&Switch>, _interrupt: &Interrupt) -> Result<()> {
         self.asker.text(
             Input::with_theme(&self.asker.theme)
                 .with_prompt("Reproduce the problem now, then press Enter to collect (Ctrl-C restores the level and stops)")
                 .allow_empty(true),
         )?;
         Ok(())
+    }
+
+    /// The operator pressed Enter: the reproduction is over, so is the capture.
+    fn reproduction_ends_capture(&self) -> bool {
+        true
     }
 
     fn progress(&self, total: u64) -> indicatif::ProgressBar {

@@ -3,6 +3,7 @@
 mod harness;
 
 mod bad_input;
+mod capture;
 mod collect;
 mod leaks;
 mod loglevel;

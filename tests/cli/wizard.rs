@@ -71,6 +71,7 @@ impl Pty {
         self.answer("Which time window?", "\r");
         self.answer("Support case id", "\r");
         self.answer("Switch", switch);
+        self.answer("Capture traffic", "\r");
         self.answer("Bundle path", "\r");
     }
 
@@ -171,6 +172,7 @@ fn pick_one_pair_of_two() {
     pty.answer("Which time window?", "\r");
     pty.answer("Support case id", "CASE-42\r");
     pty.answer("Switch", "\r");
+    pty.answer("Capture traffic", "\r");
     pty.answer("Bundle path", "\r");
     pty.answer("Write the bundle?", "\r");
     let (code, transcript) = pty.finish();
@@ -269,4 +271,48 @@ fn without_a_terminal_the_wizard_exits_2_with_a_hint() {
     let run = install().args(["wizard"]).run();
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("collect --yes"), "{}", run.stderr);
+}
+
+#[test]
+fn capture_offer_runs_tcpdump_until_the_operator_presses_enter() {
+    let has_tcpdump = std::process::Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !(is_root() && has_tcpdump) {
+        eprintln!("SKIPPED: capturing needs root and tcpdump (CI has both)");
+        return;
+    }
+    let t = install();
+    let mut pty = Pty::start(&t, &[]);
+    pty.answer("EMG config dir", "\r");
+    pty.answer("Log dir", "\r");
+    pty.answer("Which time window?", "\r");
+    pty.answer("Support case id", "\r");
+    pty.answer("Switch", "\r");
+    pty.answer("Capture traffic", "y");
+    pty.answer("Capture for how many seconds", "30\r");
+    pty.answer("Target hosts", "127.0.0.1\r");
+    pty.answer("Capture whole packets?", "\r");
+    pty.answer("Bundle path", "\r");
+    pty.expect("capture traffic to the targets for up to 30 s (headers only)");
+    pty.answer("Write the bundle?", "\r");
+    pty.expect("tcpdump 'tcp and ((host 127.0.0.1))'");
+    pty.answer("Reproduce the problem now", "\r");
+    let started = std::time::Instant::now();
+    let (code, transcript) = pty.finish();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "Enter ended the 30 s capture"
+    );
+    assert_eq!(code, 0, "{transcript}");
+    let zip = bundles(&t)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let entries = unzip_all(&zip);
+    let capture = &manifest_of(&entries)["capture"];
+    assert_eq!(capture["status"], "captured", "{capture}");
+    assert_eq!(capture["stopped_by"], "reproduction");
+    assert!(entries.iter().any(|(n, _)| n == "capture/targets.pcap"));
 }
