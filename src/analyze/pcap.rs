@@ -449,6 +449,52 @@ mod tests {
         out
     }
 
+    /// The same frames as pcapng with the Linux SLL2 link type (`tcpdump -i any`, libpcap ≥ 1.10).
+    fn pcapng_sll2(frames: &[Frame]) -> Vec<u8> {
+        let legacy = pcap(frames);
+        let block = |kind: u32, body: &[u8]| {
+            let mut body = body.to_vec();
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+            let len = (12 + body.len()) as u32;
+            let mut b = kind.to_le_bytes().to_vec();
+            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(&body);
+            b.extend_from_slice(&len.to_le_bytes());
+            b
+        };
+        let mut out = block(
+            0x0A0D_0D0A,
+            &[
+                0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        );
+        out.extend(block(1, &[0x14, 0x01, 0, 0, 0, 0, 0, 0])); // IDB: linktype 276, snaplen 0
+        let mut at = 24;
+        while at < legacy.len() {
+            let sec = u32::from_le_bytes(legacy[at..at + 4].try_into().unwrap()) as u64;
+            let usec = u32::from_le_bytes(legacy[at + 4..at + 8].try_into().unwrap()) as u64;
+            let incl = u32::from_le_bytes(legacy[at + 8..at + 12].try_into().unwrap()) as usize;
+            let orig = u32::from_le_bytes(legacy[at + 12..at + 16].try_into().unwrap());
+            let ether = &legacy[at + 16..at + 16 + incl];
+            let mut sll2 = vec![
+                0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+            ];
+            sll2.extend_from_slice(&ether[14..]);
+            let ticks = sec * 1_000_000 + usec;
+            let mut epb = 0u32.to_le_bytes().to_vec();
+            epb.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+            epb.extend_from_slice(&(ticks as u32).to_le_bytes());
+            epb.extend_from_slice(&(sll2.len() as u32).to_le_bytes());
+            epb.extend_from_slice(&(orig + 6).to_le_bytes());
+            epb.extend_from_slice(&sll2);
+            out.extend(block(6, &epb));
+            at += 16 + incl;
+        }
+        out
+    }
+
     const EMG: [u8; 4] = [10, 0, 0, 1];
     const TGT: [u8; 4] = [10, 0, 0, 2];
     const SYN: u8 = 0x02;
@@ -476,6 +522,13 @@ mod tests {
         ];
         let segs = segments(&pcap(&frames)[..]).unwrap();
         assert_eq!(segs.len(), 13);
+        let ng = segments(&pcapng_sll2(&frames)[..]).unwrap();
+        assert_eq!(ng.len(), 13, "pcapng + SLL2 reads the same segments");
+        assert_eq!(
+            (ng[4].number, ng[4].fin, ng[6].rst, ng[2].payload),
+            (5, true, true, 120)
+        );
+        assert!((ng[4].time - segs[4].time).abs() < 1e-6);
         assert_eq!(
             segs[2].payload, 120,
             "payload length from the IP header, not the capture"

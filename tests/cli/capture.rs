@@ -358,3 +358,48 @@ fn no_permission_is_a_warning_with_the_setcap_hint_and_exit_3() {
         .iter()
         .any(|s| s["source"] == "capture"));
 }
+
+#[test]
+fn sigterm_during_a_capture_stops_tcpdump_and_leaves_nothing() {
+    if !can_capture() {
+        return;
+    }
+    let (_target, port) = listener();
+    let t = Test::example()
+        .collect("s.zip")
+        .args(["--capture-seconds", "60", "--capture-interface", "lo"])
+        .args(["--capture-port".to_string(), port.to_string()]);
+    let child = t
+        .command()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Matches tcpdump itself, not edgemicro-diag (whose argv holds `--capture-port N`).
+    let filter = format!("^tcpdump .*port {port}");
+    let tcpdump_running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &filter])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !tcpdump_running() {
+        assert!(Instant::now() < deadline, "tcpdump never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!tcpdump_running(), "tcpdump was stopped");
+    assert_nothing_left(&t);
+}
