@@ -454,7 +454,7 @@ mod tests {
         let legacy = pcap(frames);
         let block = |kind: u32, body: &[u8]| {
             let mut body = body.to_vec();
-            while body.len() % 4 != 0 {
+            while !body.len().is_multiple_of(4) {
                 body.push(0);
             }
             let len = (12 + body.len()) as u32;
