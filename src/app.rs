@@ -51,6 +51,12 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 Settings::resolve(*args, sub, home, facts::hostname(), chrono::Utc::now());
             run_collect(&settings)
         }
+        Some(Command::Analyze(args)) => {
+            let sub = matches
+                .subcommand_matches("analyze")
+                .expect("analyze was parsed");
+            run_analyze(*args, sub)
+        }
         Some(Command::Redact(args)) => {
             let mut stdout = std::io::stdout().lock();
             match crate::preview::command(&args.paths, &args.rules, args.json, &mut stdout) {
@@ -288,4 +294,37 @@ fn run_wizard(emg: crate::cli::EmgArgs, matches: &ArgMatches) -> Exit {
         .map_err(anyhow::Error::from)
         .and_then(|interrupt| crate::wizard::run(config_dir, facts::hostname(), &interrupt));
     crate::wizard::finish(result)
+}
+
+fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let (config_dir, pair) = crate::settings::resolve_emg(args.emg, matches, home);
+    let mut settings = Settings::new(config_dir, facts::hostname(), chrono::Utc::now());
+    settings.pair = pair;
+    settings.log_dir = args.log_dir.map(|value| crate::settings::Located {
+        value,
+        source: crate::settings::Source::Flag("--log-dir"),
+    });
+    let request = crate::analyze::command::Request {
+        bundle: args.bundle,
+        settings,
+        probes: args.probes,
+        probe_targets: args.probe_targets,
+        probe_max: std::time::Duration::from_secs(args.probe_max_seconds),
+        lb_idle_timeout_s: args.lb_idle_timeout,
+    };
+    match crate::analyze::command::run(request) {
+        Ok(analysis) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&analysis).unwrap_or_default());
+            } else {
+                let _ = crate::analyze::command::print(&analysis, &mut std::io::stdout());
+            }
+            Exit::Ok
+        }
+        Err(err) => {
+            print_error(&err);
+            Exit::of_error(&err)
+        }
+    }
 }

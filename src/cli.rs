@@ -31,6 +31,10 @@ Examples:
   # Capture 2 minutes of traffic to the targets (header-only) while the 502s happen
   sudo edgemicro-diag collect -y --capture-seconds 120
 
+  # Why the 502s? Log triage, keep-alive settings, and each target's measured idle close
+  edgemicro-diag analyze --probe-targets --lb-idle-timeout 60
+  edgemicro-diag analyze edgemicro-diag-gw1-20260101T120000Z.zip
+
   # Check a bundle before attaching it
   edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip";
 
@@ -52,11 +56,47 @@ pub enum Command {
     Wizard(EmgArgs),
     /// Check a bundle: zip CRCs, manifest against entries, every sha256, the .sha256 sidecar
     Verify(VerifyArgs),
+    /// Tell why the 502s happen: log triage, keep-alive order, target probes, a bundle's capture
+    Analyze(Box<AnalyzeArgs>),
     /// Preview redaction: each redacted line as `file:line rule: text`; writes nothing
     Redact(RedactArgs),
     /// Show, switch or restore edgemicro.logging.level (the only host change this tool makes)
     #[command(subcommand)]
     LogLevel(LogLevelCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Analyze this bundle instead of this host
+    #[arg(value_name = "BUNDLE.zip")]
+    pub bundle: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub emg: EmgArgs,
+
+    /// Log dir on this host; overrides edgemicro.logging.dir
+    #[arg(long, env = "EDGEMICRO_DIAG_LOG_DIR", value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Measure how long a target keeps an idle keep-alive connection (http://HOST:PORT/PATH; repeatable)
+    #[arg(long = "probe", value_name = "URL")]
+    pub probes: Vec<String>,
+
+    /// Probe every target found in the cache config and the logs
+    #[arg(long)]
+    pub probe_targets: bool,
+
+    /// How long a probe waits for the target to close the idle connection
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub probe_max_seconds: u64,
+
+    /// Idle timeout of a load balancer in front of EMG, in seconds (GCLB 600, AWS ALB 60)
+    #[arg(long, value_name = "SECONDS")]
+    pub lb_idle_timeout: Option<u64>,
+
+    /// Print the analysis as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

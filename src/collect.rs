@@ -142,10 +142,12 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let engine = TextEngine::new(&rules, &known);
     let window = TimeWindow::new(settings.since, settings.until);
     let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
+    let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
     let stream = Stream {
         window: &window,
         interrupt,
         progress: &progress,
+        triage: &triage,
     };
 
     let mut reports: Vec<(String, FileReport)> = Vec::new();
@@ -169,10 +171,10 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     .map_err(leak_to_fail)?;
     progress.finish_and_clear();
 
-    let mut findings = Vec::new();
+    let mut capture_findings = Vec::new();
     let capture = match capture {
         Some((Some(file), mut record)) => {
-            findings
+            capture_findings
                 .extend(package_capture(&file, &mut record, &mut writer).map_err(leak_to_fail)?);
             Some(record)
         }
@@ -190,24 +192,33 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         }
         None => None,
     };
-    if capture.is_some() {
-        writer
-            .small(
-                "findings.json",
-                "edgemicro-diag",
-                &serde_json::to_vec_pretty(&findings)?,
-                0,
-            )
-            .map_err(leak_to_fail)?;
-        writer
-            .small(
-                "findings.md",
-                "edgemicro-diag",
-                crate::analyze::markdown(&findings).as_bytes(),
-                0,
-            )
-            .map_err(leak_to_fail)?;
-    }
+    let keepalive = crate::analyze::keepalive::from_configs(
+        found.configs.iter().map(|c| (c.name.as_str(), &c.yaml)),
+        crate::analyze::keepalive::os_keepalive(),
+    );
+    let findings = crate::analyze::conclude(crate::analyze::Evidence {
+        triage: &triage.borrow(),
+        keepalive: &keepalive,
+        probes: &[],
+        lb_idle_timeout_s: None,
+        capture: capture_findings,
+    });
+    writer
+        .small(
+            "findings.json",
+            "edgemicro-diag",
+            &serde_json::to_vec_pretty(&findings)?,
+            0,
+        )
+        .map_err(leak_to_fail)?;
+    writer
+        .small(
+            "findings.md",
+            "edgemicro-diag",
+            crate::analyze::markdown(&findings).as_bytes(),
+            0,
+        )
+        .map_err(leak_to_fail)?;
 
     let facts_json = serde_json::to_vec_pretty(&facts)?;
     writer
@@ -363,11 +374,13 @@ fn package_capture(
     Ok(crate::analyze::pcap::findings(&conns, PATH))
 }
 
-/// How logs are streamed: the time window, the interrupt flag, the progress bar.
+/// How logs are streamed: the time window, the interrupt flag, the progress bar, the triage.
+/// The triage reads every redacted line on its way to the zip (one pass over the logs).
 struct Stream<'a> {
     window: &'a TimeWindow,
     interrupt: &'a Interrupt,
     progress: &'a indicatif::ProgressBar,
+    triage: &'a std::cell::RefCell<crate::analyze::logs::Triage>,
 }
 
 fn collect_logs(
@@ -460,7 +473,10 @@ fn copy_log(
         window,
         interrupt,
         progress,
+        triage,
     } = stream;
+    let mut triage = triage.borrow_mut();
+    triage.start_file();
     let start = size - take;
     if let Err(e) = file.seek(SeekFrom::Start(start)) {
         return Ok(Some(e));
@@ -494,7 +510,9 @@ fn copy_log(
             }
         }
         if keep {
+            let at = out.len();
             redactor.line(&buf, continues, &mut out);
+            triage.line(&out[at..]);
         }
         continues = piece == Piece::Cut;
         if out.len() >= CHUNK {

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod analyze;
 mod bad_input;
 mod capture;
 mod collect;

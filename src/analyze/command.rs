@@ -1,0 +1,251 @@
+//! `edgemicro-diag analyze [BUNDLE.zip]`: the triage on this host (configs, logs, probes) or on a
+//! bundle (its configs, logs, facts and capture), concluded into findings. On a host the logs
+//! go through the same redaction engine as `collect`, so sample lines never show a secret; a
+//! bundle's logs are redacted already.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::keepalive::{self, KeepAlive, Probe};
+use super::logs::Triage;
+use super::{conclude, Evidence, Finding};
+use crate::lines::BoundedLines;
+use crate::yaml::Yaml;
+
+pub struct Request {
+    pub bundle: Option<PathBuf>,
+    /// For a host: where EMG is (as `collect` resolves it).
+    pub settings: crate::settings::Settings,
+    pub probes: Vec<String>,
+    pub probe_targets: bool,
+    pub probe_max: Duration,
+    pub lb_idle_timeout_s: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct Analysis {
+    pub schema_version: u32,
+    pub source: String,
+    pub findings: Vec<Finding>,
+    pub logs: Triage,
+    pub keepalive: KeepAlive,
+    pub probes: Vec<Probe>,
+}
+
+pub fn run(req: Request) -> Result<Analysis> {
+    let (source, triage, keepalive, capture, targets) = match &req.bundle {
+        Some(zip) => from_bundle(zip)?,
+        None => from_host(&req.settings)?,
+    };
+    let mut urls = req.probes.clone();
+    if req.probe_targets {
+        urls.extend(targets.iter().map(|(h, p)| format!("http://{h}:{p}/")));
+    }
+    urls.dedup();
+    // Probes wait for idle closes: run them side by side, each bounded by --probe-max-seconds.
+    let probes: Vec<Probe> = std::thread::scope(|s| {
+        let handles: Vec<_> = urls
+            .iter()
+            .map(|u| s.spawn(|| keepalive::probe(u, req.probe_max)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("probe thread"))
+            .collect()
+    });
+    let findings = conclude(Evidence {
+        triage: &triage,
+        keepalive: &keepalive,
+        probes: &probes,
+        lb_idle_timeout_s: req.lb_idle_timeout_s,
+        capture,
+    });
+    Ok(Analysis {
+        schema_version: crate::report::SCHEMA_VERSION,
+        source,
+        findings,
+        logs: triage,
+        keepalive,
+        probes,
+    })
+}
+
+type Gathered = (String, Triage, KeepAlive, Vec<Finding>, Vec<(String, u16)>);
+
+fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
+    let plan =
+        crate::collect::Plan::build(settings, crate::redact::RuleSet::load(&settings.rules)?)?;
+    let engine = plan.engine();
+    let mut triage = Triage::default();
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for log in &plan.found.logs {
+        let dir = log.path.parent().unwrap_or(Path::new("/"));
+        let Ok(opened) = crate::safe_fs::open_in_dir(dir, log.path.file_name().unwrap_or_default())
+        else {
+            continue;
+        };
+        triage.start_file();
+        let mut redactor = engine.file();
+        let mut lines = BoundedLines::new(BufReader::with_capacity(
+            1 << 16,
+            opened.file.take(log.size),
+        ));
+        let mut continues = false;
+        while let Some(piece) = lines.next_into(&mut buf)? {
+            out.clear();
+            redactor.line(&buf, continues, &mut out);
+            triage.line(&out);
+            continues = piece == crate::lines::Piece::Cut;
+        }
+    }
+    let keepalive = keepalive::from_configs(
+        plan.found
+            .configs
+            .iter()
+            .map(|c| (c.name.as_str(), &c.yaml)),
+        keepalive::os_keepalive(),
+    );
+    let targets = crate::capture::targets(&plan.found);
+    Ok((
+        format!("this host ({})", settings.config_dir.value.display()),
+        triage,
+        keepalive,
+        Vec::new(),
+        targets,
+    ))
+}
+
+fn from_bundle(path: &Path) -> Result<Gathered> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("`{}` is not a readable zip", path.display()))?;
+    let mut configs: Vec<(String, Yaml)> = Vec::new();
+    let mut sysctl: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut triage = Triage::default();
+    let mut pcap: Option<Vec<u8>> = None;
+    let mut ports: Vec<u16> = Vec::new();
+    let mut buf = Vec::new();
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i)?;
+        let name = String::from_utf8_lossy(entry.name_raw()).to_string();
+        if name.starts_with("logs/") {
+            triage.start_file();
+            let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, entry));
+            while lines.next_into(&mut buf)?.is_some() {
+                triage.line(&buf);
+            }
+        } else if name.starts_with("config/") && name.ends_with(".yaml") {
+            let mut text = String::new();
+            entry.take(32 << 20).read_to_string(&mut text)?;
+            configs.push((
+                name.trim_start_matches("config/").to_string(),
+                Yaml::parse(&text).with_context(|| format!("{name} in the bundle"))?,
+            ));
+        } else if name == "system/facts.json" {
+            let facts: serde_json::Value = serde_json::from_reader(entry.take(16 << 20))?;
+            if let Some(map) = facts["sysctl"].as_object() {
+                sysctl = map
+                    .iter()
+                    .filter(|(k, _)| k.contains("keepalive"))
+                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
+                    .collect();
+            }
+        } else if name == "manifest.json" {
+            let manifest: serde_json::Value = serde_json::from_reader(entry.take(64 << 20))?;
+            ports = manifest["capture"]["target_ports"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_u64().map(|p| p as u16))
+                        .collect()
+                })
+                .unwrap_or_default();
+        } else if name == "capture/targets.pcap" {
+            let mut bytes = Vec::new();
+            entry.take(1 << 30).read_to_end(&mut bytes)?;
+            pcap = Some(bytes);
+        }
+    }
+    let capture = match pcap {
+        Some(bytes) => {
+            let segments = super::pcap::segments(&bytes[..])?;
+            super::pcap::findings(
+                &super::pcap::connections(&segments, &ports),
+                "capture/targets.pcap",
+            )
+        }
+        None => Vec::new(),
+    };
+    let keepalive = keepalive::from_configs(configs.iter().map(|(n, y)| (n.as_str(), y)), sysctl);
+    Ok((
+        format!("bundle {}", path.display()),
+        triage,
+        keepalive,
+        capture,
+        Vec::new(),
+    ))
+}
+
+/// The human view: findings first, then the counts behind them.
+pub fn print(a: &Analysis, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "analyzed {}: {} log line(s) in {} file(s)",
+        a.source, a.logs.lines, a.logs.files
+    )?;
+    let t = &a.logs.totals;
+    writeln!(
+        out,
+        "logs: 502 {}, 504 {}, socket hang up {}, ECONNRESET {}, ETIMEDOUT {}, ECONNREFUSED {}{}",
+        t.status_502,
+        t.status_504,
+        t.socket_hang_up,
+        t.econnreset,
+        t.etimedout,
+        t.econnrefused,
+        match (&a.logs.first, &a.logs.last) {
+            (Some(f), Some(l)) => format!(" (first {f}, last {l})"),
+            _ => String::new(),
+        }
+    )?;
+    let k = &a.keepalive;
+    writeln!(
+        out,
+        "keep-alive: EMG keep_alive_timeout {} ms{}, request_timeout {}, OS tcp_keepalive_time {} s",
+        k.keep_alive_timeout_ms,
+        if k.keep_alive_timeout_set { "" } else { " (Node default)" },
+        k.request_timeout_s.map_or("unset".into(), |s| format!("{s} s")),
+        k.os.get("net.ipv4.tcp_keepalive_time").cloned().flatten().unwrap_or_else(|| "?".into())
+    )?;
+    for p in &a.probes {
+        match (&p.error, p.idle_close_s) {
+            (Some(e), _) => writeln!(out, "probe {}: {e}", p.url)?,
+            (None, Some(s)) => writeln!(
+                out,
+                "probe {}: closes idle connections after {s:.2} s (Keep-Alive header: {})",
+                p.url,
+                p.keep_alive_header.as_deref().unwrap_or("none")
+            )?,
+            (None, None) => writeln!(
+                out,
+                "probe {}: still open after {:.0} s idle",
+                p.url, p.waited_s
+            )?,
+        }
+    }
+    for f in &a.findings {
+        writeln!(
+            out,
+            "\n{} ({}): {}\n  next: {}",
+            f.id, f.severity, f.summary, f.next_step
+        )?;
+    }
+    Ok(())
+}

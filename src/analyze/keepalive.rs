@@ -1,0 +1,273 @@
+//! Keep-alive order: what each hop does with idle connections. EMG's own settings
+//! (`edgemicro.keep_alive_timeout` in ms for clients/LBs in front, Node's default 5000;
+//! `headers_timeout`; `request_timeout` in seconds toward targets), the OS TCP keep-alive, and —
+//! with `--probe` — how long a target really keeps an idle keep-alive connection open.
+//!
+//! The probe opens one connection, sends one request, reads the response, then waits (bounded)
+//! for the target to close the idle connection, and says whether it announced
+//! `Keep-Alive: timeout=`. It is plain HTTP only (no TLS client here).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::yaml::Yaml;
+
+/// Node's `server.keepAliveTimeout` when EMG sets none (checked on Node 20: 5000 ms).
+pub const NODE_DEFAULT_KEEP_ALIVE_MS: u64 = 5000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeepAlive {
+    /// The config file the EMG values were read from (cache config first: workers run it).
+    pub source: Option<String>,
+    pub keep_alive_timeout_ms: u64,
+    pub keep_alive_timeout_set: bool,
+    pub headers_timeout_ms: Option<u64>,
+    pub request_timeout_s: Option<u64>,
+    /// `net.ipv4.tcp_keepalive_*` of the EMG host.
+    pub os: BTreeMap<String, Option<String>>,
+}
+
+/// From (file name, parsed YAML) pairs: the cache config, else the ORG-ENV config, else
+/// default.yaml, as EMG's workers would see them.
+pub fn from_configs<'a>(
+    configs: impl IntoIterator<Item = (&'a str, &'a Yaml)>,
+    os: BTreeMap<String, Option<String>>,
+) -> KeepAlive {
+    let configs: Vec<(&str, &Yaml)> = configs.into_iter().collect();
+    let rank = |name: &str| {
+        if name.ends_with("-cache-config.yaml") {
+            0
+        } else if name.ends_with("-config.yaml") {
+            1
+        } else {
+            2
+        }
+    };
+    let chosen = configs.iter().min_by_key(|(name, _)| rank(name));
+    let num = |path: &str| {
+        chosen
+            .and_then(|(_, y)| y.get_str(path))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let keep_alive = num("edgemicro.keep_alive_timeout");
+    KeepAlive {
+        source: chosen.map(|(name, _)| name.to_string()),
+        keep_alive_timeout_ms: keep_alive.unwrap_or(NODE_DEFAULT_KEEP_ALIVE_MS),
+        keep_alive_timeout_set: keep_alive.is_some(),
+        // EMG uses keep_alive_timeout + 5000 when headers_timeout is unset (core/lib/gateway.js).
+        headers_timeout_ms: num("edgemicro.headers_timeout").or(keep_alive.map(|k| k + 5000)),
+        request_timeout_s: num("edgemicro.request_timeout"),
+        os,
+    }
+}
+
+pub fn os_keepalive() -> BTreeMap<String, Option<String>> {
+    [
+        "tcp_keepalive_time",
+        "tcp_keepalive_intvl",
+        "tcp_keepalive_probes",
+    ]
+    .iter()
+    .map(|k| {
+        let v = std::fs::read_to_string(format!("/proc/sys/net/ipv4/{k}"))
+            .ok()
+            .map(|s| s.trim().to_string());
+        (format!("net.ipv4.{k}"), v)
+    })
+    .collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub url: String,
+    /// `host:port` as EMG's logs name the target.
+    pub target: String,
+    pub status: Option<u16>,
+    /// The `Keep-Alive` response header, if the target announced one.
+    pub keep_alive_header: Option<String>,
+    /// Seconds from the end of the response until the target closed the idle connection.
+    pub idle_close_s: Option<f64>,
+    /// How long the probe waited when the target did not close.
+    pub waited_s: f64,
+    pub error: Option<String>,
+}
+
+/// Measures a target's idle close on one keep-alive connection, waiting at most `max`.
+pub fn probe(url: &str, max: Duration) -> Probe {
+    let mut result = Probe {
+        url: url.to_string(),
+        target: String::new(),
+        status: None,
+        keep_alive_header: None,
+        idle_close_s: None,
+        waited_s: 0.0,
+        error: None,
+    };
+    if let Err(e) = probe_into(url, max, &mut result) {
+        result.error = Some(e);
+    }
+    result
+}
+
+fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("only http:// targets can be probed (no TLS client); use a capture for https")?;
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let (host, port) = crate::capture::host_port(&format!("http://{authority}"))
+        .ok_or("cannot read host and port from the URL")?;
+    out.target = format!("{host}:{port}");
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or("no address")?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: keep-alive\r\nUser-Agent: edgemicro-diag-probe\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("cannot send: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    // Read the head, then the body by Content-Length (or chunked to its last chunk).
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(p) = memchr::memmem::find(&buf, b"\r\n\r\n") {
+            break p + 4;
+        }
+        let n = stream
+            .read(&mut chunk)
+            .map_err(|e| format!("no response: {e}"))?;
+        if n == 0 || buf.len() > 64 << 10 {
+            return Err("the target closed before answering".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    out.status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    out.keep_alive_header = header("keep-alive");
+    let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
+    let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    let mut body = buf[head_end..].to_vec();
+    loop {
+        let complete = match (length, chunked) {
+            (Some(n), _) => body.len() >= n,
+            (None, true) => body.ends_with(b"0\r\n\r\n"),
+            (None, false) => {
+                return Err(
+                    "the response has no length; the target closes after each response".into(),
+                )
+            }
+        };
+        if complete {
+            break;
+        }
+        let n = stream
+            .read(&mut chunk)
+            .map_err(|e| format!("response cut: {e}"))?;
+        if n == 0 {
+            return Err("the target closed during the response".into());
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    // The connection is idle from here: wait for the target to close it (FIN: read gives 0;
+    // RST: a reset error); a read timeout means it is still open.
+    let idle_from = Instant::now();
+    loop {
+        let left = max.saturating_sub(idle_from.elapsed());
+        if left.is_zero() {
+            out.waited_s = max.as_secs_f64();
+            return Ok(());
+        }
+        stream
+            .set_read_timeout(Some(left.min(Duration::from_secs(1))))
+            .map_err(|e| e.to_string())?;
+        let closed = match stream.read(&mut chunk) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::Interrupted
+            ),
+        };
+        if closed {
+            out.idle_close_s = Some(idle_from.elapsed().as_secs_f64());
+            out.waited_s = idle_from.elapsed().as_secs_f64();
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn probe_measures_the_idle_close_and_the_announced_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=1\r\n\r\nok")
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(800));
+        });
+        let p = probe(
+            &format!("http://127.0.0.1:{port}/health"),
+            Duration::from_secs(10),
+        );
+        server.join().unwrap();
+        assert_eq!(p.error, None);
+        assert_eq!(p.status, Some(200));
+        assert_eq!(p.keep_alive_header.as_deref(), Some("timeout=1"));
+        let idle = p.idle_close_s.expect("closed");
+        assert!((0.7..1.0).contains(&idle), "{idle}");
+        assert_eq!(p.target, format!("127.0.0.1:{port}"));
+    }
+
+    #[test]
+    fn config_values_and_defaults() {
+        let cache = Yaml::parse("edgemicro:\n  keep_alive_timeout: 65000\n  request_timeout: 60\n")
+            .unwrap();
+        let dflt = Yaml::parse("edgemicro:\n  port: 8000\n").unwrap();
+        let k = from_configs(
+            [("default.yaml", &dflt), ("o-e-cache-config.yaml", &cache)],
+            BTreeMap::new(),
+        );
+        assert_eq!(
+            (
+                k.keep_alive_timeout_ms,
+                k.keep_alive_timeout_set,
+                k.headers_timeout_ms,
+                k.request_timeout_s
+            ),
+            (65000, true, Some(70000), Some(60))
+        );
+        let k = from_configs([("default.yaml", &dflt)], BTreeMap::new());
+        assert_eq!(
+            (k.keep_alive_timeout_ms, k.keep_alive_timeout_set),
+            (NODE_DEFAULT_KEEP_ALIVE_MS, false)
+        );
+    }
+}

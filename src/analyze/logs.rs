@@ -1,0 +1,384 @@
+//! Log triage: one streaming pass over EMG logs (current bracketed records and the 2.x
+//! `<epoch ms> <level> k=v, …` records), counting what the seed's diagnosis looks for: 502 and
+//! 504 responses, `socket hang up`, ECONNRESET, ETIMEDOUT, ECONNREFUSED, by target, proxy and
+//! hour, with first/last occurrence and a few (already redacted) sample lines.
+//!
+//! Memory stays bounded whatever the log size: maps are keyed by target/proxy/hour, the
+//! correlation map that ties a 502 to its target is capped, samples and gaps are capped.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::Serialize;
+
+const SAMPLES: usize = 5;
+
+static INTERESTING: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::new([
+            "error",
+            "targetResponse",
+            "[50",
+            "s=50",
+            "ECONN",
+            "ETIMEDOUT",
+            "hang up",
+        ])
+        .expect("static patterns")
+    });
+const CORRELATIONS: usize = 4096;
+const GAPS: usize = 10_000;
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub status_502: u64,
+    pub status_504: u64,
+    pub socket_hang_up: u64,
+    pub econnreset: u64,
+    pub etimedout: u64,
+    pub econnrefused: u64,
+}
+
+impl Counts {
+    fn is_empty(&self) -> bool {
+        *self == Counts::default()
+    }
+}
+
+/// What the 502 and 504 responses were, from their own records.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Kinds {
+    /// 502 with socket hang up / ECONNRESET: the target closed the connection.
+    pub hangup_502: u64,
+    /// 502 with ECONNREFUSED: nothing listened at the target.
+    pub refused_502: u64,
+    /// 504 "Gateway timed out trying to reach target": request_timeout expired.
+    pub timeout_504: u64,
+    pub other_502: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Triage {
+    pub lines: u64,
+    pub files: u64,
+    pub totals: Counts,
+    pub kinds: Kinds,
+    pub by_target: BTreeMap<String, Counts>,
+    pub by_proxy: BTreeMap<String, Counts>,
+    pub by_hour: BTreeMap<String, Counts>,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    pub samples: Vec<String>,
+    /// Seconds between the previous successful response from a target and a reset on it: a
+    /// lower bound on how long the reused socket had been idle (EMG logs no socket ids).
+    #[serde(skip)]
+    first_ms: Option<i64>,
+    #[serde(skip)]
+    last_ms: Option<i64>,
+    #[serde(skip)]
+    gaps: Vec<f64>,
+    #[serde(skip)]
+    corr_target: HashMap<String, String>,
+    #[serde(skip)]
+    corr_order: VecDeque<String>,
+    #[serde(skip)]
+    last_success: HashMap<String, i64>,
+}
+
+/// One record's fields, whichever format it came in.
+struct Record<'a> {
+    time: &'a str,
+    millis: Option<i64>,
+    target: Option<&'a str>,
+    proxy: &'a str,
+    corr: &'a str,
+    message: &'a str,
+    status: &'a str,
+    err: &'a str,
+    code: &'a str,
+}
+
+impl Triage {
+    pub fn start_file(&mut self) {
+        self.files += 1;
+    }
+
+    /// One line (redacted, with or without its line ending).
+    pub fn line(&mut self, line: &[u8]) {
+        self.lines += 1;
+        // Most lines are plain request records; only errors, 5xx and target responses count.
+        if !INTERESTING.is_match(line) {
+            return;
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return;
+        };
+        let text = text.trim_end_matches(['\r', '\n']);
+        let Some(rec) = current(text).or_else(|| legacy(text)) else {
+            return;
+        };
+        self.record(&rec, text);
+    }
+
+    fn record(&mut self, rec: &Record, text: &str) {
+        let mut c = Counts::default();
+        if rec.err.contains("socket hang up") {
+            c.socket_hang_up = 1;
+        }
+        match rec.code {
+            "ECONNRESET" => c.econnreset = 1,
+            "ETIMEDOUT" => c.etimedout = 1,
+            "ECONNREFUSED" => c.econnrefused = 1,
+            _ => {}
+        }
+        let target_error =
+            rec.message == "targetRequest error" || rec.message == "targetResponse error";
+        match rec.status {
+            "502" => c.status_502 = 1,
+            "504" => c.status_504 = 1,
+            _ => {}
+        }
+        if rec.message == "targetResponse" && !rec.status.starts_with('5') {
+            if let (Some(t), Some(ms)) = (rec.target, rec.millis) {
+                self.last_success.insert(t.to_string(), ms);
+            }
+        }
+        if c.is_empty() {
+            return;
+        }
+        let target = match rec.target.filter(|_| target_error) {
+            Some(t) => {
+                self.remember(rec.corr, t);
+                if let (Some(prev), Some(ms)) = (self.last_success.get(t), rec.millis) {
+                    if self.gaps.len() < GAPS && ms >= *prev {
+                        self.gaps.push((ms - prev) as f64 / 1000.0);
+                    }
+                }
+                t.to_string()
+            }
+            None => self
+                .corr_target
+                .get(rec.corr)
+                .cloned()
+                .unwrap_or_else(|| "unknown".into()),
+        };
+        // A status record repeats its target error's message and code: count those once.
+        if !target_error
+            && (c.status_502 + c.status_504) > 0
+            && self.corr_target.contains_key(rec.corr)
+        {
+            c.socket_hang_up = 0;
+            c.econnreset = 0;
+            c.etimedout = 0;
+            c.econnrefused = 0;
+        }
+        if c.status_502 == 1 {
+            match rec.code {
+                "ECONNREFUSED" => self.kinds.refused_502 += 1,
+                _ if rec.code == "ECONNRESET" || rec.err.contains("socket hang up") => {
+                    self.kinds.hangup_502 += 1
+                }
+                _ => self.kinds.other_502 += 1,
+            }
+        }
+        if c.status_504 == 1 {
+            self.kinds.timeout_504 += 1;
+        }
+        let proxy = rec.proxy.split('?').next().unwrap_or("").to_string();
+        let hour = rec
+            .time
+            .get(..13)
+            .map(|h| format!("{h}:00"))
+            .unwrap_or_default();
+        for (map, key) in [
+            (&mut self.by_target, target),
+            (&mut self.by_proxy, proxy),
+            (&mut self.by_hour, hour),
+        ] {
+            add(map.entry(key).or_default(), &c);
+        }
+        add(&mut self.totals, &c);
+        // Logs are read newest file first: keep the earliest and the latest, not the order seen.
+        let at = rec.millis.unwrap_or(0);
+        if self.first_ms.is_none_or(|f| at < f) {
+            self.first_ms = Some(at);
+            self.first = Some(rec.time.to_string());
+        }
+        if self.last_ms.is_none_or(|l| at > l) {
+            self.last_ms = Some(at);
+            self.last = Some(rec.time.to_string());
+        }
+        if self.samples.len() < SAMPLES && (c.status_502 + c.status_504) > 0 {
+            self.samples.push(text.chars().take(400).collect());
+        }
+    }
+
+    fn remember(&mut self, corr: &str, target: &str) {
+        if corr.is_empty() {
+            return;
+        }
+        if self.corr_order.len() >= CORRELATIONS {
+            if let Some(old) = self.corr_order.pop_front() {
+                self.corr_target.remove(&old);
+            }
+        }
+        self.corr_order.push_back(corr.to_string());
+        self.corr_target
+            .insert(corr.to_string(), target.to_string());
+    }
+
+    /// min / median / max of the idle gaps before resets, in seconds.
+    pub fn gap_stats(&self) -> Option<(f64, f64, f64)> {
+        let mut g = self.gaps.clone();
+        if g.is_empty() {
+            return None;
+        }
+        g.sort_by(f64::total_cmp);
+        Some((g[0], g[g.len() / 2], g[g.len() - 1]))
+    }
+}
+
+fn add(into: &mut Counts, c: &Counts) {
+    into.status_502 += c.status_502;
+    into.status_504 += c.status_504;
+    into.socket_hang_up += c.socket_hang_up;
+    into.econnreset += c.econnreset;
+    into.etimedout += c.etimedout;
+    into.econnrefused += c.econnrefused;
+}
+
+/// `<ISO ts> [level][host][pid][org][env][proxy][clientIP][clientId][corr][component][message]
+/// [method][status][errMessage][errCode][timeTaken]` (core/lib/logging.js).
+fn current(text: &str) -> Option<Record<'_>> {
+    let (time, rest) = text.split_once(' ')?;
+    let body = rest.strip_prefix('[')?.strip_suffix(']')?;
+    let f: Vec<&str> = body.split("][").collect();
+    if f.len() != 16 {
+        return None;
+    }
+    let target = (f[10].starts_with("target")).then_some(f[1]);
+    Some(Record {
+        time,
+        millis: iso_millis(time),
+        target,
+        proxy: f[5],
+        corr: f[8],
+        message: f[10],
+        status: f[12],
+        err: f[13],
+        code: f[14],
+    })
+}
+
+/// microgateway-core 2.x: `<epoch ms> <level> [text ]k=v, k=v`; errors carry `s=`, `message=`,
+/// `code=` (then `stack=` running over several lines), requests `u=` and the target `h=`.
+fn legacy(text: &str) -> Option<Record<'_>> {
+    let (ms, rest) = text.split_once(' ')?;
+    if ms.len() != 13 || !ms.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis: i64 = ms.parse().ok()?;
+    let (_level, rest) = rest.split_once(' ')?;
+    // `k=v` items are joined by ", "; the first may follow free text (`targetRequest m=GET`).
+    let value = |key: &str| -> &str {
+        let needle = format!("{key}=");
+        rest.split(", ")
+            .enumerate()
+            .find_map(|(i, item)| match item.strip_prefix(&needle) {
+                Some(v) => Some(v),
+                None if i == 0 => item.split_once(&format!(" {needle}")).map(|(_, v)| v),
+                None => None,
+            })
+            .unwrap_or("")
+    };
+    let message = if rest.starts_with("targetRequest error") {
+        "targetRequest error"
+    } else if rest.starts_with("targetResponse ") {
+        "targetResponse"
+    } else {
+        ""
+    };
+    let host = value("h");
+    Some(Record {
+        time: ms,
+        millis: Some(millis),
+        target: (!host.is_empty() && message.starts_with("target")).then_some(host),
+        proxy: value("u").trim_start_matches('/'),
+        corr: value("i"),
+        message,
+        status: value("s"),
+        err: value("message"),
+        code: value("code"),
+    })
+}
+
+fn iso_millis(ts: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(ts)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CURRENT: &str = "\
+2021-06-23T03:52:20.100Z [info][10.1.2.3:8080][3][myorg][test][emg_badtarget/flakey/hangup][][][aaa][plugins-middleware][targetResponse][GET][200][][][5]
+2021-06-23T03:52:24.109Z [warn][10.1.2.3:8080][3][myorg][test][emg_badtarget/flakey/hangup][][][6b08][plugins-middleware][targetRequest error][GET][][socket hang up][ECONNRESET][395]
+2021-06-23T03:52:24.110Z [error][0:8000][3][myorg][test][emg_badtarget/flakey/hangup][][][6b08][microgateway-core][][GET][502][socket hang up][ECONNRESET][]
+2021-06-23T04:10:00.000Z [error][10.1.2.9:9000][3][myorg][test][slow/x?apikey=REDACTED_QUERY_SECRET][][][c504][plugins-middleware][targetRequest error][GET][][socket hang up][ECONNRESET][2002]
+2021-06-23T04:10:00.001Z [error][0:8000][3][myorg][test][slow/x?apikey=REDACTED_QUERY_SECRET][][][c504][microgateway-core][][GET][504][Gateway timed out trying to reach target][][]
+2021-06-23T04:11:00.000Z [error][0:8000][3][myorg][test][down/y][][][c999][microgateway-core][][GET][502][connect ECONNREFUSED 10.1.2.7:80][ECONNREFUSED][]
+2021-06-23T04:12:00.000Z [error][0:8000][1][myorg][test][][][][][microgateway-core][][GET][404][no match found][][]
+";
+
+    #[test]
+    fn current_format_counts_by_target_proxy_and_hour() {
+        let mut t = Triage::default();
+        CURRENT.lines().for_each(|l| t.line(l.as_bytes()));
+        assert_eq!(t.totals.status_502, 2);
+        assert_eq!(t.totals.status_504, 1);
+        assert_eq!(
+            t.totals.socket_hang_up, 2,
+            "each target error once, not again on its 502/504"
+        );
+        assert_eq!(
+            (t.kinds.hangup_502, t.kinds.refused_502, t.kinds.timeout_504),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            t.by_target["10.1.2.3:8080"].status_502, 1,
+            "the 502 is tied to its target"
+        );
+        assert_eq!(t.by_target["10.1.2.9:9000"].status_504, 1);
+        assert_eq!(
+            t.by_proxy["slow/x"].status_504, 1,
+            "query strings are not part of the proxy"
+        );
+        assert_eq!(t.by_hour["2021-06-23T03:00"].status_502, 1);
+        assert_eq!(t.first.as_deref(), Some("2021-06-23T03:52:24.109Z"));
+        assert_eq!(t.last.as_deref(), Some("2021-06-23T04:11:00.000Z"));
+        let (min, _, _) = t.gap_stats().unwrap();
+        assert!(
+            (min - 4.009).abs() < 0.001,
+            "4 s since the last success from 10.1.2.3:8080: {min}"
+        );
+        assert_eq!(t.samples.len(), 3);
+    }
+
+    #[test]
+    fn old_2x_format_is_understood() {
+        let mut t = Triage::default();
+        for line in [
+            "1624420344100 info targetRequest m=GET, u=/ping, h=localhost:8080, i=aa007400",
+            "1624420344109 error name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+            "    at createHangUpError (_http_client.js:331:15)",
+            "1624420344110 error m=GET, u=/ping, h=gw:8000, r=10.0.0.1:5000, s=502, name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+        ] {
+            t.line(line.as_bytes());
+        }
+        assert_eq!(t.totals.status_502, 1);
+        assert_eq!(t.kinds.hangup_502, 1);
+        assert_eq!(t.by_proxy["ping"].status_502, 1);
+        assert!(t.totals.econnreset >= 1);
+    }
+}

@@ -1,0 +1,327 @@
+//! `analyze` against the real microgateway-core (npm, run by tests/emg/gateway.js) in front of
+//! three targets this test starts on loopback: one that closes idle keep-alive connections after
+//! 1 s without a Keep-Alive header, one that hangs up before answering, one too slow for
+//! `request_timeout`. Bounded request loops; the findings must match what the client saw.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// `npm ci` once into tests/emg (the gateway's dependencies are pinned in its lock file).
+fn gateway_installed() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let dir = repo().join("tests/emg");
+        if dir.join("node_modules/microgateway-core").exists() {
+            return;
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm runs (Node 20 is on the machine)");
+        assert!(
+            out.status.success(),
+            "npm ci in tests/emg failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+fn serve(listener: TcpListener, handle: fn(TcpStream)) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || handle(stream));
+        }
+    });
+}
+
+fn read_request(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 8192];
+    let mut got = Vec::new();
+    while memchr_find(&got, b"\r\n\r\n").is_none() {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Keep-alive target that closes a connection after 1 s idle and never says so.
+fn idle_closer(mut s: TcpStream) {
+    loop {
+        s.set_read_timeout(None).unwrap();
+        if !read_request(&mut s) {
+            return;
+        }
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+            .is_err()
+        {
+            return;
+        }
+        s.set_read_timeout(Some(Duration::from_millis(1000)))
+            .unwrap();
+        let mut peek = [0u8; 1];
+        if s.peek(&mut peek).is_err() {
+            return; // idle for 1 s: close (FIN)
+        }
+    }
+}
+
+fn hangup(mut s: TcpStream) {
+    read_request(&mut s); // then close without a byte of response
+}
+
+fn slow(mut s: TcpStream) {
+    if read_request(&mut s) {
+        std::thread::sleep(Duration::from_millis(2500));
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+}
+
+fn bind() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+struct Gateway(Child);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_gateway(config: serde_json::Value) -> Gateway {
+    gateway_installed();
+    let mut child = Gateway(
+        Command::new("node")
+            .arg(repo().join("tests/emg/gateway.js"))
+            .arg(config.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Dropping the guard on a panic kills and reaps node.
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the gateway started");
+        if line.starts_with("listening") {
+            return child;
+        }
+    }
+}
+
+/// One request through the gateway; the status code the client saw.
+fn get(port: u16, path: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut head = String::new();
+    BufReader::new(s).read_line(&mut head).unwrap();
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn findings_from_a_real_gateway_match_what_the_client_saw() {
+    let (idle, idle_port) = bind();
+    let (rude, rude_port) = bind();
+    let (slowl, slow_port) = bind();
+    serve(idle, idle_closer);
+    serve(rude, hangup);
+    serve(slowl, slow);
+    let t = Test::minimal();
+    let (free, gw_port) = bind();
+    drop(free);
+    let logs = t.log_dir();
+    let t = t.config(
+        "o-e-config.yaml",
+        &format!("edgemicro:\n  port: {gw_port}\n  keep_alive_timeout: 5000\n  request_timeout: 1\n  logging:\n    level: info\n    dir: {}\n", logs.display()),
+    );
+    let _gateway = start_gateway(serde_json::json!({
+        "port": gw_port, "logDir": logs, "requestTimeout": 1, "keepAliveTimeout": 5000,
+        "proxies": [
+            {"base": "/idle", "url": format!("http://127.0.0.1:{idle_port}")},
+            {"base": "/hangup", "url": format!("http://127.0.0.1:{rude_port}")},
+            {"base": "/slow", "url": format!("http://127.0.0.1:{slow_port}")},
+        ]
+    }));
+    // Bounded loops: 4 hang-ups, 2 timeouts, 3 reuses of the idle-closing target ~1 s apart.
+    let mut seen: Vec<(&str, u16)> = Vec::new();
+    for _ in 0..4 {
+        seen.push((
+            "hangup",
+            get(gw_port, "/hangup/orders?apikey=ANALYZESECRET1"),
+        ));
+    }
+    for _ in 0..2 {
+        seen.push(("slow", get(gw_port, "/slow/report")));
+    }
+    for _ in 0..3 {
+        seen.push(("idle", get(gw_port, "/idle/ping")));
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    let count = |code: u16| seen.iter().filter(|(_, c)| *c == code).count() as u64;
+    assert_eq!(
+        seen.iter()
+            .filter(|(p, c)| *p == "hangup" && *c == 502)
+            .count(),
+        4,
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|(p, c)| *p == "slow" && *c == 504)
+            .count(),
+        2,
+        "{seen:?}"
+    );
+
+    // EMG writes its log asynchronously: analyze until the log holds every response, bounded.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let json = loop {
+        let run = Test::new()
+            .args([
+                "analyze".into(),
+                "-c".into(),
+                t.config_dir().into_os_string(),
+                "--log-dir".into(),
+                logs.clone().into_os_string(),
+                "--json".into(),
+            ])
+            .args([
+                "--probe".to_string(),
+                format!("http://127.0.0.1:{idle_port}/ping"),
+                "--probe-max-seconds".into(),
+                "10".into(),
+            ])
+            .run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        let done = json["logs"]["totals"]["status_502"] == count(502)
+            && json["logs"]["totals"]["status_504"] == count(504);
+        if done || Instant::now() > deadline {
+            break json;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(json["logs"]["totals"]["status_502"], count(502), "{json}");
+    assert_eq!(json["logs"]["totals"]["status_504"], count(504), "{json}");
+    assert!(
+        !json.to_string().contains("ANALYZESECRET1"),
+        "samples are redacted"
+    );
+    let findings = json["findings"].as_array().unwrap();
+    let find = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}: {json}"))
+    };
+    let hangup = find("target-hangup");
+    let rude_target = format!("127.0.0.1:{rude_port}");
+    let rude_counts = &json["logs"]["by_target"][&rude_target];
+    assert_eq!(rude_counts["status_502"], 4, "{json}");
+    assert!(hangup["evidence"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["target"] == rude_target.as_str()));
+    assert_eq!(find("timeout")["evidence"]["status_504"], 2);
+    let race = find("keepalive-race");
+    let idle_s = race["evidence"]["probes"][0]["idle_close_s"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (0.9..=1.1).contains(&idle_s),
+        "probe within ±10 % of the target's 1 s: {idle_s}"
+    );
+    assert_eq!(
+        race["evidence"]["probes"][0]["keep_alive_header"],
+        serde_json::Value::Null,
+        "no Keep-Alive hint announced"
+    );
+    assert_eq!(json["keepalive"]["request_timeout_s"], 1);
+}
+
+#[test]
+fn analyze_reads_a_bundle_and_lb_order_is_checked() {
+    let t = Test::example().collect("a.zip");
+    assert_eq!(t.run().code, 0);
+    let run = Test::new()
+        .args([
+            "analyze".into(),
+            t.path("out/a.zip").into_os_string(),
+            "--lb-idle-timeout".into(),
+            "600".into(),
+            "--json".into(),
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["logs"]["totals"]["status_502"], 23);
+    assert_eq!(json["keepalive"]["keep_alive_timeout_ms"], 65000);
+    let ids: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["target-hangup", "lb-keepalive-order"], "{json}");
+    let lb = &json["findings"][1];
+    assert!(
+        lb["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("keep_alive_timeout: 605000"),
+        "{lb}"
+    );
+
+    // 60 s ALB in front of EMG's 65 s: the right order, no finding.
+    let run = Test::new()
+        .args([
+            "analyze".into(),
+            t.path("out/a.zip").into_os_string(),
+            "--lb-idle-timeout".into(),
+            "60".into(),
+            "--json".into(),
+        ])
+        .run();
+    assert!(!run.json()["findings"]
+        .to_string()
+        .contains("lb-keepalive-order"));
+
+    // The bundle's own findings.json says the same as analyze does.
+    let entries = unzip_all(&t.path("out/a.zip"));
+    let bundled: serde_json::Value =
+        serde_json::from_slice(entry(&entries, "findings.json")).unwrap();
+    assert_eq!(bundled[0]["id"], "target-hangup");
+    assert!(
+        String::from_utf8_lossy(entry(&entries, "findings.md")).contains("## target-hangup (high)")
+    );
+}
