@@ -14,16 +14,18 @@ const SAMPLES: usize = 5;
 
 static INTERESTING: std::sync::LazyLock<aho_corasick::AhoCorasick> =
     std::sync::LazyLock::new(|| {
-        aho_corasick::AhoCorasick::new([
-            "error",
-            "targetResponse",
-            "[50",
-            "s=50",
-            "ECONN",
-            "ETIMEDOUT",
-            "hang up",
-        ])
-        .expect("static patterns")
+        aho_corasick::AhoCorasickBuilder::new()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build([
+                "error",
+                "targetResponse",
+                "[50",
+                "s=50",
+                "ECONN",
+                "ETIMEDOUT",
+                "hang up",
+            ])
+            .expect("static patterns")
     });
 const CORRELATIONS: usize = 4096;
 const GAPS: usize = 10_000;
