@@ -219,6 +219,15 @@ pub struct CollectArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
+    /// Read EDGEMICRO_CONFIG (and the key/secret to redact) from this running edgemicro's
+    /// environment (/proc/PID/environ): the docker/Kubernetes way of configuring EMG
+    #[arg(long, env = "EDGEMICRO_DIAG_FROM_PID", value_name = "PID")]
+    pub from_pid: Option<u32>,
+
+    /// Also collect a log piped into stdin as logs/NAME (e.g. `docker logs gw | … --stdin-log gw1.log`)
+    #[arg(long, env = "EDGEMICRO_DIAG_STDIN_LOG", value_name = "NAME")]
+    pub stdin_log: Option<String>,
+
     /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_LEVEL", value_name = "LEVEL",
           value_parser = clap::builder::PossibleValuesParser::new(crate::loglevel::LEVELS))]

@@ -24,14 +24,6 @@ use crate::signals::Interrupt;
 use crate::window::TimeWindow;
 use crate::{facts, loglevel};
 
-/// Env vars of the tool's own environment that hold EMG secrets (notes/edgemicro.md §1):
-/// their values are replaced wherever they occur, like secrets found in the configs.
-const SECRET_ENV: &[&str] = &[
-    "EDGEMICRO_KEY",
-    "EDGEMICRO_SECRET",
-    "EDGEMICRO_REDIS_PASSWORD",
-    "EDGEMICRO_SAML_TOKEN",
-];
 /// Redacted bytes are handed to the zip in chunks of this size.
 const CHUNK: usize = 256 << 10;
 
@@ -54,13 +46,7 @@ impl Plan {
             .flat_map(|c| redact::config_secrets(&rules, &c.yaml))
             .collect();
         known.extend(argv_secrets);
-        known.extend(SECRET_ENV.iter().filter_map(|var| {
-            let value = std::env::var(var).ok().filter(|v| !v.is_empty())?;
-            Some(KnownSecret {
-                value: value.into_bytes(),
-                rule: "env_secret".into(),
-            })
-        }));
+        known.extend(found.secrets.iter().cloned());
         Ok(Plan {
             rules,
             found,
@@ -169,6 +155,18 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         &mut reports,
     )
     .map_err(leak_to_fail)?;
+    if let Some(name) = &settings.stdin_log {
+        collect_stdin_log(
+            name,
+            settings,
+            &engine,
+            &stream,
+            &mut writer,
+            &mut reports,
+            &mut found,
+        )
+        .map_err(leak_to_fail)?;
+    }
     progress.finish_and_clear();
 
     let mut capture_findings = Vec::new();
@@ -251,7 +249,10 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         record
     });
     let restored = log_level.as_ref().is_none_or(|l| l["restored"] == true);
-    let complete = found.skipped.is_empty() && !truncated && !found.logs.is_empty() && restored;
+    let complete = found.skipped.is_empty()
+        && !truncated
+        && (!found.logs.is_empty() || settings.stdin_log.is_some())
+        && restored;
     let exit = if complete { Exit::Ok } else { Exit::Partial };
     let manifest = manifest(
         settings,
@@ -424,7 +425,17 @@ fn collect_logs(
         let mut file = opened.file;
         let mut entry = writer.entry(&path, take)?;
         let mut redactor = engine.file();
-        let outcome = copy_log(&mut file, size, take, &mut redactor, stream, &mut entry);
+        let start = size - take;
+        let outcome = match file.seek(SeekFrom::Start(start)) {
+            Ok(_) => copy_log(
+                (&mut file).take(take),
+                start > 0,
+                &mut redactor,
+                stream,
+                &mut entry,
+            ),
+            Err(e) => Ok(Some(e)),
+        };
         // Skipped bytes of a truncated file count as done for the bar.
         stream.progress.inc(size - take);
         budget -= take.min(budget);
@@ -458,13 +469,82 @@ fn collect_logs(
     Ok(())
 }
 
+/// `--stdin-log NAME`: a log piped in (`docker logs`, `kubectl logs`), redacted and bounded by
+/// `--max-log-bytes` (the first bytes: pipe `--since`/`--tail` output to choose the newest).
+fn collect_stdin_log(
+    name: &str,
+    settings: &Settings,
+    engine: &TextEngine,
+    stream: &Stream,
+    writer: &mut BundleWriter,
+    reports: &mut Vec<(String, FileReport)>,
+    found: &mut Discovery,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    crate::container::check_log_name(name)?;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(crate::exit::Fail::usage(
+            "--stdin-log: stdin is a terminal",
+            "pipe the log in: docker logs gw1 2>&1 | edgemicro-diag collect -y --stdin-log gw1.log",
+        )
+        .into());
+    }
+    let path = format!("logs/{name}");
+    if writer.files().iter().any(|f| f.path == path) {
+        return Err(crate::exit::Fail::usage(
+            format!("--stdin-log: `{name}` is also a log file name"),
+            "choose another name",
+        )
+        .into());
+    }
+    let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
+    let mut input = stdin.lock();
+    let mut entry = writer.entry(&path, limit)?;
+    let mut redactor = engine.file();
+    let mut counted = Counted {
+        inner: (&mut input).take(limit),
+        bytes: 0,
+    };
+    let outcome = copy_log(&mut counted, false, &mut redactor, stream, &mut entry)?;
+    let mut more = [0u8; 1];
+    let truncated = counted.bytes >= limit && input.read(&mut more).unwrap_or(0) > 0;
+    if let Some(e) = outcome {
+        found.skipped.push(Skipped {
+            source: "stdin".into(),
+            reason: format!("read stopped: {}", io_reason(&e)),
+        });
+    }
+    if truncated {
+        found.warnings.push(format!(
+            "{name}: only the first {limit} bytes of stdin (--max-log-bytes)"
+        ));
+    }
+    entry.finish("stdin", redactor.report.total, truncated)?;
+    reports.push((path, redactor.report));
+    Ok(())
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
 /// Streams one log: the newest `take` bytes of the first `size`, line by line, filtered by the
 /// time window and redacted, into the bundle entry. A read error ends the file early and is
 /// returned as `Ok(Some(_))` (the entry keeps what was read); write errors and signals are `Err`.
 fn copy_log(
-    file: &mut std::fs::File,
-    size: u64,
-    take: u64,
+    reader: impl Read,
+    mut skip_partial_line: bool,
     redactor: &mut redact::text::FileRedactor,
     stream: &Stream,
     entry: &mut impl Write,
@@ -477,16 +557,11 @@ fn copy_log(
     } = stream;
     let mut triage = triage.borrow_mut();
     triage.start_file();
-    let start = size - take;
-    if let Err(e) = file.seek(SeekFrom::Start(start)) {
-        return Ok(Some(e));
-    }
-    let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, file.take(take)));
+    let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, reader));
     let mut buf = Vec::with_capacity(1 << 12);
     let mut out = Vec::with_capacity(CHUNK + (1 << 20));
     let mut keep = window.is_open();
     let mut continues = false;
-    let mut skip_partial_line = start > 0;
     let mut count = 0u32;
     let mut read = 0u64;
     loop {

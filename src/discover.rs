@@ -31,6 +31,8 @@ pub struct Discovery {
     pub logs: Vec<LogFile>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<String>,
+    /// Secret values of the environment (this process's, or `--from-pid`'s).
+    pub secrets: Vec<crate::redact::KnownSecret>,
 }
 
 #[derive(Debug)]
@@ -59,12 +61,16 @@ pub struct Skipped {
 
 pub fn discover(settings: &Settings) -> Result<Discovery> {
     let dir = &settings.config_dir;
-    if !dir.value.is_dir() {
+    // Containers: the config may come from EDGEMICRO_CONFIG instead of a dir.
+    let env = crate::container::env_config(settings.from_pid)?;
+    let has_dir = dir.value.is_dir();
+    if !has_dir && env.config.is_none() {
         let tried = format!("`{}` (from {})", dir.value.display(), dir.source);
         return Err(Fail::failure(
-            format!("no EMG config dir: tried {tried}"),
+            format!("no EMG config dir: tried {tried}, and no EDGEMICRO_CONFIG in the environment"),
             "point to the dir holding default.yaml with --config-dir DIR (or EDGEMICRO_CONFIG_DIR); \
-             edgemicro's default is $HOME/.edgemicro of the user that runs it",
+             edgemicro's default is $HOME/.edgemicro of the user that runs it; in a container, \
+             run inside it or pass --from-pid PID of edgemicro",
         )
         .into());
     }
@@ -76,41 +82,35 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
         logs: Vec::new(),
         skipped: Vec::new(),
         warnings: Vec::new(),
+        secrets: env.secrets,
     };
-    let names = config_names(&dir.value)?;
-    let all_pairs = pairs_in(&names);
-    found.pairs = match &settings.pair {
-        Some(pair) if all_pairs.contains(pair) => vec![pair.clone()],
-        Some(pair) => {
-            return Err(Fail::failure(
-                format!("no `{pair}-config.yaml` in `{}`", dir.value.display()),
-                format!(
-                    "pairs found: {}; pick one with --org ORG --env ENV",
-                    list_or_none(&all_pairs)
-                ),
-            )
-            .into())
+    if has_dir {
+        read_dir_configs(settings, &mut found)?;
+    } else {
+        found.warnings.push(format!(
+            "no config dir at `{}`: the config came from EDGEMICRO_CONFIG",
+            dir.value.display()
+        ));
+    }
+    if let Some(mut config) = env.config {
+        let pair = config.name.trim_end_matches("-config.yaml").to_string();
+        if found.configs.iter().any(|c| c.name == config.name) {
+            found.warnings.push(format!("{} and EDGEMICRO_CONFIG both hold {}; the latter is collected as {pair}-config.from-env.yaml", dir.value.display(), config.name));
+            config.name = format!("{pair}-config.from-env.yaml");
         }
-        None => all_pairs,
-    };
-    if found.pairs.is_empty() {
+        if !found.pairs.contains(&pair) {
+            found.pairs.push(pair);
+        }
+        found.configs.push(config);
+    }
+    if has_dir && found.pairs.is_empty() {
         found.skipped.push(Skipped {
             source: dir.value.join("ORG-ENV-config.yaml").display().to_string(),
             reason: "no ORG-ENV-config.yaml in the config dir (has `edgemicro configure` run for this user?)".into(),
         });
     }
-    let wanted = |name: &str| {
-        name == "default.yaml"
-            || found.pairs.iter().any(|p| {
-                name == format!("{p}-config.yaml") || name == format!("{p}-cache-config.yaml")
-            })
-    };
-    for name in names.iter().filter(|n| wanted(n)) {
-        if let Some(config) = read_config(&dir.value, name, &mut found.skipped)? {
-            found.configs.push(config);
-        }
-    }
-    if !found.configs.iter().any(|c| c.name == "default.yaml")
+    if has_dir
+        && !found.configs.iter().any(|c| c.name == "default.yaml")
         && !found
             .skipped
             .iter()
@@ -166,6 +166,40 @@ pub fn pairs(dir: &Path) -> Result<Vec<String>> {
 
 fn pairs_in(names: &[String]) -> Vec<String> {
     names.iter().filter_map(|n| pair_of(n)).collect()
+}
+
+/// default.yaml and the ORG-ENV configs (with their cache configs) of the selected pairs.
+fn read_dir_configs(settings: &Settings, found: &mut Discovery) -> Result<()> {
+    let dir = &settings.config_dir;
+    let names = config_names(&dir.value)?;
+    let all_pairs = pairs_in(&names);
+    found.pairs = match &settings.pair {
+        Some(pair) if all_pairs.contains(pair) => vec![pair.clone()],
+        Some(pair) => {
+            return Err(Fail::failure(
+                format!("no `{pair}-config.yaml` in `{}`", dir.value.display()),
+                format!(
+                    "pairs found: {}; pick one with --org ORG --env ENV",
+                    list_or_none(&all_pairs)
+                ),
+            )
+            .into())
+        }
+        None => all_pairs,
+    };
+    let wanted = |name: &str| {
+        name == "default.yaml"
+            || found.pairs.iter().any(|p| {
+                name == format!("{p}-config.yaml") || name == format!("{p}-cache-config.yaml")
+            })
+    };
+    let names: Vec<&String> = names.iter().filter(|n| wanted(n)).collect();
+    for name in names {
+        if let Some(config) = read_config(&dir.value, name, &mut found.skipped)? {
+            found.configs.push(config);
+        }
+    }
+    Ok(())
 }
 
 /// `ORG-ENV` from `ORG-ENV-config.yaml` (not from the cache config, which follows its source).

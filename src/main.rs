@@ -8,6 +8,7 @@ mod capture;
 mod child;
 mod cli;
 mod collect;
+mod container;
 mod discover;
 mod exit;
 mod facts;

@@ -75,6 +75,10 @@ pub struct Settings {
     pub reproduce_seconds: u64,
     /// A bounded tcpdump while reproducing (`--capture-seconds` or `--capture-host`).
     pub capture: Option<crate::capture::CaptureSpec>,
+    /// Read `EDGEMICRO_CONFIG` from this process's environment instead of ours.
+    pub from_pid: Option<u32>,
+    /// A log piped into stdin, collected as `logs/NAME`.
+    pub stdin_log: Option<String>,
 }
 
 /// EMG's default config dir is `$HOME/.edgemicro` (config/locations.js).
@@ -129,6 +133,8 @@ impl Settings {
                     payload: args.capture_payload,
                 }
             }),
+            from_pid: args.from_pid,
+            stdin_log: args.stdin_log,
             ..base
         }
     }
@@ -154,6 +160,8 @@ impl Settings {
             log_level: None,
             reproduce_seconds: 0,
             capture: None,
+            from_pid: None,
+            stdin_log: None,
         }
     }
 }

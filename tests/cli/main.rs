@@ -6,6 +6,7 @@ mod analyze;
 mod bad_input;
 mod capture;
 mod collect;
+mod fleet;
 mod leaks;
 mod loglevel;
 mod signals;

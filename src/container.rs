@@ -1,0 +1,158 @@
+//! EMG in docker or Kubernetes: no config dir, the whole ORG-ENV config arrives base64-encoded in
+//! `EDGEMICRO_CONFIG` (kubernetes/docker/edgemicro/entrypoint.sh), with `EDGEMICRO_ORG/ENV` and
+//! the key and secret in `EDGEMICRO_KEY/SECRET`. This reads that environment from this process
+//! (`kubectl exec`/`docker exec` inherit it) or from a running edgemicro (`--from-pid`,
+//! `/proc/PID/environ`), and returns the config to collect like any other.
+//!
+//! It never writes the environment anywhere: the decoded config goes through the redactor, and
+//! every secret value of that environment (the base64 blob itself included) becomes a known
+//! secret for the literal pass and the self-check.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use base64::Engine as _;
+
+use crate::discover::ConfigFile;
+use crate::exit::Fail;
+use crate::redact::KnownSecret;
+use crate::yaml::Yaml;
+
+/// Variables whose values are secrets wherever they appear (notes/edgemicro.md §1).
+pub const SECRET_VARS: &[&str] = &[
+    "EDGEMICRO_KEY",
+    "EDGEMICRO_SECRET",
+    "EDGEMICRO_REDIS_PASSWORD",
+    "EDGEMICRO_SAML_TOKEN",
+    "EDGEMICRO_CONFIG",
+];
+
+/// The config found in an environment, and that environment's secrets.
+pub struct EnvConfig {
+    pub config: Option<ConfigFile>,
+    pub secrets: Vec<KnownSecret>,
+}
+
+/// Reads the environment of `pid`, or of this process when `None`.
+pub fn environment(pid: Option<u32>) -> Result<HashMap<String, String>> {
+    let Some(pid) = pid else {
+        return Ok(std::env::vars().collect());
+    };
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).map_err(|e| {
+        Fail::failure(
+            format!(
+                "cannot read the environment of pid {pid}: {}",
+                crate::safe_fs::io_reason(&e)
+            ),
+            "check the pid (`pgrep -f edgemicro`) and run as the same user or root",
+        )
+    })?;
+    Ok(raw
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect())
+}
+
+/// The config in `EDGEMICRO_CONFIG` of that environment, if any, named `ORG-ENV-config.yaml`.
+/// The secrets are those of that environment and of this process (a bot may export them too).
+pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
+    let env = environment(pid)?;
+    let own = if pid.is_some() {
+        environment(None)?
+    } else {
+        HashMap::new()
+    };
+    let secrets = [&env, &own]
+        .into_iter()
+        .flat_map(|e| {
+            SECRET_VARS
+                .iter()
+                .filter_map(|var| e.get(*var).filter(|v| !v.is_empty()))
+        })
+        .map(|v| KnownSecret {
+            value: v.clone().into_bytes(),
+            rule: "env_secret".into(),
+        })
+        .collect();
+    let from = match pid {
+        Some(pid) => format!("EDGEMICRO_CONFIG of pid {pid}"),
+        None => "$EDGEMICRO_CONFIG".to_string(),
+    };
+    let pair = match (env.get("EDGEMICRO_ORG"), env.get("EDGEMICRO_ENV")) {
+        (Some(org), Some(env)) if !org.is_empty() && !env.is_empty() => {
+            Some(format!("{org}-{env}"))
+        }
+        _ => None,
+    };
+    let Some(encoded) = env.get("EDGEMICRO_CONFIG").filter(|v| !v.trim().is_empty()) else {
+        return Ok(EnvConfig {
+            config: None,
+            secrets,
+        });
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim().replace(['\n', '\r', ' '], ""))
+        .map_err(|e| {
+            Fail::failure(
+                format!("{from} is not base64: {e}"),
+                "it must hold the ORG-ENV-config.yaml, base64-encoded",
+            )
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Fail::failure(
+            format!("{from} does not decode to UTF-8 text"),
+            "it must hold the ORG-ENV-config.yaml, base64-encoded",
+        )
+    })?;
+    let yaml = Yaml::parse(&text).map_err(|e| {
+        Fail::failure(
+            format!("{from}:{e}: malformed YAML"),
+            "edgemicro cannot load it either",
+        )
+    })?;
+    let name = format!(
+        "{}-config.yaml",
+        pair.as_deref().unwrap_or("EDGEMICRO_CONFIG")
+    );
+    let config = ConfigFile {
+        path: PathBuf::from(from),
+        name,
+        text,
+        yaml,
+    };
+    Ok(EnvConfig {
+        config: Some(config),
+        secrets,
+    })
+}
+
+/// A `--stdin-log NAME` must be a plain file name: it becomes `logs/NAME` in the bundle.
+pub fn check_log_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+    if ok {
+        return Ok(());
+    }
+    Err(Fail::usage(
+        format!("--stdin-log: `{name}` is not a plain file name"),
+        "name the stdin log like gw1.log",
+    )
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_for_stdin_logs() {
+        assert!(check_log_name("gw1.log").is_ok());
+        for bad in ["", "..", "a/b.log", "../x"] {
+            assert!(check_log_name(bad).is_err(), "{bad}");
+        }
+    }
+}
