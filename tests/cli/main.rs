@@ -3,6 +3,7 @@
 mod harness;
 
 mod analyze;
+mod ansible;
 mod bad_input;
 mod capture;
 mod collect;
