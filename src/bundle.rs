@@ -391,8 +391,12 @@ impl LeakGuard {
             .iter()
             .filter(|k| k.value.len() >= crate::redact::MIN_LITERAL)
             .collect();
-        let ac = (!known.is_empty())
-            .then(|| AhoCorasick::new(known.iter().map(|k| &k.value)).expect("literals build"));
+        let ac = (!known.is_empty()).then(|| {
+            aho_corasick::AhoCorasickBuilder::new()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(known.iter().map(|k| &k.value))
+                .expect("literals build")
+        });
         let keep = known.iter().map(|k| k.value.len()).max().unwrap_or(1) - 1;
         LeakGuard {
             ac,

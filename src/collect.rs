@@ -26,6 +26,10 @@ use crate::{facts, loglevel};
 
 /// Redacted bytes are handed to the zip in chunks of this size.
 const CHUNK: usize = 256 << 10;
+/// Whole lines read and redacted per automaton pass.
+const BLOCK: usize = 256 << 10;
+/// Chunks between the two stages: bounds memory at about IN_FLIGHT × CHUNK.
+const IN_FLIGHT: usize = 4;
 
 /// Everything known before the first byte is written: the rules, what is on the host, and every
 /// secret value (from the configs, argv, the environment) with its encodings.
@@ -499,7 +503,8 @@ fn collect_stdin_log(
         .into());
     }
     let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
-    let mut input = stdin.lock();
+    // `Stdin` (not its lock, which is tied to this thread) goes to the reader stage.
+    let mut input = stdin;
     let mut entry = writer.entry(&path, limit)?;
     let mut redactor = engine.file();
     let mut counted = Counted {
@@ -543,65 +548,138 @@ impl<R: Read> Read for Counted<R> {
 /// time window and redacted, into the bundle entry. A read error ends the file early and is
 /// returned as `Ok(Some(_))` (the entry keeps what was read); write errors and signals are `Err`.
 fn copy_log(
-    reader: impl Read,
-    mut skip_partial_line: bool,
+    reader: impl Read + Send,
+    skip_partial_line: bool,
     redactor: &mut redact::text::FileRedactor,
     stream: &Stream,
     entry: &mut impl Write,
 ) -> Result<Option<std::io::Error>> {
-    let Stream {
-        window,
-        interrupt,
-        progress,
-        triage,
-    } = stream;
-    let mut triage = triage.borrow_mut();
+    let mut triage = stream.triage.borrow_mut();
     triage.start_file();
-    let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, reader));
-    let mut buf = Vec::with_capacity(1 << 12);
-    let mut out = Vec::with_capacity(CHUNK + (1 << 20));
-    let mut keep = window.is_open();
+    let triage: &mut crate::analyze::logs::Triage = &mut triage;
+    // Two stages on two cores: this thread hashes, self-checks and deflates what the producer
+    // reads, redacts and triages. The bounded channel keeps memory flat whatever the file size.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (window, interrupt, progress) = (stream.window, stream.interrupt, stream.progress);
+        let producer = scope.spawn(move || {
+            produce(
+                reader,
+                skip_partial_line,
+                redactor,
+                window,
+                interrupt,
+                progress,
+                triage,
+                tx,
+            )
+        });
+        let mut written = Ok(());
+        for chunk in &rx {
+            if let Err(e) = entry.write_all(&chunk) {
+                written = Err(e);
+                break;
+            }
+        }
+        drop(rx); // a producer still sending sees the consumer gone and stops
+        let produced = producer.join().expect("the log reader does not panic");
+        written?;
+        produced
+    })
+}
+
+/// The producer stage: whole-line blocks when every line is kept (one automaton pass per
+/// block), line by line when `--since/--until` decide per line.
+#[allow(clippy::too_many_arguments)]
+fn produce(
+    reader: impl Read,
+    mut skip_partial_line: bool,
+    redactor: &mut redact::text::FileRedactor,
+    window: &TimeWindow,
+    interrupt: &Interrupt,
+    progress: &indicatif::ProgressBar,
+    triage: &mut crate::analyze::logs::Triage,
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+) -> Result<Option<std::io::Error>> {
+    let mut out = Vec::with_capacity(CHUNK + BLOCK);
+    let mut buf = Vec::with_capacity(BLOCK);
     let mut continues = false;
-    let mut count = 0u32;
-    let mut read = 0u64;
-    loop {
-        let piece = match lines.next_into(&mut buf) {
-            Ok(Some(piece)) => piece,
-            Ok(None) => break,
-            Err(e) => {
-                entry.write_all(&out)?;
+    let flush = |out: &mut Vec<u8>, last: bool| -> bool {
+        if out.len() < CHUNK && !last {
+            return true;
+        }
+        tx.send(std::mem::replace(out, Vec::with_capacity(CHUNK + BLOCK)))
+            .is_ok()
+    };
+    if window.is_open() {
+        let mut blocks = crate::lines::Blocks::new(reader, BLOCK);
+        if skip_partial_line {
+            if let Err(e) = blocks.skip_line() {
                 return Ok(Some(e));
             }
-        };
-        read += buf.len() as u64;
-        if skip_partial_line {
-            // Mid-line after the seek: start at the next whole line.
-            skip_partial_line = piece == Piece::Cut;
-            continue;
         }
-        if !continues {
-            if let Some(decision) = window.keeps(&buf) {
-                keep = decision; // lines without a timestamp (stack traces) follow their record
+        loop {
+            let kind = match blocks.next_into(&mut buf) {
+                Ok(Some(kind)) => kind,
+                Ok(None) => break,
+                Err(e) => {
+                    flush(&mut out, true);
+                    return Ok(Some(e));
+                }
+            };
+            progress.inc(buf.len() as u64);
+            let at = out.len();
+            match kind {
+                crate::lines::Block::Lines => redactor.lines(&buf, continues, &mut out),
+                crate::lines::Block::Piece(_) => redactor.line(&buf, continues, &mut out),
+            }
+            triage.block(&out[at..]);
+            continues = kind == crate::lines::Block::Piece(Piece::Cut);
+            if !flush(&mut out, false) {
+                return Ok(None); // the writer stopped; its error is the one to report
+            }
+            interrupt.check()?;
+        }
+    } else {
+        let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, reader));
+        let mut keep = false;
+        let mut count = 0u32;
+        loop {
+            let piece = match lines.next_into(&mut buf) {
+                Ok(Some(piece)) => piece,
+                Ok(None) => break,
+                Err(e) => {
+                    flush(&mut out, true);
+                    return Ok(Some(e));
+                }
+            };
+            progress.inc(buf.len() as u64);
+            if skip_partial_line {
+                // Mid-line after the seek: start at the next whole line.
+                skip_partial_line = piece == Piece::Cut;
+                continue;
+            }
+            if !continues {
+                if let Some(decision) = window.keeps(&buf) {
+                    keep = decision; // lines without a timestamp (stack traces) follow their record
+                }
+            }
+            if keep {
+                let at = out.len();
+                redactor.line(&buf, continues, &mut out);
+                triage.line(&out[at..]);
+            }
+            continues = piece == Piece::Cut;
+            if !flush(&mut out, false) {
+                return Ok(None);
+            }
+            count += 1;
+            if count.is_multiple_of(1024) {
+                interrupt.check()?;
             }
         }
-        if keep {
-            let at = out.len();
-            redactor.line(&buf, continues, &mut out);
-            triage.line(&out[at..]);
-        }
-        continues = piece == Piece::Cut;
-        if out.len() >= CHUNK {
-            entry.write_all(&out)?;
-            out.clear();
-        }
-        count += 1;
-        if count.is_multiple_of(1024) {
-            interrupt.check()?;
-            progress.inc(std::mem::take(&mut read));
-        }
     }
-    entry.write_all(&out)?;
-    progress.inc(read);
+    flush(&mut out, true);
     interrupt.check()?;
     Ok(None)
 }

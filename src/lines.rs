@@ -17,7 +17,7 @@ pub struct BoundedLines<R> {
 }
 
 /// One piece of input: a whole line, or a part of an over-long one.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Piece {
     /// Ends with `\n` or at end of input.
     End,
@@ -111,5 +111,141 @@ mod tests {
             .all(|(l, p)| *p == Piece::Cut && l.ends_with(b" ")));
         let joined: Vec<u8> = got.into_iter().flat_map(|(l, _)| l).collect();
         assert_eq!(joined, input, "nothing lost or duplicated");
+    }
+}
+
+/// What `Blocks::next_into` handed over.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Block {
+    /// Whole lines (the last one may lack its `\n` at the end of input).
+    Lines,
+    /// A piece of a line longer than the block size, as `BoundedLines` cuts it.
+    Piece(Piece),
+}
+
+/// Whole lines, many at a time (up to `cap` bytes): one automaton pass per block instead of
+/// one per line. A line longer than `cap` is handed over in pieces cut at a separator.
+pub struct Blocks<R> {
+    reader: R,
+    carry: Vec<u8>,
+    cap: usize,
+    eof: bool,
+}
+
+impl<R: std::io::Read> Blocks<R> {
+    pub fn new(reader: R, cap: usize) -> Self {
+        Blocks {
+            reader,
+            carry: Vec::new(),
+            cap,
+            eof: false,
+        }
+    }
+
+    /// Drops everything up to and including the first `\n` (after a seek into a line).
+    pub fn skip_line(&mut self) -> io::Result<()> {
+        let mut buf = Vec::new();
+        loop {
+            match self.next_into(&mut buf)? {
+                None => return Ok(()),
+                Some(Block::Piece(Piece::Cut)) => continue,
+                Some(Block::Piece(Piece::End)) => return Ok(()),
+                Some(Block::Lines) => {
+                    if let Some(nl) = memchr::memchr(b'\n', &buf) {
+                        self.carry.splice(0..0, buf[nl + 1..].iter().copied());
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The next block into `buf` (cleared first); `None` at the end of input.
+    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Block>> {
+        buf.clear();
+        buf.append(&mut self.carry);
+        while buf.len() < self.cap && !self.eof {
+            let start = buf.len();
+            buf.resize(self.cap, 0);
+            let n = loop {
+                match self.reader.read(&mut buf[start..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    buf.truncate(start);
+                    return Err(e);
+                }
+            };
+            buf.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+            } else if memchr::memchr(b'\n', &buf[start..]).is_some() && buf.len() >= self.cap / 2 {
+                break; // enough whole lines for one pass
+            }
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if let Some(last) = memchr::memrchr(b'\n', buf) {
+            self.carry.extend_from_slice(&buf[last + 1..]);
+            buf.truncate(last + 1);
+            return Ok(Some(Block::Lines));
+        }
+        if self.eof {
+            return Ok(Some(Block::Lines)); // the unterminated last line
+        }
+        // One line longer than a block: cut it at a separator near the end.
+        let from = buf.len().saturating_sub(CUT_WINDOW);
+        let cut = buf[from..]
+            .iter()
+            .rposition(|b| matches!(b, b' ' | b',' | b';' | b'&' | b']' | b'"' | b'\t'))
+            .map_or(buf.len(), |p| from + p + 1);
+        self.carry.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        Ok(Some(Block::Piece(Piece::Cut)))
+    }
+}
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    #[test]
+    fn blocks_keep_every_byte_once_and_stay_bounded() {
+        let mut input = Vec::new();
+        for i in 0..5000 {
+            input.extend_from_slice(format!("line {i} with some text\n").as_bytes());
+        }
+        input.extend_from_slice(&vec![b'x'; 3000]); // a long unterminated tail
+        input.extend_from_slice(b" end");
+        let mut blocks = Blocks::new(&input[..], 1024);
+        let (mut all, mut buf) = (Vec::new(), Vec::new());
+        let mut kinds = Vec::new();
+        while let Some(kind) = blocks.next_into(&mut buf).unwrap() {
+            assert!(buf.len() <= 1024 + CUT_WINDOW, "bounded: {}", buf.len());
+            if kind == Block::Lines && !buf.ends_with(b"\n") {
+                assert!(
+                    all.len() + buf.len() == input.len(),
+                    "only the last block lacks a newline"
+                );
+            }
+            kinds.push(kind);
+            all.extend_from_slice(&buf);
+        }
+        assert_eq!(all, input);
+        assert!(kinds.contains(&Block::Piece(Piece::Cut)));
+    }
+
+    #[test]
+    fn skip_line_drops_a_partial_first_line() {
+        let mut blocks = Blocks::new(&b"tail of a line\nfirst whole\nsecond\n"[..], 1024);
+        blocks.skip_line().unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(blocks.next_into(&mut buf).unwrap(), Some(Block::Lines));
+        assert_eq!(buf, b"first whole\nsecond\n");
     }
 }

@@ -108,9 +108,29 @@ impl Triage {
     pub fn line(&mut self, line: &[u8]) {
         self.lines += 1;
         // Most lines are plain request records; only errors, 5xx and target responses count.
-        if !INTERESTING.is_match(line) {
-            return;
+        if INTERESTING.is_match(line) {
+            self.parse(line);
         }
+    }
+
+    /// Many whole redacted lines at once: one automaton pass finds the lines worth parsing.
+    pub fn block(&mut self, block: &[u8]) {
+        self.lines += memchr::memchr_iter(b'\n', block).count() as u64
+            + u64::from(!block.is_empty() && !block.ends_with(b"\n"));
+        let mut last = usize::MAX;
+        for m in INTERESTING.find_iter(block) {
+            let start = memchr::memrchr(b'\n', &block[..m.start()]).map_or(0, |p| p + 1);
+            if start == last {
+                continue;
+            }
+            last = start;
+            let end = memchr::memchr(b'\n', &block[m.start()..])
+                .map_or(block.len(), |p| m.start() + p + 1);
+            self.parse(&block[start..end]);
+        }
+    }
+
+    fn parse(&mut self, line: &[u8]) {
         let Ok(text) = std::str::from_utf8(line) else {
             return;
         };
@@ -389,6 +409,16 @@ mod tests {
             "4 s since the last success from 10.1.2.3:8080: {min}"
         );
         assert_eq!(t.samples.len(), 3);
+    }
+
+    #[test]
+    fn block_and_line_triage_agree() {
+        let (mut by_line, mut by_block) = (Triage::default(), Triage::default());
+        CURRENT.lines().for_each(|l| by_line.line(l.as_bytes()));
+        by_block.block(CURRENT.as_bytes());
+        assert_eq!(by_line.lines, by_block.lines);
+        assert_eq!(by_line.totals, by_block.totals);
+        assert_eq!(by_line.by_target, by_block.by_target);
     }
 
     #[test]

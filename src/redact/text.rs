@@ -130,6 +130,11 @@ impl<'r> TextEngine<'r> {
                 .iter()
                 .map(|r| r.regex.capture_locations())
                 .collect(),
+            fired: Vec::new(),
+            literal: Vec::new(),
+            block_keywords: Vec::new(),
+            block_literals: Vec::new(),
+            carry_literal: None,
             report: FileReport::default(),
         }
     }
@@ -146,6 +151,13 @@ pub struct FileRedactor<'e, 'r> {
     line_rules: Vec<&'e str>,
     /// Capture positions per pattern rule, reused across lines (no allocation per match).
     slots: Vec<regex::bytes::CaptureLocations>,
+    /// Keyword owners and literal spans of the line at hand; block-wide hits, reused.
+    fired: Vec<usize>,
+    literal: Vec<(usize, usize, usize)>,
+    block_keywords: Vec<(usize, usize)>,
+    block_literals: Vec<(usize, usize, usize)>,
+    /// The rest of a known secret that crossed a line end: bytes left, literal pattern.
+    carry_literal: Option<(usize, usize)>,
     pub report: FileReport,
 }
 
@@ -153,6 +165,99 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
     /// Redacts one line (with its line ending, if any) into `out`. `continues` says the previous
     /// call ended mid-line (an over-long line handed over in pieces): same line number.
     pub fn line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
+        let engine: &'e TextEngine<'r> = self.engine;
+        self.fired.clear();
+        self.fired.extend(
+            engine
+                .prefilter
+                .find_overlapping_iter(line)
+                .map(|m| m.pattern().as_usize()),
+        );
+        self.literal.clear();
+        if let Some(ac) = &engine.literals {
+            self.literal.extend(
+                ac.find_iter(line)
+                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
+            );
+        }
+        self.redact_line(line, continues, out);
+    }
+
+    /// Redacts a block of whole lines into `out`: each automaton runs once over the block, and
+    /// a line with no keyword, no known secret and no open key block is copied as is (most
+    /// lines). `continues`: the block starts with the rest of a line cut into pieces.
+    pub fn lines(&mut self, block: &[u8], continues: bool, out: &mut Vec<u8>) {
+        let engine: &'e TextEngine<'r> = self.engine;
+        let mut keywords: Vec<(usize, usize)> = std::mem::take(&mut self.block_keywords);
+        keywords.clear();
+        keywords.extend(
+            engine
+                .prefilter
+                .find_overlapping_iter(block)
+                .map(|m| (m.start(), m.pattern().as_usize())),
+        );
+        // No sort needed: the matches come in order of their end, and a keyword never spans a
+        // line, so they arrive grouped by line, which is all the walk below relies on.
+        let mut literals: Vec<(usize, usize, usize)> = std::mem::take(&mut self.block_literals);
+        literals.clear();
+        if let Some(ac) = &engine.literals {
+            literals.extend(
+                ac.find_iter(block)
+                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
+            );
+        }
+        let (mut k, mut l, mut start) = (0, 0, 0);
+        let mut first = true;
+        while start < block.len() {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p + 1);
+            let line = &block[start..end];
+            let k0 = k;
+            while k < keywords.len() && keywords[k].0 < end {
+                k += 1;
+            }
+            let l0 = l;
+            while l < literals.len() && literals[l].0 < end {
+                l += 1;
+            }
+            let cont = continues && first;
+            if k0 == k && l0 == l && self.block.is_none() && self.carry_literal.is_none() {
+                if !cont {
+                    self.line_no += 1;
+                }
+                out.extend_from_slice(line);
+            } else {
+                self.fired.clear();
+                self.fired
+                    .extend(keywords[k0..k].iter().map(|(_, owner)| *owner));
+                self.literal.clear();
+                // A known secret that runs past the end of its line goes on in the next one.
+                if let Some((rest, pattern)) = self.carry_literal.take() {
+                    self.literal.push((
+                        0,
+                        rest.min(line.len() - usize::from(line.ends_with(b"\n"))),
+                        pattern,
+                    ));
+                }
+                // The line's own bytes end before its `\n`: a replacement never eats the newline.
+                let content = line.len() - usize::from(line.ends_with(b"\n"));
+                for &(s, e, pattern) in &literals[l0..l] {
+                    self.literal
+                        .push((s - start, (e - start).min(content), pattern));
+                    if e > end {
+                        self.carry_literal = Some((e - end, pattern));
+                    }
+                }
+                self.redact_line(line, cont, out);
+            }
+            first = false;
+            start = end;
+        }
+        self.block_keywords = keywords;
+        self.block_literals = literals;
+    }
+
+    /// The per-line core: keyword owners in `self.fired`, literal spans in `self.literal`.
+    fn redact_line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
         if !continues {
             self.line_no += 1;
         }
@@ -162,8 +267,8 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         self.line_rules.clear();
         self.patterns_fired.iter_mut().for_each(|f| *f = false);
         self.blocks_fired.iter_mut().for_each(|f| *f = false);
-        for m in engine.prefilter.find_overlapping_iter(line) {
-            match engine.owners[m.pattern().as_usize()] {
+        for &owner in &self.fired {
+            match engine.owners[owner] {
                 Owner::Pattern(p) => self.patterns_fired[p] = true,
                 Owner::Block(b) => self.blocks_fired[b] = true,
             }
@@ -193,14 +298,9 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 };
             }
         }
-        if let Some(ac) = &engine.literals {
-            for m in ac.find_iter(line) {
-                self.spans.push((
-                    m.start(),
-                    m.end(),
-                    engine.literal_rules[m.pattern().as_usize()].as_str(),
-                ));
-            }
+        for &(start, end, pattern) in &self.literal {
+            self.spans
+                .push((start, end, engine.literal_rules[pattern].as_str()));
         }
         self.write(line, out);
     }
@@ -453,6 +553,22 @@ mod tests {
         let (out, report) = run(&known, "connecting with redisPW42x failed; abc stays\n");
         assert_eq!(out, "connecting with REDACTED_PASSWORD failed; abc stays\n");
         assert_eq!(report.total, 1);
+
+        // A known secret across a line break (a multi-line YAML value echoed in a log): the
+        // block path sees it whole and keeps both line ends.
+        let rules = RuleSet::load(&[] as &[&str]).unwrap();
+        let multi = [KnownSecret {
+            value: b"top half\nbottom half".to_vec(),
+            rule: "password".into(),
+        }];
+        let engine = TextEngine::new(&rules, &multi);
+        let mut file = engine.file();
+        let mut out = Vec::new();
+        file.lines(b"before top half\nbottom half after\n", false, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "before REDACTED_PASSWORD\nREDACTED_PASSWORD after\n"
+        );
     }
 
     #[test]
@@ -460,5 +576,54 @@ mod tests {
         let (out, report) = run(&[], "redisPassword: REDACTED_PASSWORD\r\nplain line\r\n");
         assert_eq!(out, "redisPassword: REDACTED_PASSWORD\r\nplain line\r\n");
         assert_eq!(report.total, 0);
+    }
+
+    #[test]
+    fn block_path_equals_line_path() {
+        let known = [KnownSecret {
+            value: b"plainKNOWN99".to_vec(),
+            rule: "password".into(),
+        }];
+        let mut input = String::new();
+        for i in 0..40 {
+            input.push_str(&format!("2026-11-24T03:23:43.509Z [info][h][1][o][e][p?apikey=K{i:03}QQ][1.2.3.4][CID{i:03}XX][c][m][targetRequest][GET][][][][]\n"));
+            input.push_str("quiet line with nothing in it\n");
+            if i % 7 == 0 {
+                input.push_str("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAPEMLINEONE\n-----END RSA PRIVATE KEY-----\n");
+                input.push_str(
+                    "x-api-key: HDR123456 and plainKNOWN99 and redisPW42x\nsecond half\n",
+                );
+            }
+        }
+        let rules = RuleSet::load(&[] as &[&str]).unwrap();
+        let engine = TextEngine::new(&rules, &known);
+        let mut by_line = engine.file();
+        let mut expected = Vec::new();
+        for line in input.split_inclusive('\n') {
+            by_line.line(line.as_bytes(), false, &mut expected);
+        }
+        for cap in [64, 300, 4096, 1 << 20] {
+            let mut by_block = engine.file();
+            let mut out = Vec::new();
+            let mut blocks = crate::lines::Blocks::new(input.as_bytes(), cap);
+            let (mut buf, mut continues) = (Vec::new(), false);
+            while let Some(kind) = blocks.next_into(&mut buf).unwrap() {
+                match kind {
+                    crate::lines::Block::Lines => by_block.lines(&buf, continues, &mut out),
+                    crate::lines::Block::Piece(_) => by_block.line(&buf, continues, &mut out),
+                }
+                continues = kind == crate::lines::Block::Piece(crate::lines::Piece::Cut);
+            }
+            if cap >= 300 {
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&expected),
+                    "block size {cap}"
+                );
+                assert_eq!(by_block.report.total, by_line.report.total);
+            }
+            assert!(!String::from_utf8_lossy(&out).contains("PEMLINEONE"));
+            assert!(!String::from_utf8_lossy(&out).contains("plainKNOWN99"));
+        }
     }
 }
