@@ -42,7 +42,7 @@ fn corpus() -> Vec<u8> {
                 format!("{ts} [info][{host}][1][myorg][test][{proxy}][172.16.0.9][{cid}][{corr}][plugins-middleware][{msg}][GET][{status}][][][12]\n").as_bytes(),
             );
         }
-        if i % 101 == 0 {
+        if i.is_multiple_of(101) {
             out.extend_from_slice(format!("{ts} [error][0:8000][1][myorg][test][{proxy}][][][{corr}][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n").as_bytes());
         }
     }
