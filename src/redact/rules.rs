@@ -50,6 +50,10 @@ pub struct PatternRule {
     pub id: String,
     pub keywords: Vec<String>,
     pub regex: BytesRegex,
+    /// `scan: block`: the same regex in multi-line mode (`^`/`$` at line ends), run once over a
+    /// block of lines. For rules that apply to most lines (EMG's clientId field), where a
+    /// keyword gate would fire on every line anyway.
+    pub block: Option<BytesRegex>,
 }
 
 #[derive(Debug)]
@@ -80,8 +84,11 @@ struct RawPattern {
     id: String,
     #[allow(dead_code)]
     why: Option<String>,
+    #[serde(default)]
     keywords: Vec<String>,
     regex: String,
+    /// `block`: one multi-line pass over many lines instead of a keyword-gated pass per line.
+    scan: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -215,11 +222,30 @@ impl RuleSet {
         let raw: RawPattern = deserialize(at, item)?;
         self.check_id(at, &raw.id)?;
         let regex = compile(at, &raw.id, &raw.regex)?;
-        check_keywords(at, &raw.id, &raw.keywords)?;
+        let block = match raw.scan.as_deref() {
+            None => {
+                check_keywords(at, &raw.id, &raw.keywords)?;
+                None
+            }
+            Some("block") => {
+                let multi = compile(at, &raw.id, &format!("(?m:{})", raw.regex))?;
+                // A block rule sees many lines at once: it must never match across a line end
+                // (documented in redaction-rules/README.md; the empty-line check catches `\s*`).
+                if multi.is_match(b"\n") || multi.is_match(b"\n\n") {
+                    bail!(
+                        "{at}: rule `{}`: a `scan: block` regex must not match a line break",
+                        raw.id
+                    );
+                }
+                Some(multi)
+            }
+            Some(other) => bail!("{at}: rule `{}`: scan `{other}` is not `block`", raw.id),
+        };
         self.patterns.push(PatternRule {
             id: raw.id,
             keywords: raw.keywords,
             regex,
+            block,
         });
         Ok(())
     }

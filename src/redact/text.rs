@@ -24,6 +24,8 @@ enum Owner {
 pub struct TextEngine<'r> {
     rules: &'r RuleSet,
     prefilter: AhoCorasick,
+    /// Per keyword: the keywords a match of it can hide from a non-overlapping search.
+    shadows: Vec<Vec<usize>>,
     owners: Vec<Owner>,
     literals: Option<AhoCorasick>,
     literal_rules: Vec<String>,
@@ -68,6 +70,29 @@ impl FileReport {
     }
 }
 
+/// For each keyword, every other keyword that a non-overlapping search could miss when it
+/// reports this one: those inside it (the same word included) and those starting inside it.
+fn shadows(keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
+    let lower: Vec<Vec<u8>> = keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
+    lower
+        .iter()
+        .enumerate()
+        .map(|(i, ki)| {
+            (0..lower.len())
+                .filter(|&j| j != i)
+                .filter(|&j| {
+                    let kj = &lower[j];
+                    let inside =
+                        kj.len() <= ki.len() && ki.windows(kj.len()).any(|w| w == kj.as_slice());
+                    let across =
+                        (1..ki.len()).any(|s| kj.len() > ki.len() - s && kj.starts_with(&ki[s..]));
+                    inside || across
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Secrets shorter than this are not replaced as literals: too many innocent matches.
 pub const MIN_LITERAL: usize = 6;
 
@@ -87,12 +112,18 @@ impl<'r> TextEngine<'r> {
                 owners.push(Owner::Block(i));
             }
         }
-        // DFA automata: a few KiB of memory each, and the fastest search per line (profiled).
+        // DFA automata: a few KiB of memory each. Leftmost-longest (it gets a SIMD prefilter
+        // that skips over lines without any keyword; overlapping search gets none) made exact by
+        // `shadows`: a keyword found may hide others inside or across it; their rules fire too.
+        // Keywords are matched against an A–Z-lowercased copy of the text (same offsets): a
+        // case-sensitive automaton of lowercase words can use the SIMD Teddy searcher, a
+        // case-insensitive one (~60 words) cannot (profiled: it was a third of the time).
+        let lowered: Vec<Vec<u8>> = keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
         let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&keywords)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&lowered)
             .expect("keywords were validated as non-empty");
+        let shadows = shadows(&keywords);
         let known: Vec<&KnownSecret> = known
             .iter()
             .filter(|k| k.value.len() >= MIN_LITERAL)
@@ -108,6 +139,7 @@ impl<'r> TextEngine<'r> {
         TextEngine {
             rules,
             prefilter,
+            shadows,
             owners,
             literals,
             literal_rules,
@@ -135,6 +167,9 @@ impl<'r> TextEngine<'r> {
             block_keywords: Vec::new(),
             block_literals: Vec::new(),
             carry_literal: None,
+            lowered: Vec::new(),
+            scanned: Vec::new(),
+            block_scanned: Vec::new(),
             report: FileReport::default(),
         }
     }
@@ -158,6 +193,11 @@ pub struct FileRedactor<'e, 'r> {
     block_literals: Vec<(usize, usize, usize)>,
     /// The rest of a known secret that crossed a line end: bytes left, literal pattern.
     carry_literal: Option<(usize, usize)>,
+    /// The text lowercased (A–Z only) for the keyword search, reused.
+    lowered: Vec<u8>,
+    /// Spans found by `scan: block` rules: for the line at hand, and block-wide (reused).
+    scanned: Vec<(usize, usize, &'e str)>,
+    block_scanned: Vec<(usize, usize, &'e str)>,
     pub report: FileReport,
 }
 
@@ -167,12 +207,13 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
     pub fn line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
         let engine: &'e TextEngine<'r> = self.engine;
         self.fired.clear();
-        self.fired.extend(
-            engine
-                .prefilter
-                .find_overlapping_iter(line)
-                .map(|m| m.pattern().as_usize()),
-        );
+        self.lowered.clear();
+        self.lowered.extend(line.iter().map(u8::to_ascii_lowercase));
+        for m in engine.prefilter.find_iter(&self.lowered) {
+            let k = m.pattern().as_usize();
+            self.fired.push(k);
+            self.fired.extend_from_slice(&engine.shadows[k]);
+        }
         self.literal.clear();
         if let Some(ac) = &engine.literals {
             self.literal.extend(
@@ -180,7 +221,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
             );
         }
-        self.redact_line(line, continues, out);
+        self.redact_line(line, continues, true, out);
     }
 
     /// Redacts a block of whole lines into `out`: each automaton runs once over the block, and
@@ -190,12 +231,14 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         let engine: &'e TextEngine<'r> = self.engine;
         let mut keywords: Vec<(usize, usize)> = std::mem::take(&mut self.block_keywords);
         keywords.clear();
-        keywords.extend(
-            engine
-                .prefilter
-                .find_overlapping_iter(block)
-                .map(|m| (m.start(), m.pattern().as_usize())),
-        );
+        self.lowered.clear();
+        self.lowered
+            .extend(block.iter().map(u8::to_ascii_lowercase));
+        for m in engine.prefilter.find_iter(&self.lowered) {
+            let k = m.pattern().as_usize();
+            keywords.push((m.start(), k));
+            keywords.extend(engine.shadows[k].iter().map(|&s| (m.start(), s)));
+        }
         // No sort needed: the matches come in order of their end, and a keyword never spans a
         // line, so they arrive grouped by line, which is all the walk below relies on.
         let mut literals: Vec<(usize, usize, usize)> = std::mem::take(&mut self.block_literals);
@@ -206,7 +249,29 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
             );
         }
+        // `scan: block` rules: one multi-line pass over the whole block.
+        let mut scanned: Vec<(usize, usize, &'e str)> = std::mem::take(&mut self.block_scanned);
+        scanned.clear();
+        for (p, rule) in engine.rules.patterns.iter().enumerate() {
+            let Some(regex) = &rule.block else { continue };
+            let slots = &mut self.slots[p];
+            let mut at = 0;
+            while at <= block.len() {
+                let Some(m) = regex.captures_read_at(slots, block, at) else {
+                    break;
+                };
+                let (s, e) = slots.get(1).unwrap_or((m.start(), m.end()));
+                scanned.push((s, e, rule.id.as_str()));
+                at = if m.end() > m.start() {
+                    m.end()
+                } else {
+                    m.end() + 1
+                };
+            }
+        }
+        scanned.sort_unstable_by_key(|s| s.0);
         let (mut k, mut l, mut start) = (0, 0, 0);
+        let mut b = 0;
         let mut first = true;
         while start < block.len() {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p + 1);
@@ -219,8 +284,13 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             while l < literals.len() && literals[l].0 < end {
                 l += 1;
             }
+            let b0 = b;
+            while b < scanned.len() && scanned[b].0 < end {
+                b += 1;
+            }
             let cont = continues && first;
-            if k0 == k && l0 == l && self.block.is_none() && self.carry_literal.is_none() {
+            if k0 == k && l0 == l && b0 == b && self.block.is_none() && self.carry_literal.is_none()
+            {
                 if !cont {
                     self.line_no += 1;
                 }
@@ -247,17 +317,25 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                         self.carry_literal = Some((e - end, pattern));
                     }
                 }
-                self.redact_line(line, cont, out);
+                self.scanned.clear();
+                self.scanned.extend(
+                    scanned[b0..b]
+                        .iter()
+                        .map(|&(s, e, rule)| (s - start, e - start, rule)),
+                );
+                self.redact_line(line, cont, false, out);
             }
             first = false;
             start = end;
         }
         self.block_keywords = keywords;
         self.block_literals = literals;
+        self.block_scanned = scanned;
     }
 
-    /// The per-line core: keyword owners in `self.fired`, literal spans in `self.literal`.
-    fn redact_line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
+    /// The per-line core: keyword owners in `self.fired`, literal spans in `self.literal`,
+    /// spans of `scan: block` rules in `self.scanned` (or, `per_line`, those rules run here).
+    fn redact_line(&mut self, line: &[u8], continues: bool, per_line: bool, out: &mut Vec<u8>) {
         if !continues {
             self.line_no += 1;
         }
@@ -275,7 +353,12 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         }
         self.blocks(line, rules);
         for (p, rule) in rules.patterns.iter().enumerate() {
-            if !self.patterns_fired[p] {
+            let fired = if rule.block.is_some() {
+                per_line
+            } else {
+                self.patterns_fired[p]
+            };
+            if !fired {
                 continue;
             }
             // A keyword is not a match: the lazy DFA says no quickly, and only then are
@@ -297,6 +380,9 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     m.end() + 1
                 };
             }
+        }
+        if !per_line {
+            self.spans.extend(self.scanned.iter().copied());
         }
         for &(start, end, pattern) in &self.literal {
             self.spans
@@ -576,6 +662,25 @@ mod tests {
         let (out, report) = run(&[], "redisPassword: REDACTED_PASSWORD\r\nplain line\r\n");
         assert_eq!(out, "redisPassword: REDACTED_PASSWORD\r\nplain line\r\n");
         assert_eq!(report.total, 0);
+    }
+
+    #[test]
+    fn shadowed_keywords_still_fire_their_rules() {
+        let sets = shadows(&[
+            b"apikey".to_vec(),
+            b"key=".to_vec(),
+            b"password".to_vec(),
+            b"PASSWORD".to_vec(),
+            b"y=x".to_vec(),
+        ]);
+        assert!(sets[0].contains(&1), "key= starts inside apikey");
+        assert!(sets[0].contains(&4), "y=x starts at apikey's last byte");
+        assert_eq!(sets[2], vec![3], "the same word in another rule");
+        // End to end: `apikey=` must fire query_secret (keyword key=) even though the
+        // leftmost-longest search reports `apikey` there.
+        let (out, report) = run(&[], "GET /x?apikey=SHADOWED123 HTTP/1.1\n");
+        assert!(!out.contains("SHADOWED123"), "{out}");
+        assert!(report.by_rule.contains_key("query_secret"), "{report:?}");
     }
 
     #[test]
