@@ -76,6 +76,8 @@ struct Hashing {
     inner: Sink,
     hasher: Sha256,
     bytes: u64,
+    /// The same count, readable while the zip writer owns this (for --max-bundle-bytes).
+    shared: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl Write for Hashing {
@@ -83,6 +85,7 @@ impl Write for Hashing {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
+        self.shared.set(self.bytes);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -106,6 +109,8 @@ impl Drop for Partial {
 }
 
 pub struct BundleWriter {
+    /// Zip bytes written so far (compressed), for --max-bundle-bytes.
+    written: std::rc::Rc<std::cell::Cell<u64>>,
     zip: ZipWriter<StreamWriter<Hashing>>,
     partial: Option<Partial>,
     files: Vec<FileEntry>,
@@ -157,18 +162,26 @@ impl BundleWriter {
             now.second() as u8,
         )
         .unwrap_or_default();
+        let written = std::rc::Rc::new(std::cell::Cell::new(0));
         let hashing = Hashing {
             inner: sink,
             hasher: Sha256::new(),
             bytes: 0,
+            shared: written.clone(),
         };
         Ok(BundleWriter {
+            written,
             zip: ZipWriter::new_stream(hashing),
             partial,
             files: Vec::new(),
             guard: LeakGuard::new(&[]),
             mtime,
         })
+    }
+
+    /// Bytes of zip written so far (compressed data may lag behind what entries were given).
+    pub fn bytes_written(&self) -> u64 {
+        self.written.get()
     }
 
     /// Arms the self-check with every secret the plan knows, before the first entry.
@@ -354,6 +367,11 @@ impl Write for Entry<'_> {
 }
 
 impl Entry<'_> {
+    /// Bytes of the whole zip written so far.
+    pub fn bundle_bytes(&self) -> u64 {
+        self.writer.bytes_written()
+    }
+
     pub fn finish(self, source: &str, redactions: u64, truncated: bool) -> Result<()> {
         self.writer.guard.finish(&self.path)?;
         self.writer.files.push(FileEntry {

@@ -181,6 +181,15 @@ pub struct CollectArgs {
     #[arg(long, env = "EDGEMICRO_DIAG_MAX_LOG_BYTES", value_parser = parse_size, value_name = "SIZE")]
     pub max_log_bytes: Option<u64>,
 
+    /// Keep the bundle under this size (e.g. 25M for a mail attachment): newest logs first, the
+    /// rest listed as skipped
+    #[arg(long, env = "EDGEMICRO_DIAG_MAX_BUNDLE_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub max_bundle_bytes: Option<u64>,
+
+    /// Stop reading logs after this many seconds (newest first); the rest is listed as skipped
+    #[arg(long, env = "EDGEMICRO_DIAG_MAX_SECONDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_seconds: Option<u64>,
+
     /// Extra redaction rules (YAML, see redaction-rules/README.md); repeatable
     #[arg(
         long = "rules",

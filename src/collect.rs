@@ -133,8 +133,10 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let window = TimeWindow::new(settings.since, settings.until);
     let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
     let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
+    let limits = Limits::new(settings, started, found.logs.len() + found.configs.len());
     let stream = Stream {
         window: &window,
+        limits: &limits,
         interrupt,
         progress: &progress,
         triage: &triage,
@@ -176,8 +178,9 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let mut capture_findings = Vec::new();
     let capture = match capture {
         Some((Some(file), mut record)) => {
-            capture_findings
-                .extend(package_capture(&file, &mut record, &mut writer).map_err(leak_to_fail)?);
+            capture_findings.extend(
+                package_capture(&file, &mut record, &mut writer, &limits).map_err(leak_to_fail)?,
+            );
             Some(record)
         }
         Some((None, record)) => {
@@ -363,14 +366,13 @@ fn package_capture(
     file: &tempfile::NamedTempFile,
     record: &mut crate::capture::CaptureRecord,
     writer: &mut BundleWriter,
+    limits: &Limits,
 ) -> Result<Vec<crate::analyze::Finding>> {
     const PATH: &str = "capture/targets.pcap";
-    let mut entry = writer.entry(PATH, record.max_bytes)?;
-    let written = crate::capture::copy_bounded(
-        std::fs::File::open(file.path())?,
-        &mut entry,
-        record.max_bytes,
-    )?;
+    // pcaps hardly compress: what is left under --max-bundle-bytes bounds the copy too.
+    let max = record.max_bytes.min(limits.room(writer.bytes_written()));
+    let mut entry = writer.entry(PATH, max)?;
+    let written = crate::capture::copy_bounded(std::fs::File::open(file.path())?, &mut entry, max)?;
     entry.finish("tcpdump", 0, false)?;
     record.file = Some(PATH.into());
     record.bytes = written;
@@ -379,10 +381,62 @@ fn package_capture(
     Ok(crate::analyze::pcap::findings(&conns, PATH))
 }
 
+/// `--max-bundle-bytes` and `--max-seconds`: checked before each log and after each chunk.
+pub struct Limits {
+    pub deadline: Option<Instant>,
+    pub max_bundle: Option<u64>,
+    /// Room kept for what is written after the logs: findings, facts, the redaction report, the
+    /// manifest, the zip directory, and deflate output still buffered.
+    pub reserve: u64,
+}
+
+impl Limits {
+    fn new(settings: &Settings, started: Instant, files: usize) -> Limits {
+        Limits {
+            deadline: settings
+                .max_seconds
+                .map(|s| started + std::time::Duration::from_secs(s)),
+            max_bundle: settings.max_bundle_bytes,
+            reserve: (256 << 10) + 2048 * files as u64,
+        }
+    }
+
+    /// Which limit the bundle has reached, as the reason a log was cut or skipped.
+    fn reached(&self, bundle_bytes: u64) -> Option<&'static str> {
+        if self
+            .max_bundle
+            .is_some_and(|max| bundle_bytes + self.reserve >= max)
+        {
+            return Some("over --max-bundle-bytes (newest logs are taken first)");
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some("over --max-seconds (newest logs are taken first)");
+        }
+        None
+    }
+
+    /// How much of a capture still fits.
+    fn room(&self, bundle_bytes: u64) -> u64 {
+        self.max_bundle.map_or(u64::MAX, |max| {
+            max.saturating_sub(bundle_bytes + self.reserve)
+        })
+    }
+}
+
+/// How a log copy ended.
+enum Copied {
+    Whole,
+    /// A read error ended the file early (the entry keeps what was read).
+    ReadError(std::io::Error),
+    /// A limit was reached while copying: the entry holds the first part.
+    Limited(&'static str),
+}
+
 /// How logs are streamed: the time window, the interrupt flag, the progress bar, the triage.
 /// The triage reads every redacted line on its way to the zip (one pass over the logs).
 struct Stream<'a> {
     window: &'a TimeWindow,
+    limits: &'a Limits,
     interrupt: &'a Interrupt,
     progress: &'a indicatif::ProgressBar,
     triage: &'a std::cell::RefCell<crate::analyze::logs::Triage>,
@@ -414,6 +468,13 @@ fn collect_logs(
             });
             continue;
         }
+        if let Some(reason) = stream.limits.reached(writer.bytes_written()) {
+            found.skipped.push(Skipped {
+                source,
+                reason: reason.into(),
+            });
+            continue;
+        }
         let dir = log.path.parent().unwrap_or(std::path::Path::new("/"));
         let opened = match open_in_dir(dir, log.path.file_name().unwrap_or_default()) {
             Ok(o) => o,
@@ -438,18 +499,24 @@ fn collect_logs(
                 stream,
                 &mut entry,
             ),
-            Err(e) => Ok(Some(e)),
+            Err(e) => Ok(Copied::ReadError(e)),
         };
         // Skipped bytes of a truncated file count as done for the bar.
         stream.progress.inc(size - take);
         budget -= take.min(budget);
         let truncated = match outcome? {
-            None => take < size,
-            Some(read_error) => {
+            Copied::Whole => take < size,
+            Copied::ReadError(read_error) => {
                 found.skipped.push(Skipped {
                     source: source.clone(),
                     reason: format!("read stopped: {}", io_reason(&read_error)),
                 });
+                true
+            }
+            Copied::Limited(reason) => {
+                found
+                    .warnings
+                    .push(format!("{}: cut short, {reason}", log.name));
                 true
             }
         };
@@ -507,18 +574,30 @@ fn collect_stdin_log(
     let mut input = stdin;
     let mut entry = writer.entry(&path, limit)?;
     let mut redactor = engine.file();
+    // A pipe that stalls (`docker logs -f`) must not hang the run: reads wait in slices and
+    // give up at --max-seconds or on a signal.
+    let polled = Polled {
+        inner: &mut input,
+        deadline: stream.limits.deadline,
+        interrupt: stream.interrupt,
+    };
     let mut counted = Counted {
-        inner: (&mut input).take(limit),
+        inner: polled.take(limit),
         bytes: 0,
     };
     let outcome = copy_log(&mut counted, false, &mut redactor, stream, &mut entry)?;
     let mut more = [0u8; 1];
-    let truncated = counted.bytes >= limit && input.read(&mut more).unwrap_or(0) > 0;
-    if let Some(e) = outcome {
-        found.skipped.push(Skipped {
+    let mut truncated = counted.bytes >= limit && input.read(&mut more).unwrap_or(0) > 0;
+    match outcome {
+        Copied::Whole => {}
+        Copied::ReadError(e) => found.skipped.push(Skipped {
             source: "stdin".into(),
             reason: format!("read stopped: {}", io_reason(&e)),
-        });
+        }),
+        Copied::Limited(reason) => {
+            truncated = true;
+            found.warnings.push(format!("{name}: cut short, {reason}"));
+        }
     }
     if truncated {
         found.warnings.push(format!(
@@ -528,6 +607,35 @@ fn collect_stdin_log(
     entry.finish("stdin", redactor.report.total, truncated)?;
     reports.push((path, redactor.report));
     Ok(())
+}
+
+/// Reads stdin without blocking past a deadline or a signal: poll in 200 ms slices, then read.
+struct Polled<'a, R> {
+    inner: &'a mut R,
+    deadline: Option<Instant>,
+    interrupt: &'a Interrupt,
+}
+
+impl<R: Read + std::os::fd::AsFd> Read for Polled<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        loop {
+            if self.interrupt.check().is_err() || self.deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "stopped waiting for stdin",
+                ));
+            }
+            let mut fds = [PollFd::new(self.inner.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(200u16)) {
+                Ok(0) => continue,
+                Ok(_) => return self.inner.read(buf),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
 }
 
 /// Counts the bytes read through it.
@@ -552,8 +660,8 @@ fn copy_log(
     skip_partial_line: bool,
     redactor: &mut redact::text::FileRedactor,
     stream: &Stream,
-    entry: &mut impl Write,
-) -> Result<Option<std::io::Error>> {
+    entry: &mut crate::bundle::Entry,
+) -> Result<Copied> {
     let mut triage = stream.triage.borrow_mut();
     triage.start_file();
     let triage: &mut crate::analyze::logs::Triage = &mut triage;
@@ -575,16 +683,25 @@ fn copy_log(
             )
         });
         let mut written = Ok(());
+        let mut limited = None;
         for chunk in &rx {
             if let Err(e) = entry.write_all(&chunk) {
                 written = Err(e);
+                break;
+            }
+            if let Some(reason) = stream.limits.reached(entry.bundle_bytes()) {
+                limited = Some(reason);
                 break;
             }
         }
         drop(rx); // a producer still sending sees the consumer gone and stops
         let produced = producer.join().expect("the log reader does not panic");
         written?;
-        produced
+        match (limited, produced?) {
+            (Some(reason), _) => Ok(Copied::Limited(reason)),
+            (None, Some(e)) => Ok(Copied::ReadError(e)),
+            (None, None) => Ok(Copied::Whole),
+        }
     })
 }
 

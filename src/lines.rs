@@ -130,6 +130,8 @@ pub struct Blocks<R> {
     carry: Vec<u8>,
     cap: usize,
     eof: bool,
+    /// A read error that came after some bytes: those are handed over first, then this.
+    pending: Option<io::Error>,
 }
 
 impl<R: std::io::Read> Blocks<R> {
@@ -139,6 +141,7 @@ impl<R: std::io::Read> Blocks<R> {
             carry: Vec::new(),
             cap,
             eof: false,
+            pending: None,
         }
     }
 
@@ -163,6 +166,9 @@ impl<R: std::io::Read> Blocks<R> {
     /// The next block into `buf` (cleared first); `None` at the end of input.
     pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Block>> {
         buf.clear();
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         buf.append(&mut self.carry);
         while buf.len() < self.cap && !self.eof {
             let start = buf.len();
@@ -177,7 +183,12 @@ impl<R: std::io::Read> Blocks<R> {
                 Ok(n) => n,
                 Err(e) => {
                     buf.truncate(start);
-                    return Err(e);
+                    if buf.is_empty() {
+                        return Err(e);
+                    }
+                    // Hand over what was read (a last line may stay unterminated), then fail.
+                    self.pending = Some(e);
+                    return Ok(Some(Block::Lines));
                 }
             };
             buf.truncate(start + n);

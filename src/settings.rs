@@ -62,6 +62,10 @@ pub struct Settings {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub max_log_bytes: Option<u64>,
+    /// The bundle never exceeds this; newest logs first.
+    pub max_bundle_bytes: Option<u64>,
+    /// Wall-clock budget for reading logs.
+    pub max_seconds: Option<u64>,
     pub rules: Vec<PathBuf>,
     pub case_id: Option<String>,
     pub output: Output,
@@ -114,6 +118,8 @@ impl Settings {
             since: args.since,
             until: args.until,
             max_log_bytes: args.max_log_bytes,
+            max_bundle_bytes: args.max_bundle_bytes,
+            max_seconds: args.max_seconds,
             rules: args.rules,
             case_id: args.case_id,
             output,
@@ -149,6 +155,8 @@ impl Settings {
             since: None,
             until: None,
             max_log_bytes: None,
+            max_bundle_bytes: None,
+            max_seconds: None,
             rules: Vec::new(),
             case_id: None,
             output: Output::File(PathBuf::from(default_bundle_name(&host, now))),

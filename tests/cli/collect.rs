@@ -324,3 +324,157 @@ fn since_until_and_max_log_bytes_bound_the_logs() {
         "starts at a whole line: {body}"
     );
 }
+
+/// Deterministic, barely compressible log lines (a xorshift stream as hex), `n` bytes or so.
+fn noisy_log(seed: u64, n: usize) -> String {
+    let mut x = seed | 1;
+    let mut out = String::with_capacity(n + 200);
+    while out.len() < n {
+        let mut hex = String::new();
+        for _ in 0..8 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            hex.push_str(&format!("{x:016x}"));
+        }
+        out.push_str(&format!("2026-01-01T00:00:00.000Z info 1 payload {hex}\n"));
+    }
+    out
+}
+
+#[test]
+fn max_bundle_bytes_is_never_exceeded_and_takes_the_newest_logs_first() {
+    let mut t = Test::minimal();
+    for (i, name) in [
+        "edgemicro-h-1-api.log",
+        "edgemicro-h-2-api.log",
+        "edgemicro-h-3-api.log",
+        "edgemicro-h-4-api.log",
+    ]
+    .iter()
+    .enumerate()
+    {
+        t = t.log(name, noisy_log(i as u64 + 7, 1_500_000));
+        let at = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(1_700_000_000 + 3600 * i as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(t.log_dir().join(name))
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
+    }
+    let limit: u64 = 1_500_000;
+    let t = t.collect("m.zip").args([
+        "--json".to_string(),
+        "--max-bundle-bytes".into(),
+        limit.to_string(),
+    ]);
+    let run = t.run();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let zip = t.path("out/m.zip");
+    let size = std::fs::metadata(&zip).unwrap().len();
+    assert!(size <= limit, "bundle {size} > {limit}");
+    assert_eq!(json["bytes"], size);
+    sha256sum_check(&zip);
+    let names: Vec<String> = unzip_all(&zip)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with("logs/"))
+        .collect();
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("logs/edgemicro-h-4-api.log"),
+        "newest first: {names:?}"
+    );
+    let skipped = json["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("edgemicro-h-1-api.log")
+            && s["reason"].as_str().unwrap().contains("--max-bundle-bytes")),
+        "{json}"
+    );
+}
+
+#[test]
+fn max_seconds_stops_a_stalled_stdin_log() {
+    let t = Test::minimal()
+        .log(
+            "edgemicro-h-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 x\n",
+        )
+        .collect("t.zip")
+        .args(["--json", "--stdin-log", "follow.log", "--max-seconds", "2"]);
+    let mut child = t
+        .command()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(
+        &mut stdin,
+        b"2026-01-01T00:00:01.000Z info 1 first line of a followed log\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    // The pipe stays open, like `docker logs -f`: only --max-seconds can end the read.
+    let out = loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "did not stop at --max-seconds"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    drop(stdin);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["exit_code"], 3, "{json}");
+    let follow = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "logs/follow.log")
+        .unwrap()
+        .clone();
+    assert_eq!(follow["truncated"], true);
+    let body =
+        String::from_utf8(entry(&unzip_all(&t.path("out/t.zip")), "logs/follow.log").to_vec())
+            .unwrap();
+    assert_eq!(
+        body, "2026-01-01T00:00:01.000Z info 1 first line of a followed log\n",
+        "what arrived is kept"
+    );
+}
+
+#[test]
+fn same_inputs_give_the_same_entries_in_the_same_order() {
+    let manifests: Vec<serde_json::Value> = (0..2)
+        .map(|i| {
+            let t = Test::example().collect(&format!("d{i}.zip"));
+            assert_eq!(t.run().code, 0);
+            manifest_of(&unzip_all(&t.path(&format!("out/d{i}.zip"))))
+        })
+        .collect();
+    let stable = |m: &serde_json::Value| -> Vec<(String, String)> {
+        m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| !["README.txt", "system/facts.json"].contains(&f["path"].as_str().unwrap()))
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["sha256"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(stable(&manifests[0]), stable(&manifests[1]));
+    assert_eq!(manifests[0]["redaction"], manifests[1]["redaction"]);
+}
