@@ -1,7 +1,9 @@
 //! The redaction engine alone (no I/O, no compression): bytes per second through
 //! `FileRedactor::lines` plus the log triage, on EMG request logs shaped like
 //! ../shared/bench/gen-corpus writes them (~1 % of lines carry a secret where EMG puts one).
-//! Target (issue #9): ≥ 300 MB/s per core. Run: `cargo bench --bench redact`.
+//! Target (issue #9): ≥ 300 MB/s per core. Run: `cargo bench --bench redact`; with
+//! `EDGEMICRO_DIAG_BENCH_LOGS=DIR` it reads up to 64 MiB of that dir's logs (the gen-corpus
+//! logs, as bench/run.sh does) instead of the built-in sample.
 
 use edgemicro_diag::analyze::logs::Triage;
 use edgemicro_diag::redact::{KnownSecret, RuleSet, TextEngine};
@@ -10,8 +12,31 @@ fn main() {
     divan::main();
 }
 
-/// ~32 MiB of EMG event records, deterministic.
+/// The logs to run on: a real corpus when named, else the built-in sample.
 fn corpus() -> Vec<u8> {
+    if let Some(dir) = std::env::var_os("EDGEMICRO_DIAG_BENCH_LOGS") {
+        let mut out = Vec::new();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("EDGEMICRO_DIAG_BENCH_LOGS is a dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        for f in files {
+            let room = (64usize << 20).saturating_sub(out.len());
+            let bytes = std::fs::read(&f).expect("readable log");
+            let end = bytes[..bytes.len().min(room)]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1);
+            out.extend_from_slice(&bytes[..end]);
+        }
+        return out;
+    }
+    sample()
+}
+
+/// ~32 MiB of EMG event records, deterministic.
+fn sample() -> Vec<u8> {
     let mut out = Vec::with_capacity(33 << 20);
     let mut i: u64 = 0;
     while out.len() < 32 << 20 {

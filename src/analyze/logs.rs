@@ -13,6 +13,8 @@ use serde::Serialize;
 const SAMPLES: usize = 5;
 const CORRELATIONS: usize = 4096;
 const GAPS: usize = 10_000;
+/// Distinct targets, proxies and hours kept apart; the rest is "(other)".
+const KEYS: usize = 500;
 
 /// What makes a line worth parsing: errors, 5xx, target responses (for the idle gaps).
 const INTERESTING_WORDS: [&str; 7] = [
@@ -225,11 +227,18 @@ impl Triage {
             .get(..13)
             .map(|h| format!("{h}:00"))
             .unwrap_or_default();
+        // Paths carry ids (orders/123): past KEYS distinct keys the rest is counted as "(other)",
+        // so memory stays bounded whatever the log holds.
         for (map, key) in [
             (&mut self.by_target, target),
             (&mut self.by_proxy, proxy),
             (&mut self.by_hour, hour),
         ] {
+            let key = if map.len() < KEYS || map.contains_key(&key) {
+                key
+            } else {
+                "(other)".to_string()
+            };
             add(map.entry(key).or_default(), &c);
         }
         add(&mut self.totals, &c);
