@@ -49,11 +49,39 @@ pub struct KeyRule {
 pub struct PatternRule {
     pub id: String,
     pub keywords: Vec<String>,
-    pub regex: BytesRegex,
-    /// `scan: block`: the same regex in multi-line mode (`^`/`$` at line ends), run once over a
-    /// block of lines. For rules that apply to most lines (EMG's clientId field), where a
-    /// keyword gate would fire on every line anyway.
-    pub block: Option<BytesRegex>,
+    /// A keyword-gated regex, or (`record: emg-event`, `field: N`) a field of EMG's event
+    /// records: a value on nearly every line (the clientId) is found by position, not by a
+    /// regex gated on a keyword that every line has.
+    pub matcher: Matcher,
+}
+
+#[derive(Debug)]
+pub enum Matcher {
+    Regex(BytesRegex),
+    /// 1-based field of `<ts> [level][host][pid][org][env][proxy][ip][clientId][corr]…`.
+    EmgField(usize),
+}
+
+/// The bytes of field `n` (1-based) of an EMG event record (`<ts> [f1][f2]…[f16]`,
+/// core/lib/logging.js); `None` when the line is not such a record or the field is empty.
+pub fn emg_field(line: &[u8], n: usize) -> Option<(usize, usize)> {
+    if !line.first()?.is_ascii_digit() {
+        return None;
+    }
+    let space = memchr::memchr(b' ', line)?;
+    if line.get(space + 1) != Some(&b'[') {
+        return None;
+    }
+    let mut start = space + 2;
+    for _ in 1..n {
+        let close = start + memchr::memchr(b']', &line[start..])?;
+        if line.get(close + 1) != Some(&b'[') {
+            return None;
+        }
+        start = close + 2;
+    }
+    let end = start + memchr::memchr(b']', &line[start..])?;
+    (end > start).then_some((start, end))
 }
 
 #[derive(Debug)]
@@ -86,9 +114,11 @@ struct RawPattern {
     why: Option<String>,
     #[serde(default)]
     keywords: Vec<String>,
-    regex: String,
-    /// `block`: one multi-line pass over many lines instead of a keyword-gated pass per line.
-    scan: Option<String>,
+    regex: Option<String>,
+    /// `emg-event` with `field`: a field of EMG's event records instead of a regex.
+    record: Option<String>,
+    /// The rules loader reads scalars as text: a number arrives as "8".
+    field: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -221,31 +251,22 @@ impl RuleSet {
     fn add_pattern(&mut self, at: &str, item: &Node) -> Result<()> {
         let raw: RawPattern = deserialize(at, item)?;
         self.check_id(at, &raw.id)?;
-        let regex = compile(at, &raw.id, &raw.regex)?;
-        let block = match raw.scan.as_deref() {
-            None => {
+        let field = raw
+            .field
+            .as_deref()
+            .map(|f| f.trim().parse::<usize>().unwrap_or(0));
+        let matcher = match (&raw.regex, raw.record.as_deref(), field) {
+            (Some(regex), None, None) => {
                 check_keywords(at, &raw.id, &raw.keywords)?;
-                None
+                Matcher::Regex(compile(at, &raw.id, regex)?)
             }
-            Some("block") => {
-                let multi = compile(at, &raw.id, &format!("(?m:{})", raw.regex))?;
-                // A block rule sees many lines at once: it must never match across a line end
-                // (documented in redaction-rules/README.md; the empty-line check catches `\s*`).
-                if multi.is_match(b"\n") || multi.is_match(b"\n\n") {
-                    bail!(
-                        "{at}: rule `{}`: a `scan: block` regex must not match a line break",
-                        raw.id
-                    );
-                }
-                Some(multi)
-            }
-            Some(other) => bail!("{at}: rule `{}`: scan `{other}` is not `block`", raw.id),
+            (None, Some("emg-event"), Some(n)) if (1..=16).contains(&n) => Matcher::EmgField(n),
+            _ => bail!("{at}: rule `{}`: give `regex` (with `keywords`), or `record: emg-event` with `field: 1..16`", raw.id),
         };
         self.patterns.push(PatternRule {
             id: raw.id,
             keywords: raw.keywords,
-            regex,
-            block,
+            matcher,
         });
         Ok(())
     }
@@ -369,6 +390,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn emg_fields_by_position() {
+        let line = b"2021-06-23T03:52:24.110Z [info][h:80][1][o][e][p?x=1][1.2.3.4][CLIENTKEY][corr][c][m][GET][][][][]\n";
+        assert_eq!(
+            emg_field(line, 8).map(|(s, e)| &line[s..e]),
+            Some(&b"CLIENTKEY"[..])
+        );
+        assert_eq!(
+            emg_field(line, 1).map(|(s, e)| &line[s..e]),
+            Some(&b"info"[..])
+        );
+        assert_eq!(emg_field(line, 13), None, "empty field");
+        assert_eq!(
+            emg_field(b"2021-06-23T03:52:24.110Z info 7928 worker 1 is online", 8),
+            None,
+            "plain record"
+        );
+        assert_eq!(emg_field(b"[info][a]", 1), None, "no timestamp");
     }
 
     #[test]

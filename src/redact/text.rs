@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Serialize;
 
-use super::rules::{token, RuleSet};
+use super::rules::{emg_field, token, Matcher, RuleSet};
+
+/// Capture slots for rules without a regex (never used to search).
+static EMPTY_SLOTS: std::sync::LazyLock<regex::bytes::Regex> =
+    std::sync::LazyLock::new(|| regex::bytes::Regex::new("x").expect("static"));
 
 /// Line numbers kept per rule and file for the report; counts stay exact past it.
 const LINES_KEPT: usize = 50;
@@ -26,6 +30,8 @@ pub struct TextEngine<'r> {
     prefilter: AhoCorasick,
     /// Per keyword: the keywords a match of it can hide from a non-overlapping search.
     shadows: Vec<Vec<usize>>,
+    /// Indexes of the field rules (checked on every line).
+    field_rules: Vec<usize>,
     owners: Vec<Owner>,
     literals: Option<AhoCorasick>,
     literal_rules: Vec<String>,
@@ -136,10 +142,18 @@ impl<'r> TextEngine<'r> {
                 .expect("literal secrets build an automaton")
         });
         let literal_rules = known.iter().map(|k| k.rule.clone()).collect();
+        let field_rules = rules
+            .patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.matcher, Matcher::EmgField(_)))
+            .map(|(i, _)| i)
+            .collect();
         TextEngine {
             rules,
             prefilter,
             shadows,
+            field_rules,
             owners,
             literals,
             literal_rules,
@@ -160,7 +174,10 @@ impl<'r> TextEngine<'r> {
                 .rules
                 .patterns
                 .iter()
-                .map(|r| r.regex.capture_locations())
+                .map(|r| match &r.matcher {
+                    Matcher::Regex(regex) => regex.capture_locations(),
+                    Matcher::EmgField(_) => EMPTY_SLOTS.capture_locations(),
+                })
                 .collect(),
             fired: Vec::new(),
             literal: Vec::new(),
@@ -168,8 +185,7 @@ impl<'r> TextEngine<'r> {
             block_literals: Vec::new(),
             carry_literal: None,
             lowered: Vec::new(),
-            scanned: Vec::new(),
-            block_scanned: Vec::new(),
+
             report: FileReport::default(),
         }
     }
@@ -195,9 +211,7 @@ pub struct FileRedactor<'e, 'r> {
     carry_literal: Option<(usize, usize)>,
     /// The text lowercased (A–Z only) for the keyword search, reused.
     lowered: Vec<u8>,
-    /// Spans found by `scan: block` rules: for the line at hand, and block-wide (reused).
-    scanned: Vec<(usize, usize, &'e str)>,
-    block_scanned: Vec<(usize, usize, &'e str)>,
+
     pub report: FileReport,
 }
 
@@ -221,7 +235,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
             );
         }
-        self.redact_line(line, continues, true, out);
+        self.redact_line(line, continues, out);
     }
 
     /// Redacts a block of whole lines into `out`: each automaton runs once over the block, and
@@ -249,29 +263,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
             );
         }
-        // `scan: block` rules: one multi-line pass over the whole block.
-        let mut scanned: Vec<(usize, usize, &'e str)> = std::mem::take(&mut self.block_scanned);
-        scanned.clear();
-        for (p, rule) in engine.rules.patterns.iter().enumerate() {
-            let Some(regex) = &rule.block else { continue };
-            let slots = &mut self.slots[p];
-            let mut at = 0;
-            while at <= block.len() {
-                let Some(m) = regex.captures_read_at(slots, block, at) else {
-                    break;
-                };
-                let (s, e) = slots.get(1).unwrap_or((m.start(), m.end()));
-                scanned.push((s, e, rule.id.as_str()));
-                at = if m.end() > m.start() {
-                    m.end()
-                } else {
-                    m.end() + 1
-                };
-            }
-        }
-        scanned.sort_unstable_by_key(|s| s.0);
         let (mut k, mut l, mut start) = (0, 0, 0);
-        let mut b = 0;
         let mut first = true;
         while start < block.len() {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p + 1);
@@ -284,12 +276,10 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             while l < literals.len() && literals[l].0 < end {
                 l += 1;
             }
-            let b0 = b;
-            while b < scanned.len() && scanned[b].0 < end {
-                b += 1;
-            }
+            // Field rules (the clientId) are checked on every line, by position.
+            let fields = engine.field_rules.iter().any(|&p| matches!(engine.rules.patterns[p].matcher, Matcher::EmgField(n) if emg_field(line, n).is_some_and(|(a, z)| !is_token(&line[a..z]))));
             let cont = continues && first;
-            if k0 == k && l0 == l && b0 == b && self.block.is_none() && self.carry_literal.is_none()
+            if k0 == k && l0 == l && !fields && self.block.is_none() && self.carry_literal.is_none()
             {
                 if !cont {
                     self.line_no += 1;
@@ -317,25 +307,17 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                         self.carry_literal = Some((e - end, pattern));
                     }
                 }
-                self.scanned.clear();
-                self.scanned.extend(
-                    scanned[b0..b]
-                        .iter()
-                        .map(|&(s, e, rule)| (s - start, e - start, rule)),
-                );
-                self.redact_line(line, cont, false, out);
+                self.redact_line(line, cont, out);
             }
             first = false;
             start = end;
         }
         self.block_keywords = keywords;
         self.block_literals = literals;
-        self.block_scanned = scanned;
     }
 
-    /// The per-line core: keyword owners in `self.fired`, literal spans in `self.literal`,
-    /// spans of `scan: block` rules in `self.scanned` (or, `per_line`, those rules run here).
-    fn redact_line(&mut self, line: &[u8], continues: bool, per_line: bool, out: &mut Vec<u8>) {
+    /// The per-line core: keyword owners in `self.fired`, literal spans in `self.literal`.
+    fn redact_line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
         if !continues {
             self.line_no += 1;
         }
@@ -353,23 +335,27 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         }
         self.blocks(line, rules);
         for (p, rule) in rules.patterns.iter().enumerate() {
-            let fired = if rule.block.is_some() {
-                per_line
-            } else {
-                self.patterns_fired[p]
+            let regex = match &rule.matcher {
+                Matcher::EmgField(n) => {
+                    if let Some((start, end)) = emg_field(line, *n) {
+                        self.spans.push((start, end, rule.id.as_str()));
+                    }
+                    continue;
+                }
+                Matcher::Regex(regex) => regex,
             };
-            if !fired {
+            if !self.patterns_fired[p] {
                 continue;
             }
             // A keyword is not a match: the lazy DFA says no quickly, and only then are
             // capture groups (slower) extracted.
-            if !rule.regex.is_match(line) {
+            if !regex.is_match(line) {
                 continue;
             }
             let mut at = 0;
             while at <= line.len() {
                 let slots = &mut self.slots[p];
-                let Some(m) = rule.regex.captures_read_at(slots, line, at) else {
+                let Some(m) = regex.captures_read_at(slots, line, at) else {
                     break;
                 };
                 let (start, end) = slots.get(1).unwrap_or((m.start(), m.end()));
@@ -380,9 +366,6 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     m.end() + 1
                 };
             }
-        }
-        if !per_line {
-            self.spans.extend(self.scanned.iter().copied());
         }
         for &(start, end, pattern) in &self.literal {
             self.spans
