@@ -62,13 +62,7 @@ impl<R: BufRead> BoundedLines<R> {
             buf.extend_from_slice(window);
             self.reader.consume(n);
             if buf.len() >= MAX_PIECE {
-                let from = buf.len().saturating_sub(CUT_WINDOW);
-                let cut = buf[from..]
-                    .iter()
-                    .rposition(|b| matches!(b, b' ' | b',' | b';' | b'&' | b']' | b'"' | b'\t'))
-                    .map_or(buf.len(), |p| from + p + 1);
-                self.carry.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
+                cut_piece(buf, &mut self.carry);
                 return Ok(Some(Piece::Cut));
             }
         }
@@ -112,6 +106,18 @@ mod tests {
         let joined: Vec<u8> = got.into_iter().flat_map(|(l, _)| l).collect();
         assert_eq!(joined, input, "nothing lost or duplicated");
     }
+}
+
+/// Ends a piece of an over-long line after the last separator within `CUT_WINDOW` of its end
+/// (so a token is not split between pieces); what follows goes to `carry`.
+fn cut_piece(buf: &mut Vec<u8>, carry: &mut Vec<u8>) {
+    let from = buf.len().saturating_sub(CUT_WINDOW);
+    let cut = buf[from..]
+        .iter()
+        .rposition(|b| matches!(b, b' ' | b',' | b';' | b'&' | b']' | b'"' | b'\t'))
+        .map_or(buf.len(), |p| from + p + 1);
+    carry.extend_from_slice(&buf[cut..]);
+    buf.truncate(cut);
 }
 
 /// What `Blocks::next_into` handed over.
@@ -210,13 +216,7 @@ impl<R: std::io::Read> Blocks<R> {
             return Ok(Some(Block::Lines)); // the unterminated last line
         }
         // One line longer than a block: cut it at a separator near the end.
-        let from = buf.len().saturating_sub(CUT_WINDOW);
-        let cut = buf[from..]
-            .iter()
-            .rposition(|b| matches!(b, b' ' | b',' | b';' | b'&' | b']' | b'"' | b'\t'))
-            .map_or(buf.len(), |p| from + p + 1);
-        self.carry.extend_from_slice(&buf[cut..]);
-        buf.truncate(cut);
+        cut_piece(buf, &mut self.carry);
         Ok(Some(Block::Piece(Piece::Cut)))
     }
 }

@@ -388,18 +388,8 @@ fn sigterm_during_a_capture_stops_tcpdump_and_leaves_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, stderr) = signal_and_wait(child, "-TERM");
+    assert_eq!(code, Some(143), "{stderr}");
     assert!(!tcpdump_running(), "tcpdump was stopped");
     assert_nothing_left(&t);
 }

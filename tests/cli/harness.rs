@@ -235,6 +235,20 @@ pub fn sha256sum_check(zip: &Path) {
     );
 }
 
+/// Sends a real signal (`kill -TERM PID`) and returns the child's exit code and stderr.
+pub fn signal_and_wait(child: std::process::Child, signal: &str) -> (Option<i32>, String) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill {signal} failed");
+    let out = child.wait_with_output().expect("the child is reaped");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Nothing in `out/`: no bundle, no `.partial`, no sidecar.
 pub fn assert_nothing_left(t: &Test) {
     let left: Vec<_> = std::fs::read_dir(t.path("out"))

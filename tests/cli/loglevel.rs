@@ -262,18 +262,8 @@ fn sigterm_while_reproducing_restores_the_level() {
         assert!(Instant::now() < deadline, "the level was never switched");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, stderr) = signal_and_wait(child, "-TERM");
+    assert_eq!(code, Some(143), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         COMMENTED,

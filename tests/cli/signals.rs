@@ -41,18 +41,8 @@ fn interrupt_mid_write(signal: &str, expected: i32) {
         child.try_wait().unwrap().is_none(),
         "still writing when signalled"
     );
-    let kill = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(expected),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, stderr) = signal_and_wait(child, signal);
+    assert_eq!(code, Some(expected), "{stderr}");
     assert_nothing_left(&t);
 }
 
