@@ -491,8 +491,17 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
     let bad = |what: String| -> anyhow::Error {
         Fail::integrity(format!("`{}`: {what}", bundle.display())).into()
     };
+    let listed_entries = central_directory_entries(bundle);
     let mut zip =
         zip::ZipArchive::new(file).map_err(|e| bad(format!("not a readable zip: {e}")))?;
+    // The zip crate indexes entries by name, so a second entry with the same name would hide
+    // behind the first: compare with the count the zip's end record declares.
+    if let Some(declared) = listed_entries.filter(|n| *n as usize > zip.len()) {
+        return Err(bad(format!(
+            "an entry name appears twice ({declared} entries, {} distinct names)",
+            zip.len()
+        )));
+    }
     let mut seen = BTreeSet::new();
     let mut sums = std::collections::BTreeMap::new();
     let mut manifest = None;
@@ -584,6 +593,23 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
         bytes: total,
         sidecar: sidecar_ok,
     })
+}
+
+/// The entry count in the zip's end-of-central-directory record (`None` for zip64 or when the
+/// record cannot be found: the other checks still run).
+fn central_directory_entries(path: &Path) -> Option<u16> {
+    use std::io::Seek;
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let tail = len.min(65_557);
+    file.seek(std::io::SeekFrom::Start(len - tail)).ok()?;
+    let mut buf = Vec::with_capacity(tail as usize);
+    file.take(tail).read_to_end(&mut buf).ok()?;
+    let at = buf
+        .windows(4)
+        .rposition(|w| w == [0x50, 0x4b, 0x05, 0x06])?;
+    let total = u16::from_le_bytes(buf.get(at + 10..at + 12)?.try_into().ok()?);
+    (total != 0xFFFF).then_some(total)
 }
 
 fn sha256_file(path: &Path) -> Result<String> {

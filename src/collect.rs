@@ -128,6 +128,9 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         known,
     } = Plan::build(settings, rules)?;
     interrupt.check()?;
+    if let Some(warning) = world_writable_output(&settings.output) {
+        found.warnings.push(warning);
+    }
     writer.set_known(&known);
     let engine = TextEngine::new(&rules, &known);
     let window = TimeWindow::new(settings.since, settings.until);
@@ -318,6 +321,22 @@ fn collect_configs(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Others could replace or read a bundle in a world-writable dir without the sticky bit
+/// (the bundle itself is 0600 from creation).
+fn world_writable_output(output: &Output) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Output::File(path) = output else {
+        return None;
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mode = std::fs::metadata(dir).ok()?.permissions().mode();
+    (mode & 0o002 != 0 && mode & 0o1000 == 0)
+        .then(|| format!("the output dir `{}` is world-writable (mode {:o}): others can replace the bundle; move it somewhere private", dir.display(), mode & 0o7777))
+}
+
 /// Finds the targets, builds the filter, shows it, starts tcpdump. `Ok(Err(record))`: the
 /// capture could not run (no target, no tcpdump, no permission); the bundle goes on without it.
 fn start_capture(

@@ -17,6 +17,8 @@ pub enum Exit {
     Partial = 3,
     /// `verify` found a mismatch, or the leak self-check refused to seal a bundle.
     Integrity = 4,
+    /// The terminal went away: SIGHUP (128 + 1).
+    HungUp = 129,
     /// Interrupted by SIGINT (128 + 2).
     Interrupted = 130,
     /// Terminated by SIGTERM (128 + 15).
@@ -79,10 +81,10 @@ impl Fail {
     }
 
     pub fn interrupted(signal: i32) -> Self {
-        let exit = if signal == libc::SIGTERM {
-            Exit::Terminated
-        } else {
-            Exit::Interrupted
+        let exit = match signal {
+            libc::SIGTERM => Exit::Terminated,
+            libc::SIGHUP => Exit::HungUp,
+            _ => Exit::Interrupted,
         };
         Fail {
             exit,

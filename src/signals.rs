@@ -1,5 +1,7 @@
-//! SIGINT and SIGTERM become a flag that long loops check, so every exit path runs the same
-//! cleanup (the `.partial` removed by its guard) and ends with 130 or 143.
+//! SIGINT, SIGTERM and SIGHUP (an ssh session dropped mid-incident) become a flag that long
+//! loops check, so every exit path runs the same
+//! cleanup (the `.partial` removed by its guard, the log level restored) and ends with 130,
+//! 143 or 129.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ pub struct Interrupt(Arc<AtomicUsize>);
 impl Interrupt {
     pub fn install() -> std::io::Result<Interrupt> {
         let flag = Arc::new(AtomicUsize::new(0));
-        for signal in [libc::SIGINT, libc::SIGTERM] {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             signal_hook::flag::register_usize(signal, Arc::clone(&flag), signal as usize)?;
         }
         Ok(Interrupt(flag))

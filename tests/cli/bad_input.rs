@@ -269,3 +269,84 @@ fn user_rules_add_to_the_shipped_ones_and_a_bad_rule_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn empty_files_many_small_files_and_non_utf8_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = Test::minimal().log("edgemicro-empty-1-api.log", "");
+    for i in 0..10_000 {
+        std::fs::write(
+            t.log_dir().join(format!("edgemicro-small-{i:05}-api.log")),
+            format!("2026-01-01T00:00:00.000Z info 1 line {i}\n"),
+        )
+        .unwrap();
+    }
+    let odd = std::ffi::OsStr::from_bytes(b"edgemicro-caf\xe9-1-api.log");
+    std::fs::write(
+        t.log_dir().join(odd),
+        "2026-01-01T00:00:00.000Z info 1 latin-1 name\n",
+    )
+    .unwrap();
+    let t = t.collect("many.zip").args(["--json"]);
+    let started = std::time::Instant::now();
+    let run = t.run();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "10 000 files in bounded time: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(
+        files
+            .iter()
+            .filter(|f| f["path"].as_str().unwrap().starts_with("logs/"))
+            .count(),
+        10_002
+    );
+    assert_eq!(
+        files
+            .iter()
+            .find(|f| f["path"] == "logs/edgemicro-empty-1-api.log")
+            .unwrap()["bytes"],
+        0
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"] == "logs/edgemicro-caf\u{fffd}-1-api.log"),
+        "a non-UTF-8 name is stored with a replacement character"
+    );
+    let zip = t.path("out/many.zip");
+    sha256sum_check(&zip);
+    assert_eq!(
+        Test::new()
+            .args(["verify".into(), zip.into_os_string()])
+            .run()
+            .code,
+        0
+    );
+}
+
+#[test]
+fn a_world_writable_output_dir_gets_a_warning_and_the_bundle_stays_private() {
+    let t = Test::example();
+    std::fs::set_permissions(t.path("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let t = t.collect("w.zip").args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.json()["warnings"]
+            .to_string()
+            .contains("is world-writable (mode 777)"),
+        "{}",
+        run.stdout_str()
+    );
+    let mode = std::fs::metadata(t.path("out/w.zip"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+}

@@ -55,3 +55,8 @@ fn sigterm_mid_write_leaves_nothing_and_exits_143() {
 fn sigint_mid_write_leaves_nothing_and_exits_130() {
     interrupt_mid_write("-INT", 130);
 }
+
+#[test]
+fn sighup_mid_write_leaves_nothing_and_exits_129() {
+    interrupt_mid_write("-HUP", 129);
+}

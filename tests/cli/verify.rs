@@ -112,3 +112,47 @@ fn not_a_zip_is_an_integrity_failure() {
     std::fs::write(&path, b"not a zip").unwrap();
     assert_eq!(verify(&path).code, 4);
 }
+
+/// A zip written by Python with the given entry names (each holding "x"), plus a manifest that
+/// lists them with the right sha256: only the names are hostile.
+fn crafted(names: &[&str]) -> std::path::PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let zip = dir.join("crafted.zip");
+    let script = "import sys, json, hashlib, zipfile\n\
+                  names = sys.argv[2:]\n\
+                  files = [{'path': n, 'source': 'x', 'bytes': 1, 'sha256': hashlib.sha256(b'x').hexdigest(), 'redactions': 0, 'truncated': False} for n in names]\n\
+                  with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+                  \x20   for n in names:\n\
+                  \x20       z.writestr(n, b'x')\n\
+                  \x20   z.writestr('manifest.json', json.dumps({'files': files}))\n";
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&zip)
+        .args(names)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    zip
+}
+
+#[test]
+fn verify_rejects_unsafe_and_duplicate_entry_names() {
+    let ok = crafted(&["logs/a.log"]);
+    assert_eq!(verify(&ok).code, 0, "a well-formed crafted bundle passes");
+    for (names, says) in [
+        (vec!["../evil.log"], "unsafe path"),
+        (vec!["/etc/cron.d/evil"], "unsafe path"),
+        (vec!["logs/../../evil"], "unsafe path"),
+        (vec!["logs/a.log", "logs/a.log"], "appears twice"),
+    ] {
+        let zip = crafted(&names);
+        let run = verify(&zip);
+        assert_eq!(run.code, 4, "{names:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{names:?}: {}", run.stderr);
+    }
+}
