@@ -82,7 +82,10 @@ struct Hashing {
 
 impl Write for Hashing {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
+        let n = self
+            .inner
+            .write(buf)
+            .map_err(|e| DiskFull::wrap(e, self.bytes + buf.len() as u64))?;
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
         self.shared.set(self.bytes);
@@ -90,6 +93,41 @@ impl Write for Hashing {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// The disk (or the file-size limit) ran out while writing the bundle.
+#[derive(Debug, thiserror::Error)]
+#[error("no space left for the bundle: it needed more than {needed} bytes")]
+pub struct DiskFull {
+    pub needed: u64,
+}
+
+impl DiskFull {
+    /// ENOSPC and EFBIG become `DiskFull` (with how far the bundle had got); others pass.
+    fn wrap(e: io::Error, needed: u64) -> io::Error {
+        match e.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EFBIG) => io::Error::other(DiskFull { needed }),
+            _ => e,
+        }
+    }
+}
+
+/// A `DiskFull` anywhere in the chain becomes exit 1 with what to do about it.
+pub fn disk_full_to_fail(err: anyhow::Error) -> anyhow::Error {
+    let full = err.chain().find_map(|c| {
+        c.downcast_ref::<io::Error>()
+            .and_then(|e| e.get_ref())
+            .and_then(|e| e.downcast_ref::<DiskFull>())
+            .map(|d| d.needed)
+    });
+    match full {
+        Some(needed) => Fail::failure(
+            format!("{}; nothing was left behind", DiskFull { needed }),
+            "free space there, write elsewhere with -o DIR/NAME.zip (or -o -), or bound the bundle with --max-bundle-bytes",
+        )
+        .into(),
+        None => err,
     }
 }
 
@@ -239,9 +277,11 @@ impl BundleWriter {
             Sink::File(w) => {
                 let file = w
                     .into_inner()
-                    .map_err(|e| e.into_error())
+                    .map_err(|e| DiskFull::wrap(e.into_error(), bytes))
                     .context("cannot write the bundle")?;
-                file.sync_all().context("cannot flush the bundle to disk")?;
+                file.sync_all()
+                    .map_err(|e| DiskFull::wrap(e, bytes))
+                    .context("cannot flush the bundle to disk")?;
             }
         }
         let Some(mut partial) = self.partial.take() else {

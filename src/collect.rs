@@ -81,6 +81,10 @@ pub trait FrontEnd {
 }
 
 pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
+    collect(settings, interrupt, front).map_err(crate::bundle::disk_full_to_fail)
+}
+
+fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
     let started = Instant::now();
     let rules = RuleSet::load(&settings.rules)?;
     let mut writer = BundleWriter::create(&settings.output, settings.force, settings.started)?;

@@ -350,3 +350,75 @@ fn a_world_writable_output_dir_gets_a_warning_and_the_bundle_stays_private() {
         & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+/// A 256 KiB tmpfs mounted for one test (root only), unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_nothing_and_says_how_far_the_bundle_got() {
+    let t = Test::minimal();
+    let disk = t.path("small-disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = is_root()
+        && std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&disk)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: a real full disk needs root to mount a small tmpfs (CI runs as root)");
+        return;
+    }
+    let _guard = SmallDisk(disk.clone());
+    // ~1.5 MB of hex noise: far more than the 256 KiB disk, even compressed.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut log = String::new();
+    while log.len() < 1_500_000 {
+        let mut hex = String::new();
+        for _ in 0..8 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            hex.push_str(&format!("{x:016x}"));
+        }
+        log.push_str(&format!("2026-01-01T00:00:00.000Z info 1 {hex}\n"));
+    }
+    let log_dir = t.log_dir();
+    std::fs::write(log_dir.join("edgemicro-h-1-api.log"), log).unwrap();
+    let run = t
+        .args([
+            "collect".into(),
+            "-y".into(),
+            "--log-dir".into(),
+            log_dir.into_os_string(),
+            "-o".into(),
+            disk.join("b.zip").into_os_string(),
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no space left for the bundle: it needed more than"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--max-bundle-bytes"),
+        "the hint says what to do: {}",
+        run.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(&disk)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "no partial bundle left on the full disk: {left:?}"
+    );
+}
