@@ -514,16 +514,26 @@ fn collect_logs(
         let mut entry = writer.entry(&path, take)?;
         let mut redactor = engine.file();
         let start = size - take;
-        let outcome = match file.seek(SeekFrom::Start(start)) {
-            Ok(_) => copy_log(
-                (&mut file).take(take),
-                start > 0,
-                &mut redactor,
-                stream,
-                &mut entry,
-            ),
+        let mut counted = Counted {
+            inner: (&mut file).take(take),
+            bytes: 0,
+        };
+        let outcome = match counted.inner.get_mut().seek(SeekFrom::Start(start)) {
+            Ok(_) => copy_log(&mut counted, start > 0, &mut redactor, stream, &mut entry),
             Err(e) => Ok(Copied::ReadError(e)),
         };
+        // A live log changes under us: copy what it held at open, and say what happened.
+        let read = counted.bytes;
+        let now = file.metadata().map(|m| m.len()).unwrap_or(size);
+        let completed = matches!(outcome, Ok(Copied::Whole));
+        if completed && read < take {
+            found.warnings.push(format!("{}: shrank while being read (truncated or rotated?): {read} of {size} bytes copied", log.name));
+        } else if now > size {
+            found.warnings.push(format!(
+                "{}: grew while being read; the {size} bytes it had when opened were copied",
+                log.name
+            ));
+        }
         // Skipped bytes of a truncated file count as done for the bar.
         stream.progress.inc(size - take);
         budget -= take.min(budget);

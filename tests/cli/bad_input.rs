@@ -422,3 +422,65 @@ fn a_full_disk_leaves_nothing_and_says_how_far_the_bundle_got() {
         "no partial bundle left on the full disk: {left:?}"
     );
 }
+
+#[test]
+fn a_log_that_grows_while_read_is_copied_as_it_was_at_open_and_said_so() {
+    let t = Test::minimal();
+    let log = t.log_dir().join("edgemicro-live-1-api.log");
+    let line = "2026-01-01T00:00:00.000Z [info][h][1][o][e][orders][10.0.0.1][][c][plugins-middleware][targetRequest][GET][][][][]\n";
+    std::fs::write(&log, line.repeat(200_000)).unwrap(); // ~23 MB
+    let at_start = line.len() * 200_000;
+    let t = t.collect("g.zip").args(["--json"]);
+    let child = t
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // edgemicro keeps writing while the bundle is made (bounded: until the run ends, at most 60 s).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, log) = (stop.clone(), log.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() < std::time::Duration::from_secs(60)
+            {
+                std::io::Write::write_all(
+                    &mut f,
+                    "2026-01-01T00:00:09.000Z info 1 appended while collecting\n".as_bytes(),
+                )
+                .unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["exit_code"], 0, "{json}");
+    assert!(
+        json["warnings"]
+            .to_string()
+            .contains("grew while being read"),
+        "{json}"
+    );
+    let copied = entry(
+        &unzip_all(&t.path("out/g.zip")),
+        "logs/edgemicro-live-1-api.log",
+    )
+    .to_vec();
+    let now = std::fs::read(&log).unwrap();
+    assert!(
+        copied.len() >= at_start && copied.len() < now.len(),
+        "{} of {}",
+        copied.len(),
+        now.len()
+    );
+    assert_eq!(
+        &now[..copied.len()],
+        &copied[..],
+        "a prefix of the live file, as it was at open"
+    );
+}
