@@ -28,6 +28,24 @@ pub const SECRET_VARS: &[&str] = &[
     "EDGEMICRO_CONFIG",
 ];
 
+/// Shortest value of a `*_KEY`-style variable taken as a secret: shorter values (`1`, `on`)
+/// would replace ordinary words everywhere and are not credentials anyway.
+const MIN_SECRET_LEN: usize = 6;
+
+/// EMG's own secret variables, and any `*_KEY`, `*_SECRET`, `*_PASSWORD`, `*_TOKEN` (any case):
+/// an incident bot often carries its own API tokens in the environment it runs this tool from.
+pub fn is_secret_var(name: &str, value: &str) -> bool {
+    if value.is_empty() {
+        return false;
+    }
+    let upper = name.to_ascii_uppercase();
+    SECRET_VARS.contains(&upper.as_str())
+        || (value.len() >= MIN_SECRET_LEN
+            && ["_KEY", "_SECRET", "_PASSWORD", "_TOKEN"]
+                .iter()
+                .any(|suffix| upper.ends_with(suffix)))
+}
+
 /// The config found in an environment, and that environment's secrets.
 pub struct EnvConfig {
     pub config: Option<ConfigFile>,
@@ -70,9 +88,9 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
     let secrets = [&env, &own]
         .into_iter()
         .flat_map(|e| {
-            SECRET_VARS
-                .iter()
-                .filter_map(|var| e.get(*var).filter(|v| !v.is_empty()))
+            e.iter()
+                .filter(|(var, value)| is_secret_var(var, value))
+                .map(|(_, value)| value)
         })
         .map(|v| KnownSecret {
             value: v.clone().into_bytes(),
@@ -153,6 +171,28 @@ mod tests {
         assert!(check_log_name("gw1.log").is_ok());
         for bad in ["", "..", "a/b.log", "../x"] {
             assert!(check_log_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secret_variables_by_name_and_length() {
+        for (name, value) in [
+            ("EDGEMICRO_KEY", "k"),
+            ("BOT_API_TOKEN", "tok123"),
+            ("pagerduty_secret", "abcdef"),
+            ("DB_PASSWORD", "hunter22"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+        ] {
+            assert!(is_secret_var(name, value), "{name}");
+        }
+        for (name, value) in [
+            ("EDGEMICRO_KEY", ""),
+            ("FEATURE_TOKEN", "on"),
+            ("HOME", "/home/operator"),
+            ("KEYBOARD", "us-intl"),
+            ("TOKEN_PATH", "/run/tok"),
+        ] {
+            assert!(!is_secret_var(name, value), "{name}");
         }
     }
 }

@@ -153,7 +153,8 @@ pub fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
     found
 }
 
-/// Replaces the values of `-k KEY`, `--secret=S` and the like; records them as known secrets.
+/// Replaces the values of `-k KEY`, `--secret=S` and the like, and of `NAME_TOKEN=V` style
+/// assignments (`env EDGEMICRO_KEY=… edgemicro start`); records them as known secrets.
 pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<String> {
     let mut out = Vec::with_capacity(argv.len());
     let mut next_is_secret = false;
@@ -169,7 +170,7 @@ pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<Strin
         }
         if let Some((flag, value)) = arg
             .split_once('=')
-            .filter(|(f, _)| SECRET_FLAGS.contains(f))
+            .filter(|(f, v)| SECRET_FLAGS.contains(f) || crate::container::is_secret_var(f, v))
         {
             secrets.push(KnownSecret {
                 value: value.as_bytes().to_vec(),
@@ -236,6 +237,8 @@ mod tests {
             "-k",
             "KEYVAL123",
             "--secret=SECVAL456",
+            "REDIS_PASSWORD=REDISPW789",
+            "--port=8000",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -244,11 +247,17 @@ mod tests {
         let out = redact_argv(&argv, &mut secrets);
         assert_eq!(out[8], "REDACTED_CLI_SECRET_FLAG");
         assert_eq!(out[9], "--secret=REDACTED_CLI_SECRET_FLAG");
+        assert_eq!(out[10], "REDIS_PASSWORD=REDACTED_CLI_SECRET_FLAG");
+        assert_eq!(out[11], "--port=8000", "other flags stay");
         assert_eq!(out[4], "org", "org/env stay");
         let values: Vec<&[u8]> = secrets.iter().map(|s| s.value.as_slice()).collect();
         assert_eq!(
             values,
-            vec![b"KEYVAL123".as_slice(), b"SECVAL456".as_slice()]
+            vec![
+                b"KEYVAL123".as_slice(),
+                b"SECVAL456".as_slice(),
+                b"REDISPW789".as_slice()
+            ]
         );
     }
 

@@ -99,7 +99,7 @@ pub struct Probe {
 /// Measures a target's idle close on one keep-alive connection, waiting at most `max`.
 pub fn probe(url: &str, max: Duration) -> Probe {
     let mut result = Probe {
-        url: url.to_string(),
+        url: shown_url(url),
         target: String::new(),
         status: None,
         keep_alive_header: None,
@@ -113,6 +113,24 @@ pub fn probe(url: &str, max: Duration) -> Probe {
     result
 }
 
+/// The URL as the bundle and the report show it: credentials in the user part or the query
+/// (`http://user:pass@host/x?apikey=...`) are the operator's, never support's.
+fn shown_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{}@{host}", crate::redact::token("userinfo")),
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, _)) => format!("{path}?{}", crate::redact::token("query")),
+        None => tail.to_string(),
+    };
+    let sep = if scheme.is_empty() { "" } else { "://" };
+    format!("{scheme}{sep}{authority}{tail}")
+}
+
 fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
@@ -123,6 +141,7 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
     let (host, port) = crate::capture::host_port(&format!("http://{authority}"))
         .ok_or("cannot read host and port from the URL")?;
     out.target = format!("{host}:{port}");
+    let host_header = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -130,7 +149,7 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
         .ok_or("no address")?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("cannot connect: {e}"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: keep-alive\r\nUser-Agent: edgemicro-diag-probe\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nConnection: keep-alive\r\nUser-Agent: edgemicro-diag-probe\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("cannot send: {e}"))?;
@@ -220,6 +239,16 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    #[test]
+    fn probe_urls_are_shown_without_credentials() {
+        assert_eq!(
+            shown_url("http://ops:S3cretPw@10.0.0.5:8080/health?apikey=K123#x"),
+            "http://REDACTED_USERINFO@10.0.0.5:8080/health?REDACTED_QUERY"
+        );
+        assert_eq!(shown_url("http://t:80/h"), "http://t:80/h");
+        assert_eq!(shown_url("http://u:p@t"), "http://REDACTED_USERINFO@t");
+    }
 
     #[test]
     fn probe_measures_the_idle_close_and_the_announced_timeout() {

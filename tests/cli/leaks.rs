@@ -292,3 +292,61 @@ fn redact_preview_lists_each_redaction_with_the_value_replaced_and_writes_nothin
         .iter()
         .all(|r| r["line"].as_u64().unwrap() > 0));
 }
+
+#[test]
+fn the_tools_own_environment_never_reaches_the_bundle_the_json_or_stderr() {
+    // An incident bot runs this with its own credentials exported; any `*_TOKEN`-style value
+    // that turns up in a log is replaced like EMG's own key and secret.
+    let own = [
+        ("BOT_API_TOKEN", "OWNtoken9f3a71"),
+        ("PAGERDUTY_SECRET", "OWNsecret5c2e"),
+        ("DB_PASSWORD", "OWNpassword8d1"),
+        ("VAULT_KEY", "OWNvaultkey44b"),
+    ];
+    let mut t = Test::minimal().log(
+        "edgemicro-h-1-api.log",
+        format!(
+            "2026-01-01T00:00:00.000Z error 1 upstream said {} {} {} {} socket hang up\n",
+            own[0].1, own[1].1, own[2].1, own[3].1
+        ),
+    );
+    for (k, v) in own {
+        t = t.env(k, v);
+    }
+    let t = t.collect("own.zip");
+    for json in [true, false] {
+        for f in ["out/own.zip", "out/own.zip.sha256"] {
+            let _ = std::fs::remove_file(t.path(f));
+        }
+        let mut cmd = t.command();
+        if json {
+            cmd.arg("--json");
+        }
+        let run = cmd.output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr),
+        );
+        assert_eq!(run.status.code(), Some(0), "{stderr}");
+        assert!(
+            !json || stdout.contains("\"status\""),
+            "the JSON report was written: {stdout}"
+        );
+        let entries = unzip_all(&t.path("out/own.zip"));
+        for (_, value) in own {
+            assert!(
+                !stdout.contains(value) && !stderr.contains(value),
+                "{value}: {stdout}{stderr}"
+            );
+            for (name, bytes) in &entries {
+                assert!(!contains(bytes, value.as_bytes()), "{value} in {name}");
+            }
+        }
+        let log =
+            String::from_utf8(entry(&entries, "logs/edgemicro-h-1-api.log").to_vec()).unwrap();
+        assert!(
+            log.contains("upstream said REDACTED_ENV_SECRET") && log.ends_with("socket hang up\n"),
+            "{log}"
+        );
+    }
+}
