@@ -484,3 +484,34 @@ fn a_log_that_grows_while_read_is_copied_as_it_was_at_open_and_said_so() {
         "a prefix of the live file, as it was at open"
     );
 }
+
+#[test]
+fn a_read_only_log_dir_is_collected_and_left_as_it_was() {
+    let t = Test::minimal().log(
+        "edgemicro-ro-1-api.log",
+        "2026-01-01T00:00:00.000Z error 1 socket hang up ECONNRESET\n",
+    );
+    let logs = t.log_dir();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let t = t.collect("ro.zip");
+    let run = t.run_unprivileged();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries = unzip_all(&t.path("out/ro.zip"));
+    assert!(contains(
+        entry(&entries, "logs/edgemicro-ro-1-api.log"),
+        b"socket hang up"
+    ));
+    let after: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing written into the log dir");
+    assert_eq!(
+        std::fs::metadata(&logs).unwrap().permissions().mode() & 0o777,
+        0o555
+    );
+}

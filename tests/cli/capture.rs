@@ -359,8 +359,7 @@ fn no_permission_is_a_warning_with_the_setcap_hint_and_exit_3() {
         .any(|s| s["source"] == "capture"));
 }
 
-#[test]
-fn sigterm_during_a_capture_stops_tcpdump_and_leaves_nothing() {
+fn signal_during_a_capture_stops_tcpdump_and_leaves_nothing(signal: &str, expected: i32) {
     if !can_capture() {
         return;
     }
@@ -388,8 +387,23 @@ fn sigterm_during_a_capture_stops_tcpdump_and_leaves_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let (code, stderr) = signal_and_wait(child, "-TERM");
-    assert_eq!(code, Some(143), "{stderr}");
+    let (code, stderr) = signal_and_wait(child, signal);
+    assert_eq!(code, Some(expected), "{stderr}");
     assert!(!tcpdump_running(), "tcpdump was stopped");
     assert_nothing_left(&t);
+}
+
+#[test]
+fn sigterm_during_a_capture_stops_tcpdump_and_leaves_nothing() {
+    signal_during_a_capture_stops_tcpdump_and_leaves_nothing("-TERM", 143);
+}
+
+#[test]
+fn sigint_during_a_capture_stops_tcpdump_and_leaves_nothing() {
+    signal_during_a_capture_stops_tcpdump_and_leaves_nothing("-INT", 130);
+}
+
+#[test]
+fn sighup_during_a_capture_stops_tcpdump_and_leaves_nothing() {
+    signal_during_a_capture_stops_tcpdump_and_leaves_nothing("-HUP", 129);
 }

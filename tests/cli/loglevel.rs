@@ -242,8 +242,7 @@ fn collect_with_log_level_records_before_during_and_restores() {
     );
 }
 
-#[test]
-fn sigterm_while_reproducing_restores_the_level() {
+fn signal_while_reproducing_restores_the_level(signal: &str, expected: i32) {
     let t = with_config(COMMENTED)
         .log("edgemicro-h-1-api.log", "x\n")
         .collect("t.zip")
@@ -262,8 +261,8 @@ fn sigterm_while_reproducing_restores_the_level() {
         assert!(Instant::now() < deadline, "the level was never switched");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (code, stderr) = signal_and_wait(child, "-TERM");
-    assert_eq!(code, Some(143), "{stderr}");
+    let (code, stderr) = signal_and_wait(child, signal);
+    assert_eq!(code, Some(expected), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         COMMENTED,
@@ -274,4 +273,19 @@ fn sigterm_while_reproducing_restores_the_level() {
         .join("o-e-config.yaml.edgemicro-diag.bak")
         .exists());
     assert_nothing_left(&t);
+}
+
+#[test]
+fn sigterm_while_reproducing_restores_the_level() {
+    signal_while_reproducing_restores_the_level("-TERM", 143);
+}
+
+#[test]
+fn sigint_while_reproducing_restores_the_level() {
+    signal_while_reproducing_restores_the_level("-INT", 130);
+}
+
+#[test]
+fn sighup_while_reproducing_restores_the_level() {
+    signal_while_reproducing_restores_the_level("-HUP", 129);
 }

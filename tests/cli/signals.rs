@@ -60,3 +60,48 @@ fn sigint_mid_write_leaves_nothing_and_exits_130() {
 fn sighup_mid_write_leaves_nothing_and_exits_129() {
     interrupt_mid_write("-HUP", 129);
 }
+
+/// A followed log on stdin whose pipe never closes (`docker logs -f | …` without --max-seconds):
+/// the run sits in the collect stage until a signal ends it, and must still leave nothing.
+fn interrupt_a_stalled_stdin_log(signal: &str, expected: i32) {
+    let t = Test::minimal()
+        .log(
+            "edgemicro-h-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 x\n",
+        )
+        .collect("stdin.zip")
+        .args(["--stdin-log", "follow.log"]);
+    let mut child = t
+        .command()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"2026-01-01T00:00:01.000Z info 1 followed\n").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still reading the open pipe when signalled"
+    );
+    let (code, stderr) = signal_and_wait(child, signal);
+    drop(stdin);
+    assert_eq!(code, Some(expected), "{stderr}");
+    assert_nothing_left(&t);
+}
+
+#[test]
+fn sigterm_while_reading_a_stalled_stdin_log_leaves_nothing() {
+    interrupt_a_stalled_stdin_log("-TERM", 143);
+}
+
+#[test]
+fn sigint_while_reading_a_stalled_stdin_log_leaves_nothing() {
+    interrupt_a_stalled_stdin_log("-INT", 130);
+}
+
+#[test]
+fn sighup_while_reading_a_stalled_stdin_log_leaves_nothing() {
+    interrupt_a_stalled_stdin_log("-HUP", 129);
+}
