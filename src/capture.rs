@@ -108,11 +108,18 @@ fn proxy_urls(yaml: &Yaml) -> Vec<String> {
     }
 }
 
+/// `host:port` of a URL authority, without a `user:pass@` part.
+pub fn without_userinfo(authority: &str) -> &str {
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+}
+
 /// `http://user:pw@host:8080/path` → (`host`, 8080); default ports by scheme.
 pub fn host_port(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let authority = without_userinfo(authority);
     let default = if scheme.eq_ignore_ascii_case("https") {
         443
     } else {

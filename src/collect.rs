@@ -514,16 +514,13 @@ fn collect_logs(
         let mut entry = writer.entry(&path, take)?;
         let mut redactor = engine.file();
         let start = size - take;
-        let mut counted = Counted {
-            inner: (&mut file).take(take),
-            bytes: 0,
-        };
-        let outcome = match counted.inner.get_mut().seek(SeekFrom::Start(start)) {
-            Ok(_) => copy_log(&mut counted, start > 0, &mut redactor, stream, &mut entry),
+        let mut limited = (&mut file).take(take);
+        let outcome = match limited.get_mut().seek(SeekFrom::Start(start)) {
+            Ok(_) => copy_log(&mut limited, start > 0, &mut redactor, stream, &mut entry),
             Err(e) => Ok(Copied::ReadError(e)),
         };
         // A live log changes under us: copy what it held at open, and say what happened.
-        let read = counted.bytes;
+        let read = take - limited.limit();
         let now = file.metadata().map(|m| m.len()).unwrap_or(size);
         let completed = matches!(outcome, Ok(Copied::Whole));
         if completed && read < take {
@@ -614,13 +611,10 @@ fn collect_stdin_log(
         deadline: stream.limits.deadline,
         interrupt: stream.interrupt,
     };
-    let mut counted = Counted {
-        inner: polled.take(limit),
-        bytes: 0,
-    };
-    let outcome = copy_log(&mut counted, false, &mut redactor, stream, &mut entry)?;
+    let mut limited = polled.take(limit);
+    let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
     let mut more = [0u8; 1];
-    let mut truncated = counted.bytes >= limit && input.read(&mut more).unwrap_or(0) > 0;
+    let mut truncated = limited.limit() == 0 && input.read(&mut more).unwrap_or(0) > 0;
     match outcome {
         Copied::Whole => {}
         Copied::ReadError(e) => found.skipped.push(Skipped {
@@ -668,20 +662,6 @@ impl<R: Read + std::os::fd::AsFd> Read for Polled<'_, R> {
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-}
-
-/// Counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    bytes: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
     }
 }
 

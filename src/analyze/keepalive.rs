@@ -119,9 +119,11 @@ fn shown_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{}@{host}", crate::redact::token("userinfo")),
-        None => authority.to_string(),
+    let host = crate::capture::without_userinfo(authority);
+    let authority = if host.len() < authority.len() {
+        format!("{}@{host}", crate::redact::token("userinfo"))
+    } else {
+        host.to_string()
     };
     let tail = match tail.split_once('?') {
         Some((path, _)) => format!("{path}?{}", crate::redact::token("query")),
@@ -141,7 +143,7 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
     let (host, port) = crate::capture::host_port(&format!("http://{authority}"))
         .ok_or("cannot read host and port from the URL")?;
     out.target = format!("{host}:{port}");
-    let host_header = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host_header = crate::capture::without_userinfo(authority);
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?

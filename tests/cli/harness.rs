@@ -204,6 +204,18 @@ pub fn entry<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
         .1
 }
 
+/// The reason the JSON report gives for skipping the file whose path ends with `file`.
+pub fn skip_reason<'a>(json: &'a serde_json::Value, file: &str) -> &'a str {
+    json["skipped"]
+        .as_array()
+        .expect("a skipped list")
+        .iter()
+        .find(|s| s["source"].as_str().unwrap().ends_with(file))
+        .unwrap_or_else(|| panic!("{file} not skipped: {}", json["skipped"]))["reason"]
+        .as_str()
+        .unwrap()
+}
+
 pub fn manifest_of(entries: &[(String, Vec<u8>)]) -> serde_json::Value {
     serde_json::from_slice(entry(entries, "manifest.json")).expect("manifest.json is JSON")
 }
