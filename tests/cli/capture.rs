@@ -15,6 +15,11 @@ fn can_capture() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !(is_root() && has_tcpdump) {
+        assert!(
+            std::env::var_os("EDGEMICRO_DIAG_REQUIRE_CAPTURE").is_none(),
+            "EDGEMICRO_DIAG_REQUIRE_CAPTURE is set but root={} tcpdump={has_tcpdump}",
+            is_root()
+        );
         eprintln!(
             "SKIPPED: capturing needs root and tcpdump (CI has both; .ci/run installs tcpdump)"
         );
