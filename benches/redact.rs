@@ -78,10 +78,10 @@ fn sample() -> Vec<u8> {
 fn redact_and_triage(bencher: divan::Bencher) {
     let data = corpus();
     let rules = RuleSet::load(&[] as &[&str]).expect("shipped rules");
-    let known = vec![KnownSecret {
-        value: b"redis-password-from-config".to_vec(),
-        rule: "password".into(),
-    }];
+    let known = vec![KnownSecret::new(
+        b"redis-password-from-config".to_vec(),
+        "password",
+    )];
     let engine = TextEngine::new(&rules, &known);
     bencher
         .counter(divan::counter::BytesCount::new(data.len()))

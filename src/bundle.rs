@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use aho_corasick::AhoCorasick;
@@ -26,6 +26,11 @@ use crate::settings::Output;
 /// zlib-rs level 3: most of level 6's ratio on logs at a fraction of its CPU (benchmark in README).
 const DEFLATE_LEVEL: i64 = 3;
 pub const MANIFEST: &str = "manifest.json";
+/// `--pseudonymize` writes the token map beside the bundle as `<bundle>.map.json`.
+pub const MAP_SUFFIX: &str = ".map.json";
+
+/// A file written beside the bundle: its suffix and its body made from the bundle's sha256.
+pub type Companion<'a> = (&'a str, &'a dyn Fn(&str) -> Vec<u8>);
 
 /// One entry as listed in the manifest and the JSON report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,15 +163,26 @@ pub struct BundleWriter {
 
 /// `bundle.zip` → `bundle.zip.sha256` (what `sha256sum -c` reads).
 pub fn sidecar_path(bundle: &Path) -> PathBuf {
-    let mut name = bundle.as_os_str().to_owned();
-    name.push(".sha256");
-    PathBuf::from(name)
+    companion_path(bundle, ".sha256")
 }
 
 fn partial_path(bundle: &Path) -> PathBuf {
+    companion_path(bundle, ".partial")
+}
+
+/// `bundle.zip` + `.map.json` → `bundle.zip.map.json`.
+pub fn companion_path(bundle: &Path, suffix: &str) -> PathBuf {
     let mut name = bundle.as_os_str().to_owned();
-    name.push(".partial");
+    name.push(suffix);
     PathBuf::from(name)
+}
+
+/// The dir a bundle is written in (`.` for a bare name).
+fn parent_dir(bundle: &Path) -> &Path {
+    bundle
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 impl BundleWriter {
@@ -260,7 +276,18 @@ impl BundleWriter {
 
     /// Writes the manifest last, finishes the zip, fsyncs, renames `.partial` into place and
     /// writes the sidecar. Until the rename nothing is visible under the bundle's name.
-    pub fn seal(mut self, manifest: &serde_json::Value) -> Result<Sealed> {
+    pub fn seal(self, manifest: &serde_json::Value) -> Result<Sealed> {
+        self.seal_with(manifest, None)
+    }
+
+    /// `seal`, plus a private file beside the bundle (`<bundle><suffix>`, mode 0600) made from
+    /// the bundle's sha256: it is written before the bundle's rename and put in place right
+    /// after it, so there is never one without the other.
+    pub fn seal_with(
+        mut self,
+        manifest: &serde_json::Value,
+        companion: Option<Companion<'_>>,
+    ) -> Result<Sealed> {
         let body = serde_json::to_vec_pretty(manifest)?;
         let mut entry = self.entry(MANIFEST, body.len() as u64)?;
         entry.write_all(&body)?;
@@ -291,9 +318,28 @@ impl BundleWriter {
                 bytes,
             });
         };
+        let companion = match companion {
+            Some((suffix, body)) => {
+                let mut tmp = tempfile::Builder::new()
+                    .prefix(".edgemicro-diag-")
+                    .permissions(std::fs::Permissions::from_mode(0o600))
+                    .tempfile_in(parent_dir(&partial.target))
+                    .context("cannot create the file beside the bundle")?;
+                tmp.write_all(&body(&sha256))
+                    .and_then(|()| tmp.as_file().sync_all())
+                    .map_err(|e| DiskFull::wrap(e, bytes))
+                    .context("cannot write the file beside the bundle")?;
+                Some((tmp, companion_path(&partial.target, suffix)))
+            }
+            None => None,
+        };
         std::fs::rename(&partial.path, &partial.target)
             .with_context(|| format!("cannot rename `{}` into place", partial.path.display()))?;
         partial.sealed = true;
+        if let Some((tmp, path)) = companion {
+            tmp.persist(&path)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
         write_sidecar(&partial.target, &sha256)?;
         Ok(Sealed {
             path: Some(partial.target.clone()),
@@ -305,8 +351,10 @@ impl BundleWriter {
 
 fn create_partial(target: &Path, force: bool) -> Result<(File, Partial)> {
     let sidecar = sidecar_path(target);
+    // A map left from an earlier bundle of this name would pass for this one's.
+    let map = companion_path(target, MAP_SUFFIX);
     if !force {
-        for existing in [target, sidecar.as_path()] {
+        for existing in [target, sidecar.as_path(), map.as_path()] {
             if existing.exists() {
                 return Err(Fail::usage(
                     format!("`{}` already exists", existing.display()),
@@ -367,13 +415,9 @@ fn write_sidecar(bundle: &Path, sha256: &str) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let dir = bundle
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".edgemicro-diag-sha256")
-        .tempfile_in(dir)?;
+        .tempfile_in(parent_dir(bundle))?;
     writeln!(tmp, "{sha256}  {name}")?;
     tmp.persist(sidecar_path(bundle))
         .context("cannot write the .sha256 sidecar")?;
@@ -662,5 +706,44 @@ fn sha256_file(path: &Path) -> Result<String> {
             return Ok(hex::encode(hasher.finalize()));
         }
         hasher.update(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::pseudonym::Pseudonyms;
+
+    /// The pseudonym key, in any of its forms, is refused like any known secret: the bundle is
+    /// not sealed and no `.partial` stays.
+    #[test]
+    fn the_pseudonym_key_never_enters_a_bundle() {
+        let key = [7u8; 32];
+        let pseudonyms = Pseudonyms::with_key(key, false);
+        let forms = [
+            hex::encode(key),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key),
+        ];
+        for form in forms {
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("b.zip");
+            let mut writer =
+                BundleWriter::create(&Output::File(target.clone()), false, chrono::Utc::now())
+                    .unwrap();
+            writer.set_known(&pseudonyms.guarded());
+            writer.small("ok.txt", "t", b"nothing here", 0).unwrap();
+            let err = writer
+                .small("x.txt", "t", format!("key={form}\n").as_bytes(), 0)
+                .map_err(leak_to_fail)
+                .unwrap_err();
+            assert_eq!(
+                crate::exit::Exit::of_error(&err),
+                crate::exit::Exit::Integrity
+            );
+            assert!(err.to_string().contains("pseudonym_key"), "{err}");
+            assert!(!err.to_string().contains(&form));
+            drop(writer);
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
     }
 }

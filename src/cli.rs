@@ -35,6 +35,9 @@ Examples:
   edgemicro-diag analyze --probe-targets --lb-idle-timeout 60
   edgemicro-diag analyze edgemicro-diag-gw1-20260101T120000Z.zip
 
+  # Same secret, same token (REDACTED_PASSWORD_3f9c0a1b2c4d) across files; map kept beside it
+  edgemicro-diag collect -y --pseudonymize -o gw1.zip   # writes gw1.zip.map.json (0600)
+
   # Check a bundle before attaching it
   edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip";
 
@@ -202,6 +205,17 @@ pub struct CollectArgs {
     /// Support case id, recorded in the manifest
     #[arg(long = "case", env = "EDGEMICRO_DIAG_CASE", value_name = "ID")]
     pub case_id: Option<String>,
+
+    /// Replace secrets with REDACTED_<RULE>_<12 hex> instead of REDACTED_<RULE>: one secret gets
+    /// one token across lines and files (HMAC-SHA256 under a key drawn for this bundle, never
+    /// stored). The token map is written to BUNDLE.map.json (mode 0600), never into the bundle
+    #[arg(long, env = "EDGEMICRO_DIAG_PSEUDONYMIZE")]
+    pub pseudonymize: bool,
+
+    /// With --pseudonymize: also write each secret's value into the map (keep the map private;
+    /// support never needs it)
+    #[arg(long, requires = "pseudonymize")]
+    pub keep_map_values: bool,
 
     /// Bundle path, or - to stream the zip to stdout [default: ./edgemicro-diag-HOST-UTCSTAMP.zip]
     #[arg(short = 'o', long, env = "EDGEMICRO_DIAG_OUTPUT", value_name = "PATH")]

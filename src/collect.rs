@@ -87,6 +87,17 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
 fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
     let started = Instant::now();
     let rules = RuleSet::load(&settings.rules)?;
+    if settings.pseudonymize.is_some() && settings.output == Output::Stdout {
+        return Err(crate::exit::Fail::usage(
+            "--pseudonymize writes its token map beside the bundle, and -o - has no \"beside\"",
+            "write the bundle to a file with -o PATH, or leave out --pseudonymize",
+        )
+        .into());
+    }
+    let pseudonyms = settings
+        .pseudonymize
+        .map(redact::pseudonym::Pseudonyms::random)
+        .transpose()?;
     let mut writer = BundleWriter::create(&settings.output, settings.force, settings.started)?;
     // Dropping the switch on any error or signal below restores the level.
     let switch = match &settings.log_level {
@@ -135,8 +146,15 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     if let Some(warning) = world_writable_output(&settings.output) {
         found.warnings.push(warning);
     }
-    writer.set_known(&known);
-    let engine = TextEngine::new(&rules, &known);
+    let mut engine = TextEngine::new(&rules, &known);
+    match &pseudonyms {
+        Some(p) => {
+            engine = engine.pseudonymize(p);
+            // The key in any form is a secret: the self-check refuses it anywhere in the bundle.
+            writer.set_known(&[known.as_slice(), &p.guarded()].concat());
+        }
+        None => writer.set_known(&known),
+    }
     let window = TimeWindow::new(settings.since, settings.until);
     let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
     let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
@@ -277,7 +295,25 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         log_level.clone(),
         capture.as_ref(),
     );
-    let sealed = writer.seal(&manifest).map_err(leak_to_fail)?;
+    let sealed = match &pseudonyms {
+        Some(p) => {
+            let bundle = match &settings.output {
+                Output::File(path) => path.file_name().unwrap_or_default().to_string_lossy(),
+                Output::Stdout => unreachable!("refused above"),
+            };
+            let map = |sha256: &str| {
+                redact::pseudonym::map_json(&reports, &bundle, sha256, p.keep_values)
+            };
+            writer.seal_with(&manifest, Some((crate::bundle::MAP_SUFFIX, &map)))
+        }
+        None => writer.seal(&manifest),
+    }
+    .map_err(leak_to_fail)?;
+    let map = pseudonyms.as_ref().and(sealed.path.as_ref()).map(|p| {
+        crate::bundle::companion_path(p, crate::bundle::MAP_SUFFIX)
+            .display()
+            .to_string()
+    });
     Ok(Report {
         exit,
         bundle: sealed
@@ -286,6 +322,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
             .or_else(|| Some("-".into())),
         sha256: Some(sealed.sha256),
         bytes: Some(sealed.bytes),
+        map,
         config_dir: Some(PathSource::of(&found.config_dir)),
         log_dirs: found.log_dirs.iter().map(PathSource::of).collect(),
         pairs: found.pairs,
@@ -879,7 +916,7 @@ fn manifest(
             "rule_files": rules.files,
             "total": redactions.total,
             "by_rule": redactions.by_rule,
-            "pseudonymized": false,
+            "pseudonymized": settings.pseudonymize.is_some(),
         },
         "capture": capture,
         "log_level": log_level,

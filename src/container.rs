@@ -92,10 +92,7 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
                 .filter(|(var, value)| is_secret_var(var, value))
                 .map(|(_, value)| value)
         })
-        .map(|v| KnownSecret {
-            value: v.clone().into_bytes(),
-            rule: "env_secret".into(),
-        })
+        .map(|v| KnownSecret::new(v.clone().into_bytes(), "env_secret"))
         .collect();
     let from = match pid {
         Some(pid) => format!("EDGEMICRO_CONFIG of pid {pid}"),

@@ -160,10 +160,7 @@ pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<Strin
     let mut next_is_secret = false;
     for arg in argv {
         if next_is_secret {
-            secrets.push(KnownSecret {
-                value: arg.as_bytes().to_vec(),
-                rule: "cli_secret_flag".into(),
-            });
+            secrets.push(KnownSecret::new(arg.as_bytes().to_vec(), "cli_secret_flag"));
             out.push(crate::redact::token("cli_secret_flag"));
             next_is_secret = false;
             continue;
@@ -172,10 +169,10 @@ pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<Strin
             .split_once('=')
             .filter(|(f, v)| SECRET_FLAGS.contains(f) || crate::container::is_secret_var(f, v))
         {
-            secrets.push(KnownSecret {
-                value: value.as_bytes().to_vec(),
-                rule: "cli_secret_flag".into(),
-            });
+            secrets.push(KnownSecret::new(
+                value.as_bytes().to_vec(),
+                "cli_secret_flag",
+            ));
             out.push(format!(
                 "{flag}={}",
                 crate::redact::token("cli_secret_flag")

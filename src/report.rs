@@ -40,6 +40,8 @@ pub struct Report {
     pub bundle: Option<String>,
     pub sha256: Option<String>,
     pub bytes: Option<u64>,
+    /// `--pseudonymize`: the token map beside the bundle.
+    pub map: Option<String>,
     pub config_dir: Option<PathSource>,
     pub log_dirs: Vec<PathSource>,
     pub pairs: Vec<String>,
@@ -63,6 +65,7 @@ impl Report {
             bundle: None,
             sha256: None,
             bytes: None,
+            map: None,
             config_dir: None,
             log_dirs: Vec::new(),
             pairs: Vec::new(),
@@ -87,6 +90,7 @@ impl Report {
             "bundle": self.bundle,
             "sha256": self.sha256,
             "bytes": self.bytes,
+            "map": self.map,
             "config_dir": self.config_dir,
             "log_dirs": self.log_dirs,
             "pairs": self.pairs,
@@ -174,6 +178,12 @@ impl Report {
                     err,
                     "next        attach {bundle} and {bundle}.sha256 to your support case"
                 )?;
+                if let Some(map) = &self.map {
+                    writeln!(
+                        err,
+                        "map         {map}: which token is which secret; keep it, never attach it"
+                    )?;
+                }
             }
         }
         if self.exit == Exit::Partial {

@@ -128,10 +128,10 @@ fn fuzz_log_pass() {
         "[A-Za-z0-9+/=!@#%_-]{6,24}",
     );
     fuzz_for("log pass", strategy, |(before, after, secret)| {
-        let known = redact::with_encodings(vec![KnownSecret {
-            value: secret.clone().into_bytes(),
-            rule: "password".into(),
-        }]);
+        let known = redact::with_encodings(vec![KnownSecret::new(
+            secret.clone().into_bytes(),
+            "password",
+        )]);
         let engine = TextEngine::new(&rules, &known);
         let mut file = engine.file();
         let mut input = before.clone();

@@ -5,6 +5,7 @@
 //! the key structure. Logs get the text pass only. Every secret value the structural pass finds
 //! becomes a known literal, replaced in every file, with its percent- and base64-encoded forms.
 
+pub mod pseudonym;
 pub mod rules;
 pub mod text;
 pub mod yaml;
@@ -24,6 +25,7 @@ pub fn config_secrets(rules: &RuleSet, yaml: &Yaml) -> Vec<KnownSecret> {
         .map(|hit| KnownSecret {
             value: hit.value.into_bytes(),
             rule: rules.keys[hit.rule].id.clone(),
+            encodes: None,
         })
         .collect()
 }
@@ -43,11 +45,12 @@ pub fn with_encodings(secrets: Vec<KnownSecret>) -> Vec<KnownSecret> {
         forms.push(percent.into_bytes());
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(value.as_bytes());
         forms.push(b64.into_bytes());
-        for form in forms {
+        for (i, form) in forms.into_iter().enumerate() {
             if form.len() >= MIN_LITERAL && !out.iter().any(|k| k.value == form) {
                 out.push(KnownSecret {
                     value: form,
                     rule: secret.rule.clone(),
+                    encodes: (i > 0).then(|| value.as_bytes().to_vec()),
                 });
             }
         }
@@ -64,11 +67,14 @@ pub fn redact_config(
     yaml: &Yaml,
 ) -> Result<(Vec<u8>, FileReport)> {
     let hits = yaml::find_secrets(rules, yaml);
-    let structural = yaml::apply(text, &hits, rules);
     let mut file = engine.file();
-    for hit in &hits {
-        file.report.add(&rules.keys[hit.rule].id, hit.line as u64);
-    }
+    let structural = yaml::apply(text, &hits, |hit| {
+        file.emit(
+            &rules.keys[hit.rule].id,
+            hit.value.as_bytes(),
+            hit.line as u64,
+        )
+    });
     let mut out = Vec::with_capacity(structural.len());
     for line in structural.split_inclusive(|b| *b == b'\n') {
         file.line(line, false, &mut out);

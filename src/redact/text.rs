@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Serialize;
 
+use super::pseudonym::{Pseudonyms, Seen, MAP_MAX};
 use super::rules::{emg_field, token, Matcher, RuleSet};
 
 /// Capture slots for rules without a regex (never used to search).
@@ -35,6 +36,9 @@ pub struct TextEngine<'r> {
     owners: Vec<Owner>,
     literals: Option<AhoCorasick>,
     literal_rules: Vec<String>,
+    /// Per literal: the plain value it is (or encodes), which a pseudonym is made from.
+    literal_plain: Vec<Vec<u8>>,
+    pseudonyms: Option<&'r Pseudonyms>,
 }
 
 /// A secret value known by its bytes (from the YAML pass, the environment or argv), replaced
@@ -43,6 +47,18 @@ pub struct TextEngine<'r> {
 pub struct KnownSecret {
     pub value: Vec<u8>,
     pub rule: String,
+    /// For an encoded form (percent, base64): the plain value, so both get one pseudonym.
+    pub encodes: Option<Vec<u8>>,
+}
+
+impl KnownSecret {
+    pub fn new(value: impl Into<Vec<u8>>, rule: &str) -> Self {
+        KnownSecret {
+            value: value.into(),
+            rule: rule.to_string(),
+            encodes: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for KnownSecret {
@@ -56,6 +72,12 @@ impl std::fmt::Debug for KnownSecret {
 pub struct FileReport {
     pub total: u64,
     pub by_rule: BTreeMap<String, RuleHits>,
+    /// With `--pseudonymize`: each token's first occurrence in this file (`file` left empty).
+    #[serde(skip)]
+    pub pseudonyms: Vec<Seen>,
+    /// More distinct tokens than the map keeps were written.
+    #[serde(skip)]
+    pub map_truncated: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -142,6 +164,10 @@ impl<'r> TextEngine<'r> {
                 .expect("literal secrets build an automaton")
         });
         let literal_rules = known.iter().map(|k| k.rule.clone()).collect();
+        let literal_plain = known
+            .iter()
+            .map(|k| k.encodes.clone().unwrap_or_else(|| k.value.clone()))
+            .collect();
         let field_rules = rules
             .patterns
             .iter()
@@ -157,7 +183,15 @@ impl<'r> TextEngine<'r> {
             owners,
             literals,
             literal_rules,
+            literal_plain,
+            pseudonyms: None,
         }
+    }
+
+    /// Tokens become `REDACTED_<RULE>_<12 hex>` (see `pseudonym`).
+    pub fn pseudonymize(mut self, pseudonyms: &'r Pseudonyms) -> Self {
+        self.pseudonyms = Some(pseudonyms);
+        self
     }
 
     /// A redactor for one file (block state and line numbers are per file).
@@ -185,7 +219,7 @@ impl<'r> TextEngine<'r> {
             block_literals: Vec::new(),
             carry_literal: None,
             lowered: Vec::new(),
-
+            tokens_seen: std::collections::HashSet::new(),
             report: FileReport::default(),
         }
     }
@@ -195,7 +229,8 @@ pub struct FileRedactor<'e, 'r> {
     engine: &'e TextEngine<'r>,
     block: Option<usize>,
     line_no: u64,
-    spans: Vec<(usize, usize, &'e str)>,
+    /// Start, end, rule, and the literal pattern when a known secret made the span.
+    spans: Vec<(usize, usize, &'e str, Option<usize>)>,
     patterns_fired: Vec<bool>,
     blocks_fired: Vec<bool>,
     /// The rules that replaced something in the last line (for previews).
@@ -211,6 +246,8 @@ pub struct FileRedactor<'e, 'r> {
     carry_literal: Option<(usize, usize)>,
     /// The text lowercased (A–Z only) for the keyword search, reused.
     lowered: Vec<u8>,
+    /// Pseudonyms already in `report.pseudonyms` (bounded by MAP_MAX).
+    tokens_seen: std::collections::HashSet<String>,
 
     pub report: FileReport,
 }
@@ -338,7 +375,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             let regex = match &rule.matcher {
                 Matcher::EmgField(n) => {
                     if let Some((start, end)) = emg_field(line, *n) {
-                        self.spans.push((start, end, rule.id.as_str()));
+                        self.spans.push((start, end, rule.id.as_str(), None));
                     }
                     continue;
                 }
@@ -359,7 +396,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     break;
                 };
                 let (start, end) = slots.get(1).unwrap_or((m.start(), m.end()));
-                self.spans.push((start, end, rule.id.as_str()));
+                self.spans.push((start, end, rule.id.as_str(), None));
                 at = if m.end() > m.start() {
                     m.end()
                 } else {
@@ -368,8 +405,12 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             }
         }
         for &(start, end, pattern) in &self.literal {
-            self.spans
-                .push((start, end, engine.literal_rules[pattern].as_str()));
+            self.spans.push((
+                start,
+                end,
+                engine.literal_rules[pattern].as_str(),
+                Some(pattern),
+            ));
         }
         self.write(line, out);
     }
@@ -381,10 +422,10 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             if let Some(m) = rule.end.find(line) {
                 self.block = None;
                 if m.start() > start {
-                    self.spans.push((start, m.start(), rule.id.as_str()));
+                    self.spans.push((start, m.start(), rule.id.as_str(), None));
                 }
             } else if let Some((s, e)) = key_material(line, start, end) {
-                self.spans.push((s, e, rule.id.as_str()));
+                self.spans.push((s, e, rule.id.as_str(), None));
             } else {
                 self.block = None; // a line that is not key material: the block was truncated
             }
@@ -397,12 +438,13 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             if let Some(begin) = rule.begin.find(line) {
                 match rule.end.find_at(line, begin.end()) {
                     Some(m) if m.start() > begin.end() => {
-                        self.spans.push((begin.end(), m.start(), rule.id.as_str()))
+                        self.spans
+                            .push((begin.end(), m.start(), rule.id.as_str(), None))
                     }
                     Some(_) => {}
                     None => {
                         if end > begin.end() {
-                            self.spans.push((begin.end(), end, rule.id.as_str()));
+                            self.spans.push((begin.end(), end, rule.id.as_str(), None));
                         }
                         self.block = Some(b);
                     }
@@ -417,27 +459,62 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             out.extend_from_slice(line);
             return;
         }
+        let engine: &'e TextEngine<'r> = self.engine;
         self.spans
             .sort_unstable_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
         let mut at = 0;
         let mut i = 0;
         while i < self.spans.len() {
-            let (start, mut end, rule) = self.spans[i];
+            let (start, mut end, rule, mut literal) = self.spans[i];
             i += 1;
             while i < self.spans.len() && self.spans[i].0 < end {
                 end = end.max(self.spans[i].1);
+                literal = literal.or(self.spans[i].3);
                 i += 1;
             }
             if start < at || is_token(&line[start..end]) {
                 continue;
             }
             out.extend_from_slice(&line[at..start]);
-            out.extend_from_slice(token(rule).as_bytes());
-            self.report.add(rule, self.line_no);
+            // A pseudonym is made from the plain secret when a known one is (part of) the span:
+            // its encodings, and its halves on two lines, get the same token.
+            let value = match literal {
+                Some(p) => engine.literal_plain[p].as_slice(),
+                None => &line[start..end],
+            };
+            let line_no = self.line_no;
+            let token = self.emit(rule, value, line_no);
+            out.extend_from_slice(token.as_bytes());
             self.line_rules.push(rule);
             at = end;
         }
         out.extend_from_slice(&line[at..]);
+    }
+
+    /// The token for one replacement, counted in the report (and recorded for the map).
+    pub fn emit(&mut self, rule: &str, value: &[u8], line: u64) -> String {
+        self.report.add(rule, line);
+        let Some(pseudonyms) = self.engine.pseudonyms else {
+            return token(rule);
+        };
+        let token = pseudonyms.token(rule, value);
+        if !self.tokens_seen.contains(&token) {
+            if self.tokens_seen.len() < MAP_MAX {
+                self.tokens_seen.insert(token.clone());
+                self.report.pseudonyms.push(Seen {
+                    token: token.clone(),
+                    rule: rule.to_string(),
+                    file: String::new(),
+                    line,
+                    value: pseudonyms.keep_values.then(|| {
+                        String::from_utf8_lossy(super::pseudonym::normalize(value)).into_owned()
+                    }),
+                });
+            } else {
+                self.report.map_truncated = true;
+            }
+        }
+        token
     }
 
     /// The rules that replaced something in the last line, and its 1-based number.
@@ -454,10 +531,23 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
 
 /// A replacement this tool made (rules run again over YAML the structural pass already edited).
 fn is_token(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"REDACTED_")
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+    let Some(rest) = bytes.strip_prefix(b"REDACTED_") else {
+        return false;
+    };
+    // A pseudonym ends in `_` and 12 lowercase hex digits.
+    let rule = match rest.len().checked_sub(13) {
+        Some(cut)
+            if rest[cut] == b'_'
+                && rest[cut + 1..]
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)) =>
+        {
+            &rest[..cut]
+        }
+        _ => rest,
+    };
+    rule.iter()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
 }
 
 /// The line without leading white space and trailing white space/line ending.
@@ -610,14 +700,8 @@ mod tests {
     #[test]
     fn known_literals_are_replaced_anywhere_and_short_ones_ignored() {
         let known = [
-            KnownSecret {
-                value: b"redisPW42x".to_vec(),
-                rule: "password".into(),
-            },
-            KnownSecret {
-                value: b"abc".to_vec(),
-                rule: "password".into(),
-            },
+            KnownSecret::new(b"redisPW42x".to_vec(), "password"),
+            KnownSecret::new(b"abc".to_vec(), "password"),
         ];
         let (out, report) = run(&known, "connecting with redisPW42x failed; abc stays\n");
         assert_eq!(out, "connecting with REDACTED_PASSWORD failed; abc stays\n");
@@ -626,10 +710,10 @@ mod tests {
         // A known secret across a line break (a multi-line YAML value echoed in a log): the
         // block path sees it whole and keeps both line ends.
         let rules = RuleSet::load(&[] as &[&str]).unwrap();
-        let multi = [KnownSecret {
-            value: b"top half\nbottom half".to_vec(),
-            rule: "password".into(),
-        }];
+        let multi = [KnownSecret::new(
+            b"top half\nbottom half".to_vec(),
+            "password",
+        )];
         let engine = TextEngine::new(&rules, &multi);
         let mut file = engine.file();
         let mut out = Vec::new();
@@ -668,10 +752,7 @@ mod tests {
 
     #[test]
     fn block_path_equals_line_path() {
-        let known = [KnownSecret {
-            value: b"plainKNOWN99".to_vec(),
-            rule: "password".into(),
-        }];
+        let known = [KnownSecret::new(b"plainKNOWN99".to_vec(), "password")];
         let mut input = String::new();
         for i in 0..40 {
             input.push_str(&format!("2026-11-24T03:23:43.509Z [info][h][1][o][e][p?apikey=K{i:03}QQ][1.2.3.4][CID{i:03}XX][c][m][targetRequest][GET][][][][]\n"));

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use saphyr_parser::ScalarStyle;
 
-use super::rules::{normalize_key, token, RuleSet};
+use super::rules::{normalize_key, RuleSet};
 use crate::yaml::{Node, Yaml};
 
 /// One secret value found in a document.
@@ -128,7 +128,7 @@ fn is_secret_value(value: &str) -> bool {
 
 /// Replaces each hit's bytes with its token, keeping the quote style and a block scalar's
 /// trailing line break so the document keeps its shape.
-pub fn apply(text: &str, hits: &[YamlHit], rules: &RuleSet) -> Vec<u8> {
+pub fn apply(text: &str, hits: &[YamlHit], mut token: impl FnMut(&YamlHit) -> String) -> Vec<u8> {
     let src = text.as_bytes();
     let mut out = Vec::with_capacity(src.len());
     let mut at = 0;
@@ -137,7 +137,7 @@ pub fn apply(text: &str, hits: &[YamlHit], rules: &RuleSet) -> Vec<u8> {
             continue; // nested inside a span already replaced
         }
         out.extend_from_slice(&src[at..hit.span.start]);
-        let tok = token(&rules.keys[hit.rule].id);
+        let tok = token(hit);
         let original = &src[hit.span.clone()];
         match hit.style {
             ScalarStyle::SingleQuoted => out.extend_from_slice(format!("'{tok}'").as_bytes()),

@@ -10,6 +10,7 @@ mod collect;
 mod fleet;
 mod leaks;
 mod loglevel;
+mod pseudonyms;
 mod signals;
 mod snapshots;
 mod verify;
