@@ -12,7 +12,6 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use aho_corasick::AhoCorasick;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -480,7 +479,7 @@ pub struct LeakFound {
 /// The last line of defence: every secret value the tool knows (and its encodings) is searched
 /// in every byte written, across write boundaries.
 struct LeakGuard {
-    ac: Option<AhoCorasick>,
+    ac: Option<crate::redact::literals::Literals>,
     rules: Vec<String>,
     tail: Vec<u8>,
     keep: usize,
@@ -493,12 +492,7 @@ impl LeakGuard {
             .iter()
             .filter(|k| k.value.len() >= crate::redact::MIN_LITERAL)
             .collect();
-        let ac = (!known.is_empty()).then(|| {
-            aho_corasick::AhoCorasickBuilder::new()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(known.iter().map(|k| &k.value))
-                .expect("literals build")
-        });
+        let ac = crate::redact::literals::Literals::new(known.iter().map(|k| k.value.as_slice()));
         let keep = known.iter().map(|k| k.value.len()).max().unwrap_or(1) - 1;
         LeakGuard {
             ac,
@@ -527,7 +521,7 @@ impl LeakGuard {
             joint.drain(..drop);
         }
         self.tail = joint;
-        let rule = self.rules[hit?.pattern().as_usize()].clone();
+        let rule = self.rules[hit?].clone();
         self.found = Some(rule.clone());
         Some(rule)
     }

@@ -47,7 +47,7 @@ impl Plan {
         let mut known: Vec<KnownSecret> = found
             .configs
             .iter()
-            .flat_map(|c| redact::config_secrets(&rules, &c.yaml))
+            .flat_map(|c| redact::config_secrets(&rules, &c.yaml, &c.text))
             .collect();
         known.extend(argv_secrets);
         known.extend(found.secrets.iter().cloned());

@@ -147,7 +147,7 @@ pub fn command(
     let known: Vec<_> = files
         .iter()
         .filter_map(|(_, y)| y.as_ref())
-        .flat_map(|(_, y)| redact::config_secrets(&rules, y))
+        .flat_map(|(text, y)| redact::config_secrets(&rules, y, text))
         .collect();
     let known = redact::with_encodings(known);
     let engine = TextEngine::new(&rules, &known);

@@ -63,6 +63,16 @@ pub struct Yaml {
 
 impl Yaml {
     pub fn parse(text: &str) -> Result<Yaml, ParseError> {
+        // saphyr refuses a tab after `key:` (`redisPassword:\tpw`), which js-yaml, EMG's
+        // parser, loads. A tab becomes a space for the parse only: byte offsets stay the same,
+        // so every span still points into the original text.
+        Yaml::parse_exact(text).or_else(|e| match text.contains('\t') {
+            true => Yaml::parse_exact(&text.replace('\t', " ")).map_err(|_| e),
+            false => Err(e),
+        })
+    }
+
+    fn parse_exact(text: &str) -> Result<Yaml, ParseError> {
         let offsets = ByteOffsets::new(text);
         let mut yaml = Yaml::default();
         // Each open collection: its node under construction, plus a pending key for maps.

@@ -90,7 +90,7 @@ fn check_yaml(rules: &RuleSet, text: &str) -> Result<(), TestCaseError> {
     let Ok(yaml) = Yaml::parse(text) else {
         return Ok(()); // malformed: the collector stops with file:line:column before this pass
     };
-    let known = redact::with_encodings(redact::config_secrets(rules, &yaml));
+    let known = redact::with_encodings(redact::config_secrets(rules, &yaml, text));
     let engine = TextEngine::new(rules, &known);
     let (out, _) = redact::redact_config(rules, &engine, "fuzz.yaml", text, &yaml)
         .map_err(|e| TestCaseError::fail(format!("{e:#}\n---\n{text}")))?;

@@ -5,6 +5,7 @@
 //! the key structure. Logs get the text pass only. Every secret value the structural pass finds
 //! becomes a known literal, replaced in every file, with its percent- and base64-encoded forms.
 
+pub mod literals;
 pub mod pseudonym;
 pub mod rules;
 pub mod text;
@@ -18,44 +19,94 @@ pub use text::{FileReport, KnownSecret, TextEngine, MIN_LITERAL};
 
 use crate::yaml::Yaml;
 
-/// The secret values of one parsed config, for the literal pass and the self-check.
-pub fn config_secrets(rules: &RuleSet, yaml: &Yaml) -> Vec<KnownSecret> {
-    yaml::find_secrets(rules, yaml)
+/// The secret values of one config, for the literal pass and the self-check: those the
+/// structural pass finds, and those only the line rules find (a query key in a URL value, a
+/// password in a JSON string, `user:pw@` in a proxy URL).
+pub fn config_secrets(rules: &RuleSet, yaml: &Yaml, text: &str) -> Vec<KnownSecret> {
+    let mut secrets: Vec<KnownSecret> = yaml::find_secrets(rules, yaml)
         .into_iter()
-        .map(|hit| KnownSecret {
-            value: hit.value.into_bytes(),
-            rule: rules.keys[hit.rule].id.clone(),
-            encodes: None,
-        })
-        .collect()
+        .map(|hit| KnownSecret::new(hit.value, &rules.keys[hit.rule].id))
+        .collect();
+    secrets.extend(text_secrets(&TextEngine::new(rules, &[]), text));
+    secrets
 }
 
-/// A secret and the encodings it travels in: URL query strings (percent-encoding) and headers or
-/// env dumps (base64). Each form is searched and replaced like the value itself.
+/// Every value the line rules replace in `text`.
+fn text_secrets(engine: &TextEngine, text: &str) -> Vec<KnownSecret> {
+    let mut file = engine.file().collecting();
+    let mut sink = Vec::new();
+    for line in text.split_inclusive('\n') {
+        file.line(line.as_bytes(), false, &mut sink);
+        sink.clear();
+    }
+    file.found.take().unwrap_or_default()
+}
+
+/// A secret and the forms it travels in, each searched and replaced like the value itself:
+/// percent-encoding (URLs), JSON string escapes (bodies, subconfig dumps), base64 and base64url
+/// (headers, env dumps, JWT-style state) as a whole and at each of the three byte alignments it
+/// can have inside a longer blob (only the characters the secret alone determines). A value that
+/// is itself base64 text (`!!binary`, base64-stored secrets) is decoded and treated the same way.
+/// The value is trimmed first: a block scalar's indentation and line break are not the secret.
 pub fn with_encodings(secrets: Vec<KnownSecret>) -> Vec<KnownSecret> {
-    let mut out: Vec<KnownSecret> = Vec::with_capacity(secrets.len() * 3);
+    let mut out: Vec<KnownSecret> = Vec::with_capacity(secrets.len() * 8);
+    let mut seen = std::collections::HashSet::new();
     for secret in secrets {
-        let value = String::from_utf8_lossy(&secret.value)
-            .trim_end_matches(['\r', '\n'])
-            .to_string();
-        let mut forms = vec![value.as_bytes().to_vec()];
-        let percent =
-            percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
-        forms.push(percent.into_bytes());
-        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(value.as_bytes());
-        forms.push(b64.into_bytes());
-        for (i, form) in forms.into_iter().enumerate() {
-            if form.len() >= MIN_LITERAL && !out.iter().any(|k| k.value == form) {
-                out.push(KnownSecret {
-                    value: form,
-                    rule: secret.rule.clone(),
-                    encodes: (i > 0).then(|| value.as_bytes().to_vec()),
-                });
+        let plain = String::from_utf8_lossy(&secret.value).trim().to_string();
+        let decoded = base64_text(&plain);
+        for value in std::iter::once(plain.as_str()).chain(decoded.as_deref()) {
+            for form in encodings(value) {
+                if form.len() >= MIN_LITERAL && seen.insert(form.clone()) {
+                    out.push(KnownSecret {
+                        encodes: (form != plain.as_bytes()).then(|| plain.as_bytes().to_vec()),
+                        value: form,
+                        rule: secret.rule.clone(),
+                    });
+                }
             }
         }
     }
     out
+}
+
+fn encodings(value: &str) -> Vec<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let bytes = value.as_bytes();
+    let mut forms = vec![
+        bytes.to_vec(),
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .into_bytes(),
+    ];
+    let json = serde_json::to_string(value).expect("a string serializes");
+    let json = &json[1..json.len() - 1];
+    forms.push(json.as_bytes().to_vec());
+    forms.push(json.replace('/', "\\/").into_bytes());
+    for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+        forms.push(engine.encode(bytes).into_bytes());
+        // At offset k in a blob the secret's first (3 - k) % 3 bytes share a group with the
+        // bytes before it; from there on, whole groups are the secret's alone.
+        for skip in 0..3 {
+            let rest = &bytes[skip.min(bytes.len())..];
+            let whole = &rest[..rest.len() / 3 * 3];
+            forms.push(engine.encode(whole).into_bytes());
+        }
+    }
+    forms
+}
+
+/// The text a base64 value stands for, when it is base64 of printable UTF-8.
+fn base64_text(value: &str) -> Option<String> {
+    let compact: String = value.split_ascii_whitespace().collect();
+    if compact.len() < 8 || !compact.len().is_multiple_of(4) {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    (text.len() >= MIN_LITERAL && !text.chars().any(|c| c.is_control() && !c.is_whitespace()))
+        .then_some(text)
 }
 
 /// A config after both passes, proven to keep its key structure.
@@ -107,7 +158,7 @@ mod tests {
         let rules = RuleSet::load(&[] as &[&str]).unwrap();
         let yaml_text = "edgemicro:\n  redisPassword: 'p@ss w0rd!'\n";
         let yaml = Yaml::parse(yaml_text).unwrap();
-        let known = with_encodings(config_secrets(&rules, &yaml));
+        let known = with_encodings(config_secrets(&rules, &yaml, yaml_text));
         let engine = TextEngine::new(&rules, &known);
         let mut file = engine.file();
         let mut out = Vec::new();
@@ -127,5 +178,46 @@ mod tests {
             "edgemicro:\n  redisPassword: 'REDACTED_PASSWORD'\n"
         );
         assert_eq!(report.by_rule["password"].count, 1);
+    }
+
+    #[test]
+    fn base64_blobs_json_escapes_and_decoded_binary_values_are_caught() {
+        let rules = RuleSet::load(&[] as &[&str]).unwrap();
+        let secret = "aligned/Secret\"42";
+        let known = with_encodings(vec![
+            KnownSecret::new(format!("  {secret}\n"), "password"),
+            // `!!binary` text: its decoded bytes are the secret too.
+            KnownSecret::new(
+                base64::engine::general_purpose::STANDARD.encode("binaryPW-77"),
+                "secret",
+            ),
+        ]);
+        let engine = TextEngine::new(&rules, &known);
+        for prefix in ["", "u", "us", "use"] {
+            let blob =
+                base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{secret}:more"));
+            let json = serde_json::to_string(secret).unwrap();
+            let mut file = engine.file();
+            let mut out = Vec::new();
+            file.line(
+                format!("b={blob} j={json} d=binaryPW-77\n").as_bytes(),
+                false,
+                &mut out,
+            );
+            let out = String::from_utf8(out).unwrap();
+            // Only the neighbours' characters and the edges they share with the secret stay
+            // (the whole blob is 36 characters or more).
+            let b = out.split(' ').next().unwrap();
+            assert!(b.contains("REDACTED_PASSWORD"), "{prefix:?}: {out}");
+            assert!(
+                b.len() - "b=REDACTED_PASSWORD".len() <= 16,
+                "{prefix:?}: {out}"
+            );
+            assert!(
+                !out.contains("aligned") && !out.contains("binaryPW"),
+                "{out}"
+            );
+            assert!(out.contains("j=\"REDACTED_PASSWORD\""), "{out}");
+        }
     }
 }

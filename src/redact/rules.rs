@@ -240,7 +240,12 @@ impl RuleSet {
             paths: raw
                 .paths
                 .iter()
-                .map(|g| glob_regex(&normalize_path(g), "[^.]*"))
+                // A path matches at the root or under any parent: a section moved under
+                // another key (a plugin's own config) keeps its secrets.
+                .map(|g| {
+                    let body = glob_body(&normalize_path(g), "[^.]*");
+                    Regex::new(&format!(r"^(?:.*\.)?{body}$")).expect("escaped glob")
+                })
                 .collect(),
             values: raw.values,
             id: raw.id,
@@ -363,12 +368,15 @@ fn normalize_path(path: &str) -> String {
 }
 
 fn glob_regex(glob: &str, star: &str) -> Regex {
-    let body = glob
-        .split('*')
+    Regex::new(&format!("^{}$", glob_body(glob, star))).expect("escaped glob is a valid regex")
+}
+
+/// A glob as regex syntax: literal text escaped, `*` as `star`.
+fn glob_body(glob: &str, star: &str) -> String {
+    glob.split('*')
         .map(regex::escape)
         .collect::<Vec<_>>()
-        .join(star);
-    Regex::new(&format!("^{body}$")).expect("escaped glob is a valid regex")
+        .join(star)
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde::Serialize;
 
+use super::literals::Literals;
 use super::pseudonym::{Pseudonyms, Seen, MAP_MAX};
 use super::rules::{emg_field, token, Matcher, RuleSet};
 
@@ -34,7 +35,7 @@ pub struct TextEngine<'r> {
     /// Indexes of the field rules (checked on every line).
     field_rules: Vec<usize>,
     owners: Vec<Owner>,
-    literals: Option<AhoCorasick>,
+    literals: Option<Literals>,
     literal_rules: Vec<String>,
     /// Per literal: the plain value it is (or encodes), which a pseudonym is made from.
     literal_plain: Vec<Vec<u8>>,
@@ -156,13 +157,7 @@ impl<'r> TextEngine<'r> {
             .iter()
             .filter(|k| k.value.len() >= MIN_LITERAL)
             .collect();
-        let literals = (!known.is_empty()).then(|| {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(known.iter().map(|k| &k.value))
-                .expect("literal secrets build an automaton")
-        });
+        let literals = Literals::new(known.iter().map(|k| k.value.as_slice()));
         let literal_rules = known.iter().map(|k| k.rule.clone()).collect();
         let literal_plain = known
             .iter()
@@ -220,6 +215,7 @@ impl<'r> TextEngine<'r> {
             carry_literal: None,
             lowered: Vec::new(),
             tokens_seen: std::collections::HashSet::new(),
+            found: None,
             report: FileReport::default(),
         }
     }
@@ -248,11 +244,19 @@ pub struct FileRedactor<'e, 'r> {
     lowered: Vec<u8>,
     /// Pseudonyms already in `report.pseudonyms` (bounded by MAP_MAX).
     tokens_seen: std::collections::HashSet<String>,
+    /// With `collecting`: every value replaced, as a known secret (configs only: small).
+    pub found: Option<Vec<KnownSecret>>,
 
     pub report: FileReport,
 }
 
 impl<'e, 'r> FileRedactor<'e, 'r> {
+    /// Also keeps every replaced value in `found`.
+    pub fn collecting(mut self) -> Self {
+        self.found = Some(Vec::new());
+        self
+    }
+
     /// Redacts one line (with its line ending, if any) into `out`. `continues` says the previous
     /// call ended mid-line (an over-long line handed over in pieces): same line number.
     pub fn line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
@@ -266,11 +270,8 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             self.fired.extend_from_slice(&engine.shadows[k]);
         }
         self.literal.clear();
-        if let Some(ac) = &engine.literals {
-            self.literal.extend(
-                ac.find_iter(line)
-                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
-            );
+        if let Some(literals) = &engine.literals {
+            literals.find_all(line, &mut self.literal);
         }
         self.redact_line(line, continues, out);
     }
@@ -294,11 +295,8 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         // line, so they arrive grouped by line, which is all the walk below relies on.
         let mut literals: Vec<(usize, usize, usize)> = std::mem::take(&mut self.block_literals);
         literals.clear();
-        if let Some(ac) = &engine.literals {
-            literals.extend(
-                ac.find_iter(block)
-                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
-            );
+        if let Some(all) = &engine.literals {
+            all.find_all(block, &mut literals);
         }
         let (mut k, mut l, mut start) = (0, 0, 0);
         let mut first = true;
@@ -482,6 +480,9 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 Some(p) => engine.literal_plain[p].as_slice(),
                 None => &line[start..end],
             };
+            if let (Some(found), None) = (&mut self.found, literal) {
+                found.push(KnownSecret::new(value, rule));
+            }
             let line_no = self.line_no;
             let token = self.emit(rule, value, line_no);
             out.extend_from_slice(token.as_bytes());

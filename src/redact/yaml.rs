@@ -174,7 +174,8 @@ mod tests {
     fn redact(text: &str) -> String {
         let rules = RuleSet::load(&[] as &[&str]).unwrap();
         let yaml = Yaml::parse(text).unwrap();
-        let known = crate::redact::with_encodings(crate::redact::config_secrets(&rules, &yaml));
+        let known =
+            crate::redact::with_encodings(crate::redact::config_secrets(&rules, &yaml, text));
         let engine = crate::redact::TextEngine::new(&rules, &known);
         let (out, _) = crate::redact::redact_config(&rules, &engine, "t.yaml", text, &yaml)
             .unwrap_or_else(|e| panic!("{e:#}\n{text}"));

@@ -7,6 +7,7 @@ mod ansible;
 mod bad_input;
 mod capture;
 mod collect;
+mod corpus;
 mod fleet;
 mod leaks;
 mod loglevel;

@@ -1,9 +1,44 @@
 #!/usr/bin/env python3
-"""Independent check (PyYAML, not the tool's parser): ORIGINAL and REDACTED parse to the same key
+"""Independent check (PyYAML, or js-yaml, EMG's own parser, for what PyYAML refuses such as a tab
+after `key:`; never the tool's parser): ORIGINAL and REDACTED parse to the same key
 tree, every non-redacted leaf is unchanged, and every changed leaf is a REDACTED_ token.
 usage: yaml_same_keys.py ORIGINAL REDACTED  (exit 0 = same structure; 1 = a difference, printed)"""
+import json
+import os
+import subprocess
 import sys
 import yaml
+
+JS_YAML = os.path.join(os.path.dirname(__file__), "..", "emg", "node_modules", "js-yaml")
+
+
+class Loader(yaml.SafeLoader):
+    """Tags change no structure: custom tags (`!vault x`) and `!!binary` load as their text, so
+    a redacted `!!binary REDACTED_SECRET` compares as a redacted leaf."""
+
+
+def plain(loader, _suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+Loader.add_multi_constructor("!", plain)
+Loader.add_constructor("tag:yaml.org,2002:binary", lambda l, n: l.construct_scalar(n))
+
+
+def load_all(path):
+    try:
+        with open(path, "rb") as f:
+            return list(yaml.load_all(f, Loader=Loader))
+    except yaml.YAMLError:
+        script = "const y=require(process.argv[1]);const fs=require('fs');" \
+                 "console.log(JSON.stringify(y.loadAll(fs.readFileSync(process.argv[2],'utf8'))))"
+        out = subprocess.run(["node", "-e", script, os.path.abspath(JS_YAML), path],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out)
 
 
 def walk(a, b, path):
@@ -29,10 +64,8 @@ def walk(a, b, path):
 
 
 def main():
-    with open(sys.argv[1], "rb") as f:
-        before = list(yaml.safe_load_all(f))
-    with open(sys.argv[2], "rb") as f:
-        after = list(yaml.safe_load_all(f))
+    before = load_all(sys.argv[1])
+    after = load_all(sys.argv[2])
     if len(before) != len(after):
         print("document count differs")
         return 1
