@@ -118,6 +118,160 @@ fn fuzz_yaml_pass() {
     );
 }
 
+/// An arbitrary document: maps, lists and plain leaves, nested up to four deep.
+#[derive(Debug, Clone)]
+enum Tree {
+    Leaf(String),
+    Map(Vec<(String, Tree)>),
+    List(Vec<Tree>),
+    /// The planted `key: secret` entry, already rendered at its indentation.
+    Planted(String),
+}
+
+fn tree() -> impl Strategy<Value = Tree> {
+    let leaf = "[a-z][a-z0-9 ._/-]{0,15}".prop_map(|s| Tree::Leaf(s.trim_end().to_string()));
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            // Keys from their own alphabet (`k_…`): never a duplicate of the secret's key.
+            prop::collection::btree_map("k_[a-z]{1,6}", inner.clone(), 1..5)
+                .prop_map(|m| Tree::Map(m.into_iter().collect())),
+            prop::collection::vec(inner, 1..4).prop_map(Tree::List),
+        ]
+    })
+}
+
+fn render(tree: &Tree, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match tree {
+        Tree::Leaf(s) | Tree::Planted(s) => out.push_str(&format!("{pad}{s}\n")),
+        Tree::Map(entries) => {
+            for (k, v) in entries {
+                match v {
+                    Tree::Planted(s) => out.push_str(s),
+                    Tree::Leaf(s) => out.push_str(&format!("{pad}{k}: {s}\n")),
+                    nested => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        render(nested, indent + 2, out);
+                    }
+                }
+            }
+        }
+        Tree::List(items) => {
+            for item in items {
+                match item {
+                    Tree::Leaf(s) | Tree::Planted(s) => out.push_str(&format!("{pad}- {s}\n")),
+                    nested => {
+                        out.push_str(&format!("{pad}-\n"));
+                        render(nested, indent + 2, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Puts `key: value` (already rendered at `indent`) into the map `depth` levels down the
+/// first nested maps, or the deepest one there is; returns the indentation it needs.
+fn plant(tree: &mut Tree, depth: usize, indent: usize, make: &dyn Fn(usize) -> (String, String)) {
+    let Tree::Map(entries) = tree else { return };
+    if depth > 0 {
+        let mut child = None;
+        for (_, v) in entries.iter_mut() {
+            match v {
+                Tree::Map(_) => {
+                    child = Some((v, indent + 2));
+                    break;
+                }
+                Tree::List(items) => {
+                    if let Some(m) = items.iter_mut().find(|i| matches!(i, Tree::Map(_))) {
+                        child = Some((m, indent + 4));
+                        break;
+                    }
+                }
+                Tree::Leaf(_) | Tree::Planted(_) => {}
+            }
+        }
+        if let Some((child, at)) = child {
+            return plant(child, depth - 1, at, make);
+        }
+    }
+    let (key, rendered) = make(indent);
+    entries.push((key, Tree::Planted(rendered)));
+}
+
+/// Arbitrary documents with a secret under a secret key, in any scalar style: the secret never
+/// survives (in the config, or echoed in a log line) and the result parses to the same keys.
+#[test]
+fn fuzz_planted_secret_in_arbitrary_yaml() {
+    let rules = rules();
+    let keys = vec![
+        "redisPassword",
+        "passphrase",
+        "client_secret",
+        "apikey",
+        "x-api-key",
+        "Authorization",
+        "refresh_token",
+        "privateKey",
+        "credentials",
+    ];
+    let strategy = (
+        prop::collection::btree_map("k_[a-z]{1,6}", tree(), 1..5),
+        0usize..5,
+        prop::sample::select(keys),
+        0usize..8,
+        "[A-Za-z][A-Za-z0-9_+=-]{11,23}",
+    );
+    fuzz_for(
+        "planted secret",
+        strategy,
+        |(root, depth, key, style, secret)| {
+            let mut doc = Tree::Map(root.into_iter().collect());
+            let make = |indent: usize| {
+                let pad = " ".repeat(indent);
+                let body = match style {
+                    0 => format!(" {secret}"),
+                    1 => format!(" '{secret}'"),
+                    2 => format!(" \"{secret}\""),
+                    3 => format!(" |\n{pad}  {secret}"),
+                    4 => format!(" >-\n{pad}  {secret}"),
+                    5 => format!(" [{secret}, other]"),
+                    6 => format!("\n{pad}  {secret}"),
+                    _ => format!(" &s1 {secret}\n{pad}k_copy: *s1"),
+                };
+                (key.to_string(), format!("{pad}{key}:{body}\n"))
+            };
+            plant(&mut doc, depth, 0, &make);
+            let mut text = String::new();
+            render(&doc, 0, &mut text);
+            let yaml = Yaml::parse(&text).map_err(|e| {
+                TestCaseError::fail(format!("generator wrote bad YAML ({e}):\n{text}"))
+            })?;
+            let known = redact::with_encodings(redact::config_secrets(&rules, &yaml, &text));
+            let engine = TextEngine::new(&rules, &known);
+            let (out, _) = redact::redact_config(&rules, &engine, "fuzz.yaml", &text, &yaml)
+                .map_err(|e| TestCaseError::fail(format!("{e:#}\n---\n{text}")))?;
+            let out = String::from_utf8(out).unwrap();
+            prop_assert!(
+                !out.contains(&secret),
+                "{secret} survived in\n{out}\nfrom\n{text}"
+            );
+            prop_assert!(Yaml::parse(&out).is_ok(), "unparsable:\n{out}");
+            let mut log = Vec::new();
+            engine.file().line(
+                format!("error 1 auth with {secret} failed\n").as_bytes(),
+                false,
+                &mut log,
+            );
+            prop_assert!(
+                !String::from_utf8_lossy(&log).contains(&secret),
+                "{secret} survived in a log line"
+            );
+            Ok(())
+        },
+    );
+}
+
 /// Any bytes around a known secret: the line pass never panics and the secret never survives.
 #[test]
 fn fuzz_log_pass() {

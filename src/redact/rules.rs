@@ -400,6 +400,42 @@ mod tests {
         }
     }
 
+    /// Every shipped rule says why it exists (redaction-rules/README.md promises it).
+    #[test]
+    fn every_shipped_rule_says_why() {
+        let mut rules = 0;
+        for (name, text) in SHIPPED {
+            let yaml = Yaml::parse(text).unwrap();
+            let Some(Node::Map { entries, .. }) = yaml.docs.first() else {
+                panic!("{name}")
+            };
+            for (key, section) in entries {
+                let Node::Seq { items, .. } = section else {
+                    panic!("{name}:{}", section.line())
+                };
+                if key.as_str() == Some("keep") {
+                    continue; // globs, each with its comment
+                }
+                for item in items {
+                    let Node::Map { entries, .. } = item else {
+                        panic!("{name}:{}", item.line())
+                    };
+                    let why = entries
+                        .iter()
+                        .find(|(k, _)| k.as_str() == Some("why"))
+                        .and_then(|(_, v)| v.as_str());
+                    assert!(
+                        why.is_some_and(|w| w.len() >= 15),
+                        "{name}:{}: a rule without a `why`",
+                        item.line()
+                    );
+                    rules += 1;
+                }
+            }
+        }
+        assert!(rules >= 20, "{rules}");
+    }
+
     #[test]
     fn emg_fields_by_position() {
         let line = b"2021-06-23T03:52:24.110Z [info][h:80][1][o][e][p?x=1][1.2.3.4][CLIENTKEY][corr][c][m][GET][][][][]\n";

@@ -246,4 +246,25 @@ mod tests {
         }
         assert!(out.contains("# comment"), "comments stay:\n{out}");
     }
+
+    /// Crashers of the planted-secret fuzz target (tests/fuzz.rs): the header rules ate the
+    /// anchor, or the `|` indicator, after a structural replacement, and the config became
+    /// unparsable (the run failed closed, but failed).
+    #[test]
+    fn header_keys_with_anchors_and_block_scalars_keep_their_syntax() {
+        let out = redact("k_a: a\nAuthorization: &s1 A--A+=a=-A0A\nk_copy: *s1\n");
+        assert_eq!(
+            out,
+            "k_a: a\nAuthorization: &s1 REDACTED_HEADER\nk_copy: *s1\n"
+        );
+        let out = redact("k_a: a\nAuthorization: |\n  a=_aaa0=0AA_\ncookie: !!str c00kieVALUE\n");
+        assert!(
+            !out.contains("a=_aaa0=0AA_") && !out.contains("c00kieVALUE"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Authorization: |\n") && out.contains("cookie: !!str "),
+            "{out}"
+        );
+    }
 }
