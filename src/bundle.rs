@@ -21,6 +21,7 @@ use zip::{CompressionMethod, ZipWriter};
 use crate::exit::Fail;
 use crate::redact::KnownSecret;
 use crate::settings::Output;
+use crate::signals::Interrupt;
 
 /// zlib-rs level 3: most of level 6's ratio on logs at a fraction of its CPU (benchmark in README).
 const DEFLATE_LEVEL: i64 = 3;
@@ -82,14 +83,21 @@ struct Hashing {
     bytes: u64,
     /// The same count, readable while the zip writer owns this (for --max-bundle-bytes).
     shared: std::rc::Rc<std::cell::Cell<u64>>,
+    /// A write failed: the bundle is abandoned. Later writes (the zip writer finishing the
+    /// archive as it is dropped) are discarded instead of failing again, which the zip crate
+    /// would print to stderr; `seal` refuses a writer that failed.
+    failed: bool,
 }
 
 impl Write for Hashing {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self
-            .inner
-            .write(buf)
-            .map_err(|e| DiskFull::wrap(e, self.bytes + buf.len() as u64))?;
+        if self.failed {
+            return Ok(buf.len());
+        }
+        let n = self.inner.write(buf).map_err(|e| {
+            self.failed = true;
+            DiskFull::wrap(e, self.bytes + buf.len() as u64)
+        })?;
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
         self.shared.set(self.bytes);
@@ -119,20 +127,32 @@ impl DiskFull {
 
 /// A `DiskFull` anywhere in the chain becomes exit 1 with what to do about it.
 pub fn disk_full_to_fail(err: anyhow::Error) -> anyhow::Error {
+    disk_full_estimated(err, None)
+}
+
+/// `disk_full_to_fail` with what the bundle was made of: `in_bundle` bytes (before
+/// compression) had gone in when the disk filled, of about `total`; the whole bundle then needs
+/// about `needed × total / in_bundle` bytes at the compression seen so far.
+pub fn disk_full_estimated(err: anyhow::Error, logs: Option<(u64, u64)>) -> anyhow::Error {
     let full = err.chain().find_map(|c| {
         c.downcast_ref::<io::Error>()
             .and_then(|e| e.get_ref())
             .and_then(|e| e.downcast_ref::<DiskFull>())
             .map(|d| d.needed)
     });
-    match full {
-        Some(needed) => Fail::failure(
-            format!("{}; nothing was left behind", DiskFull { needed }),
-            "free space there, write elsewhere with -o DIR/NAME.zip (or -o -), or bound the bundle with --max-bundle-bytes",
-        )
-        .into(),
-        None => err,
-    }
+    let Some(needed) = full else { return err };
+    let estimate = match logs {
+        Some((in_bundle, total)) if in_bundle > 0 && total > in_bundle => format!(
+            ", about {} for the whole bundle ({in_bundle} of about {total} bytes were in)",
+            (needed as f64 * total as f64 / in_bundle as f64) as u64
+        ),
+        _ => String::new(),
+    };
+    Fail::failure(
+        format!("{}{estimate}; nothing was left behind", DiskFull { needed }),
+        "free space there, write elsewhere with -o DIR/NAME.zip (or -o -), or bound the bundle with --max-bundle-bytes",
+    )
+    .into()
 }
 
 /// The `.partial` file; removed on drop unless it was sealed.
@@ -158,6 +178,8 @@ pub struct BundleWriter {
     files: Vec<FileEntry>,
     guard: LeakGuard,
     mtime: zip::DateTime,
+    /// Bytes given to entries (before compression), for a full disk's estimate.
+    plain: u64,
 }
 
 /// `bundle.zip` → `bundle.zip.sha256` (what `sha256sum -c` reads).
@@ -220,6 +242,7 @@ impl BundleWriter {
             inner: sink,
             hasher: Sha256::new(),
             bytes: 0,
+            failed: false,
             shared: written.clone(),
         };
         Ok(BundleWriter {
@@ -229,12 +252,18 @@ impl BundleWriter {
             files: Vec::new(),
             guard: LeakGuard::new(&[]),
             mtime,
+            plain: 0,
         })
     }
 
     /// Bytes of zip written so far (compressed data may lag behind what entries were given).
     pub fn bytes_written(&self) -> u64 {
         self.written.get()
+    }
+
+    /// Bytes given to entries so far, before compression.
+    pub fn plain_bytes(&self) -> u64 {
+        self.plain
     }
 
     /// Arms the self-check with every secret the plan knows, before the first entry.
@@ -275,17 +304,21 @@ impl BundleWriter {
 
     /// Writes the manifest last, finishes the zip, fsyncs, renames `.partial` into place and
     /// writes the sidecar. Until the rename nothing is visible under the bundle's name.
-    pub fn seal(self, manifest: &serde_json::Value) -> Result<Sealed> {
-        self.seal_with(manifest, None)
+    pub fn seal(self, manifest: &serde_json::Value, interrupt: &Interrupt) -> Result<Sealed> {
+        self.seal_with(manifest, None, interrupt)
     }
 
     /// `seal`, plus a private file beside the bundle (`<bundle><suffix>`, mode 0600) made from
     /// the bundle's sha256: it is written before the bundle's rename and put in place right
     /// after it, so there is never one without the other.
+    ///
+    /// The rename is the commit point: a signal before it cancels the run (nothing is left);
+    /// one after it is too late to matter, the bundle is complete.
     pub fn seal_with(
         mut self,
         manifest: &serde_json::Value,
         companion: Option<Companion<'_>>,
+        interrupt: &Interrupt,
     ) -> Result<Sealed> {
         let body = serde_json::to_vec_pretty(manifest)?;
         let mut entry = self.entry(MANIFEST, body.len() as u64)?;
@@ -296,6 +329,9 @@ impl BundleWriter {
             .finish()
             .context("cannot finish the zip")?
             .into_inner();
+        if hashing.failed {
+            bail!("the bundle could not be written completely");
+        }
         let sha256 = hex::encode(hashing.hasher.finalize());
         let bytes = hashing.bytes;
         match hashing.inner {
@@ -332,6 +368,7 @@ impl BundleWriter {
             }
             None => None,
         };
+        interrupt.stage("seal")?;
         std::fs::rename(&partial.path, &partial.target)
             .with_context(|| format!("cannot rename `{}` into place", partial.path.display()))?;
         partial.sealed = true;
@@ -440,6 +477,7 @@ impl Write for Entry<'_> {
             }));
         }
         self.writer.zip.write_all(buf)?;
+        self.writer.plain += buf.len() as u64;
         self.hasher.update(buf);
         self.bytes += buf.len() as u64;
         Ok(buf.len())

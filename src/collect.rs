@@ -136,6 +136,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         None => None,
     };
     // Discovery after the reproduction: logs written during it are in.
+    interrupt.stage("discover")?;
     let Plan {
         rules,
         mut found,
@@ -185,7 +186,17 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         &mut writer,
         &mut reports,
     )
-    .map_err(leak_to_fail)?;
+    .map_err(|e| {
+        // The whole bundle holds about what is in it before the logs plus every log byte.
+        let before_logs: u64 = writer
+            .files()
+            .iter()
+            .filter(|f| !f.path.starts_with("logs/"))
+            .map(|f| f.bytes)
+            .sum();
+        let total = before_logs + progress.length().unwrap_or(0);
+        crate::bundle::disk_full_estimated(leak_to_fail(e), Some((writer.plain_bytes(), total)))
+    })?;
     if let Some(name) = &settings.stdin_log {
         collect_stdin_log(
             name,
@@ -304,9 +315,13 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
             let map = |sha256: &str| {
                 redact::pseudonym::map_json(&reports, &bundle, sha256, p.keep_values)
             };
-            writer.seal_with(&manifest, Some((crate::bundle::MAP_SUFFIX, &map)))
+            writer.seal_with(
+                &manifest,
+                Some((crate::bundle::MAP_SUFFIX, &map)),
+                interrupt,
+            )
         }
-        None => writer.seal(&manifest),
+        None => writer.seal(&manifest, interrupt),
     }
     .map_err(leak_to_fail)?;
     let map = pseudonyms.as_ref().and(sealed.path.as_ref()).map(|p| {

@@ -7,7 +7,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub fn log_bar(wanted: bool, total: u64) -> ProgressBar {
     if !wanted || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+        // Drawn nowhere, still counting: a full disk's estimate reads how far the logs got.
+        return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(

@@ -27,4 +27,20 @@ impl Interrupt {
             signal => Err(Fail::interrupted(signal as i32)),
         }
     }
+
+    /// `check` at the start of a named stage (`discover`, `seal`). Debug builds only, for the
+    /// signal tests: `EDGEMICRO_DIAG_TEST_STALL=STAGE` waits there (for a signal, at most 30 s)
+    /// after printing `stalled at STAGE`, so a real `kill` lands in that stage every time.
+    pub fn stage(&self, name: &str) -> Result<(), Fail> {
+        #[cfg(debug_assertions)]
+        if std::env::var("EDGEMICRO_DIAG_TEST_STALL").is_ok_and(|s| s == name) {
+            eprintln!("stalled at {name}");
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while std::time::Instant::now() < until {
+                self.check()?;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        self.check()
+    }
 }

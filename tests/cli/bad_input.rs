@@ -387,6 +387,16 @@ fn a_full_disk_leaves_nothing_and_says_how_far_the_bundle_got() {
         "{}",
         run.stderr
     );
+    // The bytes written when the disk filled are a lower bound; the estimate scales them by
+    // how much of the logs was in, and a 256 KiB disk cannot hold what it estimates.
+    let estimate: u64 = run
+        .stderr
+        .split("about ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no estimate: {}", run.stderr));
+    assert!(estimate > 256 << 10, "{}", run.stderr);
     assert!(
         run.stderr.contains("--max-bundle-bytes"),
         "the hint says what to do: {}",
@@ -462,6 +472,61 @@ fn a_log_that_grows_while_read_is_copied_as_it_was_at_open_and_said_so() {
         &copied[..],
         "a prefix of the live file, as it was at open"
     );
+}
+
+#[test]
+fn a_log_truncated_while_read_is_copied_up_to_where_it_ended_and_said_so() {
+    let t = Test::minimal();
+    let log = t.log_dir().join("edgemicro-rot-1-api.log");
+    let line = "2026-01-01T00:00:00.000Z [info][h][1][o][e][orders][10.0.0.1][][c][plugins-middleware][targetRequest][GET][][][][]\n";
+    let lines = (150 << 20) / line.len();
+    std::fs::write(&log, line.repeat(lines)).unwrap();
+    let size = (line.len() * lines) as u64;
+    let t = t.collect("r.zip").args(["--json"]);
+    let child = t
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Rotation by copytruncate: once the bundle is being written, the log drops to 0 bytes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !t.path("out/r.zip.partial").exists() {
+        assert!(std::time::Instant::now() < deadline, "no .partial appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["exit_code"], 0, "{json}");
+    let warning = json["warnings"].to_string();
+    assert!(
+        warning.contains("edgemicro-rot-1-api.log: shrank while being read"),
+        "{json}"
+    );
+    let copied = entry(
+        &unzip_all(&t.path("out/r.zip")),
+        "logs/edgemicro-rot-1-api.log",
+    )
+    .to_vec();
+    assert!(
+        !copied.is_empty() && (copied.len() as u64) < size,
+        "{} of {size}",
+        copied.len()
+    );
+    assert!(
+        warning.contains(&format!("{} of {size} bytes copied", copied.len())),
+        "{warning}"
+    );
+    // What was read, as it was: a prefix of the original (the last line may be cut where the
+    // file ended).
+    let original = line.repeat(lines);
+    assert_eq!(&copied[..], &original.as_bytes()[..copied.len()]);
 }
 
 #[test]
