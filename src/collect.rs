@@ -6,7 +6,7 @@
 //! written last. Nothing unredacted is ever written, not even to a temp file.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::{Instant, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::bundle::{leak_to_fail, BundleWriter, FileEntry};
 use crate::discover::{discover, Discovery, LogFile, Skipped};
 use crate::exit::Exit;
-use crate::lines::{BoundedLines, Piece};
+use crate::lines::{Block, Blocks, Piece};
 use crate::redact::{self, FileReport, KnownSecret, RuleSet, TextEngine};
 use crate::report::{PathSource, Redactions, Report};
 use crate::safe_fs::{io_reason, open_in_dir};
@@ -770,12 +770,12 @@ fn copy_log(
     })
 }
 
-/// The producer stage: whole-line blocks when every line is kept (one automaton pass per
-/// block), line by line when `--since/--until` decide per line.
+/// The producer stage: whole-line blocks, each redacted in one automaton pass when every line
+/// is kept; with `--since/--until` the lines of a block are decided and redacted one by one.
 #[allow(clippy::too_many_arguments)]
 fn produce(
     reader: impl Read,
-    mut skip_partial_line: bool,
+    skip_partial_line: bool,
     redactor: &mut redact::text::FileRedactor,
     window: &TimeWindow,
     interrupt: &Interrupt,
@@ -786,6 +786,7 @@ fn produce(
     let mut out = Vec::with_capacity(CHUNK + BLOCK);
     let mut buf = Vec::with_capacity(BLOCK);
     let mut continues = false;
+    let mut keep = true;
     let flush = |out: &mut Vec<u8>, last: bool| -> bool {
         if out.len() < CHUNK && !last {
             return true;
@@ -793,73 +794,46 @@ fn produce(
         tx.send(std::mem::replace(out, Vec::with_capacity(CHUNK + BLOCK)))
             .is_ok()
     };
-    if window.is_open() {
-        let mut blocks = crate::lines::Blocks::new(reader, BLOCK);
-        if skip_partial_line {
-            if let Err(e) = blocks.skip_line() {
+    let mut blocks = Blocks::new(reader, BLOCK);
+    // Mid-line after a seek to the newest bytes: start at the next whole line.
+    if skip_partial_line {
+        if let Err(e) = blocks.skip_line() {
+            return Ok(Some(e));
+        }
+    }
+    loop {
+        let kind = match blocks.next_into(&mut buf) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => break,
+            Err(e) => {
+                flush(&mut out, true);
                 return Ok(Some(e));
             }
-        }
-        loop {
-            let kind = match blocks.next_into(&mut buf) {
-                Ok(Some(kind)) => kind,
-                Ok(None) => break,
-                Err(e) => {
-                    flush(&mut out, true);
-                    return Ok(Some(e));
-                }
-            };
-            progress.inc(buf.len() as u64);
-            let at = out.len();
-            match kind {
-                crate::lines::Block::Lines => redactor.lines(&buf, continues, &mut out),
-                crate::lines::Block::Piece(_) => redactor.line(&buf, continues, &mut out),
-            }
-            triage.block(&out[at..]);
-            continues = kind == crate::lines::Block::Piece(Piece::Cut);
-            if !flush(&mut out, false) {
-                return Ok(None); // the writer stopped; its error is the one to report
-            }
-            interrupt.check()?;
-        }
-    } else {
-        let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, reader));
-        let mut keep = false;
-        let mut count = 0u32;
-        loop {
-            let piece = match lines.next_into(&mut buf) {
-                Ok(Some(piece)) => piece,
-                Ok(None) => break,
-                Err(e) => {
-                    flush(&mut out, true);
-                    return Ok(Some(e));
-                }
-            };
-            progress.inc(buf.len() as u64);
-            if skip_partial_line {
-                // Mid-line after the seek: start at the next whole line.
-                skip_partial_line = piece == Piece::Cut;
-                continue;
-            }
-            if !continues {
-                if let Some(decision) = window.keeps(&buf) {
-                    keep = decision; // lines without a timestamp (stack traces) follow their record
+        };
+        progress.inc(buf.len() as u64);
+        let at = out.len();
+        match kind {
+            _ if !window.is_open() => {
+                for (i, line) in buf.split_inclusive(|b| *b == b'\n').enumerate() {
+                    let rest_of_cut = continues && i == 0;
+                    if !rest_of_cut {
+                        // Lines without a timestamp (stack traces) follow their record.
+                        keep = window.keeps(line).unwrap_or(keep);
+                    }
+                    if keep {
+                        redactor.line(line, rest_of_cut, &mut out);
+                    }
                 }
             }
-            if keep {
-                let at = out.len();
-                redactor.line(&buf, continues, &mut out);
-                triage.line(&out[at..]);
-            }
-            continues = piece == Piece::Cut;
-            if !flush(&mut out, false) {
-                return Ok(None);
-            }
-            count += 1;
-            if count.is_multiple_of(1024) {
-                interrupt.check()?;
-            }
+            Block::Lines => redactor.lines(&buf, continues, &mut out),
+            Block::Piece(_) => redactor.line(&buf, continues, &mut out),
         }
+        triage.block(&out[at..]);
+        continues = kind == Block::Piece(Piece::Cut);
+        if !flush(&mut out, false) {
+            return Ok(None); // the writer stopped; its error is the one to report
+        }
+        interrupt.check()?;
     }
     flush(&mut out, true);
     interrupt.check()?;

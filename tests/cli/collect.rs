@@ -253,6 +253,66 @@ fn stdout_mode_streams_a_zip_that_verifies_and_reports_its_sha256_on_stderr() {
     assert_eq!(report["bundle"], "-");
 }
 
+/// The time window over many blocks: records decided one by one, a 600 KB record (handed over
+/// in pieces) kept whole with its secret redacted, stack lines following their record.
+#[test]
+fn the_time_window_holds_across_blocks_and_over_long_lines() {
+    let mut log = String::new();
+    let mut inside = 0;
+    for m in 0..600 {
+        let (h, min) = (m / 60, m % 60);
+        log.push_str(&format!("2026-01-01T{h:02}:{min:02}:00.000Z [error][h][1][o][e][p?apikey=WINKEY{m:04}x][][][id{m:04}][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n"));
+        log.push_str(
+            &"    at Socket.socketOnEnd (node:_http_client:1) padding padding padding\n".repeat(40),
+        );
+        if (180..300).contains(&m) {
+            inside += 1;
+        }
+        if m == 200 {
+            log.push_str(&format!(
+                "2026-01-01T03:20:30.000Z info 1 dump {} password=LONGLINEPW99 end\n",
+                "x ".repeat(300_000)
+            ));
+        }
+    }
+    assert!(log.len() > 2 << 20, "many 256 KiB blocks");
+    let t = Test::minimal()
+        .log("edgemicro-h-1-api.log", &log)
+        .collect("w.zip")
+        .args([
+            "--since",
+            "2026-01-01T03:00:00Z",
+            "--until",
+            "2026-01-01T04:59:59Z",
+        ]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let body = String::from_utf8(
+        entry(
+            &unzip_all(&t.path("out/w.zip")),
+            "logs/edgemicro-h-1-api.log",
+        )
+        .to_vec(),
+    )
+    .unwrap();
+    let ids: Vec<usize> = body
+        .match_indices("][id")
+        .map(|(at, _)| body[at + 4..at + 8].parse().unwrap())
+        .collect();
+    assert_eq!(ids, (180..300).collect::<Vec<_>>());
+    assert_eq!(ids.len(), inside);
+    assert_eq!(
+        body.matches("socketOnEnd").count(),
+        40 * inside,
+        "stack lines follow their record"
+    );
+    assert!(
+        body.contains(" end\n") && body.contains("password=REDACTED_"),
+        "the long record is whole"
+    );
+    assert!(!body.contains("WINKEY") && !body.contains("LONGLINEPW99"));
+}
+
 #[test]
 fn since_until_and_max_log_bytes_bound_the_logs() {
     let mut log = String::new();
