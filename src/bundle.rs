@@ -29,8 +29,9 @@ pub const MANIFEST: &str = "manifest.json";
 /// `--pseudonymize` writes the token map beside the bundle as `<bundle>.map.json`.
 pub const MAP_SUFFIX: &str = ".map.json";
 
-/// A file written beside the bundle: its suffix and its body made from the bundle's sha256.
-pub type Companion<'a> = (&'a str, &'a dyn Fn(&str) -> Vec<u8>);
+/// A file written beside the bundle: its suffix, and its body made from the bundle's file name
+/// and sha256.
+pub type Companion<'a> = (&'a str, &'a dyn Fn(&str, &str) -> Vec<u8>);
 
 /// One entry as listed in the manifest and the JSON report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -355,13 +356,8 @@ impl BundleWriter {
         };
         let companion = match companion {
             Some((suffix, body)) => {
-                let mut tmp = tempfile::Builder::new()
-                    .prefix(".edgemicro-diag-")
-                    .permissions(std::fs::Permissions::from_mode(0o600))
-                    .tempfile_in(parent_dir(&partial.target))
-                    .context("cannot create the file beside the bundle")?;
-                tmp.write_all(&body(&sha256))
-                    .and_then(|()| tmp.as_file().sync_all())
+                let name = partial.target.file_name().unwrap_or_default();
+                let tmp = write_beside(&partial.target, &body(&name.to_string_lossy(), &sha256))
                     .map_err(|e| DiskFull::wrap(e, bytes))
                     .context("cannot write the file beside the bundle")?;
                 Some((tmp, companion_path(&partial.target, suffix)))
@@ -400,10 +396,7 @@ fn create_partial(target: &Path, force: bool) -> Result<(File, Partial)> {
             }
         }
     }
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(target);
     if !dir.is_dir() {
         return Err(Fail::failure(
             format!("output dir `{}` does not exist", dir.display()),
@@ -451,13 +444,23 @@ fn write_sidecar(bundle: &Path, sha256: &str) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".edgemicro-diag-sha256")
-        .tempfile_in(parent_dir(bundle))?;
-    writeln!(tmp, "{sha256}  {name}")?;
-    tmp.persist(sidecar_path(bundle))
+    write_beside(bundle, format!("{sha256}  {name}\n").as_bytes())
+        .context("cannot write the .sha256 sidecar")?
+        .persist(sidecar_path(bundle))
         .context("cannot write the .sha256 sidecar")?;
     Ok(())
+}
+
+/// A file written in full (mode 0600, fsynced) in the bundle's dir under a temporary name;
+/// `persist` puts it in place in one rename.
+fn write_beside(bundle: &Path, body: &[u8]) -> io::Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".edgemicro-diag-")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(parent_dir(bundle))?;
+    tmp.write_all(body)?;
+    tmp.as_file().sync_all()?;
+    Ok(tmp)
 }
 
 /// One entry being written: hashes, self-checks, then compresses.

@@ -308,12 +308,8 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     );
     let sealed = match &pseudonyms {
         Some(p) => {
-            let bundle = match &settings.output {
-                Output::File(path) => path.file_name().unwrap_or_default().to_string_lossy(),
-                Output::Stdout => unreachable!("refused above"),
-            };
-            let map = |sha256: &str| {
-                redact::pseudonym::map_json(&reports, &bundle, sha256, p.keep_values)
+            let map = |bundle: &str, sha256: &str| {
+                redact::pseudonym::map_json(&reports, bundle, sha256, p.keep_values)
             };
             writer.seal_with(
                 &manifest,

@@ -356,18 +356,7 @@ fn a_full_disk_leaves_nothing_and_says_how_far_the_bundle_got() {
     }
     let _guard = SmallDisk(disk.clone());
     // ~1.5 MB of hex noise: far more than the 256 KiB disk, even compressed.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut log = String::new();
-    while log.len() < 1_500_000 {
-        let mut hex = String::new();
-        for _ in 0..8 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            hex.push_str(&format!("{x:016x}"));
-        }
-        log.push_str(&format!("2026-01-01T00:00:00.000Z info 1 {hex}\n"));
-    }
+    let log = noisy_log(0x9e37_79b9_7f4a_7c15, 1_500_000);
     let log_dir = t.log_dir();
     std::fs::write(log_dir.join("edgemicro-h-1-api.log"), log).unwrap();
     let run = t

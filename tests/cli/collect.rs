@@ -385,23 +385,6 @@ fn since_until_and_max_log_bytes_bound_the_logs() {
     );
 }
 
-/// Deterministic, barely compressible log lines (a xorshift stream as hex), `n` bytes or so.
-fn noisy_log(seed: u64, n: usize) -> String {
-    let mut x = seed | 1;
-    let mut out = String::with_capacity(n + 200);
-    while out.len() < n {
-        let mut hex = String::new();
-        for _ in 0..8 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            hex.push_str(&format!("{x:016x}"));
-        }
-        out.push_str(&format!("2026-01-01T00:00:00.000Z info 1 payload {hex}\n"));
-    }
-    out
-}
-
 #[test]
 fn max_bundle_bytes_is_never_exceeded_and_takes_the_newest_logs_first() {
     let mut t = Test::minimal();
