@@ -80,6 +80,14 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 .expect("log-level was parsed");
             run_log_level(command, sub)
         }
+        Some(Command::ExecTied(args)) => {
+            // Returns only when the exec failed or the parent was gone.
+            std::process::exit(crate::child::exec_tied(
+                args.parent,
+                args.alarm_seconds,
+                &args.argv,
+            ))
+        }
         Some(Command::Verify(args)) => match bundle::verify(&args.bundle) {
             Ok(v) => {
                 if args.json {

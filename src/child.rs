@@ -1,9 +1,58 @@
 //! Running another program without ever hanging on it: a wall-clock bound, output read on a
 //! thread (a chatty child cannot block on a full pipe), killed when the bound is reached.
+//!
+//! A long-lived child that runs with root's privileges (tcpdump) is started through `tied`: this
+//! binary again, as a hidden `exec-tied` command that asks the kernel to kill it when its parent
+//! dies (`PR_SET_PDEATHSIG`), arms an `alarm` as its own time bound, and then execs the program
+//! (both survive the exec). `kill -9` of the tool therefore never leaves the child running, and
+//! this needs no `unsafe` pre-exec hook.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// The hidden subcommand that `tied` runs.
+pub const EXEC_TIED: &str = "exec-tied";
+
+/// A command that runs `program args…` tied to this process, and killed by SIGALRM after
+/// `alarm_seconds` whatever happens to us.
+pub fn tied(program: &str, args: &[String], alarm_seconds: u64) -> Command {
+    let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let mut cmd = Command::new(me);
+    cmd.arg(EXEC_TIED)
+        .arg(std::process::id().to_string())
+        .arg(alarm_seconds.to_string())
+        .arg("--")
+        .arg(program)
+        .args(args);
+    cmd
+}
+
+/// The child side of `tied`: returns only when it cannot exec (127) or the parent is gone (125).
+pub fn exec_tied(parent: u32, alarm_seconds: u64, argv: &[OsString]) -> i32 {
+    use std::os::unix::process::CommandExt;
+    if nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_err() {
+        eprintln!("edgemicro-diag: error: cannot tie the child to its parent");
+        return 125;
+    }
+    // The parent may have died before the line above: then nobody would ever send the signal.
+    if nix::unistd::getppid().as_raw() as u32 != parent {
+        return 125;
+    }
+    let Some((program, args)) = argv.split_first() else {
+        return 125;
+    };
+    let secs = u32::try_from(alarm_seconds).unwrap_or(u32::MAX).max(1);
+    nix::unistd::alarm::set(secs);
+    let err = Command::new(program).args(args).exec();
+    eprintln!(
+        "edgemicro-diag: error: cannot run {}: {}",
+        program.to_string_lossy(),
+        crate::safe_fs::io_reason(&err)
+    );
+    127
+}
 
 pub struct Finished {
     pub status: ExitStatus,

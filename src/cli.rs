@@ -66,6 +66,20 @@ pub enum Command {
     /// Show, switch or restore edgemicro.logging.level (the only host change this tool makes)
     #[command(subcommand)]
     LogLevel(LogLevelCommand),
+    /// Internal: runs a program that dies with the calling process (used for tcpdump)
+    #[command(name = "exec-tied", hide = true)]
+    ExecTied(ExecTiedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecTiedArgs {
+    /// The pid that must be our parent
+    pub parent: u32,
+    /// SIGALRM after this many seconds
+    pub alarm_seconds: u64,
+    /// The program and its arguments
+    #[arg(last = true, required = true)]
+    pub argv: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -270,14 +284,15 @@ pub struct CollectArgs {
         value_name = "HOST",
         value_delimiter = ','
     )]
-    pub capture_host: Vec<String>,
+    pub capture_host: Vec<crate::targets::Host>,
 
     /// Capture this target port (repeatable) instead of the discovered ones
     #[arg(
         long,
         env = "EDGEMICRO_DIAG_CAPTURE_PORT",
         value_name = "PORT",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub capture_port: Vec<u16>,
 

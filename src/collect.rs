@@ -107,8 +107,9 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         }
         None => None,
     };
+    let mut capture_warnings = Vec::new();
     let capture = match &settings.capture {
-        Some(spec) => Some(start_capture(settings, spec, front)?),
+        Some(spec) => Some(start_capture(settings, spec, front, &mut capture_warnings)?),
         None => None,
     };
     if let Some(switch) = &switch {
@@ -144,6 +145,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         known,
     } = Plan::build(settings, rules)?;
     interrupt.check()?;
+    found.warnings.extend(capture_warnings);
     if let Some(warning) = world_writable_output(&settings.output) {
         found.warnings.push(warning);
     }
@@ -215,7 +217,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let capture = match capture {
         Some((Some(file), mut record)) => {
             capture_findings.extend(
-                package_capture(&file, &mut record, &mut writer, &limits).map_err(leak_to_fail)?,
+                package_capture(file, &mut record, &mut writer, &limits).map_err(leak_to_fail)?,
             );
             Some(record)
         }
@@ -395,12 +397,25 @@ fn start_capture(
     settings: &Settings,
     spec: &crate::capture::CaptureSpec,
     front: &dyn FrontEnd,
+    warnings: &mut Vec<String>,
 ) -> Result<std::result::Result<crate::capture::Running, Box<crate::capture::CaptureRecord>>> {
-    let targets = crate::capture::targets(&discover(settings)?);
-    let Some(filter) = crate::capture::filter(spec, &targets) else {
+    let found = crate::targets::discover(&discover(settings)?);
+    warnings.extend(found.warnings);
+    let filter = crate::capture::filter(spec, &found.targets, warnings);
+    for warning in warnings.iter() {
+        front.say(&format!("warning: {warning}"));
+    }
+    if filter.is_none() && !spec.hosts.is_empty() {
+        return Err(crate::exit::Fail::usage(
+            format!("--capture-host: no address for {}", warnings.join("; ")),
+            "name the target by its IP address, or a name this host resolves",
+        )
+        .into());
+    }
+    let Some((filter, used)) = filter else {
         return Ok(Err(Box::new(crate::capture::CaptureRecord {
             status: "skipped",
-            reason: Some("no target known: the cache config has no proxies[].url and the logs no targetRequest errors".into()),
+            reason: Some("no target known: the configs have no proxies[].url, the logs no targetRequest errors with a valid host:port, or no name resolved".into()),
             hint: Some("name it with --capture-host HOST [--capture-port PORT]".into()),
             ..Default::default()
         })));
@@ -410,31 +425,27 @@ fn start_capture(
     } else {
         "headers only"
     };
-    let ports = crate::capture::target_ports(spec, &targets);
+    let ports = crate::capture::target_ports(spec, &found.targets);
     front.say(&format!(
         "capturing on {} for at most {} s / {} bytes ({payload}): tcpdump '{filter}'",
         spec.interface, spec.seconds, spec.max_bytes
     ));
-    let dir = match &settings.output {
-        Output::File(p) => p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_else(|| ".".into()),
-        Output::Stdout => std::env::temp_dir(),
-    };
-    Ok(
-        crate::capture::start(spec, filter, &dir).map(|mut running| {
+    Ok(crate::capture::start(spec, filter)
+        .map(|mut running| {
             running.record.target_ports = ports;
+            running.record.targets = used.clone();
             running
-        }),
-    )
+        })
+        .map_err(|mut record| {
+            record.targets = used;
+            record
+        }))
 }
 
 /// The pcap into `capture/targets.pcap` (whole packets, within the byte bound), and what the
 /// connections in it show.
 fn package_capture(
-    file: &tempfile::NamedTempFile,
+    mut file: std::fs::File,
     record: &mut crate::capture::CaptureRecord,
     writer: &mut BundleWriter,
     limits: &Limits,
@@ -443,11 +454,12 @@ fn package_capture(
     // pcaps hardly compress: what is left under --max-bundle-bytes bounds the copy too.
     let max = record.max_bytes.min(limits.room(writer.bytes_written()));
     let mut entry = writer.entry(PATH, max)?;
-    let written = crate::capture::copy_bounded(std::fs::File::open(file.path())?, &mut entry, max)?;
+    let written = crate::capture::copy_bounded(&mut file, &mut entry, max)?;
     entry.finish("tcpdump", 0, false)?;
     record.file = Some(PATH.into());
     record.bytes = written;
-    let segments = crate::analyze::pcap::segments(std::fs::File::open(file.path())?.take(written))?;
+    file.rewind()?;
+    let segments = crate::analyze::pcap::segments(file.take(written))?;
     let conns = crate::analyze::pcap::connections(&segments, &record.target_ports);
     Ok(crate::analyze::pcap::findings(&conns, PATH))
 }

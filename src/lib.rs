@@ -22,6 +22,7 @@ pub mod report;
 pub mod safe_fs;
 pub mod settings;
 pub mod signals;
+pub mod targets;
 pub mod units;
 pub mod window;
 pub mod wizard;

@@ -275,8 +275,8 @@ impl Asker<'_> {
     /// A bounded, header-only tcpdump toward the discovered targets while reproducing.
     fn capture(&self, settings: &mut Settings, found: &Discovery) -> Result<()> {
         settings.capture = None;
-        let targets = crate::capture::targets(found);
-        let mut hosts: Vec<&str> = targets.iter().map(|(h, _)| h.as_str()).collect();
+        let targets = crate::targets::discover(found).targets;
+        let mut hosts: Vec<String> = targets.iter().map(|t| t.host.to_string()).collect();
         hosts.dedup();
         let prefill = hosts.join(",");
         let known = if targets.is_empty() {
@@ -286,7 +286,7 @@ impl Asker<'_> {
                 "targets: {}",
                 targets
                     .iter()
-                    .map(|(h, p)| format!("{h}:{p}"))
+                    .map(|t| t.to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -315,10 +315,12 @@ impl Asker<'_> {
                 .default(prefill.clone())
                 .validate_with(|s: &String| {
                     if s.trim().is_empty() {
-                        Err("name at least one host".to_string())
-                    } else {
-                        Ok(())
+                        return Err("name at least one host".to_string());
                     }
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .try_for_each(|h| h.parse::<crate::targets::Host>().map(|_| ()))
                 }),
         )?;
         let payload = self.answer(
@@ -333,8 +335,9 @@ impl Asker<'_> {
         } else {
             typed
                 .split(',')
-                .map(|h| h.trim().to_string())
+                .map(str::trim)
                 .filter(|h| !h.is_empty())
+                .filter_map(|h| h.parse().ok())
                 .collect()
         };
         settings.capture = Some(crate::capture::CaptureSpec {

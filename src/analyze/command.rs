@@ -44,7 +44,7 @@ pub fn run(req: Request) -> Result<Analysis> {
     };
     let mut urls = req.probes.clone();
     if req.probe_targets {
-        urls.extend(targets.iter().map(|(h, p)| format!("http://{h}:{p}/")));
+        urls.extend(targets.iter().map(|t| format!("http://{t}/")));
     }
     urls.dedup();
     // Probes wait for idle closes: run them side by side, each bounded by --probe-max-seconds.
@@ -75,7 +75,13 @@ pub fn run(req: Request) -> Result<Analysis> {
     })
 }
 
-type Gathered = (String, Triage, KeepAlive, Vec<Finding>, Vec<(String, u16)>);
+type Gathered = (
+    String,
+    Triage,
+    KeepAlive,
+    Vec<Finding>,
+    Vec<crate::targets::Target>,
+);
 
 fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
     let plan =
@@ -111,7 +117,7 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
             .map(|c| (c.name.as_str(), &c.yaml)),
         keepalive::os_keepalive(),
     );
-    let targets = crate::capture::targets(&plan.found);
+    let targets = crate::targets::discover(&plan.found).targets;
     Ok((
         format!("this host ({})", settings.config_dir.value.display()),
         triage,

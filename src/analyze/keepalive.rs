@@ -119,7 +119,7 @@ fn shown_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let host = crate::capture::without_userinfo(authority);
+    let host = crate::targets::without_userinfo(authority);
     let authority = if host.len() < authority.len() {
         format!("{}@{host}", crate::redact::token("userinfo"))
     } else {
@@ -140,10 +140,11 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
     let (authority, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
-    let (host, port) = crate::capture::host_port(&format!("http://{authority}"))
+    let (host, port) = crate::targets::host_port(&format!("http://{authority}"))
         .ok_or("cannot read host and port from the URL")?;
+    let host = host.to_string();
     out.target = format!("{host}:{port}");
-    let host_header = crate::capture::without_userinfo(authority);
+    let host_header = crate::targets::without_userinfo(authority);
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::harness::*;
 
 /// Root and tcpdump, or a clear skip message (the capture needs both).
-fn can_capture() -> bool {
+pub(crate) fn can_capture() -> bool {
     let has_tcpdump = std::process::Command::new("tcpdump")
         .arg("--version")
         .output()
@@ -28,14 +28,14 @@ fn can_capture() -> bool {
     true
 }
 
-fn listener() -> (TcpListener, u16) {
+pub(crate) fn listener() -> (TcpListener, u16) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     (l, port)
 }
 
 /// Echo-ish server: answers every request with a small response, until the client leaves.
-fn answering_server(l: TcpListener, connections: usize) -> std::thread::JoinHandle<()> {
+pub(crate) fn answering_server(l: TcpListener, connections: usize) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for stream in l.incoming().take(connections) {
             let mut s = stream.unwrap();
@@ -53,7 +53,7 @@ fn answering_server(l: TcpListener, connections: usize) -> std::thread::JoinHand
 }
 
 /// Sends `count` requests on one connection, `pause` apart.
-fn client(port: u16, count: usize, pause: Duration) {
+pub(crate) fn client(port: u16, count: usize, pause: Duration) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut buf = [0u8; 4096];
     for _ in 0..count {
@@ -70,7 +70,7 @@ fn capture_json(t: &Test) -> serde_json::Value {
 }
 
 /// The packets of a pcap as the real tcpdump reads them.
-fn tcpdump_read(pcap: &[u8]) -> Vec<String> {
+pub(crate) fn tcpdump_read(pcap: &[u8]) -> Vec<String> {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), pcap).unwrap();
     let out = std::process::Command::new("tcpdump")

@@ -9,6 +9,7 @@ mod capture;
 mod collect;
 mod corpus;
 mod fleet;
+mod hostile;
 mod leaks;
 mod loglevel;
 mod pseudonyms;
