@@ -7,9 +7,9 @@
 //! without `--force`, and never leaves a `.partial` behind: dropping an unsealed writer removes it.
 
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -156,19 +156,13 @@ pub fn disk_full_estimated(err: anyhow::Error, logs: Option<(u64, u64)>) -> anyh
     .into()
 }
 
-/// The `.partial` file; removed on drop unless it was sealed.
+/// The run's own `.partial` file (`<name>.<random>.partial`, created O_EXCL, mode 0600): no
+/// other run can write to it or rename it, and dropping it unsealed removes it.
 struct Partial {
-    path: PathBuf,
+    path: tempfile::TempPath,
     target: PathBuf,
-    sealed: bool,
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.sealed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+    /// `--force` was given and what is at the target may be replaced (a regular file only).
+    force: bool,
 }
 
 pub struct BundleWriter {
@@ -181,15 +175,13 @@ pub struct BundleWriter {
     mtime: zip::DateTime,
     /// Bytes given to entries (before compression), for a full disk's estimate.
     plain: u64,
+    /// Device and inode of the `.partial`: after the rename, the name must lead to it.
+    id: (u64, u64),
 }
 
 /// `bundle.zip` → `bundle.zip.sha256` (what `sha256sum -c` reads).
 pub fn sidecar_path(bundle: &Path) -> PathBuf {
     companion_path(bundle, ".sha256")
-}
-
-fn partial_path(bundle: &Path) -> PathBuf {
-    companion_path(bundle, ".partial")
 }
 
 /// `bundle.zip` + `.map.json` → `bundle.zip.map.json`.
@@ -215,16 +207,19 @@ impl BundleWriter {
         force: bool,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Self> {
-        let (sink, partial) = match output {
+        let (sink, partial, id) = match output {
             Output::Stdout => (
                 Sink::Stdout(BufWriter::with_capacity(1 << 16, io::stdout())),
                 None,
+                (0, 0),
             ),
             Output::File(target) => {
                 let (file, partial) = create_partial(target, force)?;
+                let meta = file.metadata()?;
                 (
                     Sink::File(BufWriter::with_capacity(1 << 16, file)),
                     Some(partial),
+                    (meta.dev(), meta.ino()),
                 )
             }
         };
@@ -254,6 +249,7 @@ impl BundleWriter {
             guard: LeakGuard::new(&[]),
             mtime,
             plain: 0,
+            id,
         })
     }
 
@@ -347,108 +343,242 @@ impl BundleWriter {
                     .context("cannot flush the bundle to disk")?;
             }
         }
-        let Some(mut partial) = self.partial.take() else {
+        let Some(partial) = self.partial.take() else {
             return Ok(Sealed {
                 path: None,
                 sha256,
                 bytes,
             });
         };
-        let companion = match companion {
-            Some((suffix, body)) => {
-                let name = partial.target.file_name().unwrap_or_default();
-                let tmp = write_beside(&partial.target, &body(&name.to_string_lossy(), &sha256))
-                    .map_err(|e| DiskFull::wrap(e, bytes))
-                    .context("cannot write the file beside the bundle")?;
-                Some((tmp, companion_path(&partial.target, suffix)))
-            }
-            None => None,
-        };
-        interrupt.stage("seal")?;
-        std::fs::rename(&partial.path, &partial.target)
-            .with_context(|| format!("cannot rename `{}` into place", partial.path.display()))?;
-        partial.sealed = true;
-        if let Some((tmp, path)) = companion {
-            tmp.persist(&path)
-                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        // The sidecar (and the map) go in place before the bundle: once the bundle has its
+        // name, it is complete with them. If the bundle cannot follow, they are taken back.
+        let name = partial
+            .target
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let mut beside = vec![(
+            write_beside(&partial.target, format!("{sha256}  {name}\n").as_bytes())
+                .map_err(|e| DiskFull::wrap(e, bytes))
+                .context("cannot write the .sha256 sidecar")?,
+            sidecar_path(&partial.target),
+        )];
+        if let Some((suffix, body)) = companion {
+            let tmp = write_beside(&partial.target, &body(&name, &sha256))
+                .map_err(|e| DiskFull::wrap(e, bytes))
+                .context("cannot write the file beside the bundle")?;
+            beside.push((tmp, companion_path(&partial.target, suffix)));
         }
-        write_sidecar(&partial.target, &sha256)?;
+        interrupt.stage("seal")?;
+        let mut placed: Vec<PathBuf> = Vec::new();
+        let take_back = |placed: &[PathBuf]| {
+            for path in placed {
+                let _ = std::fs::remove_file(path);
+            }
+        };
+        for (tmp, path) in beside {
+            if let Err(e) = place(tmp.into_temp_path(), &path, partial.force) {
+                take_back(&placed);
+                return Err(e);
+            }
+            placed.push(path);
+        }
+        let Partial {
+            path,
+            target,
+            force,
+        } = partial;
+        if let Err(e) = place(path, &target, force) {
+            take_back(&placed);
+            return Err(e);
+        }
+        // What we report must be what is on disk under that name: our own file.
+        let on_disk = std::fs::symlink_metadata(&target).ok();
+        if on_disk.is_none_or(|m| (m.dev(), m.ino()) != (self.id.0, self.id.1)) {
+            bail!(
+                "`{}` was replaced by another process right after it was written; check it with `edgemicro-diag verify`",
+                target.display()
+            );
+        }
         Ok(Sealed {
-            path: Some(partial.target.clone()),
+            path: Some(target),
             sha256,
             bytes,
         })
     }
 }
 
-fn create_partial(target: &Path, force: bool) -> Result<(File, Partial)> {
-    let sidecar = sidecar_path(target);
-    // A map left from an earlier bundle of this name would pass for this one's.
-    let map = companion_path(target, MAP_SUFFIX);
-    if !force {
-        for existing in [target, sidecar.as_path(), map.as_path()] {
-            if existing.exists() {
-                return Err(Fail::usage(
-                    format!("`{}` already exists", existing.display()),
-                    "choose another path with -o PATH, or pass --force to replace it",
-                )
-                .into());
+/// Renames `from` to `to` without replacing anything there, or (with `force`) replacing a
+/// regular file only: a device, a FIFO, a socket, a directory or a link is never replaced.
+fn place(from: tempfile::TempPath, to: &Path, force: bool) -> Result<()> {
+    if force {
+        if let Ok(meta) = std::fs::symlink_metadata(to) {
+            if !meta.file_type().is_file() {
+                bail!(Fail::usage(
+                    format!(
+                        "`{}` is {}; --force replaces regular files only",
+                        to.display(),
+                        kind_of(&meta)
+                    ),
+                    "choose another path with -o PATH",
+                ));
             }
         }
+        return from
+            .persist(to)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot rename the bundle's files into `{}`", to.display()));
     }
-    let dir = parent_dir(target);
+    from.persist_noclobber(to).map_err(|e| {
+        if e.error.kind() == io::ErrorKind::AlreadyExists {
+            Fail::failure(
+                format!("`{}` appeared while the bundle was being written; it was not replaced", to.display()),
+                "another run may be writing the same path: choose another path with -o PATH, or pass --force",
+            )
+            .into()
+        } else {
+            anyhow::Error::from(e.error).context(format!("cannot rename the bundle's files into `{}`", to.display()))
+        }
+    })
+}
+
+/// A file kind in words, for refusals.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The output as given, checked before any work: `-o -` needs an open stdout that is not a
+/// terminal; a file path goes through `output_path`.
+pub fn resolve_output(settings: &crate::settings::Settings) -> Result<Output> {
+    match &settings.output {
+        Output::Stdout => {
+            use std::io::IsTerminal;
+            use std::os::fd::AsFd;
+            // A closed fd 1 is reopened on /dev/null by Rust's runtime (or writes to it count as
+            // done): either way the zip would go nowhere while we report its sha256.
+            let nowhere = match nix::sys::stat::fstat(io::stdout().as_fd()) {
+                Ok(st) => {
+                    (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+                        && (libc::major(st.st_rdev), libc::minor(st.st_rdev)) == (1, 3)
+                }
+                Err(_) => true,
+            };
+            if nowhere {
+                bail!(Fail::failure(
+                    "-o -: stdout is closed (or /dev/null); the zip would go nowhere",
+                    "redirect stdout to a file or a pipe, or write a file with -o PATH",
+                ));
+            }
+            if io::stdout().is_terminal() {
+                bail!(Fail::usage(
+                    "-o -: stdout is a terminal; a zip there is noise",
+                    "redirect it (-o - > gw1.zip, or | ssh …), or write a file with -o PATH",
+                ));
+            }
+            Ok(Output::Stdout)
+        }
+        Output::File(path) => {
+            let name = crate::settings::default_bundle_name(&settings.host, settings.started);
+            Ok(Output::File(output_path(path, &name, settings.force)?))
+        }
+    }
+}
+
+/// Where a bundle given as `-o PATH` goes: inside PATH when it is a directory (with the
+/// default name), else PATH itself. Refused before any work: a name that `sha256sum -c` or a
+/// terminal would misread (control characters), an existing path without `--force`, and with
+/// `--force` anything but a regular file.
+pub fn output_path(path: &Path, default_name: &str, force: bool) -> Result<PathBuf> {
+    let target = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => path.join(default_name),
+        _ => path.to_path_buf(),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or_default();
+    if name.is_empty() || name.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        bail!(Fail::usage(
+            format!("-o `{}`: the file name holds a control character (newline, tab, escape) or is empty", target.display().to_string().escape_debug()),
+            "choose a plain file name, e.g. -o gw1.zip",
+        ));
+    }
+    let sidecar = sidecar_path(&target);
+    // A map left from an earlier bundle of this name would pass for this one's.
+    let map = companion_path(&target, MAP_SUFFIX);
+    for existing in [target.as_path(), sidecar.as_path(), map.as_path()] {
+        let Ok(meta) = std::fs::symlink_metadata(existing) else {
+            continue;
+        };
+        if !force {
+            bail!(Fail::usage(
+                format!("`{}` already exists", existing.display()),
+                "choose another path with -o PATH, or pass --force to replace it",
+            ));
+        }
+        if !meta.file_type().is_file() {
+            bail!(Fail::usage(
+                format!(
+                    "`{}` is {}; --force replaces regular files only",
+                    existing.display(),
+                    kind_of(&meta)
+                ),
+                "choose another path with -o PATH",
+            ));
+        }
+    }
+    let dir = parent_dir(&target);
     if !dir.is_dir() {
-        return Err(Fail::failure(
+        bail!(Fail::failure(
             format!("output dir `{}` does not exist", dir.display()),
             "create it, or choose another path with -o PATH",
-        )
-        .into());
+        ));
     }
-    let path = partial_path(target);
-    if force {
-        let _ = std::fs::remove_file(&path);
-    }
+    Ok(target)
+}
+
+fn create_partial(target: &Path, force: bool) -> Result<(File, Partial)> {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
     // Mode 0600 at creation: the bundle is never readable by others, not even for a moment.
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{name}."))
+        .suffix(".partial")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(parent_dir(target))
         .map_err(|e| {
-            let hint = if e.kind() == io::ErrorKind::AlreadyExists {
-                "an earlier run was killed while writing it; remove it, or pass --force"
-            } else {
-                "choose a writable dir with -o PATH"
-            };
             Fail::failure(
                 format!(
-                    "cannot create `{}`: {}",
-                    path.display(),
+                    "cannot create the bundle in `{}`: {}",
+                    parent_dir(target).display(),
                     crate::safe_fs::io_reason(&e)
                 ),
-                hint,
+                "choose a writable dir with -o PATH",
             )
         })?;
+    let (file, path) = tmp.into_parts();
     Ok((
         file,
         Partial {
             path,
             target: target.to_path_buf(),
-            sealed: false,
+            force,
         },
     ))
-}
-
-fn write_sidecar(bundle: &Path, sha256: &str) -> Result<()> {
-    let name = bundle
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    write_beside(bundle, format!("{sha256}  {name}\n").as_bytes())
-        .context("cannot write the .sha256 sidecar")?
-        .persist(sidecar_path(bundle))
-        .context("cannot write the .sha256 sidecar")?;
-    Ok(())
 }
 
 /// A file written in full (mode 0600, fsynced) in the bundle's dir under a temporary name;

@@ -98,7 +98,8 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         .pseudonymize
         .map(redact::pseudonym::Pseudonyms::random)
         .transpose()?;
-    let mut writer = BundleWriter::create(&settings.output, settings.force, settings.started)?;
+    let output = crate::bundle::resolve_output(settings)?;
+    let mut writer = BundleWriter::create(&output, settings.force, settings.started)?;
     // Dropping the switch on any error or signal below restores the level.
     let switch = match &settings.log_level {
         Some(level) => {
@@ -146,7 +147,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     } = Plan::build(settings, rules)?;
     interrupt.check()?;
     found.warnings.extend(capture_warnings);
-    if let Some(warning) = world_writable_output(&settings.output) {
+    if let Some(warning) = world_writable_output(&output) {
         found.warnings.push(warning);
     }
     let mut engine = TextEngine::new(&rules, &known);
@@ -301,6 +302,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let exit = if complete { Exit::Ok } else { Exit::Partial };
     let manifest = manifest(
         settings,
+        &output,
         &found,
         &files,
         &rules,
@@ -878,8 +880,10 @@ fn redaction_report(reports: &[(String, FileReport)]) -> serde_json::Value {
     json!({ "note": "line numbers: the first 50 per rule and file; counts are exact; values are never recorded", "redactions": rows })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn manifest(
     settings: &Settings,
+    output: &Output,
     found: &Discovery,
     files: &[FileEntry],
     rules: &RuleSet,
@@ -904,7 +908,7 @@ fn manifest(
             "since": time(settings.since),
             "until": time(settings.until),
             "max_log_bytes": settings.max_log_bytes,
-            "output": match &settings.output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
+            "output": match output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
         },
         "files": files,
         "skipped": found.skipped,

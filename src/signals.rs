@@ -29,13 +29,21 @@ impl Interrupt {
     }
 
     /// `check` at the start of a named stage (`discover`, `seal`). Debug builds only, for the
-    /// signal tests: `EDGEMICRO_DIAG_TEST_STALL=STAGE` waits there (for a signal, at most 30 s)
-    /// after printing `stalled at STAGE`, so a real `kill` lands in that stage every time.
+    /// signal and race tests: `EDGEMICRO_DIAG_TEST_STALL=STAGE[:SECONDS]` waits there (for a
+    /// signal, at most SECONDS, 30 by default) after printing `stalled at STAGE`, so a real
+    /// `kill` or a second run lands in that stage every time.
     pub fn stage(&self, name: &str) -> Result<(), Fail> {
         #[cfg(debug_assertions)]
-        if std::env::var("EDGEMICRO_DIAG_TEST_STALL").is_ok_and(|s| s == name) {
+        if let Some(seconds) = std::env::var("EDGEMICRO_DIAG_TEST_STALL")
+            .ok()
+            .and_then(|s| match s.split_once(':') {
+                Some((stage, secs)) if stage == name => secs.parse::<u64>().ok(),
+                None if s == name => Some(30),
+                _ => None,
+            })
+        {
             eprintln!("stalled at {name}");
-            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
             while std::time::Instant::now() < until {
                 self.check()?;
                 std::thread::sleep(std::time::Duration::from_millis(10));

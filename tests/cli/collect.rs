@@ -85,7 +85,7 @@ fn example_install_gives_a_verified_bundle_with_the_502_evidence() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&zip).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "bundle is private");
-    assert!(!t.path("out/example.zip.partial").exists());
+    assert!(partial_of(&t, "example.zip").is_none());
     let verify = Test::new()
         .args(["verify".into(), zip.into_os_string()])
         .run();

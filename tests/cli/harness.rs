@@ -261,6 +261,15 @@ pub fn signal_and_wait(child: std::process::Child, signal: &str) -> (Option<i32>
     )
 }
 
+/// The run's own `.partial` (`NAME.<random>.partial`) in `out/`, while it is being written.
+pub fn partial_of(t: &Test, name: &str) -> Option<PathBuf> {
+    std::fs::read_dir(t.path("out")).ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let n = e.file_name().into_string().ok()?;
+        (n.starts_with(&format!("{name}.")) && n.ends_with(".partial")).then(|| e.path())
+    })
+}
+
 /// Nothing in `out/`: no bundle, no `.partial`, no sidecar.
 pub fn assert_nothing_left(t: &Test) {
     let left: Vec<_> = std::fs::read_dir(t.path("out"))

@@ -288,3 +288,289 @@ fn kill_9_during_a_capture_leaves_no_tcpdump_running() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `--force` replaces regular files only: a device node, a FIFO, a socket, a directory in the
+/// way of the name, or a symbolic link at the output path is refused (exit 2) and left as it
+/// was. The device is made here (`mknod`), never /dev/null itself.
+#[test]
+fn force_never_replaces_what_is_not_a_regular_file() {
+    let t = Test::minimal();
+    let out = t.path("out");
+    let mut planted: Vec<(String, std::path::PathBuf)> = Vec::new();
+    if is_root() {
+        let dev = out.join("null");
+        assert!(std::process::Command::new("mknod")
+            .arg(&dev)
+            .args(["c", "1", "3"])
+            .status()
+            .unwrap()
+            .success());
+        planted.push(("a device".into(), dev));
+    }
+    let fifo = out.join("fifo.zip");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    planted.push(("a FIFO".into(), fifo));
+    let sock = out.join("sock.zip");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    planted.push(("a socket".into(), sock));
+    let victim = t.path("victim.txt");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    let link = out.join("link.zip");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    planted.push(("a symbolic link".into(), link));
+    // The sidecar's name taken by a directory.
+    std::fs::create_dir(out.join("d.zip.sha256")).unwrap();
+    planted.push(("a directory".into(), out.join("d.zip")));
+    for (kind, path) in &planted {
+        let before = std::fs::symlink_metadata(path).ok().map(|m| m.file_type());
+        let run = Test::minimal()
+            .args(["collect", "-y", "--force", "-c"])
+            .args([
+                t.config_dir(),
+                "--log-dir".into(),
+                t.log_dir(),
+                "-o".into(),
+                path.clone(),
+            ])
+            .run();
+        assert_eq!(run.code, 2, "{kind}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("regular files only"),
+            "{kind}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::symlink_metadata(path).ok().map(|m| m.file_type()),
+            before,
+            "{kind} was replaced"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("partial") || n.starts_with(".edgemicro-diag"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// `-o DIR` writes the default bundle name inside DIR; the bundle passes its own verify.
+#[test]
+fn output_to_a_directory_writes_the_default_name_inside() {
+    let t = Test::minimal().log(
+        "edgemicro-gw-1-api.log",
+        "2026-01-01T00:00:00.000Z info 1 ok\n",
+    );
+    let (logs, out) = (t.log_dir(), t.path("out"));
+    let t = t
+        .args(["collect", "-y", "--json", "--log-dir"])
+        .args([logs, "-o".into(), out]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = std::path::PathBuf::from(run.json()["bundle"].as_str().unwrap());
+    assert_eq!(bundle.parent().unwrap(), t.path("out"));
+    let name = bundle.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("edgemicro-diag-") && name.ends_with(".zip"),
+        "{name}"
+    );
+    sha256sum_check(&bundle);
+    let verify = Test::new()
+        .args(["verify".into(), bundle.into_os_string()])
+        .run();
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+}
+
+/// Control characters in the bundle's file name would break the `sha256sum -c` sidecar (a
+/// newline) or a terminal (an escape): refused with exit 2, nothing written.
+#[test]
+fn control_characters_in_the_output_name_are_refused() {
+    for c in (0u8..0x20).chain([0x7f]) {
+        if c == 0 {
+            continue; // a NUL cannot be passed in argv at all
+        }
+        let t = Test::minimal();
+        let name = format!("a{}b.zip", c as char);
+        let path = t.path("out").join(&name);
+        let t = t.args(["collect", "-y", "-o"]).args([path]);
+        let run = t.run();
+        assert_eq!(run.code, 2, "{c:#x}: {}", run.stderr);
+        assert_nothing_left(&t);
+    }
+}
+
+/// `collect -o -` with stdout closed: the zip would go nowhere, so exit 1 (not 0 with a sha256).
+#[test]
+fn closed_stdout_is_a_failure_not_a_bundle() {
+    let t = Test::minimal().args(["collect", "-y", "--json", "-o", "-"]);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" \"$@\" >&-")
+        .arg(BIN)
+        .args(["collect", "-y", "--json", "-o", "-", "-c"])
+        .arg(t.config_dir())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", t.path("home"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(json["sha256"].is_null(), "{json}");
+    assert!(json["error"].as_str().unwrap().contains("stdout is closed"));
+}
+
+/// Two runs with the same `-o` at once: each writes its own `.partial`; the one that finishes
+/// second does not replace the first one's bundle (exit 1, nothing of its own left), and what
+/// is on disk is exactly what its run reported.
+#[test]
+fn two_runs_with_the_same_output_never_swap_bundles() {
+    let t = Test::minimal()
+        .log(
+            "edgemicro-gw-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 ok\n",
+        )
+        .collect("same.zip")
+        .args(["--json"]);
+    let slow = t
+        .command()
+        .env("EDGEMICRO_DIAG_TEST_STALL", "seal:4")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while partial_of(&t, "same.zip").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let fast = t.run();
+    assert_eq!(fast.code, 0, "{}", fast.stderr);
+    let fast_json = fast.json();
+    let slow = slow.wait_with_output().unwrap();
+    assert_eq!(
+        slow.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&slow.stderr)
+    );
+    let slow_json: serde_json::Value = serde_json::from_slice(&slow.stdout).unwrap();
+    assert!(slow_json["bundle"].is_null(), "{slow_json}");
+    assert!(
+        slow_json["error"].as_str().unwrap().contains("appeared"),
+        "{slow_json}"
+    );
+    let zip = t.path("out/same.zip");
+    let on_disk = sha256_of(&zip);
+    assert_eq!(fast_json["sha256"], on_disk);
+    sha256sum_check(&zip);
+    let names: Vec<String> = std::fs::read_dir(t.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "only the bundle and its sidecar: {names:?}");
+}
+
+/// The same race with `--force`: replacing is allowed, and the sha256 reported is that of the
+/// file on disk.
+#[test]
+fn a_forced_second_writer_reports_the_file_on_disk() {
+    let t = Test::minimal()
+        .log(
+            "edgemicro-gw-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 ok\n",
+        )
+        .collect("f.zip")
+        .args(["--json", "--force"]);
+    let slow = t
+        .command()
+        .env("EDGEMICRO_DIAG_TEST_STALL", "seal:4")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while partial_of(&t, "f.zip").is_none() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let fast = t.run();
+    assert_eq!(fast.code, 0, "{}", fast.stderr);
+    let slow = slow.wait_with_output().unwrap();
+    assert_eq!(slow.status.code(), Some(0));
+    let slow_json: serde_json::Value = serde_json::from_slice(&slow.stdout).unwrap();
+    let zip = t.path("out/f.zip");
+    assert_eq!(
+        slow_json["sha256"],
+        sha256_of(&zip),
+        "the last writer's bundle is on disk"
+    );
+    sha256sum_check(&zip);
+}
+
+/// A directory planted at the sidecar's name after the run started: the bundle is not put in
+/// place without its sidecar (exit 1, nothing left), instead of `bundle: null` beside a bundle.
+#[test]
+fn a_sidecar_that_cannot_be_written_leaves_no_bundle_behind() {
+    let t = Test::minimal()
+        .log(
+            "edgemicro-gw-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 ok\n",
+        )
+        .collect("s.zip")
+        .args(["--json"]);
+    let child = t
+        .command()
+        .env("EDGEMICRO_DIAG_TEST_STALL", "seal:3")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while partial_of(&t, "s.zip").is_none() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::create_dir(t.path("out/s.zip.sha256")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["bundle"].is_null());
+    assert!(
+        !t.path("out/s.zip").exists(),
+        "a bundle without its sidecar"
+    );
+    std::fs::remove_dir(t.path("out/s.zip.sha256")).unwrap();
+    assert_nothing_left(&t);
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
