@@ -150,7 +150,7 @@ fn run_collect(settings: &Settings) -> Exit {
         };
     } else if report.error.is_none() {
         if !settings.quiet {
-            let _ = report.print_human(&mut stderr);
+            let _ = report.print_human(&mut crate::safe_fs::ShownWriter(&mut stderr));
         }
         if let (Output::File(_), Some(bundle)) = (&settings.output, &report.bundle) {
             println!("{bundle}");
@@ -160,9 +160,10 @@ fn run_collect(settings: &Settings) -> Exit {
 }
 
 fn print_error(err: &anyhow::Error) {
-    eprintln!("edgemicro-diag: error: {err:#}");
+    use crate::safe_fs::shown;
+    eprintln!("edgemicro-diag: error: {}", shown(&format!("{err:#}")));
     if let Some(hint) = hint_of(err) {
-        eprintln!("hint: {hint}");
+        eprintln!("hint: {}", shown(hint));
     }
 }
 
@@ -261,7 +262,7 @@ struct Flags<'a> {
 impl collect::FrontEnd for Flags<'_> {
     fn say(&self, line: &str) {
         if !self.settings.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", crate::safe_fs::shown(line));
         }
     }
 

@@ -265,6 +265,11 @@ pub struct CollectArgs {
     #[arg(long, env = "EDGEMICRO_DIAG_STDIN_LOG", value_name = "NAME")]
     pub stdin_log: Option<String>,
 
+    /// Also read logs that are hard links in a log dir other users can write (skipped by
+    /// default: a second name for a file may be another file's contents)
+    #[arg(long, env = "EDGEMICRO_DIAG_FOLLOW_HARDLINKS")]
+    pub follow_hardlinks: bool,
+
     /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_LEVEL", value_name = "LEVEL",
           value_parser = clap::builder::PossibleValuesParser::new(crate::loglevel::LEVELS))]

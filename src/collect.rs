@@ -568,6 +568,13 @@ fn collect_logs(
                 continue;
             }
         };
+        // Checked again on what was opened: a file swapped for a link after the listing.
+        if let Some(reason) = crate::safe_fs::hardlink_reason(dir, &opened.meta)
+            .filter(|_| !settings.follow_hardlinks)
+        {
+            found.skipped.push(Skipped { source, reason });
+            continue;
+        }
         // Copy up to the size seen now: a log that grows while being read ends here.
         let size = opened.meta.len();
         let take = size.min(budget);

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 
 use crate::exit::Fail;
-use crate::safe_fs::{io_reason, open_in_dir};
+use crate::safe_fs::{hardlink_reason, io_reason, open_in_dir};
 use crate::settings::{Located, Settings, Source};
 use crate::yaml::Yaml;
 
@@ -129,7 +129,12 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
         } else {
             String::new()
         };
-        list_logs(&log_dir.value, &prefix, &mut found);
+        list_logs(
+            &log_dir.value,
+            &prefix,
+            settings.follow_hardlinks,
+            &mut found,
+        );
     }
     // Newest first: support reads the incident's file first, and byte limits keep the newest.
     found.logs.sort_by(|a, b| {
@@ -354,7 +359,7 @@ fn resolve_log_dir_warnings(found: &mut Discovery) {
     }
 }
 
-fn list_logs(dir: &Path, prefix: &str, found: &mut Discovery) {
+fn list_logs(dir: &Path, prefix: &str, follow_hardlinks: bool, found: &mut Discovery) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -379,9 +384,13 @@ fn list_logs(dir: &Path, prefix: &str, found: &mut Discovery) {
         match open_in_dir(dir, &name) {
             // A link inside the dir to a file that is listed too: read it once.
             Ok(opened) if !seen.insert((opened.meta.dev(), opened.meta.ino())) => {}
+            Ok(opened) if !follow_hardlinks && hardlink_reason(dir, &opened.meta).is_some() => {
+                let reason = hardlink_reason(dir, &opened.meta).unwrap_or_default();
+                found.skipped.push(Skipped { source, reason });
+            }
             Ok(opened) => found.logs.push(LogFile {
                 path: opened.path,
-                name: format!("{prefix}{}", name.to_string_lossy()),
+                name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
                 size: opened.meta.len(),
                 modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             }),

@@ -77,6 +77,87 @@ fn special_reason(meta: &Metadata) -> String {
     format!("{what} (not read)")
 }
 
+/// Characters that would make a name mean something else to a reader: C0 and C1 controls and
+/// DEL (terminal escapes, newlines), and the Unicode marks that reorder text on screen.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A host file name as a bundle entry name: bytes that are not UTF-8, control characters,
+/// reordering marks, `\` (a path separator where support engineers unzip) and `%` itself
+/// become `%XX`. The mapping is one to one, so two names never become the same entry.
+pub fn entry_name(raw: &std::ffi::OsStr) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for chunk in raw.as_encoded_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if is_deceptive(c) || c == '\\' || c == '%' {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Text for a terminal or a log: control characters and reordering marks escaped (`\u{1b}`),
+/// so a file name or a log's content can never move the cursor or recolour the screen.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| is_deceptive(c) && c != '\n') {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if is_deceptive(c) && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// A writer for a terminal: every write goes through `shown`.
+pub struct ShownWriter<W>(pub W);
+
+impl<W: io::Write> io::Write for ShownWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .write_all(shown(&String::from_utf8_lossy(buf)).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Why a log that is a hard link must not be read (unless `--follow-hardlinks`): in a dir that
+/// other users can write, a second name for a file may be another file's contents (`ln
+/// /etc/shadow /var/tmp/edgemicro-x.log` where the kernel allows it).
+pub fn hardlink_reason(dir: &Path, meta: &Metadata) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if meta.nlink() <= 1 {
+        return None;
+    }
+    let dir_meta = std::fs::metadata(dir).ok()?;
+    let others_write = dir_meta.permissions().mode() & 0o022 != 0
+        || (dir_meta.uid() != 0 && dir_meta.uid() != nix::unistd::geteuid().as_raw());
+    others_write.then(|| {
+        format!(
+            "a hard link ({} names for one file) in a directory other users can write: it may be another file's contents (not read; --follow-hardlinks reads it)",
+            meta.nlink()
+        )
+    })
+}
+
 /// The kind of skip reason an operator can act on, in lower case.
 pub fn io_reason(err: &io::Error) -> String {
     match err.kind() {
@@ -93,6 +174,35 @@ pub fn io_reason(err: &io::Error) -> String {
 mod tests {
     use super::*;
     use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn entry_names_are_escaped_one_to_one() {
+        let names: Vec<&[u8]> = vec![
+            b"edgemicro-\xff.log",
+            b"edgemicro-\xfe.log",
+            b"edgemicro-%FF.log",
+            b"edgemicro-..\\..\\x.log",
+            b"edgemicro-\x1b[31mred.log",
+            b"edgemicro-a\nb.log",
+            b"edgemicro-\xe2\x80\xaegol.exe.log",
+            b"edgemicro-\xc2\x9b2J.log",
+            b"edgemicro-plain.log",
+        ];
+        let escaped: Vec<String> = names
+            .iter()
+            .map(|n| entry_name(OsStr::from_bytes(n)))
+            .collect();
+        let unique: std::collections::BTreeSet<&String> = escaped.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{escaped:?}");
+        for e in &escaped {
+            assert!(!e.chars().any(|c| is_deceptive(c) || c == '\\'), "{e:?}");
+        }
+        assert_eq!(escaped[0], "edgemicro-%FF.log");
+        assert_eq!(escaped[2], "edgemicro-%25FF.log");
+        assert_eq!(escaped[8], "edgemicro-plain.log");
+        assert_eq!(shown("a\x1b[2Jb\u{202e}c"), "a\\u{1b}[2Jb\\u{202e}c");
+    }
 
     #[test]
     fn fifos_links_out_and_broken_links_are_refused_without_blocking() {

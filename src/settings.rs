@@ -85,6 +85,8 @@ pub struct Settings {
     pub from_pid: Option<u32>,
     /// A log piped into stdin, collected as `logs/NAME`.
     pub stdin_log: Option<String>,
+    /// Read logs that are hard links in dirs other users can write (skipped by default).
+    pub follow_hardlinks: bool,
 }
 
 /// EMG's default config dir is `$HOME/.edgemicro` (config/locations.js).
@@ -144,6 +146,7 @@ impl Settings {
             }),
             from_pid: args.from_pid,
             stdin_log: args.stdin_log,
+            follow_hardlinks: args.follow_hardlinks,
             ..base
         }
     }
@@ -174,6 +177,7 @@ impl Settings {
             capture: None,
             from_pid: None,
             stdin_log: None,
+            follow_hardlinks: false,
         }
     }
 }

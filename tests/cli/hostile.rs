@@ -574,3 +574,110 @@ fn sha256_of(path: &std::path::Path) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Log file names another user chose: bytes that are not UTF-8, every control character, a
+/// Windows path, terminal escapes and reordering marks. Every file becomes its own entry (no
+/// two collide after decoding), no entry name or terminal line carries a control character or
+/// a backslash, and the bundle passes its own verify.
+#[test]
+fn hostile_log_names_become_distinct_plain_entry_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = Test::minimal();
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for b in (1u8..0x20).chain([0x7f]).chain(0x80..=0xff) {
+        if b == b'/' {
+            continue;
+        }
+        names.push([b"edgemicro-".as_slice(), &[b], b".log"].concat());
+    }
+    for special in [
+        "edgemicro-..\\..\\x.log",
+        "edgemicro-\u{1b}[31mred\u{1b}[0m.log",
+        "edgemicro-\u{1b}]0;title\u{7}.log",
+        "edgemicro-\u{202e}gol.exe.log",
+        "edgemicro-\u{9b}2J.log",
+        "edgemicro-%FF.log",
+        "edgemicro-%25.log",
+    ] {
+        names.push(special.as_bytes().to_vec());
+    }
+    for name in &names {
+        std::fs::write(
+            t.log_dir().join(std::ffi::OsStr::from_bytes(name)),
+            "2026-01-01T00:00:00.000Z info 1 ok\n",
+        )
+        .unwrap();
+    }
+    let t = t.collect("n.zip").args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let zip = t.path("out/n.zip");
+    let verify = Test::new()
+        .args(["verify".into(), zip.clone().into_os_string()])
+        .run();
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    let list = std::process::Command::new("unzip")
+        .arg("-Z1")
+        .arg(&zip)
+        .output()
+        .unwrap();
+    let listed: Vec<&[u8]> = list
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| l.starts_with(b"logs/"))
+        .collect();
+    assert_eq!(listed.len(), names.len(), "one entry per file");
+    for entry in &listed {
+        assert!(
+            !entry.iter().any(|b| *b < 0x20 || *b == 0x7f || *b == b'\\'),
+            "{:?}",
+            String::from_utf8_lossy(entry)
+        );
+        let text = std::str::from_utf8(entry).expect("entry names are UTF-8");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{text:?}"
+        );
+    }
+    // The human summary on a terminal-bound stderr: no raw escape reaches it.
+    let human = Test::minimal();
+    copy_dir(&t.log_dir(), &human.log_dir());
+    let human = human.collect("h.zip");
+    let run = human.run();
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+}
+
+/// A log that is a hard link in a directory other users can write may be another file's
+/// contents: skipped with the reason, read only with --follow-hardlinks. (The link is made
+/// here as root; with fs.protected_hardlinks=0 any user can make it.)
+#[test]
+fn hard_links_in_a_shared_log_dir_are_skipped_unless_asked() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Test::minimal();
+    let secret = t.path("home/private.txt");
+    std::fs::write(&secret, "root-only content PLANTED_HARDLINK_SECRET\n").unwrap();
+    std::fs::set_permissions(t.log_dir(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::hard_link(&secret, t.log_dir().join("edgemicro-x-1-api.log")).unwrap();
+    let t = t.collect("l.zip").args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    assert!(
+        skip_reason(&json, "edgemicro-x-1-api.log").contains("hard link"),
+        "{json}"
+    );
+    let entries = unzip_all(&t.path("out/l.zip"));
+    assert!(!entries
+        .iter()
+        .any(|(_, b)| contains(b, b"PLANTED_HARDLINK_SECRET")));
+
+    let t = t.args(["--follow-hardlinks", "--force"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries = unzip_all(&t.path("out/l.zip"));
+    assert!(entries
+        .iter()
+        .any(|(n, _)| n == "logs/edgemicro-x-1-api.log"));
+}
