@@ -26,6 +26,10 @@ use crate::signals::Interrupt;
 /// zlib-rs level 3: most of level 6's ratio on logs at a fraction of its CPU (benchmark in README).
 const DEFLATE_LEVEL: i64 = 3;
 pub const MANIFEST: &str = "manifest.json";
+/// `verify` reads no more of a manifest: ours hold a few KiB per file (10 000 files: ~3 MiB).
+const MAX_MANIFEST: usize = 64 << 20;
+/// A sidecar is one line: 64 hex digits, two spaces and a file name.
+const MAX_SIDECAR: u64 = 4096 + 80;
 /// `--pseudonymize` writes the token map beside the bundle as `<bundle>.map.json`.
 pub const MAP_SUFFIX: &str = ".map.json";
 
@@ -59,7 +63,98 @@ pub struct Sealed {
 
 enum Sink {
     File(BufWriter<File>),
-    Stdout(BufWriter<io::Stdout>),
+    Stdout(PipeOut),
+}
+
+/// `-o -`: the zip goes to stdout through a writer thread, so a reader that stops reading
+/// (a stalled ssh, a full pipe) never blocks the run: the run waits in slices and gives up on
+/// a signal, restoring the log level on its way out. A closed pipe is an error, not a panic.
+struct PipeOut {
+    buf: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl PipeOut {
+    fn new() -> io::Result<PipeOut> {
+        use std::os::fd::AsFd;
+        let mut out = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+        let thread = std::thread::spawn(move || {
+            for chunk in rx {
+                out.write_all(&chunk)?;
+            }
+            out.flush()
+        });
+        Ok(PipeOut {
+            buf: Vec::with_capacity(1 << 16),
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Why the writer thread stopped (after it did).
+    fn thread_error(&mut self) -> io::Error {
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Err(e))) => e,
+            _ => io::Error::new(io::ErrorKind::BrokenPipe, "stdout was closed"),
+        }
+    }
+
+    /// Hands the buffer to the writer thread, waiting in slices while the pipe is full.
+    fn send(&mut self) -> io::Result<()> {
+        use std::sync::mpsc::TrySendError;
+        let mut chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 16));
+        loop {
+            let Some(tx) = &self.tx else {
+                return Err(self.thread_error());
+            };
+            match tx.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Err(self.thread_error()),
+                Err(TrySendError::Full(back)) => {
+                    chunk = back;
+                    interrupted()?;
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
+    /// Everything written out, the thread done; waits in slices, gives up on a signal.
+    fn finish(mut self) -> io::Result<()> {
+        self.send()?;
+        self.tx = None;
+        while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            interrupted()?;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            _ => Err(io::Error::other("the stdout writer failed")),
+        }
+    }
+}
+
+/// A signal that arrived, as an I/O error that carries the exit code (`Exit::of_error`).
+fn interrupted() -> io::Result<()> {
+    match crate::signals::Interrupt::current().map(|i| i.check()) {
+        Some(Err(fail)) => Err(io::Error::other(fail)),
+        _ => Ok(()),
+    }
+}
+
+impl Write for PipeOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(buf);
+        if self.buf.len() >= 1 << 16 {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Write for Sink {
@@ -209,7 +304,7 @@ impl BundleWriter {
     ) -> Result<Self> {
         let (sink, partial, id) = match output {
             Output::Stdout => (
-                Sink::Stdout(BufWriter::with_capacity(1 << 16, io::stdout())),
+                Sink::Stdout(PipeOut::new().context("cannot write to stdout")?),
                 None,
                 (0, 0),
             ),
@@ -332,7 +427,7 @@ impl BundleWriter {
         let sha256 = hex::encode(hashing.hasher.finalize());
         let bytes = hashing.bytes;
         match hashing.inner {
-            Sink::Stdout(mut w) => w.flush().context("cannot write the zip to stdout")?,
+            Sink::Stdout(w) => w.finish().context("cannot write the zip to stdout")?,
             Sink::File(w) => {
                 let file = w
                     .into_inner()
@@ -745,7 +840,7 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
         zip::ZipArchive::new(file).map_err(|e| bad(format!("not a readable zip: {e}")))?;
     // The zip crate indexes entries by name, so a second entry with the same name would hide
     // behind the first: compare with the count the zip's end record declares.
-    if let Some(declared) = listed_entries.filter(|n| *n as usize > zip.len()) {
+    if let Some(declared) = listed_entries.filter(|n| *n > zip.len() as u64) {
         return Err(bad(format!(
             "an entry name appears twice ({declared} entries, {} distinct names)",
             zip.len()
@@ -769,6 +864,10 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
         if !seen.insert(name.clone()) {
             return Err(bad(format!("entry `{name}` appears twice")));
         }
+        // A link entry would make `unzip` create a symlink where support extracts the bundle.
+        if entry.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000) {
+            return Err(bad(format!("entry `{name}` is a symbolic link")));
+        }
         let mut hasher = Sha256::new();
         let mut buf = vec![0; 1 << 16];
         let mut body = Vec::new();
@@ -783,6 +882,11 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
             hasher.update(&buf[..n]);
             total += n as u64;
             if name == MANIFEST {
+                if body.len() + n > MAX_MANIFEST {
+                    return Err(bad(format!(
+                        "{MANIFEST} is larger than {MAX_MANIFEST} bytes (not read; a bundle's manifest is far smaller)"
+                    )));
+                }
                 body.extend_from_slice(&buf[..n]);
             }
         }
@@ -819,7 +923,18 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
     }
     let sidecar = sidecar_path(bundle);
     let sidecar_ok = if sidecar.exists() {
-        let text = std::fs::read_to_string(&sidecar)
+        // One line: a sha256, two spaces, a name. Read no more than a line could hold, and
+        // never block on a FIFO planted there.
+        let opened = crate::safe_fs::open_in_dir(
+            parent_dir(&sidecar),
+            sidecar.file_name().unwrap_or_default(),
+        )
+        .map_err(|why| anyhow::anyhow!("cannot read `{}`: {why}", sidecar.display()))?;
+        let mut text = String::new();
+        opened
+            .file
+            .take(MAX_SIDECAR)
+            .read_to_string(&mut text)
             .with_context(|| format!("cannot read `{}`", sidecar.display()))?;
         let expected = text
             .split_whitespace()
@@ -844,21 +959,36 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
     })
 }
 
-/// The entry count in the zip's end-of-central-directory record (`None` for zip64 or when the
-/// record cannot be found: the other checks still run).
-fn central_directory_entries(path: &Path) -> Option<u16> {
+/// The entry count the zip declares: the end-of-central-directory record's, or the ZIP64
+/// record's when the first says 0xFFFF (`None` when neither can be read: the other checks
+/// still run).
+fn central_directory_entries(path: &Path) -> Option<u64> {
     use std::io::Seek;
     let mut file = File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
     let tail = len.min(65_557);
     file.seek(std::io::SeekFrom::Start(len - tail)).ok()?;
     let mut buf = Vec::with_capacity(tail as usize);
-    file.take(tail).read_to_end(&mut buf).ok()?;
+    (&mut file).take(tail).read_to_end(&mut buf).ok()?;
     let at = buf
         .windows(4)
         .rposition(|w| w == [0x50, 0x4b, 0x05, 0x06])?;
     let total = u16::from_le_bytes(buf.get(at + 10..at + 12)?.try_into().ok()?);
-    (total != 0xFFFF).then_some(total)
+    if total != 0xFFFF {
+        return Some(u64::from(total));
+    }
+    // ZIP64: the locator (20 bytes, just before the end record) points at the ZIP64 end record,
+    // whose total entry count is a u64 at offset 32.
+    let locator = buf.get(at.checked_sub(20)?..at)?;
+    if locator[..4] != [0x50, 0x4b, 0x06, 0x07] {
+        return None;
+    }
+    let record = u64::from_le_bytes(locator[8..16].try_into().ok()?);
+    file.seek(std::io::SeekFrom::Start(record)).ok()?;
+    let mut head = [0u8; 40];
+    file.read_exact(&mut head).ok()?;
+    (head[..4] == [0x50, 0x4b, 0x06, 0x06])
+        .then(|| u64::from_le_bytes(head[32..40].try_into().unwrap_or_default()))
 }
 
 fn sha256_file(path: &Path) -> Result<String> {

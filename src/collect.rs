@@ -478,9 +478,10 @@ pub struct Limits {
 impl Limits {
     fn new(settings: &Settings, started: Instant, files: usize) -> Limits {
         Limits {
+            // A budget past what a clock can hold is no budget.
             deadline: settings
                 .max_seconds
-                .map(|s| started + std::time::Duration::from_secs(s)),
+                .and_then(|s| started.checked_add(std::time::Duration::from_secs(s))),
             max_bundle: settings.max_bundle_bytes,
             reserve: (256 << 10) + 2048 * files as u64,
         }

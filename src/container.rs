@@ -50,6 +50,8 @@ pub fn is_secret_var(name: &str, value: &str) -> bool {
 pub struct EnvConfig {
     pub config: Option<ConfigFile>,
     pub secrets: Vec<KnownSecret>,
+    /// `EDGEMICRO_CONFIG` was set but could not be read as a config: why (it is left out).
+    pub skipped: Option<crate::discover::Skipped>,
 }
 
 /// Reads the environment of `pid`, or of this process when `None`.
@@ -108,28 +110,33 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
         return Ok(EnvConfig {
             config: None,
             secrets,
+            skipped: None,
         });
     };
-    let bytes = base64::engine::general_purpose::STANDARD
+    // A blob that is not a config is left out with the reason; the rest is still collected.
+    let skip = |reason: String| EnvConfig {
+        config: None,
+        secrets: secrets.clone(),
+        skipped: Some(crate::discover::Skipped {
+            source: from.clone(),
+            reason: format!(
+                "{reason}: not collected (it must hold the ORG-ENV-config.yaml, base64-encoded)"
+            ),
+        }),
+    };
+    let bytes = match base64::engine::general_purpose::STANDARD
         .decode(encoded.trim().replace(['\n', '\r', ' '], ""))
-        .map_err(|e| {
-            Fail::failure(
-                format!("{from} is not base64: {e}"),
-                "it must hold the ORG-ENV-config.yaml, base64-encoded",
-            )
-        })?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        Fail::failure(
-            format!("{from} does not decode to UTF-8 text"),
-            "it must hold the ORG-ENV-config.yaml, base64-encoded",
-        )
-    })?;
-    let yaml = Yaml::parse(&text).map_err(|e| {
-        Fail::failure(
-            format!("{from}:{e}: malformed YAML"),
-            "edgemicro cannot load it either",
-        )
-    })?;
+    {
+        Ok(bytes) => bytes,
+        Err(e) => return Ok(skip(format!("{from} is not base64 ({e})"))),
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(skip(format!("{from} does not decode to UTF-8 text")));
+    };
+    let yaml = match Yaml::parse(&text) {
+        Ok(yaml) => yaml,
+        Err(e) => return Ok(skip(format!("{from}: malformed YAML at {e}"))),
+    };
     let name = format!(
         "{}-config.yaml",
         pair.as_deref().unwrap_or("EDGEMICRO_CONFIG")
@@ -143,6 +150,7 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
     Ok(EnvConfig {
         config: Some(config),
         secrets,
+        skipped: None,
     })
 }
 

@@ -64,7 +64,7 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
     // Containers: the config may come from EDGEMICRO_CONFIG instead of a dir.
     let env = crate::container::env_config(settings.from_pid)?;
     let has_dir = dir.value.is_dir();
-    if !has_dir && env.config.is_none() {
+    if !has_dir && env.config.is_none() && env.skipped.is_none() {
         let tried = format!("`{}` (from {})", dir.value.display(), dir.source);
         return Err(Fail::failure(
             format!("no EMG config dir: tried {tried}, and no EDGEMICRO_CONFIG in the environment"),
@@ -80,7 +80,7 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
         pairs: Vec::new(),
         log_dirs: Vec::new(),
         logs: Vec::new(),
-        skipped: Vec::new(),
+        skipped: env.skipped.into_iter().collect(),
         warnings: Vec::new(),
         secrets: env.secrets,
     };
@@ -250,20 +250,31 @@ fn read_config(dir: &Path, name: &str, skipped: &mut Vec<Skipped>) -> Result<Opt
         });
         return Ok(None);
     }
-    // A config that does not parse cannot be redacted structurally: stop rather than guess.
-    let malformed = |detail: String| {
-        Fail::failure(
-            format!("`{source}`{detail}"),
-            "fix the YAML (edgemicro cannot load it either), or collect another pair with --org/--env",
-        )
+    // A config that does not parse cannot be redacted structurally: it is left out (with the
+    // reason), and everything else is still collected.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            skipped.push(Skipped {
+                source,
+                reason: format!(
+                    "not UTF-8 text (byte {}): not collected; fix the file (edgemicro cannot load it either)",
+                    e.utf8_error().valid_up_to()
+                ),
+            });
+            return Ok(None);
+        }
     };
-    let text = String::from_utf8(bytes).map_err(|e| {
-        malformed(format!(
-            ": not UTF-8 text (byte {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
-    let yaml = Yaml::parse(&text).map_err(|e| malformed(format!(":{e}: malformed YAML")))?;
+    let yaml = match Yaml::parse(&text) {
+        Ok(yaml) => yaml,
+        Err(e) => {
+            skipped.push(Skipped {
+                source,
+                reason: format!("malformed YAML at {e}: not collected; fix the file (edgemicro cannot load it either)"),
+            });
+            return Ok(None);
+        }
+    };
     Ok(Some(ConfigFile {
         path: opened.path,
         name: name.to_string(),

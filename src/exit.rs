@@ -42,7 +42,16 @@ impl Exit {
     /// Maps an error to its exit code: typed errors carry their own, anything else is a failure.
     pub fn of_error(err: &anyhow::Error) -> Exit {
         err.chain()
-            .find_map(|cause| cause.downcast_ref::<Fail>().map(|f| f.exit))
+            .find_map(|cause| {
+                cause.downcast_ref::<Fail>().or_else(|| {
+                    // A `Fail` carried inside an I/O error (a signal seen while writing).
+                    cause
+                        .downcast_ref::<std::io::Error>()
+                        .and_then(|e| e.get_ref())
+                        .and_then(|e| e.downcast_ref::<Fail>())
+                })
+            })
+            .map(|f| f.exit)
             .unwrap_or(Exit::Failure)
     }
 }

@@ -158,6 +158,66 @@ pub fn hardlink_reason(dir: &Path, meta: &Metadata) -> Option<String> {
     })
 }
 
+/// A small file the user named (a rules file): read whole, at most `max` bytes, without ever
+/// blocking beyond a signal or `wait`. A FIFO or a pipe (`--rules <(…)`) is read as it is
+/// written, polled in slices, so SIGINT/SIGTERM/SIGHUP end the wait within a fraction of a
+/// second; a directory, a socket or a device is refused.
+pub fn read_small(path: &Path, max: u64, wait: std::time::Duration) -> io::Result<Vec<u8>> {
+    use io::Read;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let too_big = || io::Error::other(format!("larger than {max} bytes"));
+    let mut out = Vec::new();
+    if meta.file_type().is_file() {
+        (&mut file).take(max + 1).read_to_end(&mut out)?;
+        return if out.len() as u64 > max {
+            Err(too_big())
+        } else {
+            Ok(out)
+        };
+    }
+    if !meta.file_type().is_fifo() {
+        return Err(io::Error::other(special_reason(&meta)));
+    }
+    let deadline = std::time::Instant::now() + wait;
+    let mut buf = [0u8; 8192];
+    loop {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        if let Some(Err(e)) = crate::signals::Interrupt::current().map(|i| i.check()) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, e.message));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("nothing finished writing it within {} s", wait.as_secs()),
+            ));
+        }
+        let mut fds = [PollFd::new(
+            std::os::fd::AsFd::as_fd(&file),
+            PollFlags::POLLIN,
+        )];
+        match poll(&mut fds, PollTimeout::from(200u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.len() as u64 > max {
+                    return Err(too_big());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The kind of skip reason an operator can act on, in lower case.
 pub fn io_reason(err: &io::Error) -> String {
     match err.kind() {

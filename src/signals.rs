@@ -4,20 +4,33 @@
 //! 143 or 129.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::exit::Fail;
 
 #[derive(Clone)]
 pub struct Interrupt(Arc<AtomicUsize>);
 
+/// The one flag of this process, once handlers are installed.
+static INSTALLED: OnceLock<Interrupt> = OnceLock::new();
+
 impl Interrupt {
+    /// Installs the handlers (once per process) and returns the flag.
     pub fn install() -> std::io::Result<Interrupt> {
+        if let Some(installed) = INSTALLED.get() {
+            return Ok(installed.clone());
+        }
         let flag = Arc::new(AtomicUsize::new(0));
         for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             signal_hook::flag::register_usize(signal, Arc::clone(&flag), signal as usize)?;
         }
-        Ok(Interrupt(flag))
+        Ok(INSTALLED.get_or_init(|| Interrupt(flag)).clone())
+    }
+
+    /// The installed flag, for code deep in a read that must give up on a signal; `None`
+    /// before `install` (a signal then ends the process the default way).
+    pub fn current() -> Option<Interrupt> {
+        INSTALLED.get().cloned()
     }
 
     /// `Err` once a signal arrived; call it between units of work.

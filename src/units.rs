@@ -37,8 +37,10 @@ pub fn parse_time(text: &str) -> Result<TimeBound, String> {
     let age = humantime::parse_duration(text.trim()).map_err(|_| {
         format!("`{text}` is neither RFC 3339 (2026-01-01T10:00:00Z) nor an age (2h, 30m, 7d)")
     })?;
-    let age = chrono::Duration::from_std(age).map_err(|_| format!("`{text}` is too far back"))?;
-    Ok(Utc::now() - age)
+    chrono::Duration::from_std(age)
+        .ok()
+        .and_then(|age| Utc::now().checked_sub_signed(age))
+        .ok_or_else(|| format!("`{text}` is too far back"))
 }
 
 #[cfg(test)]
@@ -63,5 +65,8 @@ mod tests {
         let age = Utc::now() - parse_time("2h").unwrap();
         assert!((age.num_seconds() - 7200).abs() < 5);
         assert!(parse_time("yesterday").is_err());
+        for far in ["300000y", "99999999999999d", "18446744073709551615s"] {
+            assert!(parse_time(far).is_err(), "{far}");
+        }
     }
 }

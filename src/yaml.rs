@@ -4,6 +4,8 @@
 //! "where is this value in the file" has one answer. It never edits or re-serializes a document:
 //! redaction replaces the byte spans recorded here in the original bytes.
 //! Aliases stay leaves (`Node::Alias`): nothing expands them, so an alias bomb costs nothing.
+//! What can still grow is bounded and refused with a reason: the copies kept of anchored nodes
+//! (nested anchors) and the maps that `<<` merge keys pull in (EMG's loader would expand them).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -54,6 +56,12 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// Nodes copied for anchors in one document stream: nested anchors copy their subtrees again
+/// at every level, and a config holding more than this is built to exhaust memory.
+const MAX_ANCHOR_NODES: usize = 4_000_000;
+/// Maps one lookup may visit through `<<` merge keys (each `<<: [*a, *b]` multiplies them).
+const MAX_MERGED_MAPS: u64 = 10_000;
+
 /// All documents of one YAML stream, plus the nodes that carry anchors.
 #[derive(Debug, Default)]
 pub struct Yaml {
@@ -78,6 +86,7 @@ impl Yaml {
         // Each open collection: its node under construction, plus a pending key for maps.
         let mut stack: Vec<(Node, Option<Node>)> = Vec::new();
         let mut parser = Parser::new_from_str(text);
+        let mut copied = 0usize;
         while let Some(event) = parser.next_event() {
             let (event, span) = event.map_err(|e| ParseError {
                 line: e.marker().line(),
@@ -125,6 +134,16 @@ impl Yaml {
             };
             let Some(node) = done else { continue };
             if let Some(id) = node.anchor().filter(|id| *id > 0) {
+                copied += node.size(MAX_ANCHOR_NODES - copied.min(MAX_ANCHOR_NODES));
+                if copied >= MAX_ANCHOR_NODES {
+                    return Err(ParseError {
+                        line,
+                        column: 1,
+                        message: format!(
+                            "anchors nest so deeply that reading them would copy over {MAX_ANCHOR_NODES} nodes (not read)"
+                        ),
+                    });
+                }
                 yaml.anchors.insert(id, node.clone());
             }
             match stack.last_mut() {
@@ -137,7 +156,69 @@ impl Yaml {
                 Some(_) => unreachable!("only collections are pushed"),
             }
         }
+        yaml.check_merges()?;
         Ok(yaml)
+    }
+
+    /// Refuses a stream whose `<<` merge keys make any map pull in more than
+    /// `MAX_MERGED_MAPS` maps (a merge bomb: each level merges the one below several times).
+    fn check_merges(&self) -> Result<(), ParseError> {
+        let mut memo: HashMap<usize, u64> = HashMap::new();
+        let mut stack: Vec<&Node> = self.docs.iter().collect();
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Map { entries, line, .. } => {
+                    if self.merged_maps(node, &mut memo, 0) > MAX_MERGED_MAPS {
+                        return Err(ParseError {
+                            line: *line,
+                            column: 1,
+                            message: format!(
+                                "merge keys (<<) here pull in more than {MAX_MERGED_MAPS} maps (not read)"
+                            ),
+                        });
+                    }
+                    stack.extend(entries.iter().map(|(_, v)| v));
+                }
+                Node::Seq { items, .. } => stack.extend(items.iter()),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// How many maps a lookup in `node` may visit through merge keys (memoized per anchor, so
+    /// this costs one visit per merge entry however deep the fan-out).
+    fn merged_maps(&self, node: &Node, memo: &mut HashMap<usize, u64>, depth: usize) -> u64 {
+        if let Node::Alias { id, .. } = node {
+            if let Some(n) = memo.get(id) {
+                return *n;
+            }
+            let n = self
+                .anchored(*id)
+                .map_or(0, |a| self.merged_maps(a, memo, depth));
+            memo.insert(*id, n);
+            return n;
+        }
+        let Node::Map { entries, .. } = node else {
+            return 0;
+        };
+        if depth > 16 {
+            return 1;
+        }
+        let mut total = 1u64;
+        for (_, merged) in entries.iter().filter(|(k, _)| k.as_str() == Some("<<")) {
+            let sources: Vec<&Node> = match merged {
+                Node::Seq { items, .. } => items.iter().collect(),
+                other => vec![other],
+            };
+            for source in sources {
+                total = total.saturating_add(self.merged_maps(source, memo, depth + 1));
+                if total > MAX_MERGED_MAPS {
+                    return total;
+                }
+            }
+        }
+        total
     }
 
     /// The node an alias refers to (the anchored node itself, with its own spans).
@@ -295,6 +376,29 @@ impl Node {
                 .map(|(k, v)| (k, v)),
             _ => None,
         }
+    }
+
+    /// Nodes in this subtree, counting up to `limit` (and stopping there).
+    fn size(&self, limit: usize) -> usize {
+        let mut count = 0;
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            count += 1;
+            if count >= limit {
+                return count;
+            }
+            match node {
+                Node::Map { entries, .. } => {
+                    for (k, v) in entries {
+                        stack.push(k);
+                        stack.push(v);
+                    }
+                }
+                Node::Seq { items, .. } => stack.extend(items.iter()),
+                _ => {}
+            }
+        }
+        count
     }
 
     pub fn anchor(&self) -> Option<usize> {

@@ -180,8 +180,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
                 ),
                 evidence: serde_json::json!({"lb_idle_timeout_s": lb, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms, "set_in": e.keepalive.source}),
                 next_step: format!(
-                    "The downstream hop (the LB) must close first: set `edgemicro: keep_alive_timeout: {}` (ms, above the LB's {lb} s) in ORG-ENV-config.yaml and reload or restart EMG (seed: 'keep_alive_timeout: 65000' for a 60 s LB).",
-                    lb * 1000 + 5000
+                    "The downstream hop (the LB) must close first: set `edgemicro: keep_alive_timeout: {}` (ms, above the LB's {lb} s) in ORG-ENV-config.yaml and reload or restart EMG (for example 65000 behind a 60 s AWS ALB).",
+                    lb.saturating_mul(1000).saturating_add(5000)
                 ),
             });
         }

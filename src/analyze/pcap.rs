@@ -356,7 +356,7 @@ pub fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
             summary,
             evidence: serde_json::json!({"capture": capture_file, "races": races.len(), "target_idle_closes": idle_closes.len(), "target_idle_close_s_median": round(idle), "examples": examples}),
             next_step: format!(
-                "Every downstream hop must close idle connections before the hop upstream of it: make the target's keep-alive timeout clearly longer than the time EMG may keep a connection idle, or have the client side close first (the OS keep-alive on the EMG host, seed 'Membandingkan waktu tunggu keep-alive'). The target currently closes after about {:.1} s.",
+                "Every downstream hop must close idle connections before the hop upstream of it: make the target's keep-alive timeout clearly longer than the time EMG may keep a connection idle, or have the client side close first (the OS keep-alive on the EMG host). The target currently closes after about {:.1} s.",
                 idle
             ),
         });
@@ -382,7 +382,7 @@ pub fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
                 hangups.len()
             ),
             evidence: serde_json::json!({"capture": capture_file, "connections": hangups.len(), "examples": examples}),
-            next_step: "Look in the target's own logs at these times for a crash, a restart, a proxy or a size limit that drops the request, and fix it there (seed: 'Server target menutup koneksi sebelum waktunya').".into(),
+            next_step: "Look in the target's own logs at these times for a crash, a restart, a proxy or a size limit that drops the request, and fix it there (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway).".into(),
         });
     }
     out

@@ -137,6 +137,28 @@ pub fn token(rule_id: &str) -> String {
     format!("REDACTED_{}", rule_id.to_ascii_uppercase())
 }
 
+/// A user's rules file is small; this much is already far more than any real one.
+const MAX_RULES_FILE: u64 = 1 << 20;
+
+/// Reads a `--rules` file the safe way (bounded, never blocking past a signal, FIFOs polled).
+fn read_rules_file(path: &Path) -> Result<String> {
+    let bytes =
+        crate::safe_fs::read_small(path, MAX_RULES_FILE, std::time::Duration::from_secs(60))
+            .map_err(|e| {
+                let reading = format!("while reading rules file `{}`", path.display());
+                match crate::signals::Interrupt::current().map(|i| i.check()) {
+                    Some(Err(fail)) => anyhow::Error::new(fail).context(reading),
+                    _ => anyhow::anyhow!(
+                        "cannot read rules file `{}`: {}",
+                        path.display(),
+                        crate::safe_fs::io_reason(&e)
+                    ),
+                }
+            })?;
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("rules file `{}` is not UTF-8 text", path.display()))
+}
+
 impl RuleSet {
     /// The shipped rules plus the user's files, validated.
     pub fn load(user_files: &[impl AsRef<Path>]) -> Result<RuleSet> {
@@ -155,8 +177,7 @@ impl RuleSet {
         }
         for path in user_files {
             let path = path.as_ref();
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read rules file `{}`", path.display()))?;
+            let text = read_rules_file(path)?;
             hasher.update(text.as_bytes());
             set.add_file(&path.display().to_string(), &text)?;
         }

@@ -31,27 +31,39 @@ fn missing_config_dir_lists_what_was_tried_and_the_flag() {
     );
 }
 
+/// One malformed config is left out with its file, line and column; everything else (the
+/// other configs, the logs) is still collected, and the bundle says it is partial (exit 3).
 #[test]
-fn malformed_yaml_names_file_line_column_and_writes_nothing() {
+fn a_malformed_config_is_skipped_with_file_line_column_and_the_rest_collected() {
     let t = Test::new()
+        .config("default.yaml", "edgemicro:\n  port: 8000\n")
         .config(
             "o-e-config.yaml",
             "edgemicro:\n  port: 8000\n  logging: {level: info\n  plugins: x\n",
         )
-        .collect("x.zip");
+        .log(
+            "edgemicro-gw-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 ok\n",
+        )
+        .collect("x.zip")
+        .args(["--json"]);
     let run = t.run();
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let re_ok = run.stderr.contains("o-e-config.yaml`:") && run.stderr.contains("malformed YAML");
-    assert!(re_ok, "{}", run.stderr);
-    let pos = run.stderr.split("o-e-config.yaml`:").nth(1).unwrap();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let reason = skip_reason(&json, "o-e-config.yaml");
+    assert!(reason.contains("malformed YAML at "), "{reason}");
+    let pos = reason.split("malformed YAML at ").nth(1).unwrap();
     let mut parts = pos.split(':');
     assert!(
         parts.next().unwrap().parse::<u32>().is_ok()
             && parts.next().unwrap().parse::<u32>().is_ok(),
-        "line:column in {}",
-        run.stderr
+        "line:column in {reason}"
     );
-    assert_nothing_left(&t);
+    let entries = unzip_all(&t.path("out/x.zip"));
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"config/default.yaml"), "{names:?}");
+    assert!(names.contains(&"logs/edgemicro-gw-1-api.log"), "{names:?}");
+    assert!(!names.contains(&"config/o-e-config.yaml"), "{names:?}");
 }
 
 #[test]
@@ -294,8 +306,8 @@ fn empty_files_many_small_files_and_non_utf8_names() {
     assert!(
         files
             .iter()
-            .any(|f| f["path"] == "logs/edgemicro-caf\u{fffd}-1-api.log"),
-        "a non-UTF-8 name is stored with a replacement character"
+            .any(|f| f["path"] == "logs/edgemicro-caf%E9-1-api.log"),
+        "a non-UTF-8 byte is stored as %XX (one to one: two such names never collide)"
     );
     let zip = t.path("out/many.zip");
     sha256sum_check(&zip);

@@ -149,18 +149,18 @@ fn from_pid_reads_a_running_processes_environment() {
 }
 
 #[test]
-fn a_malformed_edgemicro_config_is_a_clear_error() {
+fn a_malformed_edgemicro_config_is_skipped_with_a_clear_reason() {
     let t = Test::new();
     no_config_dir(&t);
     let run = t
         .env("EDGEMICRO_CONFIG", "not base64 !!!")
-        .args(["collect", "-y", "-o", "out/b.zip"])
+        .args(["collect", "-y", "--json", "-o", "out/b.zip"])
         .run();
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
     assert!(
-        run.stderr.contains("$EDGEMICRO_CONFIG is not base64"),
-        "{}",
-        run.stderr
+        skip_reason(&json, "EDGEMICRO_CONFIG").contains("$EDGEMICRO_CONFIG is not base64"),
+        "{json}"
     );
 }
 

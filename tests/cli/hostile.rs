@@ -681,3 +681,297 @@ fn hard_links_in_a_shared_log_dir_are_skipped_unless_asked() {
         .iter()
         .any(|(n, _)| n == "logs/edgemicro-x-1-api.log"));
 }
+
+/// Runs `t` with a wall-clock bound: a run that takes longer is killed and the test fails.
+fn run_within(t: &Test, limit: Duration) -> Run {
+    let mut child = t
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the run took longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// YAML built to exhaust memory or time: merge keys that fan out at every level, and anchors
+/// nested inside anchors (each level's copy holds all the levels below). Each is refused with
+/// its reason in seconds, and everything else is collected (exit 3).
+#[test]
+fn yaml_bombs_are_refused_and_the_rest_is_collected() {
+    let mut bombs: Vec<(String, String)> = Vec::new();
+    for (fan, levels) in [(2usize, 40usize), (3, 25), (8, 19), (16, 12)] {
+        let mut y = String::from("b0: &b0 {x: 1}\n");
+        for i in 1..levels {
+            let refs = vec![format!("*b{}", i - 1); fan].join(", ");
+            y.push_str(&format!("b{i}: &b{i} {{<<: [{refs}]}}\n"));
+        }
+        y.push_str(&format!(
+            "edgemicro:\n  <<: *b{}\n  port: 8000\n",
+            levels - 1
+        ));
+        bombs.push((format!("merge fan-out {fan} x {levels}"), y));
+    }
+    // The parser stops nesting at a few hundred levels; width makes up for it.
+    for (depth, width) in [(200usize, 1_000usize), (100, 3_000)] {
+        let leaves: String = (0..width).map(|j| format!("k{j}: v, ")).collect();
+        let mut y = String::from("edgemicro:\n  port: 8000\nnest: ");
+        for i in 0..depth {
+            y.push_str(&format!("&a{i} {{{leaves}c: "));
+        }
+        y.push('x');
+        y.push_str(&"}".repeat(depth));
+        y.push('\n');
+        bombs.push((format!("nested anchors {depth} deep, {width} wide"), y));
+    }
+    for (what, yaml) in bombs {
+        let t = Test::minimal()
+            .config("o-e-config.yaml", &yaml)
+            .log(
+                "edgemicro-gw-1-api.log",
+                "2026-01-01T00:00:00.000Z info 1 ok\n",
+            )
+            .collect("y.zip")
+            .args(["--json"]);
+        let run = run_within(&t, Duration::from_secs(30));
+        assert_eq!(run.code, 3, "{what}: {}", run.stderr);
+        let json = run.json();
+        let reason = skip_reason(&json, "o-e-config.yaml");
+        assert!(
+            reason.contains("merge keys") || reason.contains("anchors nest"),
+            "{what}: {reason}"
+        );
+        let entries = unzip_all(&t.path("out/y.zip"));
+        assert!(
+            entries
+                .iter()
+                .any(|(n, _)| n == "logs/edgemicro-gw-1-api.log"),
+            "{what}"
+        );
+        assert!(
+            entries.iter().any(|(n, _)| n == "config/default.yaml"),
+            "{what}"
+        );
+    }
+}
+
+/// No date, size or duration panics (exit 101): every numeric and time flag of every command
+/// gets the extremes and the nonsense, and each run ends with one of the documented codes.
+#[test]
+fn no_flag_value_panics() {
+    let values = [
+        "0",
+        "-1",
+        "1",
+        "4294967296",
+        "18446744073709551615",
+        "18446744073709551616",
+        "300000y",
+        "99999999999999d",
+        "18446744073709551615s",
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "+275760-09-13T00:00:00Z",
+        "1ns",
+        "16E",
+        "17179869184G",
+        "1e9",
+        "",
+        " ",
+        "NaN",
+    ];
+    let collect_flags = [
+        "--since",
+        "--until",
+        "--max-log-bytes",
+        "--max-bundle-bytes",
+        "--max-seconds",
+        "--capture-max-bytes",
+        "--capture-max-packets",
+        "--reproduce-seconds",
+        "--from-pid",
+    ];
+    let documented = [0, 1, 2, 3, 4];
+    for flag in collect_flags {
+        for value in values {
+            let t = Test::minimal().collect("p.zip").args([flag, value]);
+            let run = run_within(&t, Duration::from_secs(60));
+            assert!(
+                documented.contains(&run.code) && !run.stderr.contains("panicked"),
+                "collect {flag} {value:?}: exit {}: {}",
+                run.code,
+                run.stderr
+            );
+        }
+    }
+    for flag in ["--lb-idle-timeout", "--probe-max-seconds"] {
+        for value in values {
+            let t = Test::minimal().args(["analyze", "--log-dir"]).args([
+                Test::minimal().log_dir().into_os_string(),
+                flag.into(),
+                value.into(),
+            ]);
+            let run = run_within(&t, Duration::from_secs(60));
+            assert!(
+                documented.contains(&run.code) && !run.stderr.contains("panicked"),
+                "analyze {flag} {value:?}: exit {}: {}",
+                run.code,
+                run.stderr
+            );
+        }
+    }
+}
+
+const LEVELLED: &str =
+    "edgemicro:\n  port: 8000\n  logging:\n    level: error\n    dir: /var/tmp\n";
+
+/// The config dir holds exactly what it held before (the level restored, no backup or state
+/// file left).
+fn assert_config_untouched(t: &Test) {
+    assert_eq!(
+        std::fs::read_to_string(t.config_dir().join("o-e-config.yaml")).unwrap(),
+        LEVELLED,
+        "the level was not restored"
+    );
+    let extra: Vec<String> = std::fs::read_dir(t.config_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("edgemicro-diag"))
+        .collect();
+    assert!(extra.is_empty(), "{extra:?}");
+}
+
+/// Sends `signal` to a running child and checks it ended within one second with `expected`.
+fn signal_ends_within_a_second(child: std::process::Child, signal: &str, expected: i32) {
+    let pid = child.id();
+    let started = Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut child = child;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(expected));
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still running 1 s after {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A reader that stops reading `-o -` (a stalled ssh): the run is blocked on a full pipe with
+/// the level switched to debug. Each of SIGINT, SIGTERM and SIGHUP ends it within a second and
+/// puts the level back.
+#[test]
+fn a_stalled_stdout_pipe_never_holds_a_signal_or_the_log_level() {
+    for (signal, expected) in [("-INT", 130), ("-TERM", 143), ("-HUP", 129)] {
+        let t = Test::minimal()
+            .config("o-e-config.yaml", LEVELLED)
+            .log("edgemicro-gw-1-api.log", noisy_log(7, 4 << 20))
+            .args([
+                "collect",
+                "-y",
+                "--log-level",
+                "debug",
+                "-o",
+                "-",
+                "--log-dir",
+            ]);
+        let t = {
+            let logs = t.log_dir();
+            t.args([logs])
+        };
+        let (reader, writer) = std::io::pipe().unwrap();
+        let child = t
+            .command()
+            .stdout(writer)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The pipe holds 64 KiB; the zip of 4 MiB of noise is far more: the run is blocked.
+        std::thread::sleep(Duration::from_millis(1500));
+        signal_ends_within_a_second(child, signal, expected);
+        drop(reader);
+        assert_config_untouched(&t);
+    }
+}
+
+/// `--rules FIFO` with nothing writing to it: the open does not block, the wait does not
+/// outlive a signal, and the level switch (taken before) is undone.
+#[test]
+fn a_fifo_given_as_rules_never_holds_a_signal() {
+    for (signal, expected) in [("-INT", 130), ("-TERM", 143), ("-HUP", 129)] {
+        let t = Test::minimal().config("o-e-config.yaml", LEVELLED);
+        let fifo = t.path("rules.yaml");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let t = t
+            .collect("r.zip")
+            .args(["--log-level", "debug", "--rules"])
+            .args([fifo]);
+        let child = t
+            .command()
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(child.id() > 0);
+        signal_ends_within_a_second(child, signal, expected);
+        assert_config_untouched(&t);
+        assert_nothing_left(&t);
+    }
+}
+
+/// A rules file that a process writes through a FIFO (`--rules <(…)`) is read as written.
+#[test]
+fn rules_from_a_pipe_are_read() {
+    let t = Test::minimal().log(
+        "edgemicro-gw-1-api.log",
+        "2026-01-01T00:00:00.000Z info 1 token=PIPEDSECRETVALUE1 ok\n",
+    );
+    let fifo = t.path("rules.yaml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            std::fs::write(
+                fifo,
+                "patterns:\n  - id: piped\n    why: a test rule read through a pipe\n    keywords: [PIPED]\n    regex: 'PIPEDSECRETVALUE[0-9]'\n",
+            )
+            .unwrap();
+        })
+    };
+    let t = t.collect("p.zip").args(["--json", "--rules"]).args([fifo]);
+    let run = run_within(&t, Duration::from_secs(30));
+    writer.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries = unzip_all(&t.path("out/p.zip"));
+    assert!(!entries
+        .iter()
+        .any(|(_, b)| contains(b, b"PIPEDSECRETVALUE1")));
+}
