@@ -147,6 +147,11 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     } = Plan::build(settings, rules)?;
     interrupt.check()?;
     found.warnings.extend(capture_warnings);
+    if switch.is_none() {
+        found
+            .warnings
+            .extend(pending_switches(settings, &found.pairs));
+    }
     if let Some(warning) = world_writable_output(&output) {
         found.warnings.push(warning);
     }
@@ -377,6 +382,26 @@ fn collect_configs(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// A `log-level set` of an earlier run that is still in force: the logs are at that level, and
+/// someone should restore it.
+fn pending_switches(settings: &Settings, pairs: &[String]) -> Vec<String> {
+    pairs
+        .iter()
+        .filter_map(|pair| {
+            let target = loglevel::Target::find(&settings.config_dir, Some(pair.clone())).ok()?;
+            let state = target.pending_in_force().ok()??;
+            let (org, env) = target.org_env();
+            Some(format!(
+                "edgemicro.logging.level in {} is still switched to {} by edgemicro-diag (since {}); put it back with `edgemicro-diag log-level restore -c {} --org {org} --env {env}`",
+                target.file.display(),
+                state.level,
+                state.at,
+                settings.config_dir.value.display()
+            ))
+        })
+        .collect()
+}
+
 /// Others could replace or read a bundle in a world-writable dir without the sticky bit
 /// (the bundle itself is 0600 from creation).
 fn world_writable_output(output: &Output) -> Option<String> {

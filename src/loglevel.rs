@@ -7,6 +7,14 @@
 //! with the original's mode and owner, then renamed over it. The original bytes are kept as
 //! `<file>.edgemicro-diag.bak` with a small state record, so `restore` puts back exactly what was
 //! there, and refuses when someone edited the file in between.
+//!
+//! On a shared host: the whole read-modify-rename holds an advisory lock on the config dir
+//! (`flock`, so two runs never interleave) and re-reads the file just before the rename (an
+//! append by another process in between aborts the switch). A config that is a symbolic link
+//! is edited where it points, keeping the link, when that is inside the config dir; otherwise it
+//! is refused. The backup and the state are never read through a link. Every intermediate state
+//! a `kill -9` can leave (backup only; backup and state with the file still original; a restore
+//! cut short) is recognised by `restore` and by the next switch.
 
 use std::fs::{File, Permissions};
 use std::io::Write;
@@ -118,13 +126,84 @@ impl Target {
     }
 
     pub fn pending(&self) -> Result<Option<State>> {
-        match std::fs::read(self.state_path()) {
-            Ok(bytes) => Ok(Some(
+        match read_own(&self.state_path())? {
+            Some(bytes) => Ok(Some(
                 serde_json::from_slice(&bytes).context("the log-level state record is damaged")?,
             )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => {
-                Err(e).with_context(|| format!("cannot read `{}`", self.state_path().display()))
+            None => Ok(None),
+        }
+    }
+
+    /// A `set` whose level is still in the file (a record left by a run cut short before the
+    /// file changed, or after it was put back, is not).
+    pub fn pending_in_force(&self) -> Result<Option<State>> {
+        let Some(state) = self.pending()? else {
+            return Ok(None);
+        };
+        let current = std::fs::read(self.edited()?).unwrap_or_default();
+        Ok((sha256(&current) != state.original_sha256).then_some(state))
+    }
+
+    /// The file `set` and `restore` rewrite: the config itself, or where its symbolic link
+    /// points when that is a regular file inside the config dir (the link is kept).
+    fn edited(&self) -> Result<PathBuf> {
+        let link = std::fs::symlink_metadata(&self.file)
+            .with_context(|| format!("cannot read `{}`", self.file.display()))?;
+        if !link.file_type().is_symlink() {
+            return Ok(self.file.clone());
+        }
+        let dir = self
+            .file
+            .parent()
+            .unwrap_or(Path::new("."))
+            .canonicalize()
+            .with_context(|| format!("cannot read the config dir of `{}`", self.file.display()))?;
+        let resolved = self.file.canonicalize().ok();
+        match resolved {
+            Some(to) if to.starts_with(&dir) && std::fs::metadata(&to).is_ok_and(|m| m.is_file()) => {
+                Ok(to)
+            }
+            to => Err(Fail::failure(
+                format!(
+                    "`{}` is a symbolic link to `{}`, outside the config dir (or not a regular file); nothing was changed",
+                    self.file.display(),
+                    to.map_or_else(|| "nowhere".into(), |t| t.display().to_string())
+                ),
+                "edit edgemicro.logging.level in that file by hand, or point --config-dir at its dir",
+            )
+            .into()),
+        }
+    }
+
+    /// Holds the config dir's advisory lock for one switch or restore: waits up to 10 s for
+    /// another run, then says who to wait for.
+    fn lock(&self) -> Result<File> {
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        let handle = File::open(dir).with_context(|| format!("cannot open `{}`", dir.display()))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match handle.try_lock() {
+                Ok(()) => return Ok(handle),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    if let Some(Err(fail)) = crate::signals::Interrupt::current().map(|i| i.check())
+                    {
+                        return Err(fail.into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Fail::failure(
+                        format!(
+                            "another edgemicro-diag is switching the log level in `{}`",
+                            dir.display()
+                        ),
+                        "wait for it to finish, then run again",
+                    )
+                    .into())
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock `{}`", dir.display()))
+                }
             }
         }
     }
@@ -252,7 +331,7 @@ pub struct Switch {
 
 impl Switch {
     pub fn set(target: Target, level: &str) -> Result<Switch> {
-        if target.pending()?.is_some() {
+        if target.pending_in_force()?.is_some() {
             return Err(Fail::failure(
                 format!(
                     "a `log-level set` on `{}` is still pending",
@@ -306,23 +385,49 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn level_in(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Yaml::parse(&text)
-        .ok()?
-        .get_str("edgemicro.logging.level")
-        .map(str::to_string)
+/// The level a config sets: `Ok(None)` when the file does not exist or sets none; an error when
+/// it exists but cannot be read or parsed (a level shown from another file may not be in force).
+fn level_in(path: &Path) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Fail::failure(
+                format!(
+                    "cannot read `{}`: {}; the level in force cannot be told",
+                    path.display(),
+                    crate::safe_fs::io_reason(&e)
+                ),
+                "run as the user that runs edgemicro (or root)",
+            )
+            .into())
+        }
+    };
+    let yaml = Yaml::parse(&text).map_err(|e| {
+        Fail::failure(
+            format!(
+                "`{}`:{e}: malformed YAML; the level in force cannot be told",
+                path.display()
+            ),
+            "fix the file (edgemicro cannot load it either)",
+        )
+    })?;
+    Ok(yaml.get_str("edgemicro.logging.level").map(str::to_string))
 }
 
 pub fn show(target: &Target) -> Result<Shown> {
-    let (level, file) = match level_in(&target.file) {
+    let (level, file) = match level_in(&target.file)? {
         Some(l) => (Some(l), Some(target.file.clone())),
-        None => match level_in(&target.default) {
+        None => match level_in(&target.default)? {
             Some(l) => (Some(l), Some(target.default.clone())),
             None => (None, None),
         },
     };
-    let cache_level = level_in(&target.cache).filter(|c| Some(c) != level.as_ref());
+    // The cache config is informational: unreadable, it is simply not shown.
+    let cache_level = level_in(&target.cache)
+        .ok()
+        .flatten()
+        .filter(|c| Some(c) != level.as_ref());
     Ok(Shown {
         pair: target.pair.clone(),
         level,
@@ -356,7 +461,8 @@ pub fn set(target: &Target, level: &str) -> Result<Option<String>> {
         )
         .into());
     }
-    let path = &target.file;
+    let _lock = target.lock()?;
+    let path = &target.edited()?;
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     if meta.mode() & 0o200 == 0 {
@@ -370,9 +476,14 @@ pub fn set(target: &Target, level: &str) -> Result<Option<String>> {
         std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let text = std::str::from_utf8(&original)
         .with_context(|| format!("`{}` is not UTF-8 text", path.display()))?;
-    let pending = target.pending()?;
+    let mut pending = target.pending()?;
     if let Some(state) = &pending {
-        if sha256(&original) != state.modified_sha256 {
+        // A switch cut short before the file was written (or a restore cut short after it was
+        // put back): the file is the original, so the old record is stale.
+        if sha256(&original) == state.original_sha256 {
+            discard(target)?;
+            pending = None;
+        } else if sha256(&original) != state.modified_sha256 {
             bail!(Fail::failure(
                 format!(
                     "`{}` changed after an earlier `log-level set`, which was never restored",
@@ -401,28 +512,76 @@ pub fn set(target: &Target, level: &str) -> Result<Option<String>> {
         at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     if pending.is_none() {
-        write_atomic(&target.backup(), &original, &meta)?;
+        write_atomic(&target.backup(), &original, &meta, None)?;
+        crate::signals::test_stall("loglevel-backup");
     }
     write_atomic(
         &target.state_path(),
         &serde_json::to_vec_pretty(&state)?,
         &meta,
+        None,
     )?;
-    write_atomic(path, edited.as_bytes(), &meta)?;
+    crate::signals::test_stall("loglevel-state");
+    if let Err(e) = write_atomic(path, edited.as_bytes(), &meta, Some(&sha256(&original))) {
+        // Not switched: the record of this attempt must not outlive it.
+        match &pending {
+            None => {
+                let _ = discard(target);
+            }
+            Some(previous) => {
+                let _ = serde_json::to_vec_pretty(previous)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|b| write_atomic(&target.state_path(), &b, &meta, None));
+            }
+        }
+        return Err(e);
+    }
     Ok(before)
 }
 
-/// Puts the original bytes back; refuses if the file is not what `set` wrote.
+/// Removes the backup and the state record of a switch that is no longer in force.
+fn discard(target: &Target) -> Result<()> {
+    for path in [target.backup(), target.state_path()] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove `{}`", path.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Puts the original bytes back; refuses if the file is not what `set` wrote. A switch that
+/// never reached the file, or a restore that was cut short, is finished here.
 pub fn restore(target: &Target) -> Result<Option<String>> {
+    let _lock = target.lock()?;
+    let path = &target.edited()?;
     let Some(state) = target.pending()? else {
+        // A `set` killed after its backup but before its state: the file was never changed.
+        if let Some(backup) = read_own(&target.backup())? {
+            let current =
+                std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            if backup == current {
+                discard(target)?;
+                let level = std::str::from_utf8(&backup)
+                    .ok()
+                    .and_then(|t| Yaml::parse(t).ok())
+                    .and_then(|y| y.get_str("edgemicro.logging.level").map(str::to_string));
+                return Ok(level);
+            }
+        }
         return Err(Fail::failure(
             format!("nothing to restore for `{}`", target.file.display()),
             "`log-level restore` undoes a `log-level set` made by this tool; none is pending",
         )
         .into());
     };
-    let current = std::fs::read(&target.file)
-        .with_context(|| format!("cannot read `{}`", target.file.display()))?;
+    let current =
+        std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    if sha256(&current) == state.original_sha256 {
+        discard(target)?;
+        return Ok(state.before);
+    }
     if sha256(&current) != state.modified_sha256 {
         return Err(Fail::failure(
             format!(
@@ -437,29 +596,72 @@ pub fn restore(target: &Target) -> Result<Option<String>> {
         )
         .into());
     }
-    let original = std::fs::read(target.backup())
-        .with_context(|| format!("cannot read the backup `{}`", target.backup().display()))?;
+    let original = read_own(&target.backup())?.with_context(|| {
+        format!(
+            "the backup `{}` is gone; restore edgemicro.logging.level by hand",
+            target.backup().display()
+        )
+    })?;
     if sha256(&original) != state.original_sha256 {
         bail!(
             "the backup `{}` does not match what `set` recorded; not restoring from it",
             target.backup().display()
         );
     }
-    let meta = std::fs::metadata(target.backup())?;
-    write_atomic(&target.file, &original, &meta)?;
-    if sha256(&std::fs::read(&target.file)?) != state.original_sha256 {
+    let meta = std::fs::metadata(path)?;
+    write_atomic(path, &original, &meta, Some(&state.modified_sha256))?;
+    if sha256(&std::fs::read(path)?) != state.original_sha256 {
         bail!(
             "`{}` does not read back as the original after restore",
             target.file.display()
         );
     }
-    std::fs::remove_file(target.backup())?;
-    std::fs::remove_file(target.state_path())?;
+    crate::signals::test_stall("loglevel-restore");
+    discard(target)?;
     Ok(state.before)
 }
 
+/// A file this tool wrote beside the config (backup, state), never read through a link or
+/// from a FIFO: `None` when it does not exist.
+fn read_own(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Fail::failure(
+                format!("`{}` is a symbolic link; this tool never reads its own files through a link", path.display()),
+                "someone replaced it: compare the config with what you expect, fix it by hand, and remove this file",
+            )
+            .into())
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+    };
+    if !file.metadata()?.is_file() {
+        bail!(Fail::failure(
+            format!("`{}` is not a regular file", path.display()),
+            "someone replaced it: remove it, then check the config by hand",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(64 << 20).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
 /// Temp file in the same dir, same mode and owner as `like`, fsync, rename, fsync the dir.
-fn write_atomic(path: &Path, bytes: &[u8], like: &std::fs::Metadata) -> Result<()> {
+/// With `expect`, the file is re-read just before the rename and must still have that sha256:
+/// an append by another process since it was read aborts the write.
+fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    like: &std::fs::Metadata,
+    expect: Option<&str>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -483,10 +685,43 @@ fn write_atomic(path: &Path, bytes: &[u8], like: &std::fs::Metadata) -> Result<(
     let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(like.uid()), Some(like.gid()));
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
+    let changed = || {
+        Fail::failure(
+            format!(
+                "`{}` changed while the level was being switched; nothing was changed",
+                path.display()
+            ),
+            "another process writes this file: run again when it is done",
+        )
+    };
+    // The file as it is now, through one descriptor: what it holds is checked before the
+    // rename, and its size after, so an append that lands in between is put back, not lost.
+    let old = match expect {
+        Some(expect) => {
+            let mut old =
+                File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            let mut now = Vec::new();
+            std::io::Read::read_to_end(&mut old, &mut now)?;
+            if sha256(&now) != expect {
+                return Err(changed().into());
+            }
+            Some((old, now.len() as u64))
+        }
+        None => None,
+    };
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot replace `{}`", path.display()))?;
     File::open(dir)?.sync_all()?;
+    if let Some((mut old, len)) = old {
+        if old.metadata()?.len() != len {
+            let mut all = Vec::new();
+            std::io::Seek::rewind(&mut old)?;
+            std::io::Read::read_to_end(&mut old, &mut all)?;
+            write_atomic(path, &all, like, None)?;
+            return Err(changed().into());
+        }
+    }
     Ok(())
 }
 

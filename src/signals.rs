@@ -65,3 +65,23 @@ impl Interrupt {
         self.check()
     }
 }
+
+/// A stall at a named step where no signal flag is at hand (the log-level switch). Debug builds
+/// only, for the crash tests: `EDGEMICRO_DIAG_TEST_STALL=STEP[:SECONDS]` prints
+/// `stalled at STEP` and sleeps, so a test can `kill -9` the tool exactly there.
+pub fn test_stall(name: &str) {
+    #[cfg(debug_assertions)]
+    if let Some(seconds) = std::env::var("EDGEMICRO_DIAG_TEST_STALL")
+        .ok()
+        .and_then(|s| match s.split_once(':') {
+            Some((stage, secs)) if stage == name => secs.parse::<u64>().ok(),
+            None if s == name => Some(30),
+            _ => None,
+        })
+    {
+        eprintln!("stalled at {name}");
+        std::thread::sleep(std::time::Duration::from_secs(seconds));
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}

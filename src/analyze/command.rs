@@ -75,6 +75,9 @@ pub fn run(req: Request) -> Result<Analysis> {
     })
 }
 
+/// The most of a bundle's pcap that `analyze` reads.
+const MAX_PCAP: u64 = 256 << 20;
+
 type Gathered = (
     String,
     Triage,
@@ -135,7 +138,7 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
     let mut configs: Vec<(String, Yaml)> = Vec::new();
     let mut sysctl: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut triage = Triage::default();
-    let mut pcap: Option<Vec<u8>> = None;
+    let mut pcap = None;
     let mut ports: Vec<u16> = Vec::new();
     let mut buf = Vec::new();
     for i in 0..zip.len() {
@@ -174,19 +177,16 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
                 })
                 .unwrap_or_default();
         } else if name == "capture/targets.pcap" {
-            let mut bytes = Vec::new();
-            entry.take(1 << 30).read_to_end(&mut bytes)?;
-            pcap = Some(bytes);
+            // Streamed, and bounded: a bundle is untrusted input (our captures stop at 50 MiB
+            // unless told otherwise).
+            pcap = Some(super::pcap::segments(entry.take(MAX_PCAP))?);
         }
     }
     let capture = match pcap {
-        Some(bytes) => {
-            let segments = super::pcap::segments(&bytes[..])?;
-            super::pcap::findings(
-                &super::pcap::connections(&segments, &ports),
-                "capture/targets.pcap",
-            )
-        }
+        Some(segments) => super::pcap::findings(
+            &super::pcap::connections(&segments, &ports),
+            "capture/targets.pcap",
+        ),
         None => Vec::new(),
     };
     let keepalive = keepalive::from_configs(configs.iter().map(|(n, y)| (n.as_str(), y)), sysctl);

@@ -975,3 +975,248 @@ fn rules_from_a_pipe_are_read() {
         .iter()
         .any(|(_, b)| contains(b, b"PIPEDSECRETVALUE1")));
 }
+
+fn log_level_cmd(t: &Test, args: &[&str]) -> std::process::Command {
+    let mut cmd = t.command();
+    cmd.arg("log-level")
+        .args(args)
+        .arg("-c")
+        .arg(t.config_dir());
+    cmd
+}
+
+fn run_cmd(mut cmd: std::process::Command) -> Run {
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A config that is a symbolic link: inside the config dir (Kubernetes' `..data/` layout) its
+/// target is edited and the link kept, and restore brings the target back byte for byte; to a
+/// file outside the config dir, `set` refuses and changes nothing.
+#[test]
+fn log_level_on_a_symlinked_config_keeps_the_link_or_refuses() {
+    let t = Test::minimal();
+    let dir = t.config_dir();
+    std::fs::remove_file(dir.join("o-e-config.yaml")).unwrap();
+    std::fs::create_dir(dir.join("..2026_01_01")).unwrap();
+    std::fs::write(dir.join("..2026_01_01/o-e-config.yaml"), LEVELLED).unwrap();
+    std::os::unix::fs::symlink("..2026_01_01", dir.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/o-e-config.yaml", dir.join("o-e-config.yaml")).unwrap();
+    let set = run_cmd(log_level_cmd(&t, &["set", "info"]));
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let link = dir.join("o-e-config.yaml");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    assert!(std::fs::read_to_string(&link)
+        .unwrap()
+        .contains("level: info"));
+    let restore = run_cmd(log_level_cmd(&t, &["restore"]));
+    assert_eq!(restore.code, 0, "{}", restore.stderr);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&link).unwrap(), LEVELLED);
+
+    // Outside the config dir: refused, nothing touched.
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("other.yaml");
+    std::fs::write(&victim, LEVELLED).unwrap();
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let set = run_cmd(log_level_cmd(&t, &["set", "debug"]));
+    assert_eq!(set.code, 1, "{}", set.stderr);
+    assert!(set.stderr.contains("symbolic link"), "{}", set.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), LEVELLED);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+/// A backup or state file replaced by a link (to a file the attacker wants root to read or
+/// write) is never read through: restore refuses and the link's target is untouched.
+#[test]
+fn restore_never_follows_a_planted_backup_or_state_link() {
+    for planted in [
+        "o-e-config.yaml.edgemicro-diag.bak",
+        "o-e-config.yaml.edgemicro-diag.state",
+    ] {
+        let t = Test::minimal().config("o-e-config.yaml", LEVELLED);
+        let set = run_cmd(log_level_cmd(&t, &["set", "info"]));
+        assert_eq!(set.code, 0, "{}", set.stderr);
+        let victim = t.path("victim.txt");
+        std::fs::write(&victim, "not yours\n").unwrap();
+        let path = t.config_dir().join(planted);
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let restore = run_cmd(log_level_cmd(&t, &["restore"]));
+        assert_eq!(restore.code, 1, "{planted}: {}", restore.stderr);
+        assert!(
+            restore.stderr.contains("symbolic link"),
+            "{}",
+            restore.stderr
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "not yours\n");
+    }
+}
+
+/// Two `set`s at once, and a `set` while another process appends to the file: no update is
+/// lost. The appender's lines all survive, and whatever happened, `restore` returns the file
+/// to a state that holds them (or the switch was refused and nothing changed).
+#[test]
+fn concurrent_switches_and_appends_lose_no_update() {
+    for round in 0..4 {
+        let t = Test::minimal().config("o-e-config.yaml", LEVELLED);
+        let file = t.config_dir().join("o-e-config.yaml");
+        let a = log_level_cmd(&t, &["set", "info"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let b = log_level_cmd(&t, &["set", "debug"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // An operator's editor appending while the switches run.
+        let appender = {
+            let file = file.clone();
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    use std::io::Write;
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&file)
+                        .unwrap();
+                    writeln!(f, "# appended {round}-{i}").unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        appender.join().unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        for i in 0..20 {
+            let line = format!("# appended {round}-{i}");
+            assert!(
+                text.contains(&line),
+                "round {round}: lost `{line}` (set exits {:?} {:?}):\n{text}",
+                a.status.code(),
+                b.status.code()
+            );
+        }
+        for out in [&a, &b] {
+            assert!(
+                matches!(out.status.code(), Some(0) | Some(1)),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// `kill -9` at every step of `set` and of `restore`: what is left is recognised. `restore`
+/// brings the file back byte for byte (or says nothing was switched) and removes every
+/// leftover; a plain `collect` in between warns only while a switch is really in force.
+#[test]
+fn kill_9_at_every_step_of_a_switch_is_recoverable() {
+    for step in ["loglevel-backup", "loglevel-state", "loglevel-restore"] {
+        let t = Test::minimal().config("o-e-config.yaml", LEVELLED);
+        if step == "loglevel-restore" {
+            let set = run_cmd(log_level_cmd(&t, &["set", "debug"]));
+            assert_eq!(set.code, 0, "{}", set.stderr);
+        }
+        let verb = if step == "loglevel-restore" {
+            "restore"
+        } else {
+            "set"
+        };
+        let mut cmd = log_level_cmd(
+            &t,
+            if verb == "set" {
+                &["set", "debug"]
+            } else {
+                &["restore"]
+            },
+        );
+        let mut child = cmd
+            .env("EDGEMICRO_DIAG_TEST_STALL", format!("{step}:30"))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(line.contains("stalled at"), "{step}: {line}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let collect = Test::minimal();
+        let collect = collect.args(["collect", "-y", "--json", "-c"]).args([
+            t.config_dir(),
+            "--log-dir".into(),
+            t.log_dir(),
+            "-o".into(),
+            t.path(&format!("out/{verb}.zip")),
+        ]);
+        let run = collect.run();
+        let warned = run.json()["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("still switched"));
+        let in_force = std::fs::read_to_string(t.config_dir().join("o-e-config.yaml"))
+            .unwrap()
+            .contains("level: debug");
+        assert_eq!(
+            warned, in_force,
+            "{step}: warning {warned}, level in force {in_force}"
+        );
+        let restore = run_cmd(log_level_cmd(&t, &["restore"]));
+        assert_eq!(restore.code, 0, "{step}: {}", restore.stderr);
+        assert_config_untouched(&t);
+        // And a new switch works after it.
+        let set = run_cmd(log_level_cmd(&t, &["set", "info"]));
+        assert_eq!(set.code, 0, "{step}: {}", set.stderr);
+        let restore = run_cmd(log_level_cmd(&t, &["restore"]));
+        assert_eq!(restore.code, 0, "{step}: {}", restore.stderr);
+        assert_config_untouched(&t);
+    }
+}
+
+/// `log-level show` when the ORG-ENV config cannot be read (run as `nobody`): exit 1 and the
+/// reason, never the default.yaml level as if it were in force.
+#[test]
+fn show_on_an_unreadable_config_is_an_error_not_another_files_level() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Test::minimal()
+        .config("default.yaml", "edgemicro:\n  logging:\n    level: warn\n")
+        .config("o-e-config.yaml", LEVELLED);
+    std::fs::set_permissions(
+        t.config_dir().join("o-e-config.yaml"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let config_dir = t.config_dir();
+    let t = t.args([
+        "log-level".into(),
+        "show".into(),
+        "-c".into(),
+        config_dir.into_os_string(),
+    ]);
+    let run = t.run_unprivileged();
+    if !is_root() && run.code == 0 {
+        eprintln!("SKIPPED: this user can read a mode-000 file (not root, yet allowed)");
+        return;
+    }
+    assert_eq!(run.code, 1, "{}{}", run.stderr, run.stdout_str());
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+    assert!(!run.stdout_str().contains("warn") && !run.stderr.contains("level: warn"));
+}
