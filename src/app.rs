@@ -47,9 +47,19 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 .subcommand_matches("collect")
                 .expect("collect was parsed");
             let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-            let settings =
-                Settings::resolve(*args, sub, home, facts::hostname(), chrono::Utc::now());
-            run_collect(&settings)
+            let json = args.json;
+            match Settings::resolve(*args, sub, home, facts::hostname(), chrono::Utc::now()) {
+                Ok(settings) => run_collect(&settings),
+                Err(fail) if json => {
+                    let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
+                    println!("{}", report.to_json());
+                    Exit::Usage
+                }
+                Err(fail) => {
+                    print_error(&fail.into());
+                    Exit::Usage
+                }
+            }
         }
         Some(Command::Analyze(args)) => {
             let sub = matches
@@ -179,8 +189,10 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         LogLevelCommand::Restore(args) => (Action::Restore, args),
     };
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let (config_dir, pair) = crate::settings::resolve_emg(args.emg, matches, home);
-    let outcome = loglevel::Target::find(&config_dir, pair).and_then(|target| {
+    let outcome = crate::settings::resolve_emg(args.emg, matches, home)
+        .map_err(anyhow::Error::from)
+        .and_then(|(config_dir, pair)| loglevel::Target::find(&config_dir, pair))
+        .and_then(|target| {
         if args.reload && !matches!(action, Action::Show) {
             loglevel::check_reload()?;
         }
@@ -298,7 +310,13 @@ impl collect::FrontEnd for Flags<'_> {
 
 fn run_wizard(emg: crate::cli::EmgArgs, matches: &ArgMatches) -> Exit {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let (config_dir, _) = crate::settings::resolve_emg(emg, matches, home);
+    let config_dir = match crate::settings::resolve_emg(emg, matches, home) {
+        Ok((dir, _)) => dir,
+        Err(fail) => {
+            print_error(&fail.into());
+            return Exit::Usage;
+        }
+    };
     let result = Interrupt::install()
         .map_err(anyhow::Error::from)
         .and_then(|interrupt| crate::wizard::run(config_dir, facts::hostname(), &interrupt));
@@ -307,7 +325,14 @@ fn run_wizard(emg: crate::cli::EmgArgs, matches: &ArgMatches) -> Exit {
 
 fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let (config_dir, pair) = crate::settings::resolve_emg(args.emg, matches, home);
+    let (config_dir, pair) = match crate::settings::resolve_emg(args.emg, matches, home) {
+        Ok(found) => found,
+        Err(fail) => {
+            let err = fail.into();
+            print_error(&err);
+            return Exit::of_error(&err);
+        }
+    };
     let mut settings = Settings::new(config_dir, facts::hostname(), chrono::Utc::now());
     settings.pair = pair;
     settings.log_dir = args.log_dir.map(|value| crate::settings::Located {

@@ -42,7 +42,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn build(settings: &Settings, rules: RuleSet) -> Result<Plan> {
-        let found = discover(settings)?;
+        let mut found = discover(settings)?;
         let (facts, argv_secrets) = facts::gather();
         let mut known: Vec<KnownSecret> = found
             .configs
@@ -51,6 +51,21 @@ impl Plan {
             .collect();
         known.extend(argv_secrets);
         known.extend(found.secrets.iter().cloned());
+        let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+        known.retain(|k| {
+            let keep = redact::literal_verdict(&String::from_utf8_lossy(&k.value)).is_ok();
+            if !keep {
+                *ignored.entry(k.rule.clone()).or_default() += 1;
+            }
+            keep
+        });
+        if !ignored.is_empty() {
+            let list: Vec<String> = ignored.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            found.warnings.push(format!(
+                "known secret values not searched for across the bundle (too short, ordinary words, numbers or paths; replaced where they stand): {}",
+                list.join(", ")
+            ));
+        }
         Ok(Plan {
             rules,
             found,
@@ -165,6 +180,20 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         None => writer.set_known(&known),
     }
     let window = TimeWindow::new(settings.since, settings.until);
+    // A window that holds no time at all keeps no log line: say so, and call the bundle partial.
+    let empty_window = match (settings.since, settings.until) {
+        (Some(since), Some(until)) if since >= until => Some(format!(
+            "--since ({}) is not before --until ({}): the window is empty, so no log line was kept",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
+        (Some(since), _) if since > settings.started => Some(format!(
+            "--since ({}) is in the future: the window is empty, so no log line was kept",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
+        _ => None,
+    };
+    found.warnings.extend(empty_window.clone());
     let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
     let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
     let limits = Limits::new(settings, started, found.logs.len() + found.configs.len());
@@ -301,6 +330,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     });
     let restored = log_level.as_ref().is_none_or(|l| l["restored"] == true);
     let complete = found.skipped.is_empty()
+        && empty_window.is_none()
         && !truncated
         && (!found.logs.is_empty() || settings.stdin_log.is_some())
         && restored;

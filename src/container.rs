@@ -28,22 +28,42 @@ pub const SECRET_VARS: &[&str] = &[
     "EDGEMICRO_CONFIG",
 ];
 
-/// Shortest value of a `*_KEY`-style variable taken as a secret: shorter values (`1`, `on`)
-/// would replace ordinary words everywhere and are not credentials anyway.
-const MIN_SECRET_LEN: usize = 6;
-
 /// EMG's own secret variables, and any `*_KEY`, `*_SECRET`, `*_PASSWORD`, `*_TOKEN` (any case):
 /// an incident bot often carries its own API tokens in the environment it runs this tool from.
 pub fn is_secret_var(name: &str, value: &str) -> bool {
-    if value.is_empty() {
-        return false;
-    }
+    secret_var(name, value) == Some(Ok(()))
+}
+
+/// `None`: the name is not a secret's; `Some(Ok)`: its value is a secret; `Some(Err(why))`: the
+/// name is a secret's but the value is not one to search for everywhere — too short, an
+/// ordinary word (`default`), a number or a path. Searching for those would destroy text
+/// across the bundle and stop it at the self-check (`config/default.yaml` holds `default`).
+pub fn secret_var(name: &str, value: &str) -> Option<Result<(), &'static str>> {
     let upper = name.to_ascii_uppercase();
-    SECRET_VARS.contains(&upper.as_str())
-        || (value.len() >= MIN_SECRET_LEN
-            && ["_KEY", "_SECRET", "_PASSWORD", "_TOKEN"]
-                .iter()
-                .any(|suffix| upper.ends_with(suffix)))
+    let named = SECRET_VARS.contains(&upper.as_str())
+        || ["_KEY", "_SECRET", "_PASSWORD", "_TOKEN"]
+            .iter()
+            .any(|suffix| upper.ends_with(suffix));
+    if !named || value.is_empty() {
+        return None;
+    }
+    if upper == "EDGEMICRO_CONFIG" {
+        return Some(Ok(()));
+    }
+    Some(crate::redact::literal_verdict(value))
+}
+
+/// The secret-named variables whose values are not taken as secrets, with why (names only).
+pub fn ignored_secret_vars(env: &HashMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = env
+        .iter()
+        .filter_map(|(name, value)| match secret_var(name, value) {
+            Some(Err(why)) => Some(format!("{name} ({why})")),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// The config found in an environment, and that environment's secrets.
@@ -52,6 +72,8 @@ pub struct EnvConfig {
     pub secrets: Vec<KnownSecret>,
     /// `EDGEMICRO_CONFIG` was set but could not be read as a config: why (it is left out).
     pub skipped: Option<crate::discover::Skipped>,
+    /// Secret-named variables whose values were not taken as secrets (names and why).
+    pub ignored: Vec<String>,
 }
 
 /// Reads the environment of `pid`, or of this process when `None`.
@@ -96,6 +118,9 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
         })
         .map(|v| KnownSecret::new(v.clone().into_bytes(), "env_secret"))
         .collect();
+    let mut ignored = ignored_secret_vars(&env);
+    ignored.extend(ignored_secret_vars(&own));
+    ignored.dedup();
     let from = match pid {
         Some(pid) => format!("EDGEMICRO_CONFIG of pid {pid}"),
         None => "$EDGEMICRO_CONFIG".to_string(),
@@ -111,12 +136,14 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
             config: None,
             secrets,
             skipped: None,
+            ignored,
         });
     };
     // A blob that is not a config is left out with the reason; the rest is still collected.
     let skip = |reason: String| EnvConfig {
         config: None,
         secrets: secrets.clone(),
+        ignored: ignored.clone(),
         skipped: Some(crate::discover::Skipped {
             source: from.clone(),
             reason: format!(
@@ -151,6 +178,7 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
         config: Some(config),
         secrets,
         skipped: None,
+        ignored,
     })
 }
 
@@ -182,9 +210,9 @@ mod tests {
     #[test]
     fn secret_variables_by_name_and_length() {
         for (name, value) in [
-            ("EDGEMICRO_KEY", "k"),
-            ("BOT_API_TOKEN", "tok123"),
-            ("pagerduty_secret", "abcdef"),
+            ("EDGEMICRO_KEY", "3f9c0a1b2c4d5e6f"),
+            ("BOT_API_TOKEN", "tok12345"),
+            ("pagerduty_secret", "abcdef-7"),
             ("DB_PASSWORD", "hunter22"),
             ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
         ] {
@@ -192,7 +220,13 @@ mod tests {
         }
         for (name, value) in [
             ("EDGEMICRO_KEY", ""),
+            ("EDGEMICRO_KEY", "k"),
             ("FEATURE_TOKEN", "on"),
+            ("BOT_API_KEY", "default"),
+            ("HASH_KEY", "sha256"),
+            ("STAGE_SECRET", "production"),
+            ("PORT_KEY", "80808080"),
+            ("SSL_KEY", "/etc/ssl/private/gw.key"),
             ("HOME", "/home/operator"),
             ("KEYBOARD", "us-intl"),
             ("TOKEN_PATH", "/run/tok"),

@@ -81,7 +81,14 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
         log_dirs: Vec::new(),
         logs: Vec::new(),
         skipped: env.skipped.into_iter().collect(),
-        warnings: Vec::new(),
+        warnings: if env.ignored.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "not treated as secrets (too short, ordinary words, numbers or paths; only the names are shown): {}",
+                env.ignored.join(", ")
+            )]
+        },
         secrets: env.secrets,
     };
     if has_dir {

@@ -99,13 +99,25 @@ impl Settings {
         home: Option<PathBuf>,
         host: String,
         now: DateTime<Utc>,
-    ) -> Settings {
+    ) -> Result<Settings, crate::exit::Fail> {
         let source =
             |id: &str, flag: &'static str, var: &'static str| match matches.value_source(id) {
                 Some(ValueSource::EnvVariable) => Source::Env(var),
                 _ => Source::Flag(flag),
             };
-        let (config_dir, pair) = resolve_emg(args.emg, matches, home);
+        // In a container the config may come from EDGEMICRO_CONFIG alone: no dir is needed.
+        let from_env = args.from_pid.is_some() || std::env::var_os("EDGEMICRO_CONFIG").is_some();
+        let (config_dir, pair) = match resolve_emg(args.emg, matches, home) {
+            Ok(found) => found,
+            Err(_) if from_env => (
+                Located {
+                    value: PathBuf::new(),
+                    source: Source::Default,
+                },
+                None,
+            ),
+            Err(e) => return Err(e),
+        };
         let log_dir = args.log_dir.map(|dir| Located {
             value: dir,
             source: source("log_dir", "--log-dir", "EDGEMICRO_DIAG_LOG_DIR"),
@@ -116,7 +128,7 @@ impl Settings {
             Some(p) => Output::File(p),
             None => base.output.clone(),
         };
-        Settings {
+        Ok(Settings {
             pair,
             log_dir,
             since: args.since,
@@ -148,7 +160,7 @@ impl Settings {
             stdin_log: args.stdin_log,
             follow_hardlinks: args.follow_hardlinks,
             ..base
-        }
+        })
     }
 
     /// The defaults: every pair, the log dir from the EMG config, all of the logs, a bundle named
@@ -183,11 +195,13 @@ impl Settings {
 }
 
 /// The config dir (flag > `EDGEMICRO_CONFIG_DIR` > `$HOME/.edgemicro`) and the `ORG-ENV` pair.
+/// Without a flag and with `HOME` unset or empty there is no default: a relative `.edgemicro`
+/// would be read from wherever the tool was started (exit 2, asking for `-c`).
 pub fn resolve_emg(
     args: EmgArgs,
     matches: &ArgMatches,
     home: Option<PathBuf>,
-) -> (Located<PathBuf>, Option<String>) {
+) -> Result<(Located<PathBuf>, Option<String>), crate::exit::Fail> {
     let config_dir = match args.config_dir {
         Some(dir) => {
             let source = match matches.value_source("config_dir") {
@@ -196,18 +210,24 @@ pub fn resolve_emg(
             };
             Located { value: dir, source }
         }
-        None => Located {
-            value: home
-                .unwrap_or_else(|| PathBuf::from("~"))
-                .join(DEFAULT_CONFIG_SUBDIR),
-            source: Source::Default,
+        None => match home.filter(|h| !h.as_os_str().is_empty() && h.is_absolute()) {
+            Some(home) => Located {
+                value: home.join(DEFAULT_CONFIG_SUBDIR),
+                source: Source::Default,
+            },
+            None => {
+                return Err(crate::exit::Fail::usage(
+                    "HOME is not set (or not an absolute path), so there is no $HOME/.edgemicro to read",
+                    "name the EMG config dir with -c DIR (or EDGEMICRO_CONFIG_DIR), e.g. -c /home/edgemicro/.edgemicro",
+                ))
+            }
         },
     };
     let pair = args
         .org
         .zip(args.env)
         .map(|(org, env)| format!("{org}-{env}"));
-    (config_dir, pair)
+    Ok((config_dir, pair))
 }
 
 /// `edgemicro-diag-<host>-<YYYYMMDDTHHMMSSZ>.zip` (DESIGN §4); the host is made file-name safe.
@@ -248,6 +268,7 @@ mod tests {
             "gw 1".into(),
             now,
         )
+        .unwrap()
     }
 
     // One test owns the process environment, so the env-twin cases cannot race each other.

@@ -48,6 +48,35 @@ fn text_secrets(engine: &TextEngine, text: &str) -> Vec<KnownSecret> {
 /// can have inside a longer blob (only the characters the secret alone determines). A value that
 /// is itself base64 text (`!!binary`, base64-stored secrets) is decoded and treated the same way.
 /// The value is trimmed first: a block scalar's indentation and line break are not the secret.
+/// Whether a secret value is worth searching for everywhere as a literal: `Err(why)` for values
+/// that are too short, ordinary words (`default`), numbers or paths. Those would replace
+/// ordinary text across the bundle (evidence lost) and stop it at the self-check
+/// (`config/default.yaml` holds `default`). Where they stand as secrets (a config key, an
+/// argument) the structural and pattern rules still replace them.
+pub fn literal_verdict(value: &str) -> Result<(), &'static str> {
+    let v = value.trim();
+    let word = |v: &str| {
+        let b = v.as_bytes();
+        b.iter().all(u8::is_ascii_alphabetic)
+            && (b[1..].iter().all(u8::is_ascii_lowercase) || b.iter().all(u8::is_ascii_uppercase))
+    };
+    if v.len() < MIN_SEARCHED {
+        Err("too short to be a credential")
+    } else if v.len() <= 16 && word(v) {
+        // Mixed case inside (`wJalrXUtnFEMI`) reads as generated and stays a secret.
+        Err("an ordinary word")
+    } else if v.bytes().all(|b| b.is_ascii_digit()) {
+        Err("a number")
+    } else if v.starts_with('/') && !v.contains(char::is_whitespace) {
+        Err("a file path")
+    } else {
+        Ok(())
+    }
+}
+
+/// Shortest secret value searched for as a literal (`sha256`, `on`, `1` are not credentials).
+const MIN_SEARCHED: usize = 8;
+
 pub fn with_encodings(secrets: Vec<KnownSecret>) -> Vec<KnownSecret> {
     let mut out: Vec<KnownSecret> = Vec::with_capacity(secrets.len() * 8);
     let mut seen = std::collections::HashSet::new();

@@ -1220,3 +1220,113 @@ fn show_on_an_unreadable_config_is_an_error_not_another_files_level() {
     assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
     assert!(!run.stdout_str().contains("warn") && !run.stderr.contains("level: warn"));
 }
+
+/// Secret-named variables whose values are ordinary text (`*_KEY=default`, `sha256`, a path, a
+/// port) do not stop every collect at the self-check: they are listed by name (never value)
+/// as not searched for, while a real token in the same environment is still redacted.
+#[test]
+fn ordinary_words_in_secret_named_variables_do_not_stop_the_bundle() {
+    let t = Test::minimal()
+        .config("o-e-config.yaml", "edgemicro:\n  port: 8000\n  redisPassword: default\n")
+        .log(
+            "edgemicro-gw-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 default sha256 production /etc/ssl/gw.key 8443 tok=Zq8xK2mP9vL4nR7w\n",
+        )
+        .env("BOT_API_KEY", "default")
+        .env("HASH_KEY", "sha256")
+        .env("STAGE_SECRET", "production")
+        .env("SSL_KEY", "/etc/ssl/gw.key")
+        .env("PORT_TOKEN", "84438443")
+        .env("REAL_TOKEN", "Zq8xK2mP9vL4nR7w")
+        .collect("w.zip")
+        .args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let warnings = json["warnings"].to_string();
+    for name in [
+        "BOT_API_KEY",
+        "HASH_KEY",
+        "STAGE_SECRET",
+        "SSL_KEY",
+        "PORT_TOKEN",
+    ] {
+        assert!(warnings.contains(name), "{name}: {warnings}");
+    }
+    assert!(!warnings.contains("REAL_TOKEN"), "{warnings}");
+    let entries = unzip_all(&t.path("out/w.zip"));
+    let log = entry(&entries, "logs/edgemicro-gw-1-api.log");
+    assert!(!contains(log, b"Zq8xK2mP9vL4nR7w"), "the real token leaked");
+    for kept in ["default", "sha256", "production", "/etc/ssl/gw.key", "8443"] {
+        assert!(contains(log, kept.as_bytes()), "{kept} was destroyed");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(entry(&entries, "config/o-e-config.yaml")),
+        "edgemicro:\n  port: 8000\n  redisPassword: REDACTED_PASSWORD\n"
+    );
+}
+
+/// HOME unset or empty and no -c: no relative `.edgemicro` read from wherever the tool was
+/// started, but exit 2 asking for -c (JSON too); with -c it works as usual.
+#[test]
+fn no_home_means_asking_for_the_config_dir() {
+    for home in [None, Some(""), Some("relative/home")] {
+        let t = Test::minimal();
+        // A decoy `.edgemicro` in the current dir that must not be read.
+        std::fs::create_dir_all(t.path(".edgemicro")).unwrap();
+        std::fs::write(t.path(".edgemicro/o-e-config.yaml"), "decoy: true\n").unwrap();
+        for command in [
+            vec!["collect", "-y", "--json", "-o", "out/h.zip"],
+            vec!["log-level", "show"],
+            vec!["analyze"],
+        ] {
+            let mut cmd = t.command();
+            cmd.args(&command);
+            cmd.env_remove("HOME");
+            if let Some(home) = home {
+                cmd.env("HOME", home);
+            }
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{home:?} {command:?}: {stderr}");
+            assert!(
+                stderr.contains("-c DIR")
+                    || String::from_utf8_lossy(&out.stdout).contains("-c DIR"),
+                "{stderr}"
+            );
+        }
+        assert_nothing_left(&t);
+    }
+}
+
+/// `--since` at or after `--until`, or in the future: the window holds no time, so the bundle
+/// says so (warning) and is partial (exit 3), never a silent "complete".
+#[test]
+fn an_empty_time_window_is_a_partial_bundle_with_a_warning() {
+    for (since, until) in [
+        ("2026-01-02T00:00:00Z", Some("2026-01-01T00:00:00Z")),
+        ("2026-01-01T00:00:00Z", Some("2026-01-01T00:00:00Z")),
+        ("2999-01-01T00:00:00Z", None),
+    ] {
+        let t = Test::minimal()
+            .log(
+                "edgemicro-gw-1-api.log",
+                "2026-01-01T12:00:00.000Z info 1 ok\n",
+            )
+            .collect("e.zip")
+            .args(["--json", "--since", since]);
+        let t = match until {
+            Some(u) => t.args(["--until", u]),
+            None => t,
+        };
+        let run = t.run();
+        assert_eq!(run.code, 3, "{since} {until:?}: {}", run.stderr);
+        assert!(
+            run.json()["warnings"]
+                .to_string()
+                .contains("window is empty"),
+            "{}",
+            run.stdout_str()
+        );
+    }
+}
