@@ -1330,3 +1330,83 @@ fn an_empty_time_window_is_a_partial_bundle_with_a_warning() {
         );
     }
 }
+
+/// Writes a zip with Python's zipfile (an independent writer) from a small script.
+fn python_zip(path: &std::path::Path, script: &str) {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import zipfile, hashlib, json, sys\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, allowZip64=True)\n{script}\nz.close()\n"
+        ))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `verify` under an address-space limit far below what the crafted input declares: it must
+/// answer (exit 4) rather than allocate what the bundle asks for.
+fn verify_bounded(zip: &std::path::Path) -> Run {
+    let out = std::process::Command::new("prlimit")
+        .arg("--as=600000000")
+        .arg("--")
+        .arg(BIN)
+        .arg("verify")
+        .arg(zip)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Crafted bundles: a manifest that inflates to 1 GiB inside a few MB, a sidecar of 1 GiB
+/// (sparse), a symbolic-link entry, and a ZIP64 archive of 65,537 entries hiding a duplicate
+/// name. `verify` reads bounded amounts and says what is wrong (exit 4).
+#[test]
+fn verify_reads_bounded_amounts_of_crafted_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let big = dir.path().join("big-manifest.zip");
+    python_zip(&big, "z.writestr('manifest.json', b' ' * (1 << 30))");
+    let run = verify_bounded(&big);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than"), "{}", run.stderr);
+
+    let ok = dir.path().join("ok.zip");
+    python_zip(
+        &ok,
+        "body = b'hello'\nz.writestr('a.txt', body)\nz.writestr('manifest.json', json.dumps({'files': [{'path': 'a.txt', 'source': 't', 'bytes': 5, 'sha256': hashlib.sha256(body).hexdigest(), 'redactions': 0, 'truncated': False}]}))",
+    );
+    let sidecar = dir.path().join("ok.zip.sha256");
+    std::fs::File::create(&sidecar)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let run = verify_bounded(&ok);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+
+    let link = dir.path().join("link.zip");
+    python_zip(
+        &link,
+        "i = zipfile.ZipInfo('logs/x.log')\ni.external_attr = (0o120777 << 16)\nbody = b'/etc/shadow'\nz.writestr(i, body)\nz.writestr('manifest.json', json.dumps({'files': [{'path': 'logs/x.log', 'source': 't', 'bytes': len(body), 'sha256': hashlib.sha256(body).hexdigest(), 'redactions': 0, 'truncated': False}]}))",
+    );
+    let run = verify_bounded(&link);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+
+    let many = dir.path().join("many.zip");
+    python_zip(
+        &many,
+        "import warnings\nwarnings.simplefilter('ignore')\nfiles = []\nempty = hashlib.sha256(b'').hexdigest()\nfor i in range(65536):\n    n = 'logs/%05d.log' % i\n    z.writestr(zipfile.ZipInfo(n), b'')\n    files.append({'path': n, 'source': 't', 'bytes': 0, 'sha256': empty, 'redactions': 0, 'truncated': False})\nz.writestr(zipfile.ZipInfo('logs/00000.log'), b'hidden second entry')\nz.writestr('manifest.json', json.dumps({'files': files}))",
+    );
+    let run = verify_bounded(&many);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("twice"), "{}", run.stderr);
+}
