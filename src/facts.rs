@@ -202,7 +202,10 @@ fn edgemicro_version(processes: &[Process]) -> Option<String> {
             continue;
         };
         for dir in real.ancestors().skip(1).take(4) {
-            let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+            // Another user's install: never block on a FIFO there, read a bounded amount.
+            let Ok(text) = crate::safe_fs::read_regular(&dir.join("package.json"), 1 << 20)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+            else {
                 continue;
             };
             let Ok(pkg) = serde_json::from_str::<serde_json::Value>(&text) else {

@@ -140,7 +140,7 @@ impl Target {
         let Some(state) = self.pending()? else {
             return Ok(None);
         };
-        let current = std::fs::read(self.edited()?).unwrap_or_default();
+        let current = read_config(&self.edited()?).unwrap_or_default();
         Ok((sha256(&current) != state.original_sha256).then_some(state))
     }
 
@@ -211,8 +211,9 @@ impl Target {
     /// Org and env: the cache config records them (`edgemicro.global`); otherwise the pair is
     /// split at its first `-` (an org with a dash and no cache config makes this a guess).
     pub fn org_env(&self) -> (String, String) {
-        let global = std::fs::read_to_string(&self.cache)
+        let global = read_config(&self.cache)
             .ok()
+            .and_then(|b| String::from_utf8(b).ok())
             .and_then(|t| Yaml::parse(&t).ok())
             .and_then(|y| {
                 Some((
@@ -388,8 +389,8 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 /// The level a config sets: `Ok(None)` when the file does not exist or sets none; an error when
 /// it exists but cannot be read or parsed (a level shown from another file may not be in force).
 fn level_in(path: &Path) -> Result<Option<String>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let text = match read_config(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
             return Err(Fail::failure(
@@ -473,7 +474,7 @@ pub fn set(target: &Target, level: &str) -> Result<Option<String>> {
         .into());
     }
     let original =
-        std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        read_config(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let text = std::str::from_utf8(&original)
         .with_context(|| format!("`{}` is not UTF-8 text", path.display()))?;
     let mut pending = target.pending()?;
@@ -560,7 +561,7 @@ pub fn restore(target: &Target) -> Result<Option<String>> {
         // A `set` killed after its backup but before its state: the file was never changed.
         if let Some(backup) = read_own(&target.backup())? {
             let current =
-                std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+                read_config(path).with_context(|| format!("cannot read `{}`", path.display()))?;
             if backup == current {
                 discard(target)?;
                 let level = std::str::from_utf8(&backup)
@@ -576,8 +577,7 @@ pub fn restore(target: &Target) -> Result<Option<String>> {
         )
         .into());
     };
-    let current =
-        std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let current = read_config(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     if sha256(&current) == state.original_sha256 {
         discard(target)?;
         return Ok(state.before);
@@ -610,7 +610,7 @@ pub fn restore(target: &Target) -> Result<Option<String>> {
     }
     let meta = std::fs::metadata(path)?;
     write_atomic(path, &original, &meta, Some(&state.modified_sha256))?;
-    if sha256(&std::fs::read(path)?) != state.original_sha256 {
+    if sha256(&read_config(path)?) != state.original_sha256 {
         bail!(
             "`{}` does not read back as the original after restore",
             target.file.display()
@@ -619,6 +619,11 @@ pub fn restore(target: &Target) -> Result<Option<String>> {
     crate::signals::test_stall("loglevel-restore");
     discard(target)?;
     Ok(state.before)
+}
+
+/// A config file, read the safe way: never blocking on a FIFO, bounded.
+fn read_config(path: &Path) -> std::io::Result<Vec<u8>> {
+    crate::safe_fs::read_regular(path, 32 << 20)
 }
 
 /// A file this tool wrote beside the config (backup, state), never read through a link or

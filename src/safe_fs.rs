@@ -158,6 +158,23 @@ pub fn hardlink_reason(dir: &Path, meta: &Metadata) -> Option<String> {
     })
 }
 
+/// A host file that must be a regular file (a config, a package.json): opened without
+/// blocking (a FIFO or a device is refused, not waited on), at most `max` bytes read.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use io::Read;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::other(special_reason(&meta)));
+    }
+    let mut out = Vec::new();
+    file.take(max).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 /// A small file the user named (a rules file): read whole, at most `max` bytes, without ever
 /// blocking beyond a signal or `wait`. A FIFO or a pipe (`--rules <(…)`) is read as it is
 /// written, polled in slices, so SIGINT/SIGTERM/SIGHUP end the wait within a fraction of a

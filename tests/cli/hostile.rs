@@ -1410,3 +1410,48 @@ fn verify_reads_bounded_amounts_of_crafted_bundles() {
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert!(run.stderr.contains("twice"), "{}", run.stderr);
 }
+
+/// A FIFO where a config should be: every command that reads it (show, set, restore, collect)
+/// refuses it at once instead of blocking on it.
+#[test]
+fn a_fifo_in_place_of_a_config_never_blocks_any_command() {
+    let t = Test::minimal();
+    let config = t.config_dir().join("o-e-config.yaml");
+    std::fs::remove_file(&config).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&config)
+        .status()
+        .unwrap()
+        .success());
+    let config_dir = t.config_dir().into_os_string();
+    for args in [
+        vec!["log-level", "show"],
+        vec!["log-level", "set", "info"],
+        vec!["log-level", "restore"],
+        vec!["collect", "-y", "-o", "out/f.zip"],
+    ] {
+        let mut cmd_args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        cmd_args.push("-c".into());
+        cmd_args.push(config_dir.clone());
+        let probe = Test::minimal().args(cmd_args);
+        let mut cmd = probe.command();
+        cmd.current_dir(t.dir.path());
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("{args:?} blocked on the FIFO");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_ne!(status.code(), Some(0), "{args:?} read a FIFO as a config");
+    }
+}
