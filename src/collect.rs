@@ -298,10 +298,20 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         )
         .map_err(leak_to_fail)?;
 
-    let facts_json = serde_json::to_vec_pretty(&facts)?;
+    // Process command lines (`sh -c "edgemicro start … -k KEY -s SECRET"`), versions and paths:
+    // through the same rules as every log line before it is written.
+    let mut facts_redactor = engine.file();
+    let mut facts_json = Vec::new();
+    facts_redactor.lines(&serde_json::to_vec_pretty(&facts)?, false, &mut facts_json);
     writer
-        .small("system/facts.json", "this host", &facts_json, 0)
+        .small(
+            "system/facts.json",
+            "this host",
+            &facts_json,
+            facts_redactor.report.total,
+        )
         .map_err(leak_to_fail)?;
+    reports.push(("system/facts.json".into(), facts_redactor.report));
     let redactions = Redactions::sum(&reports);
     let report_json = redaction_report(&reports);
     writer
@@ -314,6 +324,14 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         .map_err(leak_to_fail)?;
     interrupt.check()?;
 
+    // Paths of skipped files and warnings name host files: through the rules too.
+    for skipped in &mut found.skipped {
+        skipped.source = redacted_name(&engine, &skipped.source);
+        skipped.reason = redacted_name(&engine, &skipped.reason);
+    }
+    for warning in &mut found.warnings {
+        *warning = redacted_name(&engine, warning);
+    }
     let files: Vec<FileEntry> = writer.files().to_vec();
     let truncated = files.iter().any(|f| f.truncated);
     // Restored before sealing, so the manifest records the outcome.
@@ -593,8 +611,11 @@ fn collect_logs(
 ) -> Result<()> {
     let mut budget = settings.max_log_bytes.unwrap_or(u64::MAX);
     let mut kept = Vec::new();
-    for log in std::mem::take(&mut found.logs) {
-        let source = log.path.display().to_string();
+    for mut log in std::mem::take(&mut found.logs) {
+        // A secret in a file name (a key pasted into a rotated log's name) must not reach the
+        // entry name, the manifest or the JSON.
+        log.name = redacted_name(engine, &log.name);
+        let source = redacted_name(engine, &log.path.display().to_string());
         if stream.window.older_than_since(log.modified) {
             found.skipped.push(Skipped {
                 source,
@@ -624,6 +645,10 @@ fn collect_logs(
                 continue;
             }
         };
+        if let Some(reason) = utf16_reason(&opened.file) {
+            found.skipped.push(Skipped { source, reason });
+            continue;
+        }
         // Checked again on what was opened: a file swapped for a link after the listing.
         if let Some(reason) = crate::safe_fs::hardlink_reason(dir, &opened.meta)
             .filter(|_| !settings.follow_hardlinks)
@@ -693,6 +718,36 @@ fn collect_logs(
     }
     found.logs = kept;
     Ok(())
+}
+
+/// A UTF-16 log (a PowerShell redirect, some Windows log shippers): the rules read UTF-8 and
+/// ASCII, so it would pass unredacted. It is skipped with the way to convert it.
+fn utf16_reason(file: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 64];
+    let n = file.read_at(&mut head, 0).ok()?;
+    let head = &head[..n];
+    let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+    let pairs = head.len() / 2;
+    let nul_odd = head
+        .chunks_exact(2)
+        .filter(|p| p[1] == 0 && p[0] != 0)
+        .count();
+    let nul_even = head
+        .chunks_exact(2)
+        .filter(|p| p[0] == 0 && p[1] != 0)
+        .count();
+    let patterned = pairs >= 4 && (nul_odd * 4 >= pairs * 3 || nul_even * 4 >= pairs * 3);
+    (bom || patterned).then(|| {
+        "UTF-16 text (a PowerShell redirect?): not collected, since the redaction rules read UTF-8; convert it (iconv -f UTF-16LE -t UTF-8 FILE) and pass it with --stdin-log".into()
+    })
+}
+
+/// A file name through the text rules (known secrets, tokens, keys): the name as an entry.
+fn redacted_name(engine: &TextEngine, name: &str) -> String {
+    let mut out = Vec::with_capacity(name.len());
+    engine.file().line(name.as_bytes(), false, &mut out);
+    String::from_utf8(out).unwrap_or_else(|_| name.to_string())
 }
 
 /// `--stdin-log NAME`: a log piped in (`docker logs`, `kubectl logs`), redacted and bounded by

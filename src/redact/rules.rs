@@ -53,6 +53,9 @@ pub struct PatternRule {
     /// records: a value on nearly every line (the clientId) is found by position, not by a
     /// regex gated on a keyword that every line has.
     pub matcher: Matcher,
+    /// A match whose text this regex finds is not a secret (a flag's meaning depends on the
+    /// command: `-p 4` is a process count; `code=ECONNRESET` is an error code).
+    pub unless: Option<BytesRegex>,
 }
 
 #[derive(Debug)]
@@ -65,6 +68,11 @@ pub enum Matcher {
 /// The bytes of field `n` (1-based) of an EMG event record (`<ts> [f1][f2]…[f16]`,
 /// core/lib/logging.js); `None` when the line is not such a record or the field is empty.
 pub fn emg_field(line: &[u8], n: usize) -> Option<(usize, usize)> {
+    emg_field_raw(line, n).filter(|(start, end)| end > start)
+}
+
+/// `emg_field`, an empty field included.
+fn emg_field_raw(line: &[u8], n: usize) -> Option<(usize, usize)> {
     if !line.first()?.is_ascii_digit() {
         return None;
     }
@@ -81,7 +89,65 @@ pub fn emg_field(line: &[u8], n: usize) -> Option<(usize, usize)> {
         start = close + 2;
     }
     let end = start + memchr::memchr(b']', &line[start..])?;
-    (end > start).then_some((start, end))
+    Some((start, end))
+}
+
+/// An EMG event record found by its own grammar wherever it starts in a line (after a docker,
+/// kubectl or journald prefix, a CR or NUL padding, or a second record spliced onto the line):
+/// the timestamp (ISO or 2.x epoch ms), `[level]`, the host (`[::1]:8000` in brackets too), pid,
+/// org, env, the URL (which may hold brackets), the client IP, then the clientId, ended by the
+/// correlation id, the end of a torn line, or the next record's timestamp.
+static EMG_CLIENT_ID: std::sync::LazyLock<BytesRegex> = std::sync::LazyLock::new(|| {
+    regex::bytes::RegexBuilder::new(concat!(
+        r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z|\d{13})\x20",
+        r"\[(?:error|warn|info|debug|trace|fatal)\]",
+        r"\[(?:\[[^\]\r\n]{0,64}\](?::\d{1,5})?|[^\[\]\r\n]{0,300})\]",
+        r"\[\d{0,10}\]\[[^\[\]\r\n]{0,200}\]\[[^\[\]\r\n]{0,200}\]",
+        r"\[[^\r\n]{0,8192}?\]\[[0-9A-Fa-f.:]{0,45}\]",
+        r"\[([^\[\]\r\n]{0,1024}?)",
+        r"(?:\]\[[0-9A-Za-z_.:-]{0,128}\]\[|\r?\n?\z|\d{4}-\d\d-\d\dT\d\d:\d\d|\d{13}\x20\[)",
+    ))
+    .unicode(false)
+    .build()
+    .expect("static regex")
+});
+
+/// Every span of field `n` in a line: the field of the record that starts the line when it
+/// reads as one whole record (most lines, found by position), else, for the clientId, of every
+/// record found by its grammar anywhere in the line.
+pub fn emg_field_spans(line: &[u8], n: usize, out: &mut Vec<(usize, usize)>) {
+    if let Some(span) = emg_field(line, n).filter(|_| whole_record(line)) {
+        out.push(span);
+        return;
+    }
+    if n != 8 || memchr::memmem::find(line, b"][").is_none() {
+        return;
+    }
+    for caps in EMG_CLIENT_ID.captures_iter(line) {
+        if let Some(m) = caps.get(1).filter(|m| !m.is_empty()) {
+            out.push((m.start(), m.end()));
+        }
+    }
+}
+
+/// The line is one EMG event record from its first byte: 16 fields, the client IP and the
+/// correlation id in their shapes, nothing after the last field.
+fn whole_record(line: &[u8]) -> bool {
+    let Some((_, last)) = emg_field_raw(line, 16) else {
+        return false;
+    };
+    let rest = &line[last + 1..];
+    let ip_ok = emg_field_raw(line, 7).is_some_and(|(s, e)| {
+        line[s..e]
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() || *b == b'.' || *b == b':')
+    });
+    let corr_ok = emg_field_raw(line, 9).is_some_and(|(s, e)| {
+        line[s..e]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    });
+    ip_ok && corr_ok && rest.iter().all(|b| matches!(b, b'\r' | b'\n'))
 }
 
 #[derive(Debug)]
@@ -119,6 +185,8 @@ struct RawPattern {
     record: Option<String>,
     /// The rules loader reads scalars as text: a number arrives as "8".
     field: Option<String>,
+    /// Matches whose whole text this regex finds are left alone.
+    unless: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -289,10 +357,15 @@ impl RuleSet {
             (None, Some("emg-event"), Some(n)) if (1..=16).contains(&n) => Matcher::EmgField(n),
             _ => bail!("{at}: rule `{}`: give `regex` (with `keywords`), or `record: emg-event` with `field: 1..16`", raw.id),
         };
+        let unless = match &raw.unless {
+            Some(regex) => Some(compile(at, &raw.id, regex)?),
+            None => None,
+        };
         self.patterns.push(PatternRule {
             id: raw.id,
             keywords: raw.keywords,
             matcher,
+            unless,
         });
         Ok(())
     }
@@ -458,6 +531,69 @@ mod tests {
     }
 
     #[test]
+    /// The clientId of every record in a line, whatever precedes it and however the record
+    /// is cut or joined: many prefixes × record shapes, the key found and nothing else.
+    #[test]
+    fn client_ids_are_found_by_the_records_grammar() {
+        let prefixes = [
+            "",
+            "svc_1  | ",
+            "gateway-7f9c_1    | ",
+            "2026-01-01T00:00:00.123456789Z ",
+            "Jan 02 03:04:05 gw1 edgemicro[4242]: ",
+            "\r",
+            "\0\0\0\0",
+            "\u{1b}[32m",
+            "[pod/emg-0/edgemicro] ",
+        ];
+        let hosts = [
+            "127.0.0.1:8000",
+            "[::1]:8000",
+            "0:8000",
+            "",
+            "orders.internal:443",
+        ];
+        let urls = ["orders/v1", "orders?x[a]=1&y[]=2", "p/x?a=[1]", ""];
+        let times = ["2026-01-01T00:00:00.000Z", "1700000000123"];
+        let mut n = 0;
+        for prefix in prefixes {
+            for host in hosts {
+                for url in urls {
+                    for time in times {
+                        n += 1;
+                        let key = format!("KEY{n:04}abcdefghij");
+                        let record = format!("{time} [error][{host}][12][o][e][{url}][::ffff:10.0.0.{}][{key}][f88ede10-d3d6-11eb-95aa-9949482cc78e][plugins-middleware][targetRequest error][GET][502][socket hang up][ECONNRESET][5]", n % 250);
+                        for (shape, line) in [
+                            ("whole", format!("{prefix}{record}\n")),
+                            ("spliced", format!("{prefix}{record}{record}\n")),
+                            (
+                                "torn",
+                                format!(
+                                    "{prefix}{}\n",
+                                    &record[..record.find(&key).unwrap() + key.len()]
+                                ),
+                            ),
+                        ] {
+                            let mut spans = Vec::new();
+                            emg_field_spans(line.as_bytes(), 8, &mut spans);
+                            let got: Vec<&str> = spans
+                                .iter()
+                                .map(|&(a, z)| std::str::from_utf8(&line.as_bytes()[a..z]).unwrap())
+                                .collect();
+                            let want = if shape == "spliced" { 2 } else { 1 };
+                            assert_eq!(got, vec![key.as_str(); want], "{shape}: {line:?}");
+                        }
+                    }
+                }
+            }
+        }
+        // An empty clientId (core 3.0.2–3.0.4) takes nothing, not the correlation id.
+        let mut spans = Vec::new();
+        let line = b"x 2026-01-01T00:00:00.000Z [info][h:1][1][o][e][u][1.2.3.4][][corr-1][c][m][GET][][][][]\n";
+        emg_field_spans(line, 8, &mut spans);
+        assert!(spans.is_empty(), "{spans:?}");
+    }
+
     fn emg_fields_by_position() {
         let line = b"2021-06-23T03:52:24.110Z [info][h:80][1][o][e][p?x=1][1.2.3.4][CLIENTKEY][corr][c][m][GET][][][][]\n";
         assert_eq!(

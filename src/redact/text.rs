@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::literals::Literals;
 use super::pseudonym::{Pseudonyms, Seen, MAP_MAX};
-use super::rules::{emg_field, token, Matcher, RuleSet};
+use super::rules::{emg_field_spans, token, Matcher, RuleSet};
 
 /// Capture slots for rules without a regex (never used to search).
 static EMPTY_SLOTS: std::sync::LazyLock<regex::bytes::Regex> =
@@ -214,6 +214,7 @@ impl<'r> TextEngine<'r> {
             block_literals: Vec::new(),
             carry_literal: None,
             lowered: Vec::new(),
+            field_spans: Vec::new(),
             tokens_seen: std::collections::HashSet::new(),
             found: None,
             report: FileReport::default(),
@@ -242,6 +243,8 @@ pub struct FileRedactor<'e, 'r> {
     carry_literal: Option<(usize, usize)>,
     /// The text lowercased (A–Z only) for the keyword search, reused.
     lowered: Vec<u8>,
+    /// Spans of the field rules (the clientId) in the line at hand, reused.
+    field_spans: Vec<(usize, usize)>,
     /// Pseudonyms already in `report.pseudonyms` (bounded by MAP_MAX).
     tokens_seen: std::collections::HashSet<String>,
     /// With `collecting`: every value replaced, as a known secret (configs only: small).
@@ -312,7 +315,17 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 l += 1;
             }
             // Field rules (the clientId) are checked on every line, by position.
-            let fields = engine.field_rules.iter().any(|&p| matches!(engine.rules.patterns[p].matcher, Matcher::EmgField(n) if emg_field(line, n).is_some_and(|(a, z)| !is_token(&line[a..z]))));
+            let mut fields = false;
+            for &p in &engine.field_rules {
+                if let Matcher::EmgField(n) = engine.rules.patterns[p].matcher {
+                    self.field_spans.clear();
+                    emg_field_spans(line, n, &mut self.field_spans);
+                    fields |= self
+                        .field_spans
+                        .iter()
+                        .any(|&(a, z)| !is_token(&line[a..z]));
+                }
+            }
             let cont = continues && first;
             if k0 == k && l0 == l && !fields && self.block.is_none() && self.carry_literal.is_none()
             {
@@ -372,7 +385,9 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         for (p, rule) in rules.patterns.iter().enumerate() {
             let regex = match &rule.matcher {
                 Matcher::EmgField(n) => {
-                    if let Some((start, end)) = emg_field(line, *n) {
+                    self.field_spans.clear();
+                    emg_field_spans(line, *n, &mut self.field_spans);
+                    for &(start, end) in &self.field_spans {
                         self.spans.push((start, end, rule.id.as_str(), None));
                     }
                     continue;
@@ -393,8 +408,18 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 let Some(m) = regex.captures_read_at(slots, line, at) else {
                     break;
                 };
-                let (start, end) = slots.get(1).unwrap_or((m.start(), m.end()));
-                self.spans.push((start, end, rule.id.as_str(), None));
+                // The first group that took part is the secret (alternatives such as
+                // `'quoted words'|"…"|bare` each have their own); none: the whole match.
+                let (start, end) = (1..slots.len())
+                    .find_map(|i| slots.get(i))
+                    .unwrap_or((m.start(), m.end()));
+                let excused = rule
+                    .unless
+                    .as_ref()
+                    .is_some_and(|u| u.is_match(&line[m.start()..m.end()]));
+                if !excused {
+                    self.spans.push((start, end, rule.id.as_str(), None));
+                }
                 at = if m.end() > m.start() {
                     m.end()
                 } else {

@@ -150,6 +150,12 @@ pub fn apply(text: &str, hits: &[YamlHit], mut token: impl FnMut(&YamlHit) -> St
                     .rposition(|b| *b == b'\n')
                     .map_or(original.len(), |p| p + 1);
                 let body = &original[..body_end];
+                if let Some(kept) = pem_body_only(body, &tok) {
+                    out.extend_from_slice(&kept);
+                    out.extend_from_slice(&original[body_end..]);
+                    at = hit.span.end;
+                    continue;
+                }
                 out.extend_from_slice(tok.as_bytes());
                 if body.ends_with(b"\r\n") {
                     out.extend_from_slice(b"\r\n");
@@ -164,6 +170,34 @@ pub fn apply(text: &str, hits: &[YamlHit], mut token: impl FnMut(&YamlHit) -> St
     }
     out.extend_from_slice(&src[at..]);
     out
+}
+
+/// A PEM block in a block scalar: the armour lines (`-----BEGIN ENCRYPTED PRIVATE KEY-----`,
+/// `Proc-Type:`, `DEK-Info:`) stay, since which kind of key is configured matters to a TLS
+/// diagnosis; each body line becomes the token, in its own indentation. `None` when the body is
+/// not a PEM block.
+fn pem_body_only(body: &[u8], tok: &str) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(body).ok()?;
+    if !(text.contains("-----BEGIN ") && text.contains("-----END ")) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\r', '\n']);
+        let trimmed = content.trim_start();
+        let armour = trimmed.starts_with("-----")
+            || trimmed.starts_with("Proc-Type:")
+            || trimmed.starts_with("DEK-Info:")
+            || trimmed.is_empty();
+        if armour {
+            out.push_str(line);
+        } else {
+            out.push_str(&content[..content.len() - trimmed.len()]);
+            out.push_str(tok);
+            out.push_str(&line[content.len()..]);
+        }
+    }
+    Some(out.into_bytes())
 }
 
 #[cfg(test)]
