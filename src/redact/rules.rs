@@ -530,7 +530,6 @@ mod tests {
         assert!(rules >= 20, "{rules}");
     }
 
-    #[test]
     /// The clientId of every record in a line, whatever precedes it and however the record
     /// is cut or joined: many prefixes × record shapes, the key found and nothing else.
     #[test]
@@ -594,6 +593,7 @@ mod tests {
         assert!(spans.is_empty(), "{spans:?}");
     }
 
+    #[test]
     fn emg_fields_by_position() {
         let line = b"2021-06-23T03:52:24.110Z [info][h:80][1][o][e][p?x=1][1.2.3.4][CLIENTKEY][corr][c][m][GET][][][][]\n";
         assert_eq!(
