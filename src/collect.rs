@@ -41,8 +41,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn build(settings: &Settings, rules: RuleSet) -> Result<Plan> {
+    pub fn build(settings: &Settings, mut rules: RuleSet) -> Result<Plan> {
         let mut found = discover(settings)?;
+        let headers: Vec<String> = found
+            .configs
+            .iter()
+            .flat_map(|c| c.yaml.leaves())
+            .filter(|(path, _)| {
+                path.rsplit('.')
+                    .next()
+                    .is_some_and(|k| redact::rules::normalize_key(k) == "api_key_header")
+            })
+            .map(|(_, value)| value)
+            .collect();
+        rules.add_api_key_headers(&headers)?;
         let (facts, argv_secrets) = facts::gather();
         let mut known: Vec<KnownSecret> = found
             .configs

@@ -53,6 +53,44 @@ pub fn secret_var(name: &str, value: &str) -> Option<Result<(), &'static str>> {
     Some(crate::redact::literal_verdict(value))
 }
 
+/// A value as it may be printed: whole, and, for a base64 blob wrapped at 76 or 64 columns
+/// (`base64`, `openssl`; how EDGEMICRO_CONFIG is often pasted), each of its lines, so a console
+/// log that echoes it line by line holds no piece of it.
+fn blob_forms(value: &str) -> Vec<String> {
+    let mut out = vec![value.to_string()];
+    let mut pieces = Vec::new();
+    let compact: String = value.split_ascii_whitespace().collect();
+    let is_base64 = compact.len() >= 64
+        && compact
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'));
+    if !is_base64 {
+        return out;
+    }
+    out.extend(
+        value
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.len() >= 16)
+            .map(str::to_string),
+    );
+    for width in [76, 64] {
+        out.extend(
+            compact
+                .as_bytes()
+                .chunks(width)
+                .filter(|c| c.len() >= 16)
+                .map(|c| String::from_utf8_lossy(c).into_owned()),
+        );
+    }
+    pieces.push(compact);
+    pieces.sort();
+    pieces.dedup();
+    pieces.retain(|p| p != value);
+    out.extend(pieces);
+    out
+}
+
 /// The secret-named variables whose values are not taken as secrets, with why (names only).
 pub fn ignored_secret_vars(env: &HashMap<String, String>) -> Vec<String> {
     let mut out: Vec<String> = env
@@ -116,7 +154,18 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
                 .filter(|(var, value)| is_secret_var(var, value))
                 .map(|(_, value)| value)
         })
-        .map(|v| KnownSecret::new(v.clone().into_bytes(), "env_secret"))
+        .flat_map(|v| {
+            let mut forms = blob_forms(v).into_iter();
+            let whole = forms
+                .next()
+                .map(|w| KnownSecret::new(w.into_bytes(), "env_secret"));
+            // The pieces of a wrapped blob are searched as they are, never decoded: a piece
+            // decodes to a piece of plain config text, which the bundle rightly holds.
+            whole
+                .into_iter()
+                .chain(forms.map(|p| KnownSecret::piece(p.into_bytes(), "env_secret")))
+                .collect::<Vec<_>>()
+        })
         .collect();
     let mut ignored = ignored_secret_vars(&env);
     ignored.extend(ignored_secret_vars(&own));

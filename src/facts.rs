@@ -159,6 +159,16 @@ pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<Strin
     let mut out = Vec::with_capacity(argv.len());
     let mut next_is_secret = false;
     for arg in argv {
+        // A whole command line in one argument (`sh -c "edgemicro start … -k KEY -s SECRET"`):
+        // its words are read the same way, so the values become known secrets; the text rules
+        // replace them in facts.json and wherever else they appear.
+        if arg.contains(char::is_whitespace) {
+            let words: Vec<String> = arg
+                .split_whitespace()
+                .map(|w| w.trim_matches(['"', '\'']).to_string())
+                .collect();
+            redact_argv(&words, secrets);
+        }
         if next_is_secret {
             secrets.push(KnownSecret::new(arg.as_bytes().to_vec(), "cli_secret_flag"));
             out.push(crate::redact::token("cli_secret_flag"));

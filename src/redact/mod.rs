@@ -82,7 +82,7 @@ pub fn with_encodings(secrets: Vec<KnownSecret>) -> Vec<KnownSecret> {
     let mut seen = std::collections::HashSet::new();
     for secret in secrets {
         let plain = String::from_utf8_lossy(&secret.value).trim().to_string();
-        let decoded = base64_text(&plain);
+        let decoded = base64_text(&plain).filter(|_| !secret.piece);
         for value in std::iter::once(plain.as_str()).chain(decoded.as_deref()) {
             for form in encodings(value) {
                 if form.len() >= MIN_LITERAL && seen.insert(form.clone()) {
@@ -90,6 +90,7 @@ pub fn with_encodings(secrets: Vec<KnownSecret>) -> Vec<KnownSecret> {
                         encodes: (form != plain.as_bytes()).then(|| plain.as_bytes().to_vec()),
                         value: form,
                         rule: secret.rule.clone(),
+                        piece: secret.piece,
                     });
                 }
             }
@@ -107,6 +108,26 @@ fn encodings(value: &str) -> Vec<Vec<u8>> {
             .to_string()
             .into_bytes(),
     ];
+    // Node's encodeURIComponent leaves `-_.!~*'()` as they are; lower-case hex is seen too.
+    const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'!')
+        .remove(b'~')
+        .remove(b'*')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')');
+    let component = percent_encoding::utf8_percent_encode(value, URI_COMPONENT).to_string();
+    forms.push(component.clone().into_bytes());
+    forms.push(lower_hex_escapes(&component).into_bytes());
+    // Twice encoded (a URL inside a query parameter of another URL).
+    forms.push(
+        percent_encoding::utf8_percent_encode(&component, URI_COMPONENT)
+            .to_string()
+            .into_bytes(),
+    );
     let json = serde_json::to_string(value).expect("a string serializes");
     let json = &json[1..json.len() - 1];
     forms.push(json.as_bytes().to_vec());
@@ -122,6 +143,20 @@ fn encodings(value: &str) -> Vec<Vec<u8>> {
         }
     }
     forms
+}
+
+/// `%2F` → `%2f`: some encoders write lower-case hex.
+fn lower_hex_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let esc = rest.get(at..at + 3).unwrap_or(&rest[at..]);
+        out.push_str(&esc.to_ascii_lowercase());
+        rest = &rest[at + esc.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The text a base64 value stands for, when it is base64 of printable UTF-8.

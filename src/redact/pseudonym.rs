@@ -83,11 +83,7 @@ impl Pseudonyms {
             self.map_id().into_bytes(),
         ]
         .into_iter()
-        .map(|value| KnownSecret {
-            value,
-            rule: KEY_RULE.into(),
-            encodes: None,
-        })
+        .map(|value| KnownSecret::new(value, KEY_RULE))
         .collect()
     }
 

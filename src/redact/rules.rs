@@ -370,6 +370,46 @@ impl RuleSet {
         Ok(())
     }
 
+    /// The API-key header names a config sets (`apikeys.api-key-header: x-client-key`): their
+    /// values in header dumps, util.inspect objects, rawHeaders arrays and query strings are
+    /// the API key, like `x-api-key`'s. Names that are not plain header tokens are ignored.
+    pub fn add_api_key_headers(&mut self, names: &[String]) -> Result<()> {
+        let mut names: Vec<String> = names
+            .iter()
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| {
+                (1..=64).contains(&n.len())
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    && n != "x-api-key"
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        if names.is_empty() || self.patterns.iter().any(|p| p.id == "api_key_header") {
+            return Ok(());
+        }
+        let alternatives = names
+            .iter()
+            .map(|n| regex::escape(n))
+            .collect::<Vec<_>>()
+            .join("|");
+        let regex = format!(
+            r#"(?i)(?:\b(?:{alternatives})\b(?:\\?["']?\s*[:=]|["']\s*,|\t)\s*(?:\x1b\[[0-9;]*m)*\\?["']?([^\s"'\\,;}}\]&\x1b]+)|[?&](?:{alternatives})=([^&\s"'#<>\]]+))"#
+        );
+        self.patterns.push(PatternRule {
+            id: "api_key_header".into(),
+            keywords: names,
+            matcher: Matcher::Regex(compile(
+                "the configs' api-key-header",
+                "api_key_header",
+                &regex,
+            )?),
+            unless: None,
+        });
+        Ok(())
+    }
+
     fn add_block(&mut self, at: &str, item: &Node) -> Result<()> {
         let raw: RawBlock = deserialize(at, item)?;
         self.check_id(at, &raw.id)?;
@@ -575,10 +615,7 @@ mod tests {
                         ] {
                             let mut spans = Vec::new();
                             emg_field_spans(line.as_bytes(), 8, &mut spans);
-                            let got: Vec<&str> = spans
-                                .iter()
-                                .map(|&(a, z)| &line[a..z])
-                                .collect();
+                            let got: Vec<&str> = spans.iter().map(|&(a, z)| &line[a..z]).collect();
                             let want = if shape == "spliced" { 2 } else { 1 };
                             assert_eq!(got, vec![key.as_str(); want], "{shape}: {line:?}");
                         }

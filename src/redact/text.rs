@@ -50,6 +50,8 @@ pub struct KnownSecret {
     pub rule: String,
     /// For an encoded form (percent, base64): the plain value, so both get one pseudonym.
     pub encodes: Option<Vec<u8>>,
+    /// A piece of a larger secret (a line of a wrapped blob): searched as is, never decoded.
+    pub piece: bool,
 }
 
 impl KnownSecret {
@@ -58,6 +60,15 @@ impl KnownSecret {
             value: value.into(),
             rule: rule.to_string(),
             encodes: None,
+            piece: false,
+        }
+    }
+
+    /// A piece of a larger secret (see `piece`).
+    pub fn piece(value: impl Into<Vec<u8>>, rule: &str) -> Self {
+        KnownSecret {
+            piece: true,
+            ..KnownSecret::new(value, rule)
         }
     }
 }
@@ -120,6 +131,71 @@ fn shadows(keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
                 .collect()
         })
         .collect()
+}
+
+/// Cheap gate for `dangling_key`: the line ends with `:` (spaces and a CR aside).
+fn dangling_hint(line: &[u8]) -> bool {
+    line.iter()
+        .rev()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b':')
+}
+
+/// The rule for a line that ends with a secret's key and a colon and no value.
+fn dangling_key(content: &[u8]) -> Option<&'static str> {
+    static KEY: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        regex::bytes::RegexBuilder::new(
+            r#"(?i)(?:^|[\s{,])['"]?[\w-]{0,40}?(authorization|cookie|password|passwd|passphrase|secret|token|api[_-]?key|apikey|credentials?)['"]?\s*:\s*$"#,
+        )
+        .unicode(false)
+        .build()
+        .expect("static regex")
+    });
+    if !dangling_hint(content) {
+        return None;
+    }
+    let caps = KEY.captures(content)?;
+    let word = caps.get(1)?.as_bytes().to_ascii_lowercase();
+    Some(match word.as_slice() {
+        b"authorization" => "authorization",
+        b"cookie" => "cookie",
+        _ => "kv_secret",
+    })
+}
+
+/// The first value on a line: after indentation, a quote and an auth scheme (`'Basic …'`), up
+/// to the closing quote or a delimiter.
+fn first_value(content: &[u8]) -> Option<(usize, usize)> {
+    let mut a = content.iter().position(|b| !b.is_ascii_whitespace())?;
+    // A YAML sequence item under the key: its value.
+    if content[a..].starts_with(b"- ") {
+        a += 2 + content[a + 2..].iter().take_while(|b| **b == b' ').count();
+    }
+    let quote = matches!(content.get(a), Some(b'\'' | b'"' | b'`')).then(|| content[a]);
+    if quote.is_some() {
+        a += 1;
+    }
+    for scheme in [&b"basic "[..], b"bearer ", b"digest ", b"token "] {
+        if content.len() >= a + scheme.len()
+            && content[a..a + scheme.len()].eq_ignore_ascii_case(scheme)
+        {
+            a += scheme.len();
+        }
+    }
+    let z = a + content[a..]
+        .iter()
+        .position(|b| match quote {
+            Some(q) => *b == q,
+            None => b" \t,;}]".contains(b),
+        })
+        .unwrap_or(content.len() - a);
+    // A key of its own (`user:` under `credentials:`) is structure, not a value.
+    let after = if quote.is_some() { z + 1 } else { z };
+    let is_key = content[a..z].ends_with(b":")
+        || content
+            .get(after..)
+            .is_some_and(|r| r.trim_ascii_start().starts_with(b":"));
+    (z > a && !is_key).then_some((a, z))
 }
 
 /// Secrets shorter than this are not replaced as literals: too many innocent matches.
@@ -215,6 +291,8 @@ impl<'r> TextEngine<'r> {
             carry_literal: None,
             lowered: Vec::new(),
             field_spans: Vec::new(),
+            carry_pattern: None,
+            carry_value: None,
             tokens_seen: std::collections::HashSet::new(),
             found: None,
             report: FileReport::default(),
@@ -241,6 +319,12 @@ pub struct FileRedactor<'e, 'r> {
     block_literals: Vec<(usize, usize, usize)>,
     /// The rest of a known secret that crossed a line end: bytes left, literal pattern.
     carry_literal: Option<(usize, usize)>,
+    /// A secret a rule found running to the end of a line that was cut (a 1 MiB piece, or a
+    /// log driver's 16 KiB split): the next line starts with the rest of it.
+    carry_pattern: Option<&'e str>,
+    /// A line ended with a secret's key and a colon (`authorization:` in util.inspect output
+    /// that put the value on the next line): the next line's first value is the secret.
+    carry_value: Option<&'static str>,
     /// The text lowercased (A–Z only) for the keyword search, reused.
     lowered: Vec<u8>,
     /// Spans of the field rules (the clientId) in the line at hand, reused.
@@ -327,7 +411,14 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 }
             }
             let cont = continues && first;
-            if k0 == k && l0 == l && !fields && self.block.is_none() && self.carry_literal.is_none()
+            if k0 == k
+                && l0 == l
+                && !fields
+                && self.block.is_none()
+                && self.carry_literal.is_none()
+                && self.carry_pattern.is_none()
+                && self.carry_value.is_none()
+                && !dangling_hint(line)
             {
                 if !cont {
                     self.line_no += 1;
@@ -338,13 +429,17 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 self.fired
                     .extend(keywords[k0..k].iter().map(|(_, owner)| *owner));
                 self.literal.clear();
-                // A known secret that runs past the end of its line goes on in the next one.
+                // A known secret that runs past the end of its line goes on in the next one
+                // (and the one after: a wrapped blob spans many).
                 if let Some((rest, pattern)) = self.carry_literal.take() {
                     self.literal.push((
                         0,
                         rest.min(line.len() - usize::from(line.ends_with(b"\n"))),
                         pattern,
                     ));
+                    if rest > line.len() {
+                        self.carry_literal = Some((rest - line.len(), pattern));
+                    }
                 }
                 // The line's own bytes end before its `\n`: a replacement never eats the newline.
                 let content = line.len() - usize::from(line.ends_with(b"\n"));
@@ -382,6 +477,23 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             }
         }
         self.blocks(line, rules);
+        let content = line.len() - usize::from(line.ends_with(b"\n"));
+        let content = content - usize::from(line[..content].ends_with(b"\r"));
+        if let Some(rule) = self.carry_pattern.take() {
+            let rest = line[..content]
+                .iter()
+                .position(|b| b" \t\"',;&<>[]{}".contains(b))
+                .unwrap_or(content);
+            if rest > 0 {
+                self.spans.push((0, rest, rule, None));
+            }
+        }
+        if let Some(rule) = self.carry_value.take() {
+            if let Some((a, z)) = first_value(&line[..content]) {
+                self.spans.push((a, z, rule, None));
+            }
+        }
+        self.carry_value = dangling_key(&line[..content]);
         for (p, rule) in rules.patterns.iter().enumerate() {
             let regex = match &rule.matcher {
                 Matcher::EmgField(n) => {
@@ -426,6 +538,15 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                     m.end() + 1
                 };
             }
+        }
+        // A cut line: no line break at its end, or exactly a log driver's 16 KiB split.
+        let cut = !line.ends_with(b"\n") || (content > 0 && content.is_multiple_of(16384));
+        if cut {
+            self.carry_pattern = self
+                .spans
+                .iter()
+                .find(|s| s.1 == content && s.3.is_none() && s.1 > s.0)
+                .map(|s| s.2);
         }
         for &(start, end, pattern) in &self.literal {
             self.spans.push((
@@ -597,6 +718,24 @@ fn key_material(line: &[u8], start: usize, end: usize) -> Option<(usize, usize)>
     let b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
     if body.is_empty() {
         return Some((start, end));
+    }
+    // Node prints a key in a string concatenation: `'MIIE…\n' +` on each line.
+    let lead = body
+        .iter()
+        .take_while(|b| matches!(b, b'\'' | b'"' | b'`'))
+        .count();
+    let run = body[lead..].iter().take_while(|b| b64(b)).count();
+    let tail = &body[lead + run..];
+    if lead > 0
+        && run > 0
+        && tail.iter().all(|b| {
+            matches!(
+                b,
+                b'\'' | b'"' | b'`' | b' ' | b'+' | b',' | b'\\' | b'n' | b';' | b')'
+            )
+        })
+    {
+        return Some((start + lead, start + lead + run));
     }
     let trimmed_end = body
         .iter()

@@ -13,6 +13,7 @@ mod hostile;
 mod leaks;
 mod loglevel;
 mod pseudonyms;
+mod shapes;
 mod signals;
 mod snapshots;
 mod verify;
