@@ -62,6 +62,8 @@ impl Interrupt {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
+        #[cfg(not(debug_assertions))]
+        let _ = name;
         self.check()
     }
 }

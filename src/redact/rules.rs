@@ -113,11 +113,14 @@ static EMG_CLIENT_ID: std::sync::LazyLock<BytesRegex> = std::sync::LazyLock::new
 });
 
 /// Every span of field `n` in a line: the field of the record that starts the line when it
-/// reads as one whole record (most lines, found by position), else, for the clientId, of every
-/// record found by its grammar anywhere in the line.
+/// reads as one whole record (most lines, found by position in one pass), else, for the
+/// clientId, of every record found by its grammar anywhere in the line.
 pub fn emg_field_spans(line: &[u8], n: usize, out: &mut Vec<(usize, usize)>) {
-    if let Some(span) = emg_field(line, n).filter(|_| whole_record(line)) {
-        out.push(span);
+    if let Some(fields) = whole_record(line) {
+        let (start, end) = fields[n - 1];
+        if end > start {
+            out.push((start, end));
+        }
         return;
     }
     if n != 8 || memchr::memmem::find(line, b"][").is_none() {
@@ -130,24 +133,39 @@ pub fn emg_field_spans(line: &[u8], n: usize, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// The line is one EMG event record from its first byte: 16 fields, the client IP and the
-/// correlation id in their shapes, nothing after the last field.
-fn whole_record(line: &[u8]) -> bool {
-    let Some((_, last)) = emg_field_raw(line, 16) else {
-        return false;
-    };
-    let rest = &line[last + 1..];
-    let ip_ok = emg_field_raw(line, 7).is_some_and(|(s, e)| {
-        line[s..e]
-            .iter()
-            .all(|b| b.is_ascii_hexdigit() || *b == b'.' || *b == b':')
-    });
-    let corr_ok = emg_field_raw(line, 9).is_some_and(|(s, e)| {
-        line[s..e]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-    });
-    ip_ok && corr_ok && rest.iter().all(|b| matches!(b, b'\r' | b'\n'))
+/// The 16 fields of the line when it is one EMG event record from its first byte: 16 fields,
+/// the client IP and the correlation id in their shapes, nothing after the last field.
+fn whole_record(line: &[u8]) -> Option<[(usize, usize); 16]> {
+    if !line.first()?.is_ascii_digit() {
+        return None;
+    }
+    let space = memchr::memchr(b' ', line)?;
+    if line.get(space + 1) != Some(&b'[') {
+        return None;
+    }
+    let mut fields = [(0, 0); 16];
+    let mut start = space + 2;
+    for (i, field) in fields.iter_mut().enumerate() {
+        let close = start + memchr::memchr(b']', &line[start..])?;
+        *field = (start, close);
+        if i < 15 {
+            if line.get(close + 1) != Some(&b'[') {
+                return None;
+            }
+            start = close + 2;
+        } else {
+            start = close + 1;
+        }
+    }
+    let (ip, corr) = (fields[6], fields[8]);
+    let ip_ok = line[ip.0..ip.1]
+        .iter()
+        .all(|b| b.is_ascii_hexdigit() || *b == b'.' || *b == b':');
+    let corr_ok = line[corr.0..corr.1]
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    let rest_ok = line[start..].iter().all(|b| matches!(b, b'\r' | b'\n'));
+    (ip_ok && corr_ok && rest_ok).then_some(fields)
 }
 
 #[derive(Debug)]
