@@ -1064,7 +1064,7 @@ fn log_summary(log: &LogFile) -> serde_json::Value {
         .unwrap_or(0);
     let at = chrono::DateTime::from_timestamp(modified as i64, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    json!({"name": log.name, "bytes": log.size, "modified": at})
+    json!({"name": log.name, "bytes": log.size, "modified": at, "found_as": log.found_as})
 }
 
 impl Redactions {

@@ -152,15 +152,18 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
         .flat_map(|e| {
             e.iter()
                 .filter(|(var, value)| is_secret_var(var, value))
-                .map(|(_, value)| value)
+                .map(|(var, value)| (var.eq_ignore_ascii_case("EDGEMICRO_CONFIG"), value))
         })
-        .flat_map(|v| {
+        .flat_map(|(config, v)| {
             let mut forms = blob_forms(v).into_iter();
-            let whole = forms
-                .next()
-                .map(|w| KnownSecret::new(w.into_bytes(), "env_secret"));
-            // The pieces of a wrapped blob are searched as they are, never decoded: a piece
-            // decodes to a piece of plain config text, which the bundle rightly holds.
+            // EDGEMICRO_CONFIG is searched as it is, never decoded: it decodes to the config,
+            // which the bundle holds redacted (and, with no secret in it, as it is). Its
+            // secrets are found by the structural pass over that config.
+            let whole = forms.next().map(|w| match config {
+                true => KnownSecret::piece(w.into_bytes(), "env_secret"),
+                false => KnownSecret::new(w.into_bytes(), "env_secret"),
+            });
+            // The pieces of a wrapped blob likewise: a piece decodes to a piece of config text.
             whole
                 .into_iter()
                 .chain(forms.map(|p| KnownSecret::piece(p.into_bytes(), "env_secret")))

@@ -51,6 +51,31 @@ pub struct LogFile {
     pub name: String,
     pub size: u64,
     pub modified: SystemTime,
+    /// Why this file was taken as a log (listed in the manifest).
+    pub found_as: &'static str,
+}
+
+/// Which files of a log dir are EMG's logs, and why. EMG writes `edgemicro-HOST-UUID-N-api.log`
+/// (every core version); the official docker image tees the console into `edgemicro.log`;
+/// logrotate leaves `.1`, `-20260101` and `.gz` copies. Compressed copies are not read here yet.
+fn log_kind(name: &[u8]) -> Option<&'static str> {
+    let emg = name.starts_with(b"edgemicro-") || name.starts_with(b"edgemicro.");
+    if !emg || name.ends_with(b".gz") || name.ends_with(b".zip") || name.ends_with(b".bz2") {
+        return None;
+    }
+    if name == b"edgemicro.log" {
+        return Some("console log (the docker image tees edgemicro's output into edgemicro.log)");
+    }
+    if name.ends_with(b".log") {
+        return Some("EMG log file (edgemicro-*.log)");
+    }
+    // Rotated: `….log.N` or `….log-DATE`.
+    let at = memchr::memmem::rfind(name, b".log")?;
+    let rest = &name[at + 4..];
+    let rotated = (rest.first() == Some(&b'.') || rest.first() == Some(&b'-'))
+        && rest.len() > 1
+        && rest[1..].iter().all(|b| b.is_ascii_digit() || *b == b'-');
+    rotated.then_some("rotated EMG log (.log.N or .log-DATE)")
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -136,9 +161,13 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
         } else {
             String::new()
         };
+        // Any `*.log` only in a dir someone named (flag, env or EMG config): /var/tmp by
+        // default holds other programs' logs.
+        let named = !matches!(log_dir.source, Source::Default);
         list_logs(
             &log_dir.value,
             &prefix,
+            named,
             settings.follow_hardlinks,
             &mut found,
         );
@@ -156,7 +185,7 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
             .map(|d| format!("`{}`", d.value.display()))
             .collect();
         found.warnings.push(format!(
-            "no edgemicro-*.log files in {}; pass --log-dir DIR if edgemicro logs elsewhere",
+            "no edgemicro-*.log files (nor edgemicro.log or any *.log) in {}; pass --log-dir DIR if edgemicro logs elsewhere",
             dirs.join(", ")
         ));
     }
@@ -377,7 +406,7 @@ fn resolve_log_dir_warnings(found: &mut Discovery) {
     }
 }
 
-fn list_logs(dir: &Path, prefix: &str, follow_hardlinks: bool, found: &mut Discovery) {
+fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, found: &mut Discovery) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -388,16 +417,38 @@ fn list_logs(dir: &Path, prefix: &str, follow_hardlinks: bool, found: &mut Disco
             return;
         }
     };
-    let mut names: Vec<std::ffi::OsString> = entries
+    let all: Vec<std::ffi::OsString> = entries
         .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .filter(|n| {
-            let n = n.as_encoded_bytes();
-            n.starts_with(b"edgemicro-") && n.ends_with(b".log")
-        })
         .collect();
+    let mut names: Vec<(std::ffi::OsString, &'static str)> = all
+        .iter()
+        .filter_map(|n| log_kind(n.as_encoded_bytes()).map(|k| (n.clone(), k)))
+        .collect();
+    // A named dir with no EMG-named log (to_console setups, a wrapper's own names): its `*.log`.
+    if names.is_empty() && named {
+        names = all
+            .iter()
+            .filter(|n| n.as_encoded_bytes().ends_with(b".log"))
+            .map(|n| {
+                (
+                    n.clone(),
+                    "a *.log in the log dir (no file there has an EMG log name)",
+                )
+            })
+            .collect();
+    }
+    for gz in all.iter().filter(|n| {
+        let n = n.as_encoded_bytes();
+        n.starts_with(b"edgemicro") && (n.ends_with(b".gz") || n.ends_with(b".bz2"))
+    }) {
+        found.skipped.push(Skipped {
+            source: dir.join(gz).display().to_string(),
+            reason: "a compressed rotated log: not read (decompress it and pass it with --stdin-log, or --log-dir a copy)".into(),
+        });
+    }
     names.sort();
     let mut seen = std::collections::HashSet::new();
-    for name in names {
+    for (name, found_as) in names {
         let source = dir.join(&name).display().to_string();
         match open_in_dir(dir, &name) {
             // A link inside the dir to a file that is listed too: read it once.
@@ -411,6 +462,7 @@ fn list_logs(dir: &Path, prefix: &str, follow_hardlinks: bool, found: &mut Disco
                 name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
                 size: opened.meta.len(),
                 modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                found_as,
             }),
             Err(reason) => found.skipped.push(Skipped { source, reason }),
         }

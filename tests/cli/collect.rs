@@ -514,3 +514,77 @@ fn same_inputs_give_the_same_entries_in_the_same_order() {
     assert_eq!(stable(&manifests[0]), stable(&manifests[1]));
     assert_eq!(manifests[0]["redaction"], manifests[1]["redaction"]);
 }
+
+/// The official docker image's console log (`edgemicro.log`, with the entrypoint's echoed
+/// `edgemicro start … -k KEY -s SECRET`), rotated copies (`.log.1`, `.log-DATE`) and compressed
+/// ones: each taken or skipped with how it was found, and no key or secret reaches the bundle.
+#[test]
+fn docker_console_log_and_rotated_logs_are_collected_with_how_they_were_found() {
+    let key = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let secret = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    let t = Test::minimal()
+        .log(
+            "edgemicro.log",
+            format!("edgemicro start -o acme -e prod -k {key} -s {secret} -r 8000\n2026-01-01T00:00:00.000Z [1] [microgateway edgemicro] current edgemicro version is 3.3.7\n"),
+        )
+        .log("edgemicro-gw-1-api.log.1", "2026-01-01T00:00:00.000Z info 1 rotated one\n")
+        .log("edgemicro-gw-1-api.log-20260101", "2026-01-01T00:00:00.000Z info 1 rotated dated\n")
+        .log("edgemicro-gw-1-api.log.2.gz", [0x1f, 0x8b, 8, 0])
+        .collect("d.zip")
+        .args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    assert!(skip_reason(&json, "edgemicro-gw-1-api.log.2.gz").contains("compressed"));
+    let entries = unzip_all(&t.path("out/d.zip"));
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    for log in [
+        "logs/edgemicro.log",
+        "logs/edgemicro-gw-1-api.log.1",
+        "logs/edgemicro-gw-1-api.log-20260101",
+    ] {
+        assert!(names.contains(&log), "{log} not in {names:?}");
+    }
+    for (name, bytes) in &entries {
+        assert!(
+            !contains(bytes, key.as_bytes()) && !contains(bytes, secret.as_bytes()),
+            "{name}"
+        );
+    }
+    let console = String::from_utf8_lossy(entry(&entries, "logs/edgemicro.log")).into_owned();
+    assert!(
+        console.contains("current edgemicro version is 3.3.7"),
+        "{console}"
+    );
+    let manifest = manifest_of(&entries);
+    let found: Vec<&str> = manifest["logs_newest_first"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["found_as"].as_str().unwrap())
+        .collect();
+    assert!(found.iter().any(|f| f.contains("console log")), "{found:?}");
+    assert!(found.iter().any(|f| f.contains("rotated")), "{found:?}");
+}
+
+/// A log dir someone named whose files do not have EMG's names (a wrapper's own): its `*.log`
+/// are taken, and the manifest says why.
+#[test]
+fn a_named_log_dir_without_emg_names_gives_its_star_log_files() {
+    let t = Test::minimal()
+        .log("gateway.log", "2026-01-01T00:00:00.000Z info 1 hello\n")
+        .log("notes.txt", "not a log\n")
+        .collect("n.zip")
+        .args(["--json"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries = unzip_all(&t.path("out/n.zip"));
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"logs/gateway.log"), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("notes")), "{names:?}");
+    let manifest = manifest_of(&entries);
+    assert!(manifest["logs_newest_first"][0]["found_as"]
+        .as_str()
+        .unwrap()
+        .contains("no file there has an EMG log name"));
+}

@@ -238,3 +238,35 @@ fn stdin_log_is_redacted_and_bounded() {
     assert_eq!(gw1["truncated"], true);
     assert!(gw1["bytes"].as_u64().unwrap() <= 1100, "{gw1}");
 }
+
+/// The usual container after `edgemicro configure`: EDGEMICRO_CONFIG holds a config with no
+/// secret in it. The blob is still a value that must not appear, but its decoded config is
+/// collected as it is and the self-check does not refuse the bundle (exit 0).
+#[test]
+fn a_secret_free_edgemicro_config_gives_a_complete_bundle() {
+    let t = Test::new();
+    no_config_dir(&t);
+    let text = format!(
+        "edgemicro:\n  port: 8000\n  keep_alive_timeout: 65000\n  logging:\n    level: info\n    dir: {}\n",
+        t.log_dir().display()
+    );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&text);
+    std::fs::write(
+        t.log_dir().join("edgemicro-pod-1-api.log"),
+        format!("2026-01-01T00:00:00.000Z info 1 env EDGEMICRO_CONFIG={encoded}\n"),
+    )
+    .unwrap();
+    let t = t
+        .env("EDGEMICRO_CONFIG", &encoded)
+        .env("EDGEMICRO_ORG", "acme")
+        .env("EDGEMICRO_ENV", "prod")
+        .args(["collect", "-y", "--json", "-o", "out/free.zip"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}{}", run.stderr, run.stdout_str());
+    let entries = unzip_all(&t.path("out/free.zip"));
+    assert_eq!(
+        String::from_utf8_lossy(entry(&entries, "config/acme-prod-config.yaml")),
+        text
+    );
+    assert!(!entries.iter().any(|(_, b)| contains(b, encoded.as_bytes())));
+}
