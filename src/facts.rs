@@ -1,5 +1,5 @@
 //! `system/facts.json`: what support asks about the host besides EMG's own files. OS, kernel,
-//! TCP keep-alive sysctls (the seed compares the OS keep-alive with the target's), open-file
+//! TCP keep-alive sysctls (support compares the OS keep-alive with the target's), open-file
 //! limits, node and edgemicro versions, and the running edgemicro processes.
 //!
 //! It runs nothing but `node --version` (bounded in time) and never records a secret argument:

@@ -1,5 +1,5 @@
 //! The one change this tool may make on a host: `edgemicro.logging.level` in ORG-ENV-config.yaml,
-//! switched (the seed asks for `info` while the 502s happen) and restored byte for byte.
+//! switched (support asks for `info` while the 502s happen) and restored byte for byte.
 //!
 //! Only the bytes of that one value change (or one `level:` line is added, in the file's own
 //! indentation and line endings). The edit is re-parsed before it is written: if any other value

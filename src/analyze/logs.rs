@@ -1,5 +1,5 @@
 //! Log triage: one streaming pass over EMG logs (current bracketed records and the 2.x
-//! `<epoch ms> <level> k=v, …` records), counting what the seed's diagnosis looks for: 502 and
+//! `<epoch ms> <level> k=v, …` records), counting what the 502 diagnosis looks for: 502 and
 //! 504 responses, `socket hang up`, ECONNRESET, ETIMEDOUT, ECONNREFUSED, by target, proxy and
 //! hour, with first/last occurrence and a few (already redacted) sample lines.
 //!
@@ -222,11 +222,15 @@ impl Triage {
             self.kinds.timeout_504 += 1;
         }
         let proxy = rec.proxy.split('?').next().unwrap_or("").to_string();
-        let hour = rec
-            .time
-            .get(..13)
-            .map(|h| format!("{h}:00"))
-            .unwrap_or_default();
+        // Every time in the output is UTC RFC 3339, whatever the record wrote (2.x epoch ms).
+        let hour = match rec.millis.and_then(chrono::DateTime::from_timestamp_millis) {
+            Some(t) => t.format("%Y-%m-%dT%H:00").to_string(),
+            None => rec
+                .time
+                .get(..13)
+                .map(|h| format!("{h}:00"))
+                .unwrap_or_default(),
+        };
         // Paths carry ids (orders/123): past KEYS distinct keys the rest is counted as "(other)",
         // so memory stays bounded whatever the log holds.
         for (map, key) in [
@@ -244,13 +248,19 @@ impl Triage {
         add(&mut self.totals, &c);
         // Logs are read newest file first: keep the earliest and the latest, not the order seen.
         let at = rec.millis.unwrap_or(0);
+        let shown = || {
+            rec.millis
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_else(|| rec.time.to_string())
+        };
         if self.first_ms.is_none_or(|f| at < f) {
             self.first_ms = Some(at);
-            self.first = Some(rec.time.to_string());
+            self.first = Some(shown());
         }
         if self.last_ms.is_none_or(|l| at > l) {
             self.last_ms = Some(at);
-            self.last = Some(rec.time.to_string());
+            self.last = Some(shown());
         }
         if self.samples.len() < SAMPLES && (c.status_502 + c.status_504) > 0 {
             self.samples.push(text.chars().take(400).collect());
@@ -474,5 +484,25 @@ mod tests {
         assert_eq!(t.kinds.hangup_502, 1);
         assert_eq!(t.by_proxy["ping"].status_502, 1);
         assert!(t.totals.econnreset >= 1);
+    }
+
+    /// 2.x epoch-millisecond records next to ISO ones (a host upgraded mid-incident): first and
+    /// last are chosen by time, not by text, and both are written as RFC 3339 UTC.
+    #[test]
+    fn epoch_and_iso_times_come_out_as_rfc3339_in_time_order() {
+        let mut t = Triage::default();
+        for line in [
+            "2021-06-23T03:52:24.110Z [error][0:8000][1][o][e][ping][1.2.3.4][][c1][microgateway-core][][GET][502][socket hang up][ECONNRESET][]",
+            "1527621764751 error m=GET, u=/ping, h=gw:8000, r=10.0.0.1:5000, s=502, name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+        ] {
+            t.line(line.as_bytes());
+        }
+        assert_eq!(t.first.as_deref(), Some("2018-05-29T19:22:44.751Z"));
+        assert_eq!(t.last.as_deref(), Some("2021-06-23T03:52:24.110Z"));
+        assert!(
+            t.by_hour.contains_key("2018-05-29T19:00"),
+            "{:?}",
+            t.by_hour.keys()
+        );
     }
 }

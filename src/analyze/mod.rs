@@ -1,4 +1,4 @@
-//! Findings: what the evidence says about the 502s, in the seed's terms, with the evidence
+//! Findings: what the evidence says about the 502s, in support's terms, with the evidence
 //! (counts, packet numbers, times) and the next step. `pcap` reads captures; the log triage and
 //! the keep-alive comparison add their findings here too.
 //!
@@ -52,7 +52,7 @@ pub struct Evidence<'a> {
     pub capture: Vec<Finding>,
 }
 
-/// The findings, in the seed's terms: what happened, the evidence, the next step.
+/// The findings, in support's terms: what happened, the evidence, the next step.
 pub fn conclude(e: Evidence) -> Vec<Finding> {
     let t = e.triage;
     let mut out = e.capture;
@@ -99,7 +99,7 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             summary,
             evidence: serde_json::json!({"probes": targets, "os_tcp_keepalive_time_s": tcp_keepalive, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms}),
             next_step: format!(
-                "Every downstream hop must close idle connections before the hop upstream of it (seed: 'Praktik Terbaik'). EMG is downstream of the target: raise the target's keep-alive timeout well above {shortest:.1} s (above the longest gap between requests), or make the EMG host close first by lowering its OS keep-alive (net.ipv4.tcp_keepalive_time, now {tcp_keepalive} s) below the target's (seed: 'Resolusi')."
+                "Every downstream hop must close idle connections before the hop upstream of it. EMG is downstream of the target: raise the target's keep-alive timeout well above {shortest:.1} s (above the longest gap between requests), or make the EMG host close first by lowering its OS keep-alive (net.ipv4.tcp_keepalive_time, now {tcp_keepalive} s) below the target's (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway)."
             ),
         };
         match out.iter_mut().find(|f| f.id == "keepalive-race") {
@@ -125,7 +125,7 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             id: "target-hangup",
             severity: "high",
             summary: format!(
-                "{} request(s) got 502 because the target closed the connection (socket hang up / ECONNRESET), between {} and {}. In the seed this is either the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.",
+                "{} request(s) got 502 because the target closed the connection (socket hang up / ECONNRESET), between {} and {}. Two causes give this: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.",
                 t.kinds.hangup_502,
                 t.first.as_deref().unwrap_or("?"),
                 t.last.as_deref().unwrap_or("?")
