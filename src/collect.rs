@@ -668,6 +668,15 @@ fn collect_logs(
             found.skipped.push(Skipped { source, reason });
             continue;
         }
+        if log.gz {
+            let outcome = copy_gz_log(&log, opened.file, &source, budget, engine, stream, writer)?;
+            budget -= outcome.bytes.min(budget);
+            found.skipped.extend(outcome.skipped);
+            found.warnings.extend(outcome.warning);
+            reports.push(outcome.report);
+            kept.push(log);
+            continue;
+        }
         // Copy up to the size seen now: a log that grows while being read ends here.
         let size = opened.meta.len();
         let take = size.min(budget);
@@ -761,6 +770,67 @@ fn redacted_name(engine: &TextEngine, name: &str) -> String {
     engine.file().line(name.as_bytes(), false, &mut out);
     String::from_utf8(out).unwrap_or_else(|_| name.to_string())
 }
+
+/// What copying a compressed log did.
+struct GzCopied {
+    bytes: u64,
+    report: (String, FileReport),
+    skipped: Option<Skipped>,
+    warning: Option<String>,
+}
+
+/// A gzip-compressed rotation, decompressed while read, through the same redaction and limits:
+/// at most `budget` decompressed bytes (its first ones: a gzip stream cannot be read from the
+/// end), so a small file that inflates without end is cut, never held.
+fn copy_gz_log(
+    log: &LogFile,
+    file: std::fs::File,
+    source: &str,
+    budget: u64,
+    engine: &TextEngine,
+    stream: &Stream,
+    writer: &mut BundleWriter,
+) -> Result<GzCopied> {
+    let name = log.name.strip_suffix(".gz").unwrap_or(&log.name);
+    let path = format!("logs/{name}");
+    let limit = budget.min(MAX_GZ_INFLATED);
+    let mut entry = writer.entry(&path, limit)?;
+    let mut redactor = engine.file();
+    let mut limited = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)).take(limit);
+    let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
+    let read = limit - limited.limit();
+    let more = limited.limit() == 0 && limited.into_inner().read(&mut [0u8; 1]).unwrap_or(0) > 0;
+    let (mut skipped, mut warning, mut truncated) = (None, None, more);
+    match outcome {
+        Copied::Whole => {}
+        Copied::ReadError(e) => {
+            truncated = true;
+            skipped = Some(Skipped {
+                source: source.to_string(),
+                reason: format!("gzip stream stopped: {}", io_reason(&e)),
+            });
+        }
+        Copied::Limited(reason) => {
+            truncated = true;
+            warning = Some(format!("{name}: cut short, {reason}"));
+        }
+    }
+    if more {
+        warning = Some(format!(
+            "{name}: only the first {read} decompressed bytes (--max-log-bytes, or {MAX_GZ_INFLATED} for one compressed log)"
+        ));
+    }
+    entry.finish(source, redactor.report.total, truncated)?;
+    Ok(GzCopied {
+        bytes: read,
+        report: (path, redactor.report),
+        skipped,
+        warning,
+    })
+}
+
+/// The most one compressed log may inflate to (a gzip bomb is cut here).
+const MAX_GZ_INFLATED: u64 = 8 << 30;
 
 /// `--stdin-log NAME`: a log piped in (`docker logs`, `kubectl logs`), redacted and bounded by
 /// `--max-log-bytes` (the first bytes: pipe `--since`/`--tail` output to choose the newest).

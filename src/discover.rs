@@ -53,15 +53,21 @@ pub struct LogFile {
     pub modified: SystemTime,
     /// Why this file was taken as a log (listed in the manifest).
     pub found_as: &'static str,
+    /// A gzip-compressed rotation: decompressed while it is read.
+    pub gz: bool,
 }
 
 /// Which files of a log dir are EMG's logs, and why. EMG writes `edgemicro-HOST-UUID-N-api.log`
 /// (every core version); the official docker image tees the console into `edgemicro.log`;
-/// logrotate leaves `.1`, `-20260101` and `.gz` copies. Compressed copies are not read here yet.
+/// logrotate leaves `.1`, `-20260101` and `.gz` copies (gzip is decompressed while read).
 fn log_kind(name: &[u8]) -> Option<&'static str> {
     let emg = name.starts_with(b"edgemicro-") || name.starts_with(b"edgemicro.");
-    if !emg || name.ends_with(b".gz") || name.ends_with(b".zip") || name.ends_with(b".bz2") {
+    if !emg || name.ends_with(b".zip") || name.ends_with(b".bz2") || name.ends_with(b".xz") {
         return None;
+    }
+    if let Some(inner) = name.strip_suffix(b".gz") {
+        return log_kind(inner)
+            .map(|_| "compressed rotated EMG log (.gz, decompressed while read)");
     }
     if name == b"edgemicro.log" {
         return Some("console log (the docker image tees edgemicro's output into edgemicro.log)");
@@ -437,13 +443,13 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
             })
             .collect();
     }
-    for gz in all.iter().filter(|n| {
+    for packed in all.iter().filter(|n| {
         let n = n.as_encoded_bytes();
-        n.starts_with(b"edgemicro") && (n.ends_with(b".gz") || n.ends_with(b".bz2"))
+        n.starts_with(b"edgemicro") && (n.ends_with(b".bz2") || n.ends_with(b".xz"))
     }) {
         found.skipped.push(Skipped {
-            source: dir.join(gz).display().to_string(),
-            reason: "a compressed rotated log: not read (decompress it and pass it with --stdin-log, or --log-dir a copy)".into(),
+            source: dir.join(packed).display().to_string(),
+            reason: "a bzip2/xz-compressed rotated log: not read (decompress it and pass it with --stdin-log); gzip ones are read".into(),
         });
     }
     names.sort();
@@ -462,6 +468,7 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
                 name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
                 size: opened.meta.len(),
                 modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                gz: name.as_encoded_bytes().ends_with(b".gz"),
                 found_as,
             }),
             Err(reason) => found.skipped.push(Skipped { source, reason }),

@@ -529,13 +529,25 @@ fn docker_console_log_and_rotated_logs_are_collected_with_how_they_were_found() 
         )
         .log("edgemicro-gw-1-api.log.1", "2026-01-01T00:00:00.000Z info 1 rotated one\n")
         .log("edgemicro-gw-1-api.log-20260101", "2026-01-01T00:00:00.000Z info 1 rotated dated\n")
-        .log("edgemicro-gw-1-api.log.2.gz", [0x1f, 0x8b, 8, 0])
+        .log("edgemicro-gw-1-api.log.3.bz2", "BZh9")
         .collect("d.zip")
         .args(["--json"]);
+    // A real gzip rotation (gzip(1)), with the key in it.
+    let rotated = t.log_dir().join("edgemicro-gw-1-api.log.2");
+    std::fs::write(
+        &rotated,
+        format!("2026-01-01T00:00:00.000Z info 1 edgemicro start -o acme -e prod -k {key} -s {secret}\n2026-01-01T00:00:01.000Z info 1 gzipped diagnostic line\n"),
+    )
+    .unwrap();
+    assert!(std::process::Command::new("gzip")
+        .arg(&rotated)
+        .status()
+        .unwrap()
+        .success());
     let run = t.run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     let json = run.json();
-    assert!(skip_reason(&json, "edgemicro-gw-1-api.log.2.gz").contains("compressed"));
+    assert!(skip_reason(&json, "edgemicro-gw-1-api.log.3.bz2").contains("bzip2"));
     let entries = unzip_all(&t.path("out/d.zip"));
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
     for log in [
@@ -551,6 +563,10 @@ fn docker_console_log_and_rotated_logs_are_collected_with_how_they_were_found() 
             "{name}"
         );
     }
+    assert!(contains(
+        entry(&entries, "logs/edgemicro-gw-1-api.log.2"),
+        b"gzipped diagnostic line"
+    ));
     let console = String::from_utf8_lossy(entry(&entries, "logs/edgemicro.log")).into_owned();
     assert!(
         console.contains("current edgemicro version is 3.3.7"),
@@ -565,6 +581,33 @@ fn docker_console_log_and_rotated_logs_are_collected_with_how_they_were_found() 
         .collect();
     assert!(found.iter().any(|f| f.contains("console log")), "{found:?}");
     assert!(found.iter().any(|f| f.contains("rotated")), "{found:?}");
+    assert!(found.iter().any(|f| f.contains(".gz")), "{found:?}");
+}
+
+/// A gzip rotation that inflates far beyond --max-log-bytes is cut there while streaming (a
+/// gzip bomb is never held), and the bundle says so.
+#[test]
+fn a_gzip_rotation_is_bounded_while_it_is_decompressed() {
+    let t = Test::minimal();
+    let plain = t.log_dir().join("edgemicro-gw-1-api.log.1");
+    std::fs::write(&plain, noisy_log(3, 4 << 20)).unwrap();
+    assert!(std::process::Command::new("gzip")
+        .arg(&plain)
+        .status()
+        .unwrap()
+        .success());
+    let t = t.collect("g.zip").args(["--json", "--max-log-bytes", "1M"]);
+    let run = t.run();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let file = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "logs/edgemicro-gw-1-api.log.1")
+        .expect("the decompressed rotation is in the bundle");
+    assert!(file["bytes"].as_u64().unwrap() <= 1 << 20, "{file}");
+    assert_eq!(file["truncated"], true);
 }
 
 /// A log dir someone named whose files do not have EMG's names (a wrapper's own): its `*.log`
