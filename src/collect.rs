@@ -169,7 +169,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let Plan {
         rules,
         mut found,
-        facts,
+        mut facts,
         known,
     } = Plan::build(settings, rules)?;
     interrupt.check()?;
@@ -310,6 +310,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         )
         .map_err(leak_to_fail)?;
 
+    facts.versions_from_logs = triage.borrow().versions.clone();
     // Process command lines (`sh -c "edgemicro start … -k KEY -s SECRET"`), versions and paths:
     // through the same rules as every log line before it is written.
     let mut facts_redactor = engine.file();
@@ -1055,8 +1056,8 @@ fn readme(settings: &Settings) -> String {
         "Edge Microgateway diagnostic bundle, made by edgemicro-diag {version} on {host} at {at}.\n\
          Case: {case}\n\n\
          config/                 EMG configs (default.yaml, ORG-ENV-config.yaml, ORG-ENV-cache-config.yaml), redacted\n\
-         logs/                   EMG logs (edgemicro-*.log), newest first, redacted\n\
-         system/facts.json       OS, kernel, TCP keep-alive sysctls, open-file limits, node/edgemicro versions, processes\n\
+         logs/                   EMG logs (edgemicro-*.log, the console log edgemicro.log, rotated copies), newest first, redacted\n\
+         system/facts.json       OS, kernel, TCP keep-alive sysctls, open-file limits, node/edgemicro versions (of the host, and as logged), processes\n\
          redaction-report.json   what was redacted: rule, file, line numbers, count (never a value)\n\
          manifest.json           every file above with its source, size and sha256\n\n\
          Secrets are replaced by REDACTED_<RULE> tokens before anything is written.\n\n\

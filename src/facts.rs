@@ -26,6 +26,9 @@ pub struct Facts {
     pub node_version: Option<String>,
     pub edgemicro_version: Option<String>,
     pub edgemicro_processes: Vec<Process>,
+    /// What the gateway logged of itself at start (`edgemicro`, `nodejs`), newest first: the
+    /// versions that were running when the logs were written, which may not be this host's now.
+    pub versions_from_logs: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +86,7 @@ pub fn gather() -> (Facts, Vec<KnownSecret>) {
         node_version: run_bounded("node", &["--version"], Duration::from_secs(5)),
         edgemicro_version: edgemicro_version(&processes),
         edgemicro_processes: processes,
+        versions_from_logs: Default::default(),
     };
     (facts, secrets)
 }

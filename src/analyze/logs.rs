@@ -17,7 +17,7 @@ const GAPS: usize = 10_000;
 const KEYS: usize = 500;
 
 /// What makes a line worth parsing: errors, 5xx, target responses (for the idle gaps).
-const INTERESTING_WORDS: [&str; 7] = [
+const INTERESTING_WORDS: [&str; 8] = [
     "error",
     "targetResponse",
     "[50",
@@ -25,6 +25,7 @@ const INTERESTING_WORDS: [&str; 7] = [
     "ECONN",
     "ETIMEDOUT",
     "hang up",
+    " version is ",
 ];
 
 static INTERESTING: std::sync::LazyLock<aho_corasick::AhoCorasick> =
@@ -85,6 +86,11 @@ pub struct Triage {
     pub first: Option<String>,
     pub last: Option<String>,
     pub samples: Vec<String>,
+    /// What the gateway said of itself at start (`current edgemicro version is 3.3.7`,
+    /// `current nodejs version is v18.20.4`): the newest record of each wins.
+    pub versions: BTreeMap<String, String>,
+    #[serde(skip)]
+    versions_ms: BTreeMap<String, i64>,
     /// Seconds between the previous successful response from a target and a reset on it: a
     /// lower bound on how long the reused socket had been idle (EMG logs no socket ids).
     #[serde(skip)]
@@ -151,6 +157,9 @@ impl Triage {
             return;
         };
         let text = text.trim_end_matches(['\r', '\n']);
+        if let Some(at) = text.find(" version is ") {
+            self.version(text, at);
+        }
         let Some(rec) = current(text).or_else(|| legacy(text)) else {
             return;
         };
@@ -264,6 +273,39 @@ impl Triage {
         }
         if self.samples.len() < SAMPLES && (c.status_502 + c.status_504) > 0 {
             self.samples.push(text.chars().take(400).collect());
+        }
+    }
+
+    /// `… current edgemicro version is 3.3.7` / `… current nodejs version is v18.20.4`, in
+    /// the console and the 3.x log formats; a version is digits and dots (a `v` first).
+    fn version(&mut self, text: &str, at: usize) {
+        let before = &text[..at];
+        let what = match before.rsplit(' ').next() {
+            Some("edgemicro") => "edgemicro",
+            Some("nodejs") | Some("node") => "nodejs",
+            Some("microgateway-core") | Some("core") => "microgateway-core",
+            _ => return,
+        };
+        let value: String = text[at + " version is ".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+            .take(32)
+            .collect();
+        if value
+            .trim_start_matches('v')
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+        {
+            let ms = text
+                .get(..24)
+                .and_then(iso_millis)
+                .or_else(|| text.get(..13).and_then(|t| t.parse().ok()))
+                .unwrap_or(0);
+            if self.versions_ms.get(what).is_none_or(|seen| ms >= *seen) {
+                self.versions_ms.insert(what.to_string(), ms);
+                self.versions.insert(what.to_string(), value);
+            }
         }
     }
 
@@ -504,5 +546,30 @@ mod tests {
             "{:?}",
             t.by_hour.keys()
         );
+    }
+
+    /// The versions a gateway logs at start, from the console format and from plain records;
+    /// the newest wins when a host was upgraded.
+    #[test]
+    fn versions_are_read_from_the_logs() {
+        let mut t = Triage::default();
+        for line in [
+            "2026-01-01T00:00:00.000Z [1] [microgateway edgemicro] current nodejs version is v16.20.2",
+            "2026-01-02T00:00:00.000Z [1] [microgateway edgemicro] current nodejs version is v18.20.4",
+            "2026-01-02T00:00:00.001Z [1] [microgateway edgemicro] current edgemicro version is 3.3.7",
+            "2026-01-01T00:00:00.000Z [1] [microgateway edgemicro] current edgemicro version is 3.3.1",
+            "2026-01-02T00:00:00.002Z info 1 someone said the version is unknown",
+        ] {
+            t.line(line.as_bytes());
+        }
+        assert_eq!(
+            t.versions.get("nodejs").map(String::as_str),
+            Some("v18.20.4")
+        );
+        assert_eq!(
+            t.versions.get("edgemicro").map(String::as_str),
+            Some("3.3.7")
+        );
+        assert_eq!(t.versions.len(), 2);
     }
 }
