@@ -34,7 +34,8 @@ pub struct TextEngine<'r> {
     shadows: Vec<Vec<usize>>,
     /// Indexes of the field rules (checked on every line).
     field_rules: Vec<usize>,
-    owners: Vec<Owner>,
+    /// Per distinct keyword: every rule it gates (one keyword may gate several rules).
+    owners: Vec<Vec<Owner>>,
     literals: Option<Literals>,
     literal_rules: Vec<String>,
     /// Per literal: the plain value it is (or encodes), which a pseudonym is made from.
@@ -203,18 +204,30 @@ pub const MIN_LITERAL: usize = 6;
 
 impl<'r> TextEngine<'r> {
     pub fn new(rules: &'r RuleSet, known: &[KnownSecret]) -> Self {
-        let mut keywords = Vec::new();
-        let mut owners = Vec::new();
-        for (i, rule) in rules.patterns.iter().enumerate() {
-            for k in &rule.keywords {
-                keywords.push(k.as_bytes().to_vec());
-                owners.push(Owner::Pattern(i));
-            }
-        }
-        for (i, rule) in rules.blocks.iter().enumerate() {
-            for k in &rule.keywords {
-                keywords.push(k.as_bytes().to_vec());
-                owners.push(Owner::Block(i));
+        // Distinct keywords, each with the rules it gates: the SIMD searcher takes at most 64
+        // patterns, and rules share their words (`key`, `secret`, `token`).
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut owners: Vec<Vec<Owner>> = Vec::new();
+        let gated = rules
+            .patterns
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.keywords.iter().map(move |k| (k, Owner::Pattern(i))))
+            .chain(
+                rules
+                    .blocks
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, r)| r.keywords.iter().map(move |k| (k, Owner::Block(i)))),
+            );
+        for (k, owner) in gated {
+            let k = k.as_bytes().to_ascii_lowercase();
+            match keywords.iter().position(|seen| *seen == k) {
+                Some(at) => owners[at].push(owner),
+                None => {
+                    keywords.push(k);
+                    owners.push(vec![owner]);
+                }
             }
         }
         // DFA automata: a few KiB of memory each. Leftmost-longest (it gets a SIMD prefilter
@@ -471,9 +484,11 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         self.patterns_fired.iter_mut().for_each(|f| *f = false);
         self.blocks_fired.iter_mut().for_each(|f| *f = false);
         for &owner in &self.fired {
-            match engine.owners[owner] {
-                Owner::Pattern(p) => self.patterns_fired[p] = true,
-                Owner::Block(b) => self.blocks_fired[b] = true,
+            for owner in &engine.owners[owner] {
+                match *owner {
+                    Owner::Pattern(p) => self.patterns_fired[p] = true,
+                    Owner::Block(b) => self.blocks_fired[b] = true,
+                }
             }
         }
         self.blocks(line, rules);
