@@ -111,7 +111,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                     } else {
                         ", no .sha256 sidecar beside it"
                     };
-                    eprintln!(
+                    // The answer goes to stdout, like every command's result.
+                    println!(
                         "ok: {} entries, every sha256 matches the manifest{sidecar}",
                         v.entries
                     );

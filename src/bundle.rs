@@ -836,8 +836,15 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
         Fail::integrity(format!("`{}`: {what}", bundle.display())).into()
     };
     let listed_entries = central_directory_entries(bundle);
-    let mut zip =
-        zip::ZipArchive::new(file).map_err(|e| bad(format!("not a readable zip: {e}")))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| match looks_like_zip(bundle) {
+        // A damaged bundle is an integrity failure; something else entirely is a mistake.
+        true => bad(format!("not a readable zip: {e}")),
+        false => Fail::failure(
+            format!("`{}` is not a zip file", bundle.display()),
+            "give the .zip a collect wrote (its .sha256 sidecar sits beside it)",
+        )
+        .into(),
+    })?;
     // The zip crate indexes entries by name, so a second entry with the same name would hide
     // behind the first: compare with the count the zip's end record declares.
     if let Some(declared) = listed_entries.filter(|n| *n > zip.len() as u64) {
@@ -957,6 +964,14 @@ pub fn verify(bundle: &Path) -> Result<Verified> {
         bytes: total,
         sidecar: sidecar_ok,
     })
+}
+
+/// Whether a file starts like a zip (a local header, or the end record of an empty zip).
+fn looks_like_zip(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == [0x50, 0x4b, 0x03, 0x04] || magic == [0x50, 0x4b, 0x05, 0x06])
 }
 
 /// The entry count the zip declares: the end-of-central-directory record's, or the ZIP64

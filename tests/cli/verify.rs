@@ -105,11 +105,20 @@ fn an_entry_missing_from_the_manifest_or_a_wrong_sidecar_fails_with_4() {
     );
 }
 
+/// Something that is not a zip at all is a plain mistake (exit 1, said plainly); a zip that is
+/// damaged is an integrity failure (exit 4).
 #[test]
-fn not_a_zip_is_an_integrity_failure() {
+fn not_a_zip_is_exit_1_and_a_damaged_zip_is_exit_4() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("junk.zip");
-    std::fs::write(&path, b"not a zip").unwrap();
+    for junk in [&b"not a zip"[..], b"", b"%PDF-1.7\n", b"\x1f\x8b\x08\x00"] {
+        let path = dir.path().join("junk.zip");
+        std::fs::write(&path, junk).unwrap();
+        let run = verify(&path);
+        assert_eq!(run.code, 1, "{junk:?}: {}", run.stderr);
+        assert!(run.stderr.contains("is not a zip file"), "{}", run.stderr);
+    }
+    let path = dir.path().join("cut.zip");
+    std::fs::write(&path, b"PK\x03\x04 cut short").unwrap();
     assert_eq!(verify(&path).code, 4);
 }
 
