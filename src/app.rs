@@ -197,25 +197,25 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         if args.reload && !matches!(action, Action::Show) {
             loglevel::check_reload()?;
         }
-        let mut lines = Vec::new();
+        let (mut answer, mut lines) = (Vec::new(), Vec::new());
         let mut json = match &action {
             Action::Show => {
                 let shown = loglevel::show(&target)?;
                 match (&shown.level, &shown.file) {
-                    (Some(l), Some(f)) => lines.push(format!("edgemicro.logging.level: {l} (from {})", f.display())),
-                    _ => lines.push("edgemicro.logging.level: not set in default.yaml or the ORG-ENV config".into()),
+                    (Some(l), Some(f)) => answer.push(format!("edgemicro.logging.level: {l} (from {})", f.display())),
+                    _ => answer.push("edgemicro.logging.level: not set in default.yaml or the ORG-ENV config".into()),
                 }
                 if let Some(c) = &shown.cache_level {
-                    lines.push(format!("cache config: {c} ({}); running workers use it until `edgemicro reload`", target.cache.display()));
+                    answer.push(format!("cache config: {c} ({}); running workers use it until `edgemicro reload`", target.cache.display()));
                 }
                 if let Some(p) = &shown.pending {
-                    lines.push(format!("pending: set to {} at {} by edgemicro-diag; `edgemicro-diag log-level restore` puts it back", p.level, p.at));
+                    answer.push(format!("pending: set to {} at {} by edgemicro-diag; `edgemicro-diag log-level restore` puts it back", p.level, p.at));
                 }
                 serde_json::to_value(&shown)?
             }
             Action::Restore => {
                 let before = loglevel::restore(&target)?;
-                lines.push(format!(
+                answer.push(format!(
                     "edgemicro.logging.level: back to {} in {} (byte-identical to before `set`)",
                     before.as_deref().unwrap_or("unset"),
                     target.file.display()
@@ -225,7 +225,7 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
             Action::Set(level) => {
                 let level = level.as_str();
                 let before = loglevel::set(&target, level)?;
-                lines.push(format!("edgemicro.logging.level: {} -> {level} in {}", before.as_deref().unwrap_or("unset"), target.file.display()));
+                answer.push(format!("edgemicro.logging.level: {} -> {level} in {}", before.as_deref().unwrap_or("unset"), target.file.display()));
                 if let Some(warning) = loglevel::header_warning(level) {
                     lines.push(format!("warning: {warning}"));
                 }
@@ -236,19 +236,21 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         let changed = !matches!(action, Action::Show);
         if args.reload && changed {
             let said = loglevel::reload(&target)?;
-            lines.push(format!("edgemicro reload: {said}"));
+            answer.push(format!("edgemicro reload: {said}"));
             json["reload"] = said.into();
         } else if changed {
             lines.push(target.pickup_hint());
             json["reload_command"] = target.reload_command().into();
         }
-        Ok((lines, json))
+        Ok((answer, lines, json))
     });
     match outcome {
-        Ok((lines, json)) => {
+        Ok((answer, lines, json)) => {
             if args.json {
                 println!("{json}");
             } else {
+                // The answer on stdout; hints and warnings on stderr.
+                answer.iter().for_each(|l| println!("{l}"));
                 lines.iter().for_each(|l| eprintln!("{l}"));
             }
             Exit::Ok

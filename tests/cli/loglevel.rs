@@ -289,3 +289,34 @@ fn sigint_while_reproducing_restores_the_level() {
 fn sighup_while_reproducing_restores_the_level() {
     signal_while_reproducing_restores_the_level("-HUP", 129);
 }
+
+/// The answer of `show`, `set` and `restore` is on stdout (for scripts); hints on stderr.
+#[test]
+fn answers_go_to_stdout_and_hints_to_stderr() {
+    let t = with_config(COMMENTED);
+    let show = log_level(&t, &["show"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout_str()
+            .starts_with("edgemicro.logging.level: error (from "),
+        "{}",
+        show.stdout_str()
+    );
+    let set = log_level(&t, &["set", "info"]);
+    assert!(
+        set.stdout_str().contains("error -> info"),
+        "{}",
+        set.stdout_str()
+    );
+    assert!(
+        set.stderr.contains("edgemicro reload"),
+        "the pickup hint: {}",
+        set.stderr
+    );
+    let restore = log_level(&t, &["restore"]);
+    assert!(
+        restore.stdout_str().contains("back to error"),
+        "{}",
+        restore.stdout_str()
+    );
+}
