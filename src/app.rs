@@ -13,6 +13,23 @@ use crate::settings::{Output, Settings};
 use crate::signals::Interrupt;
 use crate::{bundle, collect, facts, loglevel};
 
+/// The one place a result reaches stdout: a reader that went away (`| head`, a dropped ssh)
+/// is not a crash (println! would panic with exit 101); the work is done either way.
+pub fn out(text: std::fmt::Arguments) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+}
+
+/// `println!` through `out`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::app::out(format_args!($($arg)*))
+    };
+}
+
 pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
     match cli.command {
         None if crate::wizard::has_terminal() => run_wizard(
@@ -52,7 +69,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 Ok(settings) => run_collect(&settings),
                 Err(fail) if json => {
                     let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
-                    println!("{}", report.to_json());
+                    out!("{}", report.to_json());
                     Exit::Usage
                 }
                 Err(fail) => {
@@ -101,7 +118,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
         Some(Command::Verify(args)) => match bundle::verify(&args.bundle) {
             Ok(v) => {
                 if args.json {
-                    println!(
+                    out!(
                         "{}",
                         serde_json::json!({"status": "ok", "exit_code": 0, "bundle": args.bundle, "entries": v.entries, "bytes": v.bytes, "sidecar_checked": v.sidecar.is_some()})
                     );
@@ -112,7 +129,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                         ", no .sha256 sidecar beside it"
                     };
                     // The answer goes to stdout, like every command's result.
-                    println!(
+                    out!(
                         "ok: {} entries, every sha256 matches the manifest{sidecar}",
                         v.entries
                     );
@@ -122,7 +139,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             Err(err) => {
                 let exit = Exit::of_error(&err);
                 if args.json {
-                    println!(
+                    out!(
                         "{}",
                         serde_json::json!({"status": "failed", "exit_code": exit.code(), "bundle": args.bundle, "error": format!("{err:#}")})
                     );
@@ -164,7 +181,7 @@ fn run_collect(settings: &Settings) -> Exit {
             let _ = report.print_human(&mut crate::safe_fs::ShownWriter(&mut stderr));
         }
         if let (Output::File(_), Some(bundle)) = (&settings.output, &report.bundle) {
-            println!("{bundle}");
+            out!("{bundle}");
         }
     }
     report.exit
@@ -247,17 +264,17 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
     match outcome {
         Ok((answer, lines, json)) => {
             if args.json {
-                println!("{json}");
+                out!("{json}");
             } else {
                 // The answer on stdout; hints and warnings on stderr.
-                answer.iter().for_each(|l| println!("{l}"));
+                answer.iter().for_each(|l| out!("{l}"));
                 lines.iter().for_each(|l| eprintln!("{l}"));
             }
             Exit::Ok
         }
         Err(err) => {
             if args.json {
-                println!(
+                out!(
                     "{}",
                     serde_json::json!({"status": "failed", "error": format!("{err:#}"), "hint": hint_of(&err)})
                 );
@@ -353,7 +370,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
     match crate::analyze::command::run(request) {
         Ok(analysis) => {
             if args.json {
-                println!("{}", serde_json::to_string(&analysis).unwrap_or_default());
+                out!("{}", serde_json::to_string(&analysis).unwrap_or_default());
             } else {
                 let _ = crate::analyze::command::print(&analysis, &mut std::io::stdout());
             }

@@ -606,7 +606,7 @@ pub fn finish(result: Result<Option<Report>>) -> Exit {
         Ok(Some(report)) => {
             let _ = report.print_human(&mut std::io::stderr());
             if let Some(bundle) = &report.bundle {
-                println!("{bundle}");
+                crate::app::out(format_args!("{bundle}"));
             }
             report.exit
         }

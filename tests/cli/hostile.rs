@@ -1455,3 +1455,72 @@ fn a_fifo_in_place_of_a_config_never_blocks_any_command() {
         assert_ne!(status.code(), Some(0), "{args:?} read a FIFO as a config");
     }
 }
+
+/// A reader that went away (`| head -c0`, a dropped ssh): no command panics (exit 101) while
+/// printing its answer, and the work it did stands.
+#[test]
+fn a_closed_stdout_pipe_never_panics() {
+    let t = Test::minimal().log(
+        "edgemicro-gw-1-api.log",
+        "2026-01-01T00:00:00.000Z info 1 ok\n",
+    );
+    let (config, logs) = (t.config_dir(), t.log_dir());
+    let zip = t.path("out/p.zip");
+    let c = |s: &std::path::Path| s.as_os_str().to_owned();
+    let commands: Vec<Vec<std::ffi::OsString>> = vec![
+        vec![
+            "collect".into(),
+            "-y".into(),
+            "--json".into(),
+            "-c".into(),
+            c(&config),
+            "--log-dir".into(),
+            c(&logs),
+            "-o".into(),
+            c(&zip),
+        ],
+        vec![
+            "collect".into(),
+            "-y".into(),
+            "-c".into(),
+            c(&config),
+            "--log-dir".into(),
+            c(&logs),
+            "-o".into(),
+            c(&t.path("out/q.zip")),
+        ],
+        vec!["verify".into(), c(&zip)],
+        vec!["verify".into(), "--json".into(), c(&zip)],
+        vec!["log-level".into(), "show".into(), "-c".into(), c(&config)],
+        vec![
+            "analyze".into(),
+            "--json".into(),
+            "-c".into(),
+            c(&config),
+            "--log-dir".into(),
+            c(&logs),
+        ],
+        vec![
+            "analyze".into(),
+            "-c".into(),
+            c(&config),
+            "--log-dir".into(),
+            c(&logs),
+        ],
+        vec!["--help".into()],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = t
+            .command()
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
