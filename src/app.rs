@@ -63,7 +63,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             let sub = matches
                 .subcommand_matches("collect")
                 .expect("collect was parsed");
-            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            let home = crate::settings::Home::of_this_process();
             let json = args.json;
             match Settings::resolve(*args, sub, home, facts::hostname(), chrono::Utc::now()) {
                 Ok(settings) => run_collect(&settings),
@@ -206,7 +206,7 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         LogLevelCommand::Set { level, args } => (Action::Set(level), args),
         LogLevelCommand::Restore(args) => (Action::Restore, args),
     };
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let home = crate::settings::Home::of_this_process();
     let outcome = crate::settings::resolve_emg(args.emg, matches, home)
         .map_err(anyhow::Error::from)
         .and_then(|(config_dir, pair)| loglevel::Target::find(&config_dir, pair))
@@ -329,7 +329,7 @@ impl collect::FrontEnd for Flags<'_> {
 }
 
 fn run_wizard(emg: crate::cli::EmgArgs, matches: &ArgMatches) -> Exit {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let home = crate::settings::Home::of_this_process();
     let config_dir = match crate::settings::resolve_emg(emg, matches, home) {
         Ok((dir, _)) => dir,
         Err(fail) => {
@@ -344,7 +344,7 @@ fn run_wizard(emg: crate::cli::EmgArgs, matches: &ArgMatches) -> Exit {
 }
 
 fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let home = crate::settings::Home::of_this_process();
     let (config_dir, pair) = match crate::settings::resolve_emg(args.emg, matches, home) {
         Ok(found) => found,
         Err(fail) => {

@@ -18,6 +18,8 @@ use crate::cli::{CollectArgs, EmgArgs};
 pub enum Source {
     Flag(&'static str),
     Env(&'static str),
+    /// `sudo edgemicro-diag …`: the home of the user who ran sudo, not root's.
+    SudoUser(String),
     Config {
         file: PathBuf,
         key: &'static str,
@@ -32,6 +34,7 @@ impl fmt::Display for Source {
         match self {
             Source::Flag(flag) => write!(f, "{flag}"),
             Source::Env(var) => write!(f, "${var}"),
+            Source::SudoUser(user) => write!(f, "the home of {user}, who ran sudo"),
             Source::Config { file, key } => write!(f, "{key} in {}", file.display()),
             Source::Wizard => f.write_str("entered in the wizard"),
             Source::Default => f.write_str("default"),
@@ -96,7 +99,7 @@ impl Settings {
     pub fn resolve(
         args: CollectArgs,
         matches: &ArgMatches,
-        home: Option<PathBuf>,
+        home: Home,
         host: String,
         now: DateTime<Utc>,
     ) -> Result<Settings, crate::exit::Fail> {
@@ -194,13 +197,58 @@ impl Settings {
     }
 }
 
+/// The home whose `.edgemicro` is the default config dir, and where it came from. Under `sudo`
+/// (needed for a capture) that is the invoking user's (`SUDO_USER`), when they have an
+/// `.edgemicro`, not root's: the operator who types `sudo` means their gateway's config.
+#[derive(Clone, Debug)]
+pub struct Home {
+    pub path: Option<PathBuf>,
+    pub source: Source,
+}
+
+impl Home {
+    /// `$HOME`, or under sudo the invoking user's home when it holds `.edgemicro`.
+    pub fn of_this_process() -> Home {
+        let own = std::env::var_os("HOME").map(PathBuf::from);
+        let sudo = std::env::var("SUDO_USER")
+            .ok()
+            .filter(|u| !u.is_empty() && u != "root" && nix::unistd::geteuid().is_root())
+            .and_then(|user| {
+                let entry = nix::unistd::User::from_name(&user).ok()??;
+                entry
+                    .dir
+                    .join(DEFAULT_CONFIG_SUBDIR)
+                    .is_dir()
+                    .then_some((user, entry.dir))
+            });
+        match sudo {
+            Some((user, dir)) => Home {
+                path: Some(dir),
+                source: Source::SudoUser(user),
+            },
+            None => Home {
+                path: own,
+                source: Source::Default,
+            },
+        }
+    }
+
+    /// A home given as is (tests, `$HOME`).
+    pub fn plain(path: Option<PathBuf>) -> Home {
+        Home {
+            path,
+            source: Source::Default,
+        }
+    }
+}
+
 /// The config dir (flag > `EDGEMICRO_CONFIG_DIR` > `$HOME/.edgemicro`) and the `ORG-ENV` pair.
 /// Without a flag and with `HOME` unset or empty there is no default: a relative `.edgemicro`
 /// would be read from wherever the tool was started (exit 2, asking for `-c`).
 pub fn resolve_emg(
     args: EmgArgs,
     matches: &ArgMatches,
-    home: Option<PathBuf>,
+    home: Home,
 ) -> Result<(Located<PathBuf>, Option<String>), crate::exit::Fail> {
     let config_dir = match args.config_dir {
         Some(dir) => {
@@ -210,15 +258,18 @@ pub fn resolve_emg(
             };
             Located { value: dir, source }
         }
-        None => match home.filter(|h| !h.as_os_str().is_empty() && h.is_absolute()) {
-            Some(home) => Located {
-                value: home.join(DEFAULT_CONFIG_SUBDIR),
-                source: Source::Default,
+        None => match home
+            .path
+            .filter(|h| !h.as_os_str().is_empty() && h.is_absolute())
+        {
+            Some(path) => Located {
+                value: path.join(DEFAULT_CONFIG_SUBDIR),
+                source: home.source,
             },
             None => {
                 return Err(crate::exit::Fail::usage(
                     "HOME is not set (or not an absolute path), so there is no $HOME/.edgemicro to read",
-                    "name the EMG config dir with -c DIR (or EDGEMICRO_CONFIG_DIR), e.g. -c /home/edgemicro/.edgemicro",
+                    "name the EMG config dir with -c DIR (or EDGEMICRO_CONFIG_DIR), e.g. -c /home/edgemicro/.edgemicro; under sudo, the invoking user's ~/.edgemicro is used when it exists",
                 ))
             }
         },
@@ -264,7 +315,7 @@ mod tests {
         Settings::resolve(
             *collect,
             sub,
-            Some(PathBuf::from("/home/op")),
+            Home::plain(Some(PathBuf::from("/home/op"))),
             "gw 1".into(),
             now,
         )

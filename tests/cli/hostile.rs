@@ -1524,3 +1524,83 @@ fn a_closed_stdout_pipe_never_panics() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// `sudo edgemicro-diag collect` (root for a capture) reads the invoking user's
+/// `~/.edgemicro`, not root's; the summary says so. A private mount namespace gives the test its
+/// own /etc/passwd with that user, so the host is untouched.
+#[test]
+fn under_sudo_the_invoking_users_config_is_found() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root for a private mount namespace");
+        return;
+    }
+    let t = Test::minimal();
+    let ops_home = t.path("opshome");
+    std::fs::create_dir_all(ops_home.join(".edgemicro")).unwrap();
+    std::fs::write(
+        ops_home.join(".edgemicro/ops-prod-config.yaml"),
+        "edgemicro:\n  port: 8000\n",
+    )
+    .unwrap();
+    let passwd = t.path("passwd");
+    let mut text = std::fs::read_to_string("/etc/passwd").unwrap();
+    text.push_str(&format!(
+        "emgop:x:4242:4242::{}:/bin/sh\n",
+        ops_home.display()
+    ));
+    std::fs::write(&passwd, text).unwrap();
+    let zip = t.path("out/sudo.zip");
+    let cmd = t.command();
+    let inner: Vec<String> = std::iter::once(BIN.to_string())
+        .chain(
+            ["collect", "-y", "--json", "--log-dir"]
+                .iter()
+                .map(|s| s.to_string()),
+        )
+        .chain([
+            t.log_dir().display().to_string(),
+            "-o".into(),
+            zip.display().to_string(),
+        ])
+        .collect();
+    let script = format!(
+        "mount --bind {} /etc/passwd && exec \"$@\"",
+        passwd.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .args(&inner)
+        .env_clear()
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .env("SUDO_USER", "emgop")
+        .current_dir(t.dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("unshare failed") || stderr.contains("Operation not permitted") {
+        assert!(
+            std::env::var_os("EDGEMICRO_DIAG_REQUIRE_CAPTURE").is_none(),
+            "CI runs as root and can unshare: {stderr}"
+        );
+        eprintln!("SKIPPED: no private mount namespace here: {stderr}");
+        return;
+    }
+    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["config_dir"]["path"],
+        ops_home.join(".edgemicro").display().to_string(),
+        "{json}"
+    );
+    assert!(
+        json["config_dir"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("emgop"),
+        "{json}"
+    );
+    assert_eq!(json["pairs"], serde_json::json!(["ops-prod"]));
+}
