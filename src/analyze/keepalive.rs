@@ -91,6 +91,10 @@ pub struct Probe {
     pub keep_alive_header: Option<String>,
     /// Seconds from the end of the response until the target closed the idle connection.
     pub idle_close_s: Option<f64>,
+    /// The target does no keep-alive at all (HTTP/1.0 without `Connection: keep-alive`, or
+    /// `Connection: close`): EMG opens a new connection per request, so there is no idle
+    /// socket to race on, and its close right after the response is not an "idle close".
+    pub no_keep_alive: bool,
     /// How long the probe waited when the target did not close.
     pub waited_s: f64,
     pub error: Option<String>,
@@ -104,6 +108,7 @@ pub fn probe(url: &str, max: Duration) -> Probe {
         status: None,
         keep_alive_header: None,
         idle_close_s: None,
+        no_keep_alive: false,
         waited_s: 0.0,
         error: None,
     };
@@ -184,6 +189,13 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
         })
     };
     out.keep_alive_header = header("keep-alive");
+    let connection = header("connection").map(|v| v.to_ascii_lowercase());
+    let http10 = head.starts_with("HTTP/1.0");
+    out.no_keep_alive = connection.as_deref().is_some_and(|c| c.contains("close"))
+        || (http10
+            && !connection
+                .as_deref()
+                .is_some_and(|c| c.contains("keep-alive")));
     let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
     let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
     let mut body = buf[head_end..].to_vec();
@@ -191,6 +203,11 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
         let complete = match (length, chunked) {
             (Some(n), _) => body.len() >= n,
             (None, true) => body.ends_with(b"0\r\n\r\n"),
+            // No length: the body ends when the target closes, so it keeps no connection.
+            (None, false) if out.no_keep_alive || http10 => {
+                out.no_keep_alive = true;
+                return Ok(());
+            }
             (None, false) => {
                 return Err(
                     "the response has no length; the target closes after each response".into(),
@@ -207,6 +224,9 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
             return Err("the target closed during the response".into());
         }
         body.extend_from_slice(&chunk[..n]);
+    }
+    if out.no_keep_alive {
+        return Ok(());
     }
     // The connection is idle from here: wait for the target to close it (FIN: read gives 0;
     // RST: a reset error); a read timeout means it is still open.
@@ -276,6 +296,32 @@ mod tests {
         let idle = p.idle_close_s.expect("closed");
         assert!((0.7..1.0).contains(&idle), "{idle}");
         assert_eq!(p.target, format!("127.0.0.1:{port}"));
+    }
+
+    /// HTTP/1.0 and `Connection: close` targets keep no connection: reported as no
+    /// keep-alive, never as an idle close "after 0.0 s".
+    #[test]
+    fn targets_without_keep_alive_are_not_idle_closes() {
+        for response in [
+            &b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"[..],
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+            b"HTTP/1.0 200 OK\r\n\r\nbody until close",
+        ] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let response = response.to_vec();
+            let server = std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf);
+                s.write_all(&response).unwrap();
+            });
+            let p = probe(&format!("http://127.0.0.1:{port}/"), Duration::from_secs(5));
+            server.join().unwrap();
+            assert_eq!(p.error, None, "{p:?}");
+            assert!(p.no_keep_alive, "{p:?}");
+            assert_eq!(p.idle_close_s, None, "{p:?}");
+        }
     }
 
     #[test]

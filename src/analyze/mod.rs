@@ -69,6 +69,22 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             .map_or(0, |c| c.socket_hang_up.max(c.econnreset))
     };
 
+    // Targets that keep no connection (HTTP/1.0, Connection: close) cannot race: say so, so
+    // nobody chases a "close after 0.0 s" as a keep-alive race.
+    let plain: Vec<&keepalive::Probe> = e.probes.iter().filter(|p| p.no_keep_alive).collect();
+    if !plain.is_empty() {
+        out.push(Finding {
+            id: "no-keep-alive",
+            severity: "info",
+            summary: format!(
+                "{} target(s) keep no connection open after a response (HTTP/1.0 or Connection: close): EMG opens a new connection for every request to them, so no idle pooled socket can race there.",
+                plain.len()
+            ),
+            evidence: serde_json::json!({"targets": plain.iter().map(|p| serde_json::json!({"target": p.target, "url": p.url, "status": p.status})).collect::<Vec<_>>()}),
+            next_step: "Nothing to tune for keep-alive on these targets; 502s on them come from the target closing before it answered (target-hangup) or from a timeout.".into(),
+        });
+    }
+
     // Targets that close idle keep-alive connections race with EMG's pooled sockets.
     let closing: Vec<&keepalive::Probe> = e
         .probes
@@ -197,4 +213,35 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A probe of a target without keep-alive is its own finding, never a keep-alive race.
+    #[test]
+    fn a_target_without_keep_alive_is_not_called_a_race() {
+        let probe = keepalive::Probe {
+            url: "http://t:80/".into(),
+            target: "t:80".into(),
+            status: Some(200),
+            keep_alive_header: None,
+            idle_close_s: None,
+            no_keep_alive: true,
+            waited_s: 0.0,
+            error: None,
+        };
+        let keepalive = keepalive::from_configs(std::iter::empty(), Default::default());
+        let findings = conclude(Evidence {
+            triage: &logs::Triage::default(),
+            keepalive: &keepalive,
+            probes: &[probe],
+            lb_idle_timeout_s: None,
+            capture: Vec::new(),
+        });
+        let ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+        assert!(ids.contains(&"no-keep-alive"), "{ids:?}");
+        assert!(!ids.contains(&"keepalive-race"), "{ids:?}");
+    }
 }
