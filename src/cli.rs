@@ -1,6 +1,7 @@
 //! The command line, clap derive only: every `///` on a flag is its `--help` text.
 //!
-//! Flags are turned into a plan by `settings.rs`; nothing here touches the host.
+//! Flags are turned into a plan by `settings.rs`; nothing here touches the host. Boolean env
+//! twins read `1/0/true/false/yes/no/on/off` (clap's boolish parser), as bots set them.
 
 use std::path::PathBuf;
 
@@ -223,7 +224,7 @@ pub struct CollectArgs {
     /// Replace secrets with REDACTED_<RULE>_<12 hex> instead of REDACTED_<RULE>: one secret gets
     /// one token across lines and files (HMAC-SHA256 under a key drawn for this bundle, never
     /// stored). The token map is written to BUNDLE.map.json (mode 0600), never into the bundle
-    #[arg(long, env = "EDGEMICRO_DIAG_PSEUDONYMIZE")]
+    #[arg(long, env = "EDGEMICRO_DIAG_PSEUDONYMIZE", value_parser = clap::builder::BoolishValueParser::new())]
     pub pseudonymize: bool,
 
     /// With --pseudonymize: also write each secret's value into the map (keep the map private;
@@ -240,7 +241,7 @@ pub struct CollectArgs {
     pub force: bool,
 
     /// Print exactly one JSON object on stdout (on stderr with -o -); no human summary
-    #[arg(long, env = "EDGEMICRO_DIAG_JSON")]
+    #[arg(long, env = "EDGEMICRO_DIAG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub json: bool,
 
     /// Never prompt (collect never does; accepted so bots can say it explicitly)
@@ -248,7 +249,8 @@ pub struct CollectArgs {
         short = 'y',
         long,
         visible_alias = "non-interactive",
-        env = "EDGEMICRO_DIAG_YES"
+        env = "EDGEMICRO_DIAG_YES",
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub yes: bool,
 
@@ -267,7 +269,7 @@ pub struct CollectArgs {
 
     /// Also read logs that are hard links in a log dir other users can write (skipped by
     /// default: a second name for a file may be another file's contents)
-    #[arg(long, env = "EDGEMICRO_DIAG_FOLLOW_HARDLINKS")]
+    #[arg(long, env = "EDGEMICRO_DIAG_FOLLOW_HARDLINKS", value_parser = clap::builder::BoolishValueParser::new())]
     pub follow_hardlinks: bool,
 
     /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
@@ -324,7 +326,7 @@ pub struct CollectArgs {
     pub capture_max_packets: u64,
 
     /// Capture whole packets: the payload is NOT redacted (marked "unredacted" in the manifest)
-    #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_PAYLOAD")]
+    #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_PAYLOAD", value_parser = clap::builder::BoolishValueParser::new())]
     pub capture_payload: bool,
 
     /// With --log-level or a capture: wait this long (at most 3600 s) for the problem to happen

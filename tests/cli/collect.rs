@@ -631,3 +631,35 @@ fn a_named_log_dir_without_emg_names_gives_its_star_log_files() {
         .unwrap()
         .contains("no file there has an EMG log name"));
 }
+
+/// Boolean env twins read as bots set them: 1/0, true/false, yes/no, on/off (any case).
+#[test]
+fn boolean_env_twins_accept_the_usual_spellings() {
+    for (value, on) in [
+        ("1", true),
+        ("0", false),
+        ("true", true),
+        ("false", false),
+        ("yes", true),
+        ("no", false),
+        ("on", true),
+        ("off", false),
+        ("YES", true),
+    ] {
+        let t = Test::minimal()
+            .env("EDGEMICRO_DIAG_JSON", value)
+            .collect("b.zip");
+        let run = t.run();
+        assert!(run.code == 0 || run.code == 3, "{value}: {}", run.stderr);
+        assert_eq!(
+            run.stdout.first() == Some(&b'{'),
+            on,
+            "EDGEMICRO_DIAG_JSON={value}: {}",
+            run.stdout_str()
+        );
+    }
+    let t = Test::minimal()
+        .env("EDGEMICRO_DIAG_JSON", "maybe")
+        .collect("b.zip");
+    assert_eq!(t.run().code, 2);
+}
