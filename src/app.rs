@@ -107,6 +107,24 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 .expect("log-level was parsed");
             run_log_level(command, sub)
         }
+        Some(Command::Rules(crate::cli::RulesCommand::List(args))) => {
+            match crate::redact::RuleSet::load(&args.rules) {
+                Ok(rules) if args.json => {
+                    out!("{}", serde_json::json!({"rules": rules.catalogue}));
+                    Exit::Ok
+                }
+                Ok(rules) => {
+                    for r in &rules.catalogue {
+                        out!("{:<8} {:<22} {}  [{}]", r.kind, r.id, r.why, r.file);
+                    }
+                    Exit::Ok
+                }
+                Err(err) => {
+                    print_error(&err);
+                    Exit::of_error(&err)
+                }
+            }
+        }
         Some(Command::ExecTied(args)) => {
             // Returns only when the exec failed or the parent was gone.
             std::process::exit(crate::child::exec_tied(

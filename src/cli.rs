@@ -67,9 +67,37 @@ pub enum Command {
     /// Show, switch or restore edgemicro.logging.level (the only host change this tool makes)
     #[command(subcommand)]
     LogLevel(LogLevelCommand),
+    /// List the redaction rules: the shipped ones (embedded) and any --rules files, with why
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  edgemicro-diag rules list\n  edgemicro-diag rules list --rules site-rules.yaml --json"
+    )]
+    Rules(RulesCommand),
     /// Internal: runs a program that dies with the calling process (used for tcpdump)
     #[command(name = "exec-tied", hide = true)]
     ExecTied(ExecTiedArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Every rule: kind (key, pattern, block), id (its REDACTED_<ID> token), why, and file
+    List(RulesListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesListArgs {
+    /// Extra redaction rules to list with the shipped ones; repeatable
+    #[arg(
+        long = "rules",
+        env = "EDGEMICRO_DIAG_RULES",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub rules: Vec<PathBuf>,
+
+    /// One JSON object on stdout: {"rules": [{kind, id, why, file}]}
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,17 @@ pub struct RuleSet {
     /// sha256 over every rule file's bytes, in load order (recorded in the manifest).
     pub sha256: String,
     pub files: Vec<String>,
+    /// Every rule with its kind, id, reason and file, in load order (`rules list`).
+    pub catalogue: Vec<RuleInfo>,
+}
+
+/// One rule as `rules list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleInfo {
+    pub kind: &'static str,
+    pub id: String,
+    pub why: String,
+    pub file: String,
 }
 
 #[derive(Debug)]
@@ -180,7 +191,6 @@ pub struct BlockRule {
 #[serde(deny_unknown_fields)]
 struct RawKey {
     id: String,
-    #[allow(dead_code)]
     why: Option<String>,
     #[serde(default)]
     names: Vec<String>,
@@ -194,7 +204,6 @@ struct RawKey {
 #[serde(deny_unknown_fields)]
 struct RawPattern {
     id: String,
-    #[allow(dead_code)]
     why: Option<String>,
     #[serde(default)]
     keywords: Vec<String>,
@@ -211,7 +220,6 @@ struct RawPattern {
 #[serde(deny_unknown_fields)]
 struct RawBlock {
     id: String,
-    #[allow(dead_code)]
     why: Option<String>,
     keywords: Vec<String>,
     begin: String,
@@ -255,6 +263,7 @@ impl RuleSet {
             blocks: Vec::new(),
             sha256: String::new(),
             files: Vec::new(),
+            catalogue: Vec::new(),
         };
         let mut hasher = Sha256::new();
         for (name, text) in SHIPPED {
@@ -309,6 +318,20 @@ impl RuleSet {
         Ok(())
     }
 
+    /// Records a rule for `rules list`: `at` is `file:line`.
+    fn note(&mut self, kind: &'static str, id: &str, why: Option<&str>, at: &str) {
+        self.catalogue.push(RuleInfo {
+            kind,
+            id: id.to_string(),
+            why: why.unwrap_or("(no reason given)").to_string(),
+            // The shipped files are embedded: a binary-only user has no such path.
+            file: match at.strip_prefix("redaction-rules/") {
+                Some(rest) => format!("shipped {rest}"),
+                None => at.to_string(),
+            },
+        });
+    }
+
     fn check_id(&self, at: &str, id: &str) -> Result<()> {
         if id.is_empty()
             || !id
@@ -329,6 +352,7 @@ impl RuleSet {
     fn add_key(&mut self, at: &str, item: &Node) -> Result<()> {
         let raw: RawKey = deserialize(at, item)?;
         self.check_id(at, &raw.id)?;
+        self.note("key", &raw.id, raw.why.as_deref(), at);
         if raw.names.is_empty() && raw.paths.is_empty() && raw.values.is_empty() {
             bail!("{at}: rule `{}` needs `names`, `paths` or `values`", raw.id);
         }
@@ -363,6 +387,7 @@ impl RuleSet {
     fn add_pattern(&mut self, at: &str, item: &Node) -> Result<()> {
         let raw: RawPattern = deserialize(at, item)?;
         self.check_id(at, &raw.id)?;
+        self.note("pattern", &raw.id, raw.why.as_deref(), at);
         let field = raw
             .field
             .as_deref()
@@ -415,6 +440,12 @@ impl RuleSet {
         let regex = format!(
             r#"(?i)(?:\b(?:{alternatives})\b(?:\\?["']?\s*[:=]|["']\s*,|\t)\s*(?:\x1b\[[0-9;]*m)*\\?["']?([^\s"'\\,;}}\]&\x1b]+)|[?&](?:{alternatives})=([^&\s"'#<>\]]+))"#
         );
+        self.note(
+            "pattern",
+            "api_key_header",
+            Some("the API-key header names the configs set (api-key-header), in headers and query strings"),
+            "the configs",
+        );
         self.patterns.push(PatternRule {
             id: "api_key_header".into(),
             keywords: names,
@@ -431,6 +462,7 @@ impl RuleSet {
     fn add_block(&mut self, at: &str, item: &Node) -> Result<()> {
         let raw: RawBlock = deserialize(at, item)?;
         self.check_id(at, &raw.id)?;
+        self.note("block", &raw.id, raw.why.as_deref(), at);
         check_keywords(at, &raw.id, &raw.keywords)?;
         let begin = compile(at, &raw.id, &raw.begin)?;
         let end = compile(at, &raw.id, &raw.end)?;

@@ -663,3 +663,53 @@ fn boolean_env_twins_accept_the_usual_spellings() {
         .collect("b.zip");
     assert_eq!(t.run().code, 2);
 }
+
+/// `rules list`: every shipped rule with its id and why (and a user's, with its file), on
+/// stdout, as text or one JSON object.
+#[test]
+fn rules_list_shows_every_rule_with_why() {
+    let t = Test::new();
+    std::fs::write(
+        t.path("site.yaml"),
+        "patterns:\n  - id: site_pin\n    why: our vault plugin prints a PIN\n    keywords: [pin=]\n    regex: 'pin=(\\d+)'\n",
+    )
+    .unwrap();
+    let site = t.path("site.yaml");
+    let t = t.args([
+        "rules".into(),
+        "list".into(),
+        "--json".into(),
+        "--rules".into(),
+        site.into_os_string(),
+    ]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let rules = json["rules"].as_array().unwrap();
+    assert!(rules.len() >= 25, "{}", rules.len());
+    for r in rules {
+        assert!(r["why"].as_str().unwrap().len() >= 15, "{r}");
+    }
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for id in [
+        "client_id",
+        "high_entropy",
+        "password",
+        "private_key",
+        "site_pin",
+    ] {
+        assert!(ids.contains(&id), "{id} not in {ids:?}");
+    }
+    let site = rules.iter().find(|r| r["id"] == "site_pin").unwrap();
+    assert!(
+        site["file"].as_str().unwrap().contains("site.yaml"),
+        "{site}"
+    );
+    assert!(rules
+        .iter()
+        .filter(|r| r["id"] != "site_pin")
+        .all(|r| r["file"].as_str().unwrap().starts_with("shipped ")));
+    let text = Test::new().args(["rules", "list"]).run();
+    assert_eq!(text.code, 0);
+    assert!(text.stdout_str().lines().count() >= 25);
+}
