@@ -514,7 +514,7 @@ fn place(from: tempfile::TempPath, to: &Path, force: bool) -> Result<()> {
                     format!(
                         "`{}` is {}; --force replaces regular files only",
                         to.display(),
-                        kind_of(&meta)
+                        crate::safe_fs::kind_of(&meta)
                     ),
                     "choose another path with -o PATH",
                 ));
@@ -536,25 +536,6 @@ fn place(from: tempfile::TempPath, to: &Path, force: bool) -> Result<()> {
             anyhow::Error::from(e.error).context(format!("cannot rename the bundle's files into `{}`", to.display()))
         }
     })
-}
-
-/// A file kind in words, for refusals.
-fn kind_of(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_block_device() || t.is_char_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// The output as given, checked before any work: `-o -` needs an open stdout that is not a
@@ -631,7 +612,7 @@ pub fn output_path(path: &Path, default_name: &str, force: bool) -> Result<PathB
                 format!(
                     "`{}` is {}; --force replaces regular files only",
                     existing.display(),
-                    kind_of(&meta)
+                    crate::safe_fs::kind_of(&meta)
                 ),
                 "choose another path with -o PATH",
             ));

@@ -459,18 +459,17 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
         match open_in_dir(dir, &name) {
             // A link inside the dir to a file that is listed too: read it once.
             Ok(opened) if !seen.insert((opened.meta.dev(), opened.meta.ino())) => {}
-            Ok(opened) if !follow_hardlinks && hardlink_reason(dir, &opened.meta).is_some() => {
-                let reason = hardlink_reason(dir, &opened.meta).unwrap_or_default();
-                found.skipped.push(Skipped { source, reason });
-            }
-            Ok(opened) => found.logs.push(LogFile {
-                path: opened.path,
-                name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
-                size: opened.meta.len(),
-                modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                gz: name.as_encoded_bytes().ends_with(b".gz"),
-                found_as,
-            }),
+            Ok(opened) => match hardlink_reason(dir, &opened.meta).filter(|_| !follow_hardlinks) {
+                Some(reason) => found.skipped.push(Skipped { source, reason }),
+                None => found.logs.push(LogFile {
+                    path: opened.path,
+                    name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
+                    size: opened.meta.len(),
+                    modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    gz: name.as_encoded_bytes().ends_with(b".gz"),
+                    found_as,
+                }),
+            },
             Err(reason) => found.skipped.push(Skipped { source, reason }),
         }
     }

@@ -62,8 +62,13 @@ pub fn open_in_dir(dir: &Path, name: &std::ffi::OsStr) -> Result<Opened, String>
 }
 
 fn special_reason(meta: &Metadata) -> String {
+    format!("{} (not read)", kind_of(meta))
+}
+
+/// What a file that is not a regular file is, in words for a reason.
+pub fn kind_of(meta: &Metadata) -> &'static str {
     let kind = meta.file_type();
-    let what = if kind.is_fifo() {
+    if kind.is_fifo() {
         "a FIFO"
     } else if kind.is_socket() {
         "a socket"
@@ -71,10 +76,11 @@ fn special_reason(meta: &Metadata) -> String {
         "a device"
     } else if kind.is_dir() {
         "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
     } else {
         "not a regular file"
-    };
-    format!("{what} (not read)")
+    }
 }
 
 /// Characters that would make a name mean something else to a reader: C0 and C1 controls and

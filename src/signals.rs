@@ -47,14 +47,7 @@ impl Interrupt {
     /// `kill` or a second run lands in that stage every time.
     pub fn stage(&self, name: &str) -> Result<(), Fail> {
         #[cfg(debug_assertions)]
-        if let Some(seconds) = std::env::var("EDGEMICRO_DIAG_TEST_STALL")
-            .ok()
-            .and_then(|s| match s.split_once(':') {
-                Some((stage, secs)) if stage == name => secs.parse::<u64>().ok(),
-                None if s == name => Some(30),
-                _ => None,
-            })
-        {
+        if let Some(seconds) = stall_seconds(name) {
             eprintln!("stalled at {name}");
             let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
             while std::time::Instant::now() < until {
@@ -73,17 +66,22 @@ impl Interrupt {
 /// `stalled at STEP` and sleeps, so a test can `kill -9` the tool exactly there.
 pub fn test_stall(name: &str) {
     #[cfg(debug_assertions)]
-    if let Some(seconds) = std::env::var("EDGEMICRO_DIAG_TEST_STALL")
-        .ok()
-        .and_then(|s| match s.split_once(':') {
-            Some((stage, secs)) if stage == name => secs.parse::<u64>().ok(),
-            None if s == name => Some(30),
-            _ => None,
-        })
-    {
+    if let Some(seconds) = stall_seconds(name) {
         eprintln!("stalled at {name}");
         std::thread::sleep(std::time::Duration::from_secs(seconds));
     }
     #[cfg(not(debug_assertions))]
     let _ = name;
+}
+
+/// `EDGEMICRO_DIAG_TEST_STALL=STEP[:SECONDS]` names this step: how long to stall (30 s by
+/// default).
+#[cfg(debug_assertions)]
+fn stall_seconds(name: &str) -> Option<u64> {
+    let spec = std::env::var("EDGEMICRO_DIAG_TEST_STALL").ok()?;
+    match spec.split_once(':') {
+        Some((step, secs)) if step == name => secs.parse().ok(),
+        None if spec == name => Some(30),
+        _ => None,
+    }
 }

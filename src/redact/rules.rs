@@ -76,33 +76,6 @@ pub enum Matcher {
     EmgField(usize),
 }
 
-/// The bytes of field `n` (1-based) of an EMG event record (`<ts> [f1][f2]…[f16]`,
-/// core/lib/logging.js); `None` when the line is not such a record or the field is empty.
-pub fn emg_field(line: &[u8], n: usize) -> Option<(usize, usize)> {
-    emg_field_raw(line, n).filter(|(start, end)| end > start)
-}
-
-/// `emg_field`, an empty field included.
-fn emg_field_raw(line: &[u8], n: usize) -> Option<(usize, usize)> {
-    if !line.first()?.is_ascii_digit() {
-        return None;
-    }
-    let space = memchr::memchr(b' ', line)?;
-    if line.get(space + 1) != Some(&b'[') {
-        return None;
-    }
-    let mut start = space + 2;
-    for _ in 1..n {
-        let close = start + memchr::memchr(b']', &line[start..])?;
-        if line.get(close + 1) != Some(&b'[') {
-            return None;
-        }
-        start = close + 2;
-    }
-    let end = start + memchr::memchr(b']', &line[start..])?;
-    Some((start, end))
-}
-
 /// An EMG event record found by its own grammar wherever it starts in a line (after a docker,
 /// kubectl or journald prefix, a CR or NUL padding, or a second record spliced onto the line):
 /// the timestamp (ISO or 2.x epoch ms), `[level]`, the host (`[::1]:8000` in brackets too), pid,
@@ -682,22 +655,22 @@ mod tests {
 
     #[test]
     fn emg_fields_by_position() {
+        // Field `n`'s span in a line, as the engine finds it (`None`: no span).
+        let field = |line: &[u8], n| {
+            let mut spans = Vec::new();
+            emg_field_spans(line, n, &mut spans);
+            spans.first().map(|&(s, e)| line[s..e].to_vec())
+        };
         let line = b"2021-06-23T03:52:24.110Z [info][h:80][1][o][e][p?x=1][1.2.3.4][CLIENTKEY][corr][c][m][GET][][][][]\n";
+        assert_eq!(field(line, 8), Some(b"CLIENTKEY".to_vec()));
+        assert_eq!(field(line, 1), Some(b"info".to_vec()));
+        assert_eq!(field(line, 13), None, "empty field");
         assert_eq!(
-            emg_field(line, 8).map(|(s, e)| &line[s..e]),
-            Some(&b"CLIENTKEY"[..])
-        );
-        assert_eq!(
-            emg_field(line, 1).map(|(s, e)| &line[s..e]),
-            Some(&b"info"[..])
-        );
-        assert_eq!(emg_field(line, 13), None, "empty field");
-        assert_eq!(
-            emg_field(b"2021-06-23T03:52:24.110Z info 7928 worker 1 is online", 8),
+            field(b"2021-06-23T03:52:24.110Z info 7928 worker 1 is online", 8),
             None,
             "plain record"
         );
-        assert_eq!(emg_field(b"[info][a]", 1), None, "no timestamp");
+        assert_eq!(field(b"[info][a]", 1), None, "no timestamp");
     }
 
     #[test]

@@ -11,36 +11,6 @@ use base64::Engine as _;
 
 use crate::harness::*;
 
-/// Deterministic, so a failure names the same values on every run.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
-        (0..n)
-            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
-            .collect()
-    }
-    /// A unique secret core: 24 characters, never a substring of anything else planted.
-    fn core(&mut self, i: usize) -> String {
-        format!(
-            "Z{i:02}{}",
-            self.pick(
-                b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789",
-                21
-            )
-        )
-    }
-    fn hex(&mut self, n: usize) -> String {
-        self.pick(b"0123456789abcdef", n)
-    }
-}
-
 fn pct(v: &str) -> String {
     percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

@@ -23,6 +23,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).to_string()
@@ -146,16 +156,7 @@ impl Test {
     }
 
     pub fn run(&self) -> Run {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = self.command().output().expect("binary runs");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout,
-            stderr: String::from_utf8_lossy(&stderr).to_string(),
-        }
+        self.command().output().expect("binary runs").into()
     }
 }
 
@@ -345,16 +346,7 @@ impl Test {
                 cmd.env(k, v);
             }
         }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = cmd.output().expect("setpriv runs");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout,
-            stderr: String::from_utf8_lossy(&stderr).to_string(),
-        }
+        cmd.output().expect("setpriv runs").into()
     }
 }
 
@@ -390,4 +382,51 @@ pub fn noisy_log(seed: u64, n: usize) -> String {
         out.push_str(&format!("2026-01-01T00:00:00.000Z info 1 payload {hex}\n"));
     }
     out
+}
+
+/// Runs a Python script with `arg` as its argument (zips written by an independent writer);
+/// the script must succeed.
+pub fn python(script: &str, arg: &Path) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Deterministic values for the leak corpora (xorshift), so a failure names the same values
+/// on every run.
+pub struct Gen(pub u64);
+
+impl Gen {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
+        (0..n)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
+            .collect()
+    }
+    /// A unique secret core: 24 characters, never a substring of anything else planted.
+    pub fn core(&mut self, i: usize) -> String {
+        format!(
+            "Z{i:02}{}",
+            self.pick(
+                b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789",
+                21
+            )
+        )
+    }
+    pub fn hex(&mut self, n: usize) -> String {
+        self.pick(b"0123456789abcdef", n)
+    }
 }

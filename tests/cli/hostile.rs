@@ -429,6 +429,24 @@ fn closed_stdout_is_a_failure_not_a_bundle() {
     assert!(json["error"].as_str().unwrap().contains("stdout is closed"));
 }
 
+/// Starts `t` stalled at `stall` (`seal:N`) and waits until it is writing its `.partial` of
+/// `name`: a second run can then race it at the seal.
+fn writing_then_stalled(t: &Test, stall: &str, name: &str) -> std::process::Child {
+    let child = t
+        .command()
+        .env("EDGEMICRO_DIAG_TEST_STALL", stall)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while partial_of(t, name).is_none() {
+        assert!(Instant::now() < deadline, "the run never started writing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 /// Two runs with the same `-o` at once: each writes its own `.partial`; the one that finishes
 /// second does not replace the first one's bundle (exit 1, nothing of its own left), and what
 /// is on disk is exactly what its run reported.
@@ -441,21 +459,7 @@ fn two_runs_with_the_same_output_never_swap_bundles() {
         )
         .collect("same.zip")
         .args(["--json"]);
-    let slow = t
-        .command()
-        .env("EDGEMICRO_DIAG_TEST_STALL", "seal:4")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while partial_of(&t, "same.zip").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the first run never started writing"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let slow = writing_then_stalled(&t, "seal:4", "same.zip");
     std::thread::sleep(Duration::from_millis(300));
     let fast = t.run();
     assert_eq!(fast.code, 0, "{}", fast.stderr);
@@ -495,18 +499,7 @@ fn a_forced_second_writer_reports_the_file_on_disk() {
         )
         .collect("f.zip")
         .args(["--json", "--force"]);
-    let slow = t
-        .command()
-        .env("EDGEMICRO_DIAG_TEST_STALL", "seal:4")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while partial_of(&t, "f.zip").is_none() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let slow = writing_then_stalled(&t, "seal:4", "f.zip");
     std::thread::sleep(Duration::from_millis(300));
     let fast = t.run();
     assert_eq!(fast.code, 0, "{}", fast.stderr);
@@ -533,18 +526,7 @@ fn a_sidecar_that_cannot_be_written_leaves_no_bundle_behind() {
         )
         .collect("s.zip")
         .args(["--json"]);
-    let child = t
-        .command()
-        .env("EDGEMICRO_DIAG_TEST_STALL", "seal:3")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while partial_of(&t, "s.zip").is_none() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = writing_then_stalled(&t, "seal:3", "s.zip");
     std::fs::create_dir(t.path("out/s.zip.sha256")).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(
@@ -698,12 +680,7 @@ fn run_within(t: &Test, limit: Duration) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap().into()
 }
 
 /// YAML built to exhaust memory or time: merge keys that fan out at every level, and anchors
@@ -986,12 +963,7 @@ fn log_level_cmd(t: &Test, args: &[&str]) -> std::process::Command {
 }
 
 fn run_cmd(mut cmd: std::process::Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.output().unwrap().into()
 }
 
 /// A config that is a symbolic link: inside the config dir (Kubernetes' `..data/` layout) its
@@ -1333,18 +1305,11 @@ fn an_empty_time_window_is_a_partial_bundle_with_a_warning() {
 
 /// Writes a zip with Python's zipfile (an independent writer) from a small script.
 fn python_zip(path: &std::path::Path, script: &str) {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
+    python(
+        &format!(
             "import zipfile, hashlib, json, sys\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, allowZip64=True)\n{script}\nz.close()\n"
-        ))
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ),
+        path,
     );
 }
 
@@ -1359,11 +1324,7 @@ fn verify_bounded(zip: &std::path::Path) -> Run {
         .arg(zip)
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    out.into()
 }
 
 /// Crafted bundles: a manifest that inflates to 1 GiB inside a few MB, a sidecar of 1 GiB

@@ -34,12 +34,7 @@ fn mode(path: &std::path::Path) -> u32 {
 fn log_level(t: &Test, args: &[&str]) -> Run {
     let mut cmd = t.command();
     cmd.args(["log-level"]).args(args);
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
+    cmd.output().unwrap().into()
 }
 
 #[test]

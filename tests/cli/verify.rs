@@ -13,20 +13,6 @@ fn verify(zip: &std::path::Path) -> Run {
         .run()
 }
 
-fn python(script: &str, zip: &std::path::Path) {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(zip)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn one_flipped_byte_in_an_entry_fails_verify_with_4() {
     let (_t, zip) = bundle();
