@@ -32,14 +32,24 @@ macro_rules! out {
 
 pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
     match cli.command {
-        None if crate::wizard::has_terminal() => run_wizard(
-            crate::cli::EmgArgs {
-                config_dir: None,
-                org: None,
-                env: None,
-            },
-            matches,
-        ),
+        None if crate::wizard::has_terminal() => {
+            // A bare `edgemicro-diag` is `edgemicro-diag wizard`: the same EDGEMICRO_DIAG_* apply.
+            match Cli::command().try_get_matches_from(["edgemicro-diag", "wizard"]) {
+                Ok(matches) => match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+                    Ok(Cli {
+                        command: Some(Command::Wizard(args)),
+                    }) => run_wizard(
+                        *args,
+                        matches.subcommand_matches("wizard").expect("wizard parsed"),
+                    ),
+                    _ => Exit::Usage,
+                },
+                Err(err) => {
+                    let _ = err.print();
+                    Exit::Usage
+                }
+            }
+        }
         None => {
             // The wizard is for a person at a terminal; without one, print usage (exit 2).
             let _ = Cli::command().write_help(&mut std::io::stderr());
@@ -53,11 +63,11 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             eprintln!("hint: run `edgemicro-diag collect --yes` (add --json for bots)");
             Exit::Usage
         }
-        Some(Command::Wizard(emg)) => {
+        Some(Command::Wizard(args)) => {
             let sub = matches
                 .subcommand_matches("wizard")
                 .expect("wizard was parsed");
-            run_wizard(emg, sub)
+            run_wizard(*args, sub)
         }
         Some(Command::Collect(args)) => {
             let sub = matches
@@ -346,18 +356,19 @@ impl collect::FrontEnd for Flags<'_> {
     }
 }
 
-fn run_wizard(emg: crate::cli::EmgArgs, matches: &ArgMatches) -> Exit {
+fn run_wizard(args: crate::cli::CollectArgs, matches: &ArgMatches) -> Exit {
     let home = crate::settings::Home::of_this_process();
-    let config_dir = match crate::settings::resolve_emg(emg, matches, home) {
-        Ok((dir, _)) => dir,
-        Err(fail) => {
-            print_error(&fail.into());
-            return Exit::Usage;
-        }
-    };
+    let settings =
+        match Settings::resolve(args, matches, home, facts::hostname(), chrono::Utc::now()) {
+            Ok(settings) => settings,
+            Err(fail) => {
+                print_error(&fail.into());
+                return Exit::Usage;
+            }
+        };
     let result = Interrupt::install()
         .map_err(anyhow::Error::from)
-        .and_then(|interrupt| crate::wizard::run(config_dir, facts::hostname(), &interrupt));
+        .and_then(|interrupt| crate::wizard::run(settings, &interrupt));
     crate::wizard::finish(result)
 }
 

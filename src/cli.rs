@@ -42,6 +42,14 @@ Examples:
   # Check a bundle before attaching it
   edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip";
 
+const WIZARD_EXAMPLES: &str = "\
+Examples:
+  # Answer the questions; Enter accepts what was found
+  edgemicro-diag
+
+  # Start with the case id and a site rule file; those questions are not asked
+  edgemicro-diag wizard --case 01234567 --rules /etc/edgemicro-diag/site-rules.yaml";
+
 /// Builds the redacted, verifiable diagnostic bundle for an Apigee Edge Microgateway support case
 /// (502 Bad Gateway, socket hang up / ECONNRESET).
 #[derive(Debug, Parser)]
@@ -56,8 +64,10 @@ pub enum Command {
     /// Collect configs, logs and system facts into one redacted bundle, without prompting
     #[command(after_help = EXAMPLES)]
     Collect(Box<CollectArgs>),
-    /// Guided collection for an operator at a terminal (also what a bare `edgemicro-diag` runs)
-    Wizard(EmgArgs),
+    /// Guided collection for an operator at a terminal (also what a bare `edgemicro-diag` runs);
+    /// takes collect's flags and EDGEMICRO_DIAG_* variables and asks only what they leave open
+    #[command(after_help = WIZARD_EXAMPLES)]
+    Wizard(Box<CollectArgs>),
     /// Check a bundle: zip CRCs, manifest against entries, every sha256, the .sha256 sidecar
     Verify(VerifyArgs),
     /// Tell why the 502s happen: log triage, keep-alive order, target probes, a bundle's capture

@@ -90,6 +90,57 @@ pub struct Settings {
     pub stdin_log: Option<String>,
     /// Read logs that are hard links in dirs other users can write (skipped by default).
     pub follow_hardlinks: bool,
+    /// What flags and the environment answered, in command-line order: the wizard asks only
+    /// the rest and shows these with where they came from.
+    pub given: Vec<Given>,
+}
+
+/// One setting answered by a flag or an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given {
+    /// The clap id (`case_id`, `log_dir`, …).
+    pub id: String,
+    /// `--case` or `$EDGEMICRO_DIAG_CASE`.
+    pub by: String,
+    pub value: String,
+}
+
+/// The settings of `matches` that a flag or the environment set, named as the user wrote them.
+fn given(matches: &ArgMatches) -> Vec<Given> {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
+    let Some(collect) = cli.find_subcommand("collect") else {
+        return Vec::new();
+    };
+    collect
+        .get_arguments()
+        .filter_map(|arg| {
+            let id = arg.get_id().as_str();
+            let by = match matches.value_source(id)? {
+                ValueSource::CommandLine => arg
+                    .get_long()
+                    .map(|l| format!("--{l}"))
+                    .unwrap_or_else(|| id.to_string()),
+                ValueSource::EnvVariable => {
+                    format!("${}", arg.get_env()?.to_string_lossy())
+                }
+                _ => return None,
+            };
+            let value = matches
+                .get_raw(id)
+                .map(|raw| {
+                    raw.map(|v| v.to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            Some(Given {
+                id: id.to_string(),
+                by,
+                value,
+            })
+        })
+        .collect()
 }
 
 /// EMG's default config dir is `$HOME/.edgemicro` (config/locations.js).
@@ -162,6 +213,7 @@ impl Settings {
             from_pid: args.from_pid,
             stdin_log: args.stdin_log,
             follow_hardlinks: args.follow_hardlinks,
+            given: given(matches),
             ..base
         })
     }
@@ -193,6 +245,7 @@ impl Settings {
             from_pid: None,
             stdin_log: None,
             follow_hardlinks: false,
+            given: Vec::new(),
         }
     }
 }

@@ -41,17 +41,9 @@ pub fn has_terminal() -> bool {
 }
 
 /// Runs the wizard; `Ok(None)` when the operator cancelled (nothing was written).
-pub fn run(
-    config_dir: Located<PathBuf>,
-    host: String,
-    interrupt: &Interrupt,
-) -> Result<Option<Report>> {
+pub fn run(settings: Settings, interrupt: &Interrupt) -> Result<Option<Report>> {
     let term = Term::stderr();
-    let result = guided(
-        &term,
-        Settings::new(config_dir, host, Utc::now()),
-        interrupt,
-    );
+    let result = guided(&term, settings, interrupt);
     let _ = term.show_cursor();
     result
 }
@@ -75,27 +67,54 @@ fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<
     term.write_line(
         "Enter accepts the value shown in (parentheses); Ctrl-C stops and changes nothing.\n",
     )?;
+    show_given(term, &settings)?;
+    // The first round asks only what flags and the environment left open; "Change something"
+    // asks everything, starting from the current answers.
+    let mut all = false;
     loop {
-        let found = asker.config_dir(&mut settings)?;
+        let given = settings.given.clone();
+        let ask = |id: &str| all || !given.iter().any(|g| g.id == id);
+        let found = if ask("config_dir") {
+            asker.config_dir(&mut settings)?
+        } else {
+            discover(&settings)?
+        };
         show_found(term, &settings, &found)?;
-        asker.pair(&mut settings, &found)?;
+        if ask("org") {
+            asker.pair(&mut settings, &found)?;
+        }
         // One pair picked: its own log dir is what to confirm, not the union of all pairs'.
         let found = if settings.pair.is_some() {
             discover(&settings)?
         } else {
             found
         };
-        asker.log_dir(&mut settings, &found)?;
-        asker.window(&mut settings)?;
-        let case = asker.text(
-            Input::with_theme(&asker.theme)
+        if ask("log_dir") {
+            asker.log_dir(&mut settings, &found)?;
+        }
+        if ask("since") && ask("until") {
+            asker.window(&mut settings)?;
+        }
+        if ask("case_id") {
+            let mut input = Input::with_theme(&asker.theme)
                 .with_prompt("Support case id (optional)")
-                .allow_empty(true),
-        )?;
-        settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
-        asker.level(&mut settings)?;
-        asker.capture(&mut settings, &found)?;
-        asker.output(&mut settings)?;
+                .allow_empty(true);
+            if let Some(case) = &settings.case_id {
+                input = input.default(case.clone());
+            }
+            let case = asker.text(input)?;
+            settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
+        }
+        if ask("log_level") {
+            asker.level(&mut settings)?;
+        }
+        if ask("capture_seconds") && ask("capture_host") {
+            asker.capture(&mut settings, &found)?;
+        }
+        if ask("output") {
+            asker.output(&mut settings)?;
+        }
+        all = true;
 
         let plan = Plan::build(&settings, RuleSet::load(&settings.rules)?)?;
         show_plan(term, &settings, &plan)?;
@@ -173,14 +192,15 @@ impl Asker<'_> {
                 .then_some(())
                 .ok_or_else(|| "no default.yaml or ORG-ENV-config.yaml there".to_string())
         })?;
+        // Another dir: its pairs and log dir are found anew.
         if let Some(dir) = typed {
             settings.config_dir = Located {
                 value: dir,
                 source: Source::Wizard,
             };
+            settings.pair = None;
+            settings.log_dir = None;
         }
-        settings.pair = None;
-        settings.log_dir = None;
         discover(settings)
     }
 
@@ -375,6 +395,24 @@ impl Asker<'_> {
         }
         Ok(())
     }
+}
+
+/// What flags and the environment already answered, each with where it came from.
+fn show_given(term: &Term, settings: &Settings) -> Result<()> {
+    if settings.given.is_empty() {
+        return Ok(());
+    }
+    term.write_line("Already answered (not asked again):")?;
+    for given in &settings.given {
+        term.write_line(&format!(
+            "  {} = {}  (from {})",
+            given.id.replace('_', " "),
+            crate::safe_fs::shown(&given.value),
+            given.by
+        ))?;
+    }
+    term.write_line("")?;
+    Ok(())
 }
 
 fn show_found(term: &Term, settings: &Settings, found: &Discovery) -> Result<()> {

@@ -316,3 +316,92 @@ fn capture_offer_runs_tcpdump_until_the_operator_presses_enter() {
     assert_eq!(capture["stopped_by"], "reproduction");
     assert!(entries.iter().any(|(n, _)| n == "capture/targets.pcap"));
 }
+
+/// The wizard resolves the same settings as `collect`: a site rule file named only in the
+/// environment is applied, and what flags or the environment already answered is not asked again
+/// (it is shown with where it came from).
+#[test]
+fn the_wizard_takes_flags_and_environment_like_collect() {
+    let t = install();
+    let t = t.log(
+        "edgemicro-gw-2-api.log",
+        "2021-06-23T03:52:25.110Z [error][0:8000][3][o][e][emg_badtarget/x][][][6b09][microgateway-core][][GET][502][tenant SITEONLY-77aa91 refused][ECONNRESET][]\n",
+    );
+    let rules = t.dir.path().join("site-rules.yaml");
+    std::fs::write(
+        &rules,
+        "patterns:\n  - id: site_tenant\n    why: tenant ids are customer data\n    keywords: [\"siteonly-\"]\n    regex: '(SITEONLY-[0-9a-f]+)'\n",
+    )
+    .unwrap();
+    let t = t.env("EDGEMICRO_DIAG_RULES", rules.to_str().unwrap());
+    let log_dir = t.log_dir().display().to_string();
+    let mut pty = Pty::start(&t, &["wizard", "--case", "CASE-7", "--log-dir", &log_dir]);
+    pty.expect("(from $EDGEMICRO_DIAG_RULES)");
+    pty.expect("(from --case)");
+    pty.answer("EMG config dir", "\r");
+    // --log-dir and --case answered two questions: the next prompt is the time window.
+    pty.answer("Which time window?", "\r");
+    pty.answer("Switch", "\r");
+    pty.answer("Capture traffic", "\r");
+    pty.answer("Bundle path", "\r");
+    pty.expect("site_tenant 1");
+    pty.answer("Write the bundle?", "\r");
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(!transcript.contains("Log dir ·"), "{transcript}");
+    assert!(!transcript.contains("Support case id"), "{transcript}");
+    let zip = bundles(&t)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let entries = unzip_all(&zip);
+    assert!(
+        !entries.iter().any(|(_, b)| contains(b, b"SITEONLY-77aa91")),
+        "the site rule from EDGEMICRO_DIAG_RULES was applied"
+    );
+    assert!(entries
+        .iter()
+        .any(|(n, _)| n == "logs/edgemicro-gw-2-api.log"));
+    let manifest = manifest_of(&entries);
+    assert_eq!(manifest["case"], "CASE-7");
+}
+
+/// A bare `edgemicro-diag` is the wizard with the same environment: EDGEMICRO_DIAG_* apply.
+#[test]
+fn the_bare_command_reads_the_same_environment() {
+    let t = install().log(
+        "edgemicro-gw-3-api.log",
+        "2021-06-23T03:52:26.110Z [error][0:8000][3][o][e][emg_badtarget/x][][][6b0a][microgateway-core][][GET][502][tenant SITEONLY-0f0f0f0f refused][ECONNRESET][]\n",
+    );
+    let rules = t.dir.path().join("site.yaml");
+    std::fs::write(
+        &rules,
+        "patterns:\n  - id: site_tenant\n    why: tenant ids\n    keywords: [\"siteonly-\"]\n    regex: '(SITEONLY-[0-9a-f]+)'\n",
+    )
+    .unwrap();
+    let t = t
+        .env("EDGEMICRO_DIAG_RULES", rules.to_str().unwrap())
+        .env("EDGEMICRO_DIAG_CASE", "ENV-CASE-9")
+        .env("EDGEMICRO_DIAG_SINCE", "2020-01-01T00:00:00Z");
+    let mut pty = Pty::start(&t, &[]);
+    pty.expect("(from $EDGEMICRO_DIAG_CASE)");
+    pty.answer("EMG config dir", "\r");
+    pty.answer("Log dir", "\r");
+    // The window (EDGEMICRO_DIAG_SINCE) and the case id are answered.
+    pty.answer("Switch", "\r");
+    pty.answer("Capture traffic", "\r");
+    pty.answer("Bundle path", "\r");
+    pty.answer("Write the bundle?", "\r");
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(!transcript.contains("Which time window"), "{transcript}");
+    let zip = bundles(&t)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let entries = unzip_all(&zip);
+    assert!(!entries
+        .iter()
+        .any(|(_, b)| contains(b, b"SITEONLY-0f0f0f0f")));
+    assert_eq!(manifest_of(&entries)["case"], "ENV-CASE-9");
+}
