@@ -12,7 +12,6 @@ use serde::Serialize;
 
 const SAMPLES: usize = 5;
 const CORRELATIONS: usize = 4096;
-const GAPS: usize = 10_000;
 /// Distinct targets, proxies and hours kept apart; the rest is "(other)".
 const KEYS: usize = 500;
 
@@ -91,26 +90,30 @@ pub struct Triage {
     pub versions: BTreeMap<String, String>,
     #[serde(skip)]
     versions_ms: BTreeMap<String, i64>,
-    /// Seconds between the previous successful response from a target and a reset on it: a
-    /// lower bound on how long the reused socket had been idle (EMG logs no socket ids).
+    /// Successful target responses seen: none means the logs are below level info, and idle
+    /// times cannot be told.
+    pub target_responses: u64,
     #[serde(skip)]
     first_ms: Option<i64>,
     #[serde(skip)]
     last_ms: Option<i64>,
+    /// Idle time before each request, per target: the keep-alive race from the logs alone.
     #[serde(skip)]
-    gaps: Vec<f64>,
+    pub idle: super::idle::Idle,
     #[serde(skip)]
     corr_target: HashMap<String, String>,
     #[serde(skip)]
     corr_order: VecDeque<String>,
-    #[serde(skip)]
-    last_success: HashMap<String, i64>,
 }
 
 /// One record's fields, whichever format it came in.
 struct Record<'a> {
     time: &'a str,
     millis: Option<i64>,
+    /// The worker (each has its own pool of target sockets); empty when not logged.
+    pid: &'a str,
+    /// How long the request took (ms), when logged.
+    taken_ms: Option<i64>,
     target: Option<&'a str>,
     proxy: &'a str,
     corr: &'a str,
@@ -123,6 +126,7 @@ struct Record<'a> {
 impl Triage {
     pub fn start_file(&mut self) {
         self.files += 1;
+        self.idle.new_file();
     }
 
     /// One line (redacted, with or without its line ending).
@@ -184,9 +188,20 @@ impl Triage {
             "504" => c.status_504 = 1,
             _ => {}
         }
-        if rec.message == "targetResponse" && !rec.status.starts_with('5') {
-            if let (Some(t), Some(ms)) = (rec.target, rec.millis) {
-                self.last_success.insert(t.to_string(), ms);
+        if let (Some(t), Some(ms)) = (rec.target, rec.millis) {
+            let reset = c.econnreset + c.socket_hang_up > 0;
+            match rec.message {
+                "targetResponse" if !rec.status.starts_with('5') => {
+                    self.target_responses += 1;
+                    let taken = rec.taken_ms.unwrap_or(0);
+                    self.idle.outcome(rec.pid, t, ms, taken, false);
+                }
+                "targetResponse close" => self.idle.freed(rec.pid, t, ms),
+                _ if target_error && reset => {
+                    let taken = rec.taken_ms.unwrap_or(0);
+                    self.idle.outcome(rec.pid, t, ms, taken, true);
+                }
+                _ => {}
             }
         }
         if c.is_empty() {
@@ -195,11 +210,6 @@ impl Triage {
         let target = match rec.target.filter(|_| target_error) {
             Some(t) => {
                 self.remember(rec.corr, t);
-                if let (Some(prev), Some(ms)) = (self.last_success.get(t), rec.millis) {
-                    if self.gaps.len() < GAPS && ms >= *prev {
-                        self.gaps.push((ms - prev) as f64 / 1000.0);
-                    }
-                }
                 t.to_string()
             }
             None => self
@@ -322,16 +332,6 @@ impl Triage {
         self.corr_target
             .insert(corr.to_string(), target.to_string());
     }
-
-    /// min / median / max of the idle gaps before resets, in seconds.
-    pub fn gap_stats(&self) -> Option<(f64, f64, f64)> {
-        let mut g = self.gaps.clone();
-        if g.is_empty() {
-            return None;
-        }
-        g.sort_by(f64::total_cmp);
-        Some((g[0], g[g.len() / 2], g[g.len() - 1]))
-    }
 }
 
 fn add(into: &mut Counts, c: &Counts) {
@@ -361,6 +361,8 @@ fn current(text: &str) -> Option<Record<'_>> {
     Some(Record {
         time,
         millis: iso_millis(time),
+        pid: f[2],
+        taken_ms: f[15].parse().ok(),
         target,
         proxy: f[5],
         corr: f[8],
@@ -403,6 +405,8 @@ fn legacy(text: &str) -> Option<Record<'_>> {
     Some(Record {
         time: ms,
         millis: Some(millis),
+        pid: "",
+        taken_ms: value("d").parse().ok(),
         target: (!host.is_empty() && message.starts_with("target")).then_some(host),
         proxy: value("u").trim_start_matches('/'),
         corr: value("i"),
@@ -478,10 +482,12 @@ mod tests {
         assert_eq!(t.by_hour["2021-06-23T03:00"].status_502, 1);
         assert_eq!(t.first.as_deref(), Some("2021-06-23T03:52:24.109Z"));
         assert_eq!(t.last.as_deref(), Some("2021-06-23T04:11:00.000Z"));
-        let (min, _, _) = t.gap_stats().unwrap();
+        let estimates = t.idle.estimates();
+        let idle = &estimates[0];
+        assert_eq!(idle.target, "10.1.2.3:8080");
         assert!(
-            (min - 4.009).abs() < 0.001,
-            "4 s since the last success from 10.1.2.3:8080: {min}"
+            (idle.idle_before_resets_s.min - 3.614).abs() < 0.001,
+            "idle from the last response (03:52:20.100) to the request's start (24.109 - 0.395 s): {idle:?}"
         );
         assert_eq!(t.samples.len(), 3);
     }

@@ -6,17 +6,23 @@
 //! `lb-keepalive-order`, `refused`, `none`.
 
 pub mod command;
+pub mod idle;
 pub mod keepalive;
 pub mod logs;
 pub mod pcap;
 
 use serde::Serialize;
 
+pub use idle::Confidence;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub id: &'static str,
     /// `high`: explains 502s seen; `medium`: a condition that produces them; `info`: context.
     pub severity: &'static str,
+    /// How sure the tool is that this is the cause, and why.
+    pub confidence: Confidence,
+    pub confidence_reason: String,
     pub summary: String,
     pub evidence: serde_json::Value,
     pub next_step: String,
@@ -30,10 +36,12 @@ pub fn markdown(findings: &[Finding]) -> String {
     }
     for f in findings {
         out.push_str(&format!(
-            "## {} ({})\n\n{}\n\n**Next step:** {}\n\n```json\n{}\n```\n\n",
+            "## {} ({})\n\n{}\n\n**How sure:** {} ({})\n\n**Next step:** {}\n\n```json\n{}\n```\n\n",
             f.id,
             f.severity,
             f.summary,
+            serde_json::to_value(f.confidence).unwrap_or_default().as_str().unwrap_or("?"),
+            f.confidence_reason,
             f.next_step,
             serde_json::to_string_pretty(&f.evidence).unwrap_or_default()
         ));
@@ -76,6 +84,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         out.push(Finding {
             id: "no-keep-alive",
             severity: "info",
+            confidence: Confidence::High,
+            confidence_reason: "measured by a probe of the target".into(),
             summary: format!(
                 "{} target(s) keep no connection open after a response (HTTP/1.0 or Connection: close): EMG opens a new connection for every request to them, so no idle pooled socket can race there.",
                 plain.len()
@@ -85,74 +95,170 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         });
     }
 
-    // Targets that close idle keep-alive connections race with EMG's pooled sockets.
+    // Targets that close idle keep-alive connections race with EMG's pooled sockets: measured
+    // by a probe, or estimated from the idle time before each request in the logs.
+    let estimates = t.idle.estimates();
+    let estimate_of = |target: &str| estimates.iter().find(|e| e.target == target);
     let closing: Vec<&keepalive::Probe> = e
         .probes
         .iter()
         .filter(|p| p.idle_close_s.is_some())
         .collect();
-    if !closing.is_empty() {
-        let targets: Vec<serde_json::Value> = closing
+    let log_races: Vec<&idle::Estimate> = estimates
+        .iter()
+        .filter(|e| e.verdict == idle::Verdict::KeepaliveRace)
+        .filter(|e| !closing.iter().any(|p| p.target == e.target))
+        .collect();
+    if !closing.is_empty() || !log_races.is_empty() {
+        let mut targets: Vec<serde_json::Value> = closing
             .iter()
-            .map(|p| serde_json::json!({"target": p.target, "url": p.url, "idle_close_s": p.idle_close_s.map(|s| (s * 100.0).round() / 100.0), "keep_alive_header": p.keep_alive_header, "hang_ups_in_logs": hangups_at(&p.target)}))
+            .map(|p| serde_json::json!({"target": p.target, "url": p.url, "idle_close_s": p.idle_close_s.map(|s| (s * 100.0).round() / 100.0), "measured_by": "probe", "keep_alive_header": p.keep_alive_header, "hang_ups_in_logs": hangups_at(&p.target), "log_estimate": estimate_of(&p.target)}))
             .collect();
-        let raced: u64 = closing.iter().map(|p| hangups_at(&p.target)).sum();
+        targets.extend(log_races.iter().map(|e| serde_json::json!({"target": e.target, "idle_close_s": e.idle_close_s, "measured_by": "log estimate", "hang_ups_in_logs": hangups_at(&e.target), "log_estimate": e})));
+        let raced: u64 = closing
+            .iter()
+            .map(|p| hangups_at(&p.target))
+            .chain(log_races.iter().map(|e| hangups_at(&e.target)))
+            .sum();
         let shortest = closing
             .iter()
             .filter_map(|p| p.idle_close_s)
+            .chain(log_races.iter().filter_map(|e| e.idle_close_s))
             .fold(f64::MAX, f64::min);
         let announced = closing.iter().any(|p| p.keep_alive_header.is_some());
+        let how = if closing.is_empty() {
+            let e = log_races[0];
+            let (low, high) = e.interval_s.unwrap_or_default();
+            format!(
+                "From the logs alone: on {} target(s) the resets are explained by idle time. {} ({}), so the target (or a NAT, firewall or load balancer between EMG and it) closes connections idle for about {:.1} s (between {low:.1} and {high:.1} s; idle times in logs are lower bounds on the socket's idle time).",
+                log_races.len(), e.target, e.reason, shortest
+            )
+        } else {
+            format!(
+                "{} target(s) close idle keep-alive connections themselves, the first after {:.1} s (measured){}.",
+                closing.len(),
+                shortest,
+                if announced { ", announced with Keep-Alive: timeout=" } else { ", without announcing it in a Keep-Alive header" }
+            )
+        };
         let summary = format!(
-            "{} target(s) close idle keep-alive connections themselves, the first after {:.1} s{}. EMG keeps pooled target sockets with no idle timeout, so it can send a request on a socket the target is closing (FIN): the request dies with a reset and the client gets 502 socket hang up / ECONNRESET.{}",
-            closing.len(),
-            shortest,
-            if announced { " (announced with Keep-Alive: timeout=)" } else { ", without announcing it in a Keep-Alive header" },
+            "{how} EMG keeps pooled target sockets with no idle timeout, so it sends a request on a socket the target has closed or is closing: the request dies with a reset and the client gets 502 socket hang up / ECONNRESET.{}",
             if raced > 0 { format!(" The logs show {raced} hang-up(s) on these targets.") } else { String::new() }
         );
+        let (confidence, confidence_reason) = if !closing.is_empty() {
+            if raced > 0 {
+                (Confidence::High, "the idle close was measured by a probe and the logs show hang-ups on the same target".to_string())
+            } else {
+                (Confidence::Medium, "the idle close was measured by a probe, but these logs show no hang-up on that target".to_string())
+            }
+        } else {
+            let best = log_races
+                .iter()
+                .map(|e| e.confidence)
+                .min_by_key(|c| *c as u8)
+                .unwrap_or(Confidence::Low);
+            (best, format!("log estimate from {} reset(s) and {} success(es) with known idle times; a probe (`analyze --probe-targets`) or a capture measures it", log_races[0].resets, log_races[0].successes))
+        };
         let finding = Finding {
             id: "keepalive-race",
             severity: if raced > 0 { "high" } else { "medium" },
+            confidence,
+            confidence_reason,
             summary,
-            evidence: serde_json::json!({"probes": targets, "os_tcp_keepalive_time_s": tcp_keepalive, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms}),
+            evidence: serde_json::json!({"targets": targets, "probes": targets.iter().filter(|t| t["measured_by"] == "probe").cloned().collect::<Vec<_>>(), "os_tcp_keepalive_time_s": tcp_keepalive, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms}),
             next_step: format!(
-                "Every downstream hop must close idle connections before the hop upstream of it. EMG is downstream of the target: raise the target's keep-alive timeout well above {shortest:.1} s (above the longest gap between requests), or make the EMG host close first by lowering its OS keep-alive (net.ipv4.tcp_keepalive_time, now {tcp_keepalive} s) below the target's (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway)."
+                "Every downstream hop must close idle connections before the hop upstream of it, and EMG's pool toward targets has no idle limit (no EMG setting changes that). Make the target's keep-alive (idle) timeout, now about {shortest:.1} s, longer than any pause in the traffic EMG sends it (minutes, not seconds: keepAliveTimeout on Node, KeepAliveTimeout on Apache httpd, keepalive_timeout on nginx, connectionTimeout/keepAliveTimeout on Tomcat), and the idle timeout of any NAT, firewall or load balancer between EMG and the target likewise. Then confirm with `edgemicro-diag analyze --probe-targets`. (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway.)"
             ),
         };
         match out.iter_mut().find(|f| f.id == "keepalive-race") {
-            Some(existing) => existing.evidence["probes"] = finding.evidence["probes"].clone(),
+            // A capture caught the race itself: keep its words, add the measurements.
+            Some(existing) => {
+                existing.evidence["targets"] = finding.evidence["targets"].clone();
+                existing.evidence["probes"] = finding.evidence["probes"].clone();
+            }
             None => out.push(finding),
         }
     }
+    let raced_targets: Vec<&str> = closing
+        .iter()
+        .map(|p| p.target.as_str())
+        .chain(log_races.iter().map(|e| e.target.as_str()))
+        .collect();
 
+    // Hang-ups that idle time does not explain: the target closed before it answered.
     let hangup_targets: Vec<(&String, &logs::Counts)> = t
         .by_target
         .iter()
         .filter(|(target, c)| {
             c.socket_hang_up.max(c.econnreset) > 0
-                && !closing.iter().any(|p| &p.target == *target)
+                && !raced_targets.contains(&target.as_str())
                 && c.status_504 == 0
         })
         .collect();
-    if t.kinds.hangup_502 > 0 && !out.iter().any(|f| f.id == "target-hangup") {
-        let gaps = t.gap_stats().map(
-            |(min, median, max)| serde_json::json!({"min": min, "median": median, "max": max}),
-        );
+    let unexplained: u64 = hangup_targets
+        .iter()
+        .map(|(_, c)| c.status_502.max(c.socket_hang_up.max(c.econnreset)))
+        .sum();
+    if t.kinds.hangup_502 > 0 && unexplained > 0 && !out.iter().any(|f| f.id == "target-hangup") {
+        let judged: Vec<&idle::Estimate> = hangup_targets
+            .iter()
+            .filter_map(|(target, _)| estimate_of(target))
+            .filter(|e| e.verdict == idle::Verdict::NotIdle)
+            .collect();
+        let never_answered: Vec<&str> = hangup_targets
+            .iter()
+            .filter(|(target, _)| t.idle.successes_on(target) == 0)
+            .map(|(target, _)| target.as_str())
+            .filter(|target| *target != "unknown")
+            .collect();
+        let (confidence, confidence_reason, why) = if t.target_responses == 0 {
+            (
+                Confidence::Low,
+                "the logs hold no successful target response (the level is error or warn), so idle time before the resets cannot be told; at level info it can".to_string(),
+                "These logs cannot tell the two causes apart: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.".to_string(),
+            )
+        } else if let Some(e) = judged.first() {
+            (
+                e.confidence,
+                format!("{}: {}", e.target, e.reason),
+                format!("Idle time does not explain them ({}), so this is not the keep-alive race: the target closed connections before it answered.", e.reason),
+            )
+        } else if !never_answered.is_empty() {
+            (
+                Confidence::High,
+                format!("{} answered no request in these logs", never_answered.join(", ")),
+                "The target closed every connection before answering; it is failing, not racing an idle close.".to_string(),
+            )
+        } else {
+            (
+                Confidence::Low,
+                "too few requests with known idle times to tell the keep-alive race from a failing target".to_string(),
+                "Two causes give this: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.".to_string(),
+            )
+        };
+        let next_step = if t.target_responses == 0 {
+            "Switch EMG to level info while the 502s happen (`edgemicro-diag collect --log-level info --reproduce-seconds 300`, or `edgemicro-diag log-level set info` then `edgemicro reload`), then analyze again; or measure the target's idle close (`edgemicro-diag analyze --probe-targets`) and capture (`collect --capture-seconds 120`). Core 3.2.2 and older log the target error at warn: at level error only the 502 line is visible.".to_string()
+        } else {
+            "Look in the target's own logs at these times for a crash, a restart, a worker limit, a proxy or a size limit that drops the request, and fix it there; a capture (`collect --capture-seconds 120`) shows the target's FIN or RST right after EMG's request (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway).".to_string()
+        };
         out.push(Finding {
             id: "target-hangup",
             severity: "high",
+            confidence,
+            confidence_reason,
             summary: format!(
-                "{} request(s) got 502 because the target closed the connection (socket hang up / ECONNRESET), between {} and {}. Two causes give this: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.",
-                t.kinds.hangup_502,
+                "{} request(s) got 502 because the target closed the connection (socket hang up / ECONNRESET), between {} and {}. {why}",
+                unexplained.min(t.kinds.hangup_502),
                 t.first.as_deref().unwrap_or("?"),
                 t.last.as_deref().unwrap_or("?")
             ),
             evidence: serde_json::json!({
                 "status_502_hang_up": t.kinds.hangup_502,
-                "targets": hangup_targets.iter().map(|(k, c)| serde_json::json!({"target": k, "counts": c})).collect::<Vec<_>>(),
+                "targets": hangup_targets.iter().map(|(k, c)| serde_json::json!({"target": k, "counts": c, "idle": estimate_of(k)})).collect::<Vec<_>>(),
                 "by_proxy": t.by_proxy, "by_hour": t.by_hour, "first": t.first, "last": t.last,
-                "seconds_since_previous_success_on_target": gaps, "samples": t.samples,
+                "target_responses_in_logs": t.target_responses, "samples": t.samples,
             }),
-            next_step: "Tell the two causes apart: measure the target's idle close (`edgemicro-diag analyze --probe-targets`) and capture while the 502s happen (`collect --capture-seconds 120`); check the target's own logs at these times.".into(),
+            next_step,
         });
     }
 
@@ -164,6 +270,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         out.push(Finding {
             id: "timeout",
             severity: "high",
+            confidence: Confidence::High,
+            confidence_reason: "EMG answered 504, which it does only when its own timeout expired".into(),
             summary: format!(
                 "{} request(s) got 504: EMG gave up waiting for the target (edgemicro.request_timeout {limit}). The ECONNRESET logged with them is EMG aborting the request, not the target closing it.",
                 t.kinds.timeout_504
@@ -178,6 +286,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         out.push(Finding {
             id: "refused",
             severity: "high",
+            confidence: Confidence::High,
+            confidence_reason: "ECONNREFUSED comes from the target host itself".into(),
             summary: format!("{} connection(s) to the target were refused (ECONNREFUSED): nothing listened at the target's address.", t.totals.econnrefused.max(t.kinds.refused_502)),
             evidence: serde_json::json!({"targets": t.by_target.iter().filter(|(_, c)| c.econnrefused > 0).map(|(k, c)| serde_json::json!({"target": k, "econnrefused": c.econnrefused})).collect::<Vec<_>>()}),
             next_step: "Check that the target is running and listening on that host and port (proxies[].url in the cache config).".into(),
@@ -190,6 +300,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             out.push(Finding {
                 id: "lb-keepalive-order",
                 severity: "high",
+                confidence: Confidence::Medium,
+                confidence_reason: "from the configured values; the LB timeout is what you gave with --lb-idle-timeout".into(),
                 summary: format!(
                     "The load balancer in front keeps idle connections {lb} s, EMG only {emg_s} s (edgemicro.keep_alive_timeout{}): EMG closes first, and the LB can send a request on a connection EMG just closed, which the LB answers with 502.",
                     if e.keepalive.keep_alive_timeout_set { String::new() } else { " not set: Node's default 5000 ms".into() }
@@ -207,6 +319,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         out.push(Finding {
             id: "none",
             severity: "info",
+            confidence: Confidence::Medium,
+            confidence_reason: "nothing in these logs and configs; logs below level info show less".into(),
             summary: format!("No 502/504 or connection errors in {} log line(s), and no keep-alive conflict found.", t.lines),
             evidence: serde_json::json!({"lines": t.lines, "files": t.files}),
             next_step: "If 502s happen, collect again at log level info while they happen (collect --log-level info --reproduce-seconds N).".into(),

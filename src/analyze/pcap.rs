@@ -353,6 +353,8 @@ pub fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
         out.push(Finding {
             id: "keepalive-race",
             severity,
+            confidence: crate::analyze::Confidence::High,
+            confidence_reason: "seen in the capture: the packets themselves".into(),
             summary,
             evidence: serde_json::json!({"capture": capture_file, "races": races.len(), "target_idle_closes": idle_closes.len(), "target_idle_close_s_median": round(idle), "examples": examples}),
             next_step: format!(
@@ -377,6 +379,8 @@ pub fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
         out.push(Finding {
             id: "target-hangup",
             severity: "high",
+            confidence: crate::analyze::Confidence::High,
+            confidence_reason: "seen in the capture: FIN or RST before any response byte".into(),
             summary: format!(
                 "The target closed {} connection(s) before answering: EMG sent a request and the target sent FIN or RST before any response byte, which EMG reports as 502 socket hang up / ECONNRESET.",
                 hangups.len()

@@ -325,3 +325,185 @@ fn analyze_reads_a_bundle_and_lb_order_is_checked() {
         String::from_utf8_lossy(entry(&entries, "findings.md")).contains("## target-hangup (high)")
     );
 }
+
+/// Idle close the racing target uses, and how long its FIN stays in flight.
+const RACE_IDLE_MS: u64 = 600;
+const FIN_DELAY_MS: u64 = 100;
+
+/// A keep-alive target that decides to close a connection after `RACE_IDLE_MS` idle but closes
+/// it `FIN_DELAY_MS` later (as a FIN in flight or a slow relay would): a request that arrives in
+/// between is left unread, so the kernel answers it with RST — a real FIN→request→RST race.
+fn fin_in_flight(mut s: TcpStream) {
+    loop {
+        s.set_read_timeout(None).unwrap();
+        if !read_request(&mut s)
+            || s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+            )
+            .is_err()
+        {
+            return;
+        }
+        s.set_read_timeout(Some(Duration::from_millis(RACE_IDLE_MS)))
+            .unwrap();
+        let mut peek = [0u8; 1];
+        if s.peek(&mut peek).is_err() {
+            std::thread::sleep(Duration::from_millis(FIN_DELAY_MS));
+            return; // close: FIN, or RST when a request came in meanwhile
+        }
+    }
+}
+
+static SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A keep-alive target that hangs up on every fifth request, whatever the idle time.
+fn every_fifth_hangs_up(mut s: TcpStream) {
+    while read_request(&mut s) {
+        if SERVED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 5 == 4 {
+            return;
+        }
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Requests to `path` with gaps drawn from `gaps_ms` (a fixed pseudo-random order); the
+/// status codes the client saw.
+fn paced(port: u16, path: &str, gaps_ms: &[u64], n: usize, seed: u64) -> Vec<u16> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            std::thread::sleep(Duration::from_millis(
+                gaps_ms[(x % gaps_ms.len() as u64) as usize],
+            ));
+            get(port, path)
+        })
+        .collect()
+}
+
+/// From the logs alone (no probe, no capture): the target whose resets follow idle time is the
+/// keep-alive race with its idle close estimated, and the target that hangs up whatever the idle
+/// time is a target hang-up; the counts are what the clients saw.
+#[test]
+fn logs_alone_tell_the_race_from_a_failing_target() {
+    let (racer, race_port) = bind();
+    let (rude, rude_port) = bind();
+    serve(racer, fin_in_flight);
+    serve(rude, every_fifth_hangs_up);
+    let t = Test::minimal();
+    let (free, gw_port) = bind();
+    drop(free);
+    let logs = t.log_dir();
+    let t = t.config(
+        "o-e-config.yaml",
+        &format!(
+            "edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n",
+            logs.display()
+        ),
+    );
+    let _gateway = start_gateway(serde_json::json!({
+        "port": gw_port, "logDir": logs, "requestTimeout": 10, "keepAliveTimeout": 5000,
+        "proxies": [
+            {"base": "/race", "url": format!("http://127.0.0.1:{race_port}")},
+            {"base": "/rude", "url": format!("http://127.0.0.1:{rude_port}")},
+        ]
+    }));
+    // Bounded: 48 + 40 requests, both loops side by side, about 25 s.
+    let (race_seen, rude_seen) = std::thread::scope(|s| {
+        let race = s.spawn(|| {
+            let just_after = [RACE_IDLE_MS + 15, RACE_IDLE_MS + 40, RACE_IDLE_MS + 70];
+            paced(
+                gw_port,
+                "/race/x",
+                &[
+                    100,
+                    250,
+                    400,
+                    just_after[0],
+                    just_after[1],
+                    just_after[2],
+                    900,
+                ],
+                48,
+                0x9e37,
+            )
+        });
+        let rude = s.spawn(|| paced(gw_port, "/rude/y", &[50, 300, 700, 1200], 40, 0x51f1));
+        (race.join().unwrap(), rude.join().unwrap())
+    });
+    let count = |seen: &[u16]| seen.iter().filter(|c| **c == 502).count() as u64;
+    let (race_502, rude_502) = (count(&race_seen), count(&rude_seen));
+    assert!(race_502 >= 3, "the race happened: {race_seen:?}");
+    assert_eq!(rude_502, 8, "{rude_seen:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let race_target = format!("127.0.0.1:{race_port}");
+    let rude_target = format!("127.0.0.1:{rude_port}");
+    let json = loop {
+        let run = Test::new()
+            .args([
+                "analyze".into(),
+                "-c".into(),
+                t.config_dir().into_os_string(),
+                "--log-dir".into(),
+                logs.clone().into_os_string(),
+                "--json".into(),
+            ])
+            .run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        if json["logs"]["totals"]["status_502"] == race_502 + rude_502 || Instant::now() > deadline
+        {
+            break json;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(
+        json["logs"]["by_target"][&race_target]["status_502"], race_502,
+        "{json}"
+    );
+    assert_eq!(
+        json["logs"]["by_target"][&rude_target]["status_502"], rude_502,
+        "{json}"
+    );
+    let findings = json["findings"].as_array().unwrap();
+    let find = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}: {json:#}"))
+    };
+    let race = find("keepalive-race");
+    let targets = race["evidence"]["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{race:#}");
+    assert_eq!(targets[0]["target"], race_target.as_str());
+    assert_eq!(targets[0]["measured_by"], "log estimate");
+    let estimate = targets[0]["idle_close_s"].as_f64().unwrap();
+    let real = RACE_IDLE_MS as f64 / 1000.0;
+    assert!(
+        (estimate - real).abs() <= 0.2 * real,
+        "log-only estimate {estimate} s within ±20 % of the real {real} s: {race:#}"
+    );
+    assert_ne!(race["confidence"], "low", "{race:#}");
+    let hangup = find("target-hangup");
+    let hung: Vec<&str> = hangup["evidence"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(hung, vec![rude_target.as_str()], "{hangup:#}");
+    assert!(
+        hangup["summary"]
+            .as_str()
+            .unwrap()
+            .contains("not the keep-alive race"),
+        "{hangup:#}"
+    );
+}

@@ -1,0 +1,452 @@
+//! The keep-alive race from the logs alone: per target, how long the target had been idle
+//! before each request, for the requests that reset and for those that succeeded.
+//!
+//! EMG logs no socket ids, so the idle time is the time from the previous response the same
+//! worker (pid) got from the target to this request's start (its record time minus the time it
+//! took): a lower bound on the reused socket's idle time, exact for one request at a time (Node's
+//! agent reuses the most recently freed socket). After a reset the worker's pool toward the
+//! target starts again, so the next request counts from the reset.
+//!
+//! A race leaves a shape no target failure does: resets gather in one band of idle times that
+//! few successes share, above the idle times at which reuse works. A target that sends a FIN at
+//! T gives a narrow band just above T (the FIN was in flight; later requests see it and open a
+//! fresh connection); a middlebox that drops idle connections silently resets everything above
+//! T. Hang-ups of a failing target spread over short and long idle times alike.
+//!
+//! Memory is bounded: at most `KEYS` workers×targets and `SAMPLES` successes per target (a
+//! uniform reservoir beyond that); resets are capped at `RESETS` per target.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+const KEYS: usize = 4096;
+const TARGETS: usize = 500;
+const SAMPLES: usize = 50_000;
+const RESETS: usize = 20_000;
+/// A race needs a socket that sat idle: a band starting below this is not one.
+const MIN_IDLE_MS: u32 = 100;
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    idle_ms: u32,
+    taken_ms: u32,
+}
+
+#[derive(Debug, Default)]
+struct Samples {
+    resets: Vec<Sample>,
+    successes: Vec<Sample>,
+    /// Successes seen (the reservoir keeps `SAMPLES` of them).
+    seen: u64,
+    rng: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Idle {
+    /// `pid target` → when that worker last got a response from (or a reset by) the target.
+    last_free: HashMap<String, i64>,
+    by_target: BTreeMap<String, Samples>,
+}
+
+impl Idle {
+    /// Files are read newest first: idle times never run across a file boundary.
+    pub fn new_file(&mut self) {
+        self.last_free.clear();
+    }
+
+    /// A request's outcome on `target`: `at_ms` is the record's time, `taken_ms` how long the
+    /// request took (the record's last field), `reset` whether the connection was reset or hung up.
+    pub fn outcome(&mut self, pid: &str, target: &str, at_ms: i64, taken_ms: i64, reset: bool) {
+        let key = format!("{pid} {target}");
+        let start = at_ms - taken_ms.max(0);
+        let idle = self
+            .last_free
+            .get(&key)
+            .map(|free| start - free)
+            .filter(|idle| *idle >= 0);
+        if self.last_free.len() < KEYS || self.last_free.contains_key(&key) {
+            let free = self.last_free.entry(key).or_insert(at_ms);
+            *free = (*free).max(at_ms);
+        }
+        let Some(idle) = idle else {
+            return;
+        };
+        if self.by_target.len() >= TARGETS && !self.by_target.contains_key(target) {
+            return;
+        }
+        let samples = self.by_target.entry(target.to_string()).or_default();
+        let sample = Sample {
+            idle_ms: u32::try_from(idle).unwrap_or(u32::MAX),
+            taken_ms: u32::try_from(taken_ms.max(0)).unwrap_or(u32::MAX),
+        };
+        if reset {
+            if samples.resets.len() < RESETS {
+                samples.resets.push(sample);
+            }
+            return;
+        }
+        samples.seen += 1;
+        if samples.successes.len() < SAMPLES {
+            samples.successes.push(sample);
+        } else {
+            // Reservoir sampling (xorshift): every success is kept with the same chance.
+            samples.rng ^= samples.rng << 13 | 0x9e37_79b9;
+            samples.rng ^= samples.rng >> 7;
+            samples.rng ^= samples.rng << 17;
+            let slot = samples.rng % samples.seen;
+            if let Some(kept) = samples.successes.get_mut(slot as usize) {
+                *kept = sample;
+            }
+        }
+    }
+
+    /// The end of a response (`targetResponse close`): the socket went back to the pool.
+    pub fn freed(&mut self, pid: &str, target: &str, at_ms: i64) {
+        if let Some(free) = self.last_free.get_mut(&format!("{pid} {target}")) {
+            *free = (*free).max(at_ms);
+        }
+    }
+
+    /// Successes with a known idle time on `target`.
+    pub fn successes_on(&self, target: &str) -> u64 {
+        self.by_target.get(target).map_or(0, |s| s.seen)
+    }
+
+    /// What idle time says about each target with resets.
+    pub fn estimates(&self) -> Vec<Estimate> {
+        self.by_target
+            .iter()
+            .filter(|(_, s)| !s.resets.is_empty())
+            .map(|(target, s)| estimate(target, s))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Idle time explains the resets: the keep-alive race.
+    KeepaliveRace,
+    /// The resets spread over idle times the successes share: the target fails by itself.
+    NotIdle,
+    /// Too few requests to tell.
+    TooFew,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+/// min / median / max in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spread {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub target: String,
+    pub verdict: Verdict,
+    pub confidence: Confidence,
+    /// Requests with a known idle time before them.
+    pub resets: usize,
+    pub successes: usize,
+    /// The idle time (s) from which the target had closed: the shortest idle before a reset in
+    /// the band. `None` unless the verdict is a race.
+    pub idle_close_s: Option<f64>,
+    /// The target's idle close lies in (low, high]: above the longest idle a reuse survived,
+    /// at most the shortest idle a reuse died at.
+    pub interval_s: Option<(f64, f64)>,
+    /// The band of idle times (s) holding the resets.
+    pub band_s: (f64, f64),
+    /// Share of the resets inside the band, and of requests inside it that reset.
+    pub resets_in_band: f64,
+    pub reset_rate_in_band: f64,
+    /// Reset rate among requests that had been idle less than the band.
+    pub reset_rate_below_band: f64,
+    pub idle_before_resets_s: Spread,
+    pub idle_before_successes_s: Option<Spread>,
+    /// Median time (s) a reset request took, and a successful one: a target that worked for a
+    /// while before hanging up was not racing a close.
+    pub reset_took_median_s: f64,
+    pub success_took_median_s: Option<f64>,
+    pub reason: String,
+}
+
+fn spread(mut v: Vec<u32>) -> Option<Spread> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let s = |ms: u32| f64::from(ms) / 1000.0;
+    Some(Spread {
+        min: s(v[0]),
+        median: s(v[v.len() / 2]),
+        max: s(v[v.len() - 1]),
+    })
+}
+
+fn median_s(v: &[Sample], of: impl Fn(&Sample) -> u32) -> Option<f64> {
+    let mut m: Vec<u32> = v.iter().map(of).collect();
+    m.sort_unstable();
+    m.get(m.len() / 2).map(|ms| f64::from(*ms) / 1000.0)
+}
+
+fn round3(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
+}
+
+fn estimate(target: &str, s: &Samples) -> Estimate {
+    // Requests in idle order; the band is the run of idle times where resets outweigh
+    // successes two to one (maximum subarray: +1 per reset, -1/2 per success).
+    let mut all: Vec<(u32, bool)> = s
+        .resets
+        .iter()
+        .map(|r| (r.idle_ms, true))
+        .chain(s.successes.iter().map(|r| (r.idle_ms, false)))
+        .collect();
+    all.sort_unstable_by_key(|(idle, reset)| (*idle, !*reset));
+    let (mut best, mut best_at) = (f64::MIN, (0, 0));
+    let (mut sum, mut from) = (0.0, 0);
+    for (i, (_, reset)) in all.iter().enumerate() {
+        if sum <= 0.0 {
+            sum = 0.0;
+            from = i;
+        }
+        sum += if *reset { 1.0 } else { -0.5 };
+        if sum > best {
+            best = sum;
+            best_at = (from, i);
+        }
+    }
+    let (lo, hi) = (all[best_at.0].0, all[best_at.1].0);
+    let band = &all[best_at.0..=best_at.1];
+    let resets_in = band.iter().filter(|(_, r)| *r).count();
+    let below = &all[..best_at.0];
+    let resets_below = below.iter().filter(|(_, r)| *r).count();
+    let successes_below = below.len() - resets_below;
+    let (resets, successes) = (s.resets.len(), s.successes.len());
+    let share_in = resets_in as f64 / resets as f64;
+    let rate_in = resets_in as f64 / band.len() as f64;
+    let rate_below = if below.is_empty() {
+        0.0
+    } else {
+        resets_below as f64 / below.len() as f64
+    };
+    let reset_took = median_s(&s.resets, |r| r.taken_ms).unwrap_or(0.0);
+    let success_took = median_s(&s.successes, |r| r.taken_ms);
+    // The longest idle a reuse survived below the band bounds the close from below.
+    let survived = below
+        .iter()
+        .rev()
+        .find(|(_, reset)| !*reset)
+        .map(|(idle, _)| *idle);
+    let worked_first = reset_took > 0.2f64.max(2.0 * success_took.unwrap_or(0.0));
+
+    let (verdict, reason) = if resets < 3 || successes < 3 {
+        (
+            Verdict::TooFew,
+            format!("{resets} reset(s) and {successes} success(es) with a known idle time: too few to tell"),
+        )
+    } else if worked_first {
+        (
+            Verdict::NotIdle,
+            format!("the resets took {reset_took:.3} s (median), successes {:.3} s: the target was working on the requests before it closed", success_took.unwrap_or(0.0)),
+        )
+    } else if share_in >= 0.75
+        && lo >= MIN_IDLE_MS
+        && successes_below >= 3.max(successes / 10)
+        && rate_below <= 0.1
+    {
+        (
+            Verdict::KeepaliveRace,
+            format!(
+                "{resets_in} of {resets} resets came after {:.3}–{:.3} s idle, where {:.0} % of requests reset; below that, {:.0} % of {} requests did",
+                f64::from(lo) / 1000.0,
+                f64::from(hi) / 1000.0,
+                rate_in * 100.0,
+                rate_below * 100.0,
+                below.len()
+            ),
+        )
+    } else {
+        (
+            Verdict::NotIdle,
+            format!(
+                "resets came after idle times from {:.3} to {:.3} s, the same range as the successes: idle time does not explain them",
+                s.resets.iter().map(|r| r.idle_ms).min().unwrap_or(0) as f64 / 1000.0,
+                s.resets.iter().map(|r| r.idle_ms).max().unwrap_or(0) as f64 / 1000.0,
+            ),
+        )
+    };
+    let confidence = match verdict {
+        Verdict::TooFew => Confidence::Low,
+        _ if resets >= 10
+            && successes >= 10
+            && (share_in >= 0.9 || verdict == Verdict::NotIdle)
+            && rate_below <= 0.05 =>
+        {
+            Confidence::High
+        }
+        _ if resets >= 5 => Confidence::Medium,
+        _ => Confidence::Low,
+    };
+    let race = verdict == Verdict::KeepaliveRace;
+    Estimate {
+        target: target.to_string(),
+        verdict,
+        confidence,
+        resets,
+        successes,
+        idle_close_s: race.then(|| round3(f64::from(lo) / 1000.0)),
+        interval_s: race.then(|| {
+            (
+                round3(f64::from(survived.unwrap_or(0)) / 1000.0),
+                round3(f64::from(lo) / 1000.0),
+            )
+        }),
+        band_s: (
+            round3(f64::from(lo) / 1000.0),
+            round3(f64::from(hi) / 1000.0),
+        ),
+        resets_in_band: round3(share_in),
+        reset_rate_in_band: round3(rate_in),
+        reset_rate_below_band: round3(rate_below),
+        idle_before_resets_s: spread(s.resets.iter().map(|r| r.idle_ms).collect())
+            .expect("resets are not empty"),
+        idle_before_successes_s: spread(s.successes.iter().map(|r| r.idle_ms).collect()),
+        reset_took_median_s: reset_took,
+        success_took_median_s: success_took,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds a sequence of (gap before the request in ms, reset?) on one target, one worker,
+    /// requests taking 2 ms.
+    fn run(gaps: &[(i64, bool)]) -> Estimate {
+        let mut idle = Idle::default();
+        let mut now = 1_000_000;
+        idle.outcome("1", "t:80", now, 2, false);
+        for (gap, reset) in gaps {
+            now += gap + 2;
+            idle.outcome("1", "t:80", now, 2, *reset);
+        }
+        idle.estimates().remove(0)
+    }
+
+    /// Deterministic pseudo-random gaps from 50 ms to 3 s.
+    fn gaps(n: usize, seed: u64) -> Vec<i64> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                50 + (x % 2950) as i64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_silent_idle_drop_is_a_race_with_the_threshold_found() {
+        for (seed, close) in [(1, 1500), (2, 800), (3, 2200), (4, 400)] {
+            let seq: Vec<(i64, bool)> = gaps(80, seed)
+                .into_iter()
+                .map(|g| (g, g >= close))
+                .collect();
+            let e = run(&seq);
+            assert_eq!(e.verdict, Verdict::KeepaliveRace, "{close}: {e:?}");
+            let found = e.idle_close_s.unwrap();
+            assert!(
+                (found - close as f64 / 1000.0).abs() <= 0.2 * close as f64 / 1000.0,
+                "{close}: {found}"
+            );
+            let (low, high) = e.interval_s.unwrap();
+            assert!(
+                low * 1000.0 < close as f64 && close as f64 <= high * 1000.0 + 1.0,
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fin_in_flight_gives_a_narrow_band_and_still_a_race() {
+        for (seed, close) in [(5, 1000), (6, 1500), (7, 700)] {
+            // Resets only within 100 ms after the close; later requests open a fresh socket.
+            let seq: Vec<(i64, bool)> = gaps(120, seed)
+                .into_iter()
+                .map(|g| (g, (close..close + 100).contains(&g)))
+                .chain((0..6).map(|i| (close + 10 + i * 15, true)))
+                .collect();
+            let e = run(&seq);
+            assert_eq!(e.verdict, Verdict::KeepaliveRace, "{close}: {e:?}");
+            let found = e.idle_close_s.unwrap();
+            assert!(
+                (found * 1000.0 - close as f64).abs() <= 0.2 * close as f64,
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hang_ups_spread_over_idle_times_are_not_a_race() {
+        for (seed, every) in [(8, 5), (9, 3), (10, 4), (11, 7)] {
+            let seq: Vec<(i64, bool)> = gaps(100, seed)
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| (g, i % every == 0))
+                .collect();
+            let e = run(&seq);
+            assert_eq!(e.verdict, Verdict::NotIdle, "every {every}: {e:?}");
+            assert_eq!(e.idle_close_s, None);
+        }
+    }
+
+    /// A target failing half its requests, reached never sooner than 0.5 s apart: resets fill
+    /// every idle time, and no short idle shows reuse working, so nothing points at idle time.
+    #[test]
+    fn frequent_hang_ups_with_no_short_idle_are_not_a_race() {
+        for (seed, every) in [(12, 2), (13, 2), (14, 3)] {
+            let seq: Vec<(i64, bool)> = gaps(60, seed)
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| (g + 450, i % every == 0))
+                .collect();
+            let e = run(&seq);
+            assert_ne!(e.verdict, Verdict::KeepaliveRace, "every {every}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn few_requests_are_too_few() {
+        let e = run(&[(2000, true), (100, false), (2000, true)]);
+        assert_eq!(e.verdict, Verdict::TooFew);
+        assert_eq!(e.confidence, Confidence::Low);
+    }
+
+    /// Two workers each keep their own pool: one worker's traffic does not make the other's
+    /// socket look fresh.
+    #[test]
+    fn idle_is_per_worker() {
+        let mut idle = Idle::default();
+        idle.outcome("1", "t:80", 0, 1, false);
+        idle.outcome("2", "t:80", 500, 1, false);
+        idle.outcome("1", "t:80", 2000, 1, true);
+        let s = &idle.by_target["t:80"];
+        assert_eq!(
+            s.resets[0].idle_ms, 1999,
+            "from worker 1's own last response"
+        );
+    }
+}
