@@ -29,6 +29,13 @@ pub struct KeepAlive {
     pub request_timeout_s: Option<u64>,
     /// `net.ipv4.tcp_keepalive_*` of the EMG host.
     pub os: BTreeMap<String, Option<String>>,
+    /// `targets[].ssl.client` keys set in the configs (names only, never values): what a TLS
+    /// failure toward a target depends on.
+    pub tls_client_keys: Vec<String>,
+    /// `edgemicro.maxHttpHeaderSize` (bytes), when set.
+    pub max_http_header_size: Option<u64>,
+    /// `edgemicro.on_target_response_abort`, when set.
+    pub on_target_response_abort: Option<String>,
 }
 
 /// From (file name, parsed YAML) pairs: the cache config, else the ORG-ENV config, else
@@ -62,6 +69,26 @@ pub fn from_configs<'a>(
         headers_timeout_ms: num("edgemicro.headers_timeout").or(keep_alive.map(|k| k + 5000)),
         request_timeout_s: num("edgemicro.request_timeout"),
         os,
+        tls_client_keys: {
+            let mut keys: Vec<String> = configs
+                .iter()
+                .flat_map(|(_, y)| y.key_paths())
+                .filter_map(|p| {
+                    // Paths start with the document (`#0.`).
+                    p.split_once('.')?
+                        .1
+                        .strip_prefix("targets[].ssl.client.")
+                        .map(|k| format!("targets[].ssl.client.{}", k.trim_end_matches(['*', '&'])))
+                })
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        },
+        max_http_header_size: num("edgemicro.maxHttpHeaderSize"),
+        on_target_response_abort: chosen
+            .and_then(|(_, y)| y.get_str("edgemicro.on_target_response_abort"))
+            .map(str::to_string),
     }
 }
 

@@ -16,8 +16,10 @@ const CORRELATIONS: usize = 4096;
 const KEYS: usize = 500;
 
 /// What makes a line worth parsing: errors, 5xx, target responses (for the idle gaps).
-const INTERESTING_WORDS: [&str; 8] = [
+const INTERESTING_WORDS: [&str; 10] = [
     "error",
+    "[499]",
+    "aborted",
     "targetResponse",
     "[50",
     "s=50",
@@ -53,6 +55,8 @@ pub struct Counts {
     pub econnreset: u64,
     pub etimedout: u64,
     pub econnrefused: u64,
+    /// Resets of target requests EMG aborted because the client had left.
+    pub client_abort: u64,
 }
 
 impl Counts {
@@ -70,7 +74,67 @@ pub struct Kinds {
     pub refused_502: u64,
     /// 504 "Gateway timed out trying to reach target": request_timeout expired.
     pub timeout_504: u64,
+    /// 502 after the client left: the source request was aborted (a 499 record first), and
+    /// EMG aborted the target request (cores from 3.1.7 on).
+    pub client_abort_502: u64,
+    /// 502 with ENOTFOUND / EAI_AGAIN: the target's name did not resolve.
+    pub dns_502: u64,
+    /// 502 with a TLS error (EPROTO, self-signed, expired, hostname mismatch).
+    pub tls_502: u64,
+    /// 400/431/502 from a header limit (HPE_HEADER_OVERFLOW, "Header overflow").
+    pub header_overflow: u64,
+    /// `targetResponse aborted`: the target died in the middle of its response body.
+    pub target_response_aborted: u64,
+    /// Source requests the client abandoned (status 499 records).
+    pub client_aborts: u64,
     pub other_502: u64,
+    /// The error codes of the 502s not explained above, with counts.
+    pub other_codes: BTreeMap<String, u64>,
+}
+
+/// What an error code and message say about the failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Reset,
+    Refused,
+    Dns,
+    Tls,
+    HeaderOverflow,
+    Timeout,
+    Other,
+}
+
+fn cause(code: &str, err: &str) -> Cause {
+    let tls_words = ["certificate", "ssl", "tls", "handshake"];
+    match code {
+        "ECONNRESET" | "EPIPE" => Cause::Reset,
+        "ECONNREFUSED" => Cause::Refused,
+        "ENOTFOUND" | "EAI_AGAIN" | "EAI_FAIL" | "EAI_NONAME" => Cause::Dns,
+        "EPROTO"
+        | "DEPTH_ZERO_SELF_SIGNED_CERT"
+        | "SELF_SIGNED_CERT_IN_CHAIN"
+        | "CERT_HAS_EXPIRED"
+        | "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+        | "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
+        | "ERR_TLS_CERT_ALTNAME_INVALID" => Cause::Tls,
+        c if c.starts_with("ERR_SSL_") || c.starts_with("ERR_TLS_") || c.contains("CERT_") => {
+            Cause::Tls
+        }
+        "HPE_HEADER_OVERFLOW" => Cause::HeaderOverflow,
+        "ETIMEDOUT" | "ESOCKETTIMEDOUT" => Cause::Timeout,
+        _ if err.contains("socket hang up") => Cause::Reset,
+        _ if err.contains("Header overflow") || err.contains("HPE_HEADER_OVERFLOW") => {
+            Cause::HeaderOverflow
+        }
+        _ if {
+            let lower = err.to_ascii_lowercase();
+            tls_words.iter().any(|w| lower.contains(w))
+        } =>
+        {
+            Cause::Tls
+        }
+        _ => Cause::Other,
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -104,6 +168,11 @@ pub struct Triage {
     corr_target: HashMap<String, String>,
     #[serde(skip)]
     corr_order: VecDeque<String>,
+    /// Correlation ids of source requests the client abandoned (499), bounded like `corr_target`.
+    #[serde(skip)]
+    aborted: std::collections::HashSet<String>,
+    #[serde(skip)]
+    aborted_order: VecDeque<String>,
 }
 
 /// One record's fields, whichever format it came in.
@@ -188,7 +257,16 @@ impl Triage {
             "504" => c.status_504 = 1,
             _ => {}
         }
-        if let (Some(t), Some(ms)) = (rec.target, rec.millis) {
+        if rec.status == "499" || rec.message.starts_with("sourceResponse on close") {
+            self.kinds.client_aborts += 1;
+            self.abandoned(rec.corr);
+            return;
+        }
+        if rec.message == "targetResponse aborted" {
+            self.kinds.target_response_aborted += 1;
+        }
+        let client_left = self.aborted.contains(rec.corr);
+        if let (Some(t), Some(ms), false) = (rec.target, rec.millis, client_left) {
             let reset = c.econnreset + c.socket_hang_up > 0;
             match rec.message {
                 "targetResponse" if !rec.status.starts_with('5') => {
@@ -203,6 +281,16 @@ impl Triage {
                 }
                 _ => {}
             }
+        }
+        if matches!(rec.status, "400" | "431") && cause(rec.code, rec.err) == Cause::HeaderOverflow
+        {
+            self.kinds.header_overflow += 1;
+        }
+        if client_left && c.socket_hang_up + c.econnreset > 0 {
+            // EMG aborted the target request itself: not the target's doing.
+            c.socket_hang_up = 0;
+            c.econnreset = 0;
+            c.client_abort = u64::from(target_error);
         }
         if c.is_empty() {
             return;
@@ -228,13 +316,22 @@ impl Triage {
             c.etimedout = 0;
             c.econnrefused = 0;
         }
+        let why = cause(rec.code, rec.err);
         if c.status_502 == 1 {
-            match rec.code {
-                "ECONNREFUSED" => self.kinds.refused_502 += 1,
-                _ if rec.code == "ECONNRESET" || rec.err.contains("socket hang up") => {
-                    self.kinds.hangup_502 += 1
+            let kinds = &mut self.kinds;
+            match why {
+                Cause::Refused => kinds.refused_502 += 1,
+                Cause::Reset if self.aborted.contains(rec.corr) => kinds.client_abort_502 += 1,
+                Cause::Reset => kinds.hangup_502 += 1,
+                Cause::Dns => kinds.dns_502 += 1,
+                Cause::Tls => kinds.tls_502 += 1,
+                Cause::HeaderOverflow => kinds.header_overflow += 1,
+                Cause::Timeout | Cause::Other => {
+                    kinds.other_502 += 1;
+                    if kinds.other_codes.len() < 32 || kinds.other_codes.contains_key(rec.code) {
+                        *kinds.other_codes.entry(rec.code.to_string()).or_default() += 1;
+                    }
                 }
-                _ => self.kinds.other_502 += 1,
             }
         }
         if c.status_504 == 1 {
@@ -319,6 +416,19 @@ impl Triage {
         }
     }
 
+    fn abandoned(&mut self, corr: &str) {
+        if corr.is_empty() || self.aborted.contains(corr) {
+            return;
+        }
+        if self.aborted_order.len() >= CORRELATIONS {
+            if let Some(old) = self.aborted_order.pop_front() {
+                self.aborted.remove(&old);
+            }
+        }
+        self.aborted_order.push_back(corr.to_string());
+        self.aborted.insert(corr.to_string());
+    }
+
     fn remember(&mut self, corr: &str, target: &str) {
         if corr.is_empty() {
             return;
@@ -341,6 +451,7 @@ fn add(into: &mut Counts, c: &Counts) {
     into.econnreset += c.econnreset;
     into.etimedout += c.etimedout;
     into.econnrefused += c.econnrefused;
+    into.client_abort += c.client_abort;
 }
 
 /// `<ISO ts> [level][host][pid][org][env][proxy][clientIP][clientId][corr][component][message]
@@ -577,5 +688,105 @@ mod tests {
             Some("3.3.7")
         );
         assert_eq!(t.versions.len(), 2);
+    }
+
+    /// Each failure class by its own words, whichever field carries them; a 502 after the
+    /// client left is not the target's hang-up.
+    #[test]
+    fn causes_are_told_apart_by_code_and_message() {
+        let rec = |corr: &str, msg: &str, status: &str, err: &str, code: &str| {
+            format!("2026-01-01T00:00:00.000Z [error][10.0.0.1:443][7][o][e][p/x][1.2.3.4][][{corr}][plugins-middleware][{msg}][GET][{status}][{err}][{code}][3]")
+        };
+        let gw = |corr: &str, status: &str, err: &str, code: &str| {
+            format!("2026-01-01T00:00:00.001Z [error][0:8000][7][o][e][p/x][1.2.3.4][][{corr}][microgateway-core][][GET][{status}][{err}][{code}][]")
+        };
+        let mut t = Triage::default();
+        let mut lines = vec![
+            gw(
+                "d1",
+                "502",
+                "getaddrinfo ENOTFOUND api.example.invalid",
+                "ENOTFOUND",
+            ),
+            gw(
+                "d2",
+                "502",
+                "getaddrinfo EAI_AGAIN api.example",
+                "EAI_AGAIN",
+            ),
+            gw(
+                "t1",
+                "502",
+                "self signed certificate",
+                "DEPTH_ZERO_SELF_SIGNED_CERT",
+            ),
+            gw("t2", "502", "certificate has expired", "CERT_HAS_EXPIRED"),
+            gw(
+                "t3",
+                "502",
+                "Hostname/IP does not match certificate's altnames",
+                "ERR_TLS_CERT_ALTNAME_INVALID",
+            ),
+            gw(
+                "t4",
+                "502",
+                "write EPROTO 140:error:1408F10B:SSL routines:ssl3_get_record:wrong version number",
+                "EPROTO",
+            ),
+            gw(
+                "h1",
+                "400",
+                "Parse Error: Header overflow",
+                "HPE_HEADER_OVERFLOW",
+            ),
+            rec("a1", "targetResponse aborted", "200", "", ""),
+        ];
+        // The client leaves: a 499 record, then EMG's abort of the target request, then a 502.
+        lines.push(rec(
+            "c1",
+            "sourceResponse on close, source request aborted - abort target request",
+            "499",
+            "",
+            "",
+        ));
+        lines.push(rec(
+            "c1",
+            "targetRequest error",
+            "",
+            "socket hang up",
+            "ECONNRESET",
+        ));
+        lines.push(gw("c1", "502", "socket hang up", "ECONNRESET"));
+        // A real hang-up on the same target, for contrast.
+        lines.push(rec(
+            "r1",
+            "targetRequest error",
+            "",
+            "socket hang up",
+            "ECONNRESET",
+        ));
+        lines.push(gw("r1", "502", "socket hang up", "ECONNRESET"));
+        for l in &lines {
+            t.line(l.as_bytes());
+        }
+        let k = &t.kinds;
+        assert_eq!(
+            (k.dns_502, k.tls_502, k.header_overflow),
+            (2, 4, 1),
+            "{k:?}"
+        );
+        assert_eq!(k.target_response_aborted, 1);
+        assert_eq!(
+            (k.client_aborts, k.client_abort_502, k.hangup_502),
+            (1, 1, 1),
+            "{k:?}"
+        );
+        let target = &t.by_target["10.0.0.1:443"];
+        assert_eq!(
+            (target.client_abort, target.socket_hang_up),
+            (1, 1),
+            "{target:?}"
+        );
+        assert_eq!(k.other_502, 0, "{:?}", k.other_codes);
     }
 }

@@ -2,8 +2,10 @@
 //! (counts, packet numbers, times) and the next step. `pcap` reads captures; the log triage and
 //! the keep-alive comparison add their findings here too.
 //!
-//! Finding ids are stable (bots branch on them): `keepalive-race`, `target-hangup`, `timeout`,
-//! `lb-keepalive-order`, `refused`, `none`.
+//! Finding ids are stable (bots branch on them): `keepalive-race`, `target-hangup`,
+//! `client-abort`, `timeout`, `refused`, `dns`, `tls`, `header-overflow`,
+//! `target-aborted-response`, `no-keep-alive`, `lb-keepalive-order`, `none`. Each carries a
+//! confidence (`high`/`medium`/`low`) and the reason for it.
 
 pub mod command;
 pub mod idle;
@@ -197,7 +199,7 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         .collect();
     let unexplained: u64 = hangup_targets
         .iter()
-        .map(|(_, c)| c.status_502.max(c.socket_hang_up.max(c.econnreset)))
+        .map(|(_, c)| c.socket_hang_up.max(c.econnreset))
         .sum();
     if t.kinds.hangup_502 > 0 && unexplained > 0 && !out.iter().any(|f| f.id == "target-hangup") {
         let judged: Vec<&idle::Estimate> = hangup_targets
@@ -279,6 +281,88 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             evidence: serde_json::json!({"status_504": t.kinds.timeout_504, "request_timeout_s": e.keepalive.request_timeout_s,
                 "targets": t.by_target.iter().filter(|(_, c)| c.status_504 > 0).map(|(k, c)| serde_json::json!({"target": k, "status_504": c.status_504})).collect::<Vec<_>>()}),
             next_step: "Find out why the target is slow at these times; if it is expected, raise edgemicro.request_timeout (seconds) or the proxy's timeout.".into(),
+        });
+    }
+
+    let targets_with = |pick: fn(&logs::Counts) -> u64| {
+        t.by_target
+            .iter()
+            .filter(|(_, c)| pick(c) > 0)
+            .map(|(k, c)| serde_json::json!({"target": k, "count": pick(c)}))
+            .collect::<Vec<_>>()
+    };
+    if t.kinds.client_abort_502 > 0 {
+        out.push(Finding {
+            id: "client-abort",
+            severity: "medium",
+            confidence: Confidence::High,
+            confidence_reason: "each 502 follows a record of the same request (correlation id) that the client abandoned (status 499)".into(),
+            summary: format!(
+                "{} of the 502 socket hang up records are requests the client abandoned first ({} source request(s) logged with status 499): EMG aborted the target request because the client had left, and logged the abort as 502. The target is innocent, and no client saw these 502s.",
+                t.kinds.client_abort_502, t.kinds.client_aborts
+            ),
+            evidence: serde_json::json!({"status_502_after_client_left": t.kinds.client_abort_502, "source_requests_aborted_499": t.kinds.client_aborts, "targets": targets_with(|c| c.client_abort)}),
+            next_step: "Look at the client side: its timeout is shorter than the target's response time (or users cancel). Raise the client's or the load balancer's timeout above the target's response time, or make the target faster; do not tune the target's keep-alive for these.".into(),
+        });
+    }
+    if t.kinds.dns_502 > 0 {
+        out.push(Finding {
+            id: "dns",
+            severity: "high",
+            confidence: Confidence::High,
+            confidence_reason: "ENOTFOUND / EAI_AGAIN come from the resolver on the EMG host".into(),
+            summary: format!("{} request(s) got 502 because the target's host name did not resolve (ENOTFOUND / EAI_AGAIN) on the EMG host.", t.kinds.dns_502),
+            evidence: serde_json::json!({"status_502_dns": t.kinds.dns_502, "samples": t.samples}),
+            next_step: "Check name resolution on the EMG host (`getent hosts TARGET-HOST`, /etc/resolv.conf, the DNS server's health); EAI_AGAIN means a temporary failure of the DNS server, ENOTFOUND a name that does not exist (a typo in proxies[].url or the Edge target).".into(),
+        });
+    }
+    if t.kinds.tls_502 > 0 {
+        let keys = if e.keepalive.tls_client_keys.is_empty() {
+            "no targets[].ssl.client keys are set in the config".to_string()
+        } else {
+            format!("the config sets {}", e.keepalive.tls_client_keys.join(", "))
+        };
+        out.push(Finding {
+            id: "tls",
+            severity: "high",
+            confidence: Confidence::High,
+            confidence_reason: "the error code or message is a TLS failure toward the target".into(),
+            summary: format!("{} request(s) got 502 because the TLS connection to the target failed (self-signed or expired certificate, host name mismatch, protocol error); {keys}.", t.kinds.tls_502),
+            evidence: serde_json::json!({"status_502_tls": t.kinds.tls_502, "tls_client_keys": e.keepalive.tls_client_keys, "samples": t.samples}),
+            next_step: "Check the target's certificate from the EMG host (`openssl s_client -connect HOST:443 -servername HOST`). For a private CA set targets[].ssl.client.ca; for a host name that differs from the certificate set targets[].ssl.client.servername; only for a test target set targets[].ssl.client.rejectUnauthorized: false. An EPROTO error means the TLS versions or ciphers do not match, or the port does not speak TLS.".into(),
+        });
+    }
+    if t.kinds.header_overflow > 0 {
+        let limit = e.keepalive.max_http_header_size.map_or_else(
+            || {
+                "edgemicro.maxHttpHeaderSize is not set (Node's default, 16 KiB on current Node)"
+                    .to_string()
+            },
+            |n| format!("edgemicro.maxHttpHeaderSize is {n}"),
+        );
+        out.push(Finding {
+            id: "header-overflow",
+            severity: "high",
+            confidence: Confidence::High,
+            confidence_reason: "the error is Node's header-size limit (HPE_HEADER_OVERFLOW)".into(),
+            summary: format!("{} request(s) failed on a header-size limit (HPE_HEADER_OVERFLOW, 400/431); {limit}.", t.kinds.header_overflow),
+            evidence: serde_json::json!({"header_overflow": t.kinds.header_overflow, "max_http_header_size": e.keepalive.max_http_header_size, "samples": t.samples}),
+            next_step: "Find which side's limit it is: a large cookie or token from the client (raise edgemicro.maxHttpHeaderSize) or a target with a small header limit (Tomcat 8 KB: raise maxHttpHeaderSize on the target, or send fewer headers).".into(),
+        });
+    }
+    if t.kinds.target_response_aborted > 0 {
+        out.push(Finding {
+            id: "target-aborted-response",
+            severity: "high",
+            confidence: Confidence::High,
+            confidence_reason: "EMG logged `targetResponse aborted`: the target's response started and then stopped".into(),
+            summary: format!(
+                "{} target response(s) stopped in the middle of the body: the target (or something between) closed the connection after it had started answering. edgemicro.on_target_response_abort is {}.",
+                t.kinds.target_response_aborted,
+                e.keepalive.on_target_response_abort.as_deref().unwrap_or("not set (the client gets a cut body)")
+            ),
+            evidence: serde_json::json!({"target_response_aborted": t.kinds.target_response_aborted, "on_target_response_abort": e.keepalive.on_target_response_abort}),
+            next_step: "Check the target's logs for crashes or timeouts while streaming large responses; set edgemicro.on_target_response_abort: appendErrorToClientResponseBody (or abortClientRequest) so clients can tell a cut body from a complete one.".into(),
         });
     }
 

@@ -507,3 +507,127 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
         "{hangup:#}"
     );
 }
+
+/// A target name that does not resolve and an HTTPS target with a self-signed certificate,
+/// through the real core: each is its own finding (`dns`, `tls` naming the ssl.client keys the
+/// config sets), with the counts the client saw, and neither is called a hang-up.
+#[test]
+fn unresolvable_and_self_signed_targets_are_named_as_such() {
+    let t = Test::minimal();
+    let cert = t.dir.path().join("cert.pem");
+    let key = t.dir.path().join("key.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (.ci/run installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (free, tls_port) = bind();
+    drop(free);
+    let script = format!(
+        "import http.server, ssl\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'ok')\n\
+         s = http.server.HTTPServer(('127.0.0.1', {tls_port}), H)\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain('{}', '{}')\n\
+         s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+         print('ready', flush=True)\n\
+         s.serve_forever()\n",
+        cert.display(),
+        key.display()
+    );
+    let mut server = Gateway(
+        Command::new("python3")
+            .args(["-c", &script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let (free, gw_port) = bind();
+    drop(free);
+    let logs = t.log_dir();
+    let t = t.config(
+        "o-e-config.yaml",
+        &format!("edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\ntargets:\n  - host: 127.0.0.1\n    ssl:\n      client:\n        rejectUnauthorized: true\n        ca: /etc/ssl/private-ca.pem\n", logs.display()),
+    );
+    let _gateway = start_gateway(serde_json::json!({
+        "port": gw_port, "logDir": logs, "requestTimeout": 10, "keepAliveTimeout": 5000,
+        "proxies": [
+            {"base": "/dns", "url": "http://no-such-target.invalid:8080"},
+            {"base": "/tls", "url": format!("https://127.0.0.1:{tls_port}")},
+        ]
+    }));
+    let dns: Vec<u16> = (0..3).map(|_| get(gw_port, "/dns/x")).collect();
+    let tls: Vec<u16> = (0..4).map(|_| get(gw_port, "/tls/y")).collect();
+    assert_eq!(dns, vec![502; 3]);
+    assert_eq!(tls, vec![502; 4]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let json = loop {
+        let run = Test::new()
+            .args([
+                "analyze".into(),
+                "-c".into(),
+                t.config_dir().into_os_string(),
+                "--log-dir".into(),
+                logs.clone().into_os_string(),
+                "--json".into(),
+            ])
+            .run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        if json["logs"]["totals"]["status_502"] == 7 || Instant::now() > deadline {
+            break json;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(json["logs"]["kinds"]["dns_502"], 3, "{json:#}");
+    assert_eq!(json["logs"]["kinds"]["tls_502"], 4, "{json:#}");
+    let ids: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"dns") && ids.contains(&"tls"), "{ids:?}");
+    assert!(!ids.contains(&"target-hangup"), "{ids:?}");
+    let tls_finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "tls")
+        .unwrap();
+    let summary = tls_finding["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("targets[].ssl.client.ca")
+            && summary.contains("targets[].ssl.client.rejectUnauthorized"),
+        "{summary}"
+    );
+    assert!(
+        !json.to_string().contains("private-ca.pem"),
+        "key names only, never values"
+    );
+}
