@@ -4,7 +4,7 @@
 //! bundle's logs are redacted already.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,7 +14,6 @@ use serde::Serialize;
 use super::keepalive::{self, KeepAlive, Probe};
 use super::logs::Triage;
 use super::{conclude, Evidence, Finding};
-use crate::lines::BoundedLines;
 use crate::yaml::Yaml;
 
 pub struct Request {
@@ -89,10 +88,8 @@ type Gathered = (
 fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
     let plan =
         crate::collect::Plan::build(settings, crate::redact::RuleSet::load(&settings.rules)?)?;
-    let engine = plan.engine();
     let mut triage = Triage::default();
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
+    let mut block = Vec::new();
     for log in &plan.found.logs {
         let dir = log.path.parent().unwrap_or(Path::new("/"));
         let Ok(opened) = crate::safe_fs::open_in_dir(dir, log.path.file_name().unwrap_or_default())
@@ -100,19 +97,22 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
             continue;
         };
         triage.start_file();
-        let mut redactor = engine.file();
-        let mut lines = BoundedLines::new(BufReader::with_capacity(
-            1 << 16,
-            opened.file.take(log.size),
-        ));
-        let mut continues = false;
-        while let Some(piece) = lines.next_into(&mut buf)? {
-            out.clear();
-            redactor.line(&buf, continues, &mut out);
-            triage.line(&out);
-            continues = piece == crate::lines::Piece::Cut;
+        let file = opened.file.take(log.size);
+        if log.gz {
+            let inflated = flate2::read::MultiGzDecoder::new(file).take(MAX_GZ_INFLATED);
+            triage_stream(&mut triage, inflated, &mut block)?;
+        } else {
+            triage_stream(&mut triage, file, &mut block)?;
         }
     }
+    // The triage reads the logs as they are (fast, and error codes intact); what it shows
+    // (sample lines, proxy paths, target names) goes through the same redaction as `collect`.
+    let engine = plan.engine();
+    triage.redact_shown(|text| {
+        let mut out = Vec::new();
+        engine.file().line(text.as_bytes(), false, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
     let keepalive = keepalive::from_configs(
         plan.found
             .configs
@@ -128,6 +128,39 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
         Vec::new(),
         targets,
     ))
+}
+
+/// The most a gzip-rotated log is inflated to (as `collect` bounds it).
+const MAX_GZ_INFLATED: u64 = 8 << 30;
+/// Logs are triaged a block of whole lines at a time.
+const BLOCK: usize = 1 << 20;
+
+/// Feeds `reader` to the triage in blocks of whole lines; a line longer than a block is cut.
+fn triage_stream(triage: &mut Triage, mut reader: impl Read, block: &mut Vec<u8>) -> Result<()> {
+    block.clear();
+    block.resize(BLOCK, 0);
+    let mut filled = 0;
+    loop {
+        let n = match reader.read(&mut block[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        filled += n;
+        if n == 0 || filled == block.len() {
+            let whole = if n == 0 {
+                filled
+            } else {
+                memchr::memrchr(b'\n', &block[..filled]).map_or(filled, |at| at + 1)
+            };
+            triage.block(&block[..whole]);
+            block.copy_within(whole..filled, 0);
+            filled -= whole;
+            if n == 0 {
+                return Ok(());
+            }
+        }
+    }
 }
 
 fn from_bundle(path: &Path) -> Result<Gathered> {
@@ -146,10 +179,7 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
         let name = String::from_utf8_lossy(entry.name_raw()).to_string();
         if name.starts_with("logs/") {
             triage.start_file();
-            let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 16, entry));
-            while lines.next_into(&mut buf)?.is_some() {
-                triage.line(&buf);
-            }
+            triage_stream(&mut triage, entry, &mut buf)?;
         } else if name.starts_with("config/") && name.ends_with(".yaml") {
             let mut text = String::new();
             entry.take(32 << 20).read_to_string(&mut text)?;

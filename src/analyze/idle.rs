@@ -44,8 +44,9 @@ struct Samples {
 
 #[derive(Debug, Default)]
 pub struct Idle {
-    /// `pid target` → when that worker last got a response from (or a reset by) the target.
-    last_free: HashMap<String, i64>,
+    /// (pid, target), hashed → when that worker last got a response from (or a reset by) the
+    /// target. A hash, not the strings: this runs on every target response of every log.
+    last_free: HashMap<u64, i64>,
     by_target: BTreeMap<String, Samples>,
 }
 
@@ -58,7 +59,7 @@ impl Idle {
     /// A request's outcome on `target`: `at_ms` is the record's time, `taken_ms` how long the
     /// request took (the record's last field), `reset` whether the connection was reset or hung up.
     pub fn outcome(&mut self, pid: &str, target: &str, at_ms: i64, taken_ms: i64, reset: bool) {
-        let key = format!("{pid} {target}");
+        let key = worker_key(pid, target);
         let start = at_ms - taken_ms.max(0);
         let idle = self
             .last_free
@@ -103,8 +104,18 @@ impl Idle {
 
     /// The end of a response (`targetResponse close`): the socket went back to the pool.
     pub fn freed(&mut self, pid: &str, target: &str, at_ms: i64) {
-        if let Some(free) = self.last_free.get_mut(&format!("{pid} {target}")) {
+        if let Some(free) = self.last_free.get_mut(&worker_key(pid, target)) {
             *free = (*free).max(at_ms);
+        }
+    }
+
+    /// Target names as shown (redacted); samples of targets that become one name are joined.
+    pub fn rename_targets(&mut self, mut name: impl FnMut(&str) -> String) {
+        for (target, mut samples) in std::mem::take(&mut self.by_target) {
+            let into = self.by_target.entry(name(&target)).or_default();
+            into.resets.append(&mut samples.resets);
+            into.successes.append(&mut samples.successes);
+            into.seen += samples.seen;
         }
     }
 
@@ -121,6 +132,17 @@ impl Idle {
             .map(|(target, s)| estimate(target, s))
             .collect()
     }
+}
+
+fn worker_key(pid: &str, target: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+    h.write(pid.as_bytes());
+    h.write_u8(0xff);
+    h.write(target.as_bytes());
+    h.finish()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -62,6 +62,14 @@ pub struct Evidence<'a> {
     pub capture: Vec<Finding>,
 }
 
+/// Hang-ups on a target that its 504s do not account for (EMG's own timeout aborts the target
+/// request, which is logged as a hang-up too).
+fn hangups_beyond_timeouts(c: &logs::Counts) -> u64 {
+    c.socket_hang_up
+        .max(c.econnreset)
+        .saturating_sub(c.status_504)
+}
+
 /// The findings, in support's terms: what happened, the evidence, the next step.
 pub fn conclude(e: Evidence) -> Vec<Finding> {
     let t = e.triage;
@@ -192,14 +200,12 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         .by_target
         .iter()
         .filter(|(target, c)| {
-            c.socket_hang_up.max(c.econnreset) > 0
-                && !raced_targets.contains(&target.as_str())
-                && c.status_504 == 0
+            hangups_beyond_timeouts(c) > 0 && !raced_targets.contains(&target.as_str())
         })
         .collect();
     let unexplained: u64 = hangup_targets
         .iter()
-        .map(|(_, c)| c.socket_hang_up.max(c.econnreset))
+        .map(|(_, c)| hangups_beyond_timeouts(c))
         .sum();
     if t.kinds.hangup_502 > 0 && unexplained > 0 && !out.iter().any(|f| f.id == "target-hangup") {
         let judged: Vec<&idle::Estimate> = hangup_targets
