@@ -233,7 +233,10 @@ impl Triage {
         if let Some(at) = VERSION_IS.find(text.as_bytes()) {
             self.version(text, at);
         }
-        let Some(rec) = current(text).or_else(|| legacy(text)) else {
+        let Some(rec) = current(text)
+            .or_else(|| legacy(text))
+            .or_else(|| framed(text))
+        else {
             return;
         };
         self.record(&rec, text);
@@ -507,6 +510,52 @@ fn current(text: &str) -> Option<Record<'_>> {
         err: f[13],
         code: f[14],
     })
+}
+
+static ISO_THEN_FIELDS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Z ["));
+
+/// A record behind a prefix its transport added (`svc_1  | ` from docker compose, a `kubectl
+/// logs --timestamps` time, journald's `Mon DD HH:MM:SS host edgemicro[pid]: `, a CR or NUL
+/// padding), or the whole record after a torn one on the same line: found by its own grammar,
+/// an ISO time right before the fields, or a 13-digit epoch before a level word.
+fn framed(text: &str) -> Option<Record<'_>> {
+    for z in ISO_THEN_FIELDS.find_iter(text.as_bytes()) {
+        let Some(start) = z.checked_sub(23) else {
+            continue;
+        };
+        if let Some(rec) = text
+            .get(start..)
+            .filter(|t| t.get(..24).and_then(iso_millis).is_some())
+            .and_then(current)
+        {
+            return Some(rec);
+        }
+    }
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at + 14 < bytes.len() {
+        let digits = bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        // A whole run of 13 digits (runs are skipped whole, so none precedes it).
+        if digits == 13 {
+            let rest = &text[at + 14..];
+            let level = rest.split(' ').next().unwrap_or("");
+            if matches!(
+                level,
+                "trace" | "debug" | "info" | "warn" | "error" | "fatal"
+            ) {
+                return legacy(&text[at..]);
+            }
+        }
+        at += digits.max(1);
+        while at < bytes.len() && !text.is_char_boundary(at) {
+            at += 1;
+        }
+    }
+    None
 }
 
 /// microgateway-core 2.x: `<epoch ms> <level> [text ]k=v, k=v`; errors carry `s=`, `message=`,
@@ -813,5 +862,40 @@ mod tests {
             "{target:?}"
         );
         assert_eq!(k.other_502, 0, "{:?}", k.other_codes);
+    }
+
+    /// Records behind transport prefixes, padding or a torn record are counted like bare ones.
+    #[test]
+    fn records_are_found_behind_any_framing() {
+        let bare = [
+            "2021-06-23T03:52:24.109Z [warn][10.1.2.3:8080][3][o][e][p/x][][][c1][plugins-middleware][targetRequest error][GET][][socket hang up][ECONNRESET][5]",
+            "2021-06-23T03:52:24.110Z [error][0:8000][3][o][e][p/x][][][c1][microgateway-core][][GET][502][socket hang up][ECONNRESET][]",
+            "1624420344110 error m=GET, u=/ping, h=gw:8000, r=10.0.0.1:5000, s=502, name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+        ];
+        let prefixes = [
+            "svc_1  | ",
+            "edgemicro-7d9f-x2 | ",
+            "2026-11-29T10:00:00.123456789Z ",
+            "Nov 29 10:00:00 gw1 edgemicro[4242]: ",
+            "\r",
+            "\0\0\0",
+            "2021-06-23T03:52:24.108Z [error][0:8000][3][o][e][torn",
+            "[pod/emg-0/edgemicro] ",
+        ];
+        let mut reference = Triage::default();
+        bare.iter().for_each(|l| reference.line(l.as_bytes()));
+        assert_eq!(reference.totals.status_502, 2);
+        for prefix in prefixes {
+            let mut t = Triage::default();
+            for l in bare {
+                t.line(format!("{prefix}{l}").as_bytes());
+            }
+            assert_eq!(t.totals, reference.totals, "behind {prefix:?}");
+            assert_eq!(
+                t.kinds.hangup_502, reference.kinds.hangup_502,
+                "behind {prefix:?}"
+            );
+            assert_eq!(t.by_target, reference.by_target, "behind {prefix:?}");
+        }
     }
 }
