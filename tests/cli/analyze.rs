@@ -631,3 +631,187 @@ fn unresolvable_and_self_signed_targets_are_named_as_such() {
         "key names only, never values"
     );
 }
+
+/// The cores operators run, on the Node versions each supports (aliases in tests/emg/package.json).
+const MATRIX: [(&str, &str, bool); 6] = [
+    ("mgc-3.3.1", "node-18", false),
+    ("mgc-3.3.1", "node", true),
+    ("mgc-3.1.6", "node-18", true),
+    ("mgc-3.1.6", "node", false),
+    ("mgc-3.0.4", "node-18", false),
+    ("mgc-3.0.4", "node", true),
+];
+
+/// One request with an `x-api-key` header (EMG logs it as the clientId from core 3.0.5 on).
+fn get_keyed(port: u16, path: &str, key: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: gw\r\nx-api-key: {key}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut head = String::new();
+    BufReader::new(s).read_line(&mut head).unwrap();
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn healthy(mut s: TcpStream) {
+    while read_request(&mut s) {
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Every core version in the matrix, logging to files or to the console (the docker image's
+/// `edgemicro.log`), on Node 18 and 20: `collect` takes every log source and leaks no planted
+/// secret, `analyze` counts the 502s the client saw, and every time it prints is RFC 3339 UTC.
+#[test]
+fn every_core_in_the_matrix_is_collected_and_counted() {
+    gateway_installed();
+    let (bad, bad_port) = bind();
+    let (good, good_port) = bind();
+    serve(bad, hangup);
+    serve(good, healthy);
+    let rfc3339 = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$").unwrap();
+    for (i, (core, node, console)) in MATRIX.iter().enumerate() {
+        let t = Test::minimal();
+        let logs = t.log_dir();
+        let (free, gw_port) = bind();
+        drop(free);
+        let t = t.config(
+            "o-e-config.yaml",
+            &format!("edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n    to_console: {console}\n", logs.display()),
+        );
+        let node_bin = match *node {
+            "node" => std::path::PathBuf::from("node"),
+            alias => repo()
+                .join("tests/emg/node_modules")
+                .join(alias)
+                .join("bin/node"),
+        };
+        let console_log = logs.join("edgemicro.log");
+        let config = serde_json::json!({
+            "core": core, "toConsole": console, "port": gw_port, "logDir": logs,
+            "requestTimeout": 10, "keepAliveTimeout": 5000,
+            "proxies": [
+                {"base": "/bad", "url": format!("http://127.0.0.1:{bad_port}")},
+                {"base": "/good", "url": format!("http://127.0.0.1:{good_port}")},
+            ]
+        });
+        // The console goes where the docker image tees it: logs/edgemicro.log.
+        let _gateway = Gateway(
+            Command::new(&node_bin)
+                .arg(repo().join("tests/emg/gateway.js"))
+                .arg(config.to_string())
+                .stdout(std::fs::File::create(&console_log).unwrap())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{node_bin:?} runs: {e}")),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&console_log)
+            .unwrap_or_default()
+            .contains("listening")
+        {
+            assert!(Instant::now() < deadline, "{core} on {node} did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let key = format!("MATRIXKEY{i}x7c1e9f3a5b");
+        let query = format!("MATRIXQUERY{i}q8d2b4f6a0");
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            seen.push(get_keyed(gw_port, &format!("/bad/x?apikey={query}"), &key));
+            seen.push(get_keyed(gw_port, "/good/y", &key));
+        }
+        let client_502 = seen.iter().filter(|c| **c == 502).count() as u64;
+        assert_eq!(client_502, 5, "{core} on {node}: {seen:?}");
+
+        let what = format!("{core} on {node}, console {console}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let json = loop {
+            let run = Test::new()
+                .args([
+                    "analyze".into(),
+                    "-c".into(),
+                    t.config_dir().into_os_string(),
+                    "--log-dir".into(),
+                    logs.clone().into_os_string(),
+                    "--json".into(),
+                ])
+                .run();
+            assert_eq!(run.code, 0, "{what}: {}", run.stderr);
+            let json = run.json();
+            if json["logs"]["totals"]["status_502"] == client_502 || Instant::now() > deadline {
+                break json;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        assert_eq!(
+            json["logs"]["totals"]["status_502"], client_502,
+            "{what}: {json:#}"
+        );
+        for time in [&json["logs"]["first"], &json["logs"]["last"]] {
+            assert!(
+                rfc3339.is_match(time.as_str().unwrap_or("")),
+                "{what}: {time}"
+            );
+        }
+        assert!(
+            json["logs"]["by_hour"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|h| h.len() == 16 && h.ends_with(":00")),
+            "{what}"
+        );
+        assert!(
+            !json.to_string().contains(&query) && !json.to_string().contains(&key),
+            "{what}"
+        );
+
+        let out = t.dir.path().join("m.zip");
+        let run = Test::new()
+            .args([
+                "collect".into(),
+                "-y".into(),
+                "--json".into(),
+                "-c".into(),
+                t.config_dir().into_os_string(),
+                "--log-dir".into(),
+                logs.clone().into_os_string(),
+                "-o".into(),
+                out.clone().into_os_string(),
+            ])
+            .run();
+        assert!(run.code == 0 || run.code == 3, "{what}: {}", run.stderr);
+        let entries = unzip_all(&out);
+        let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            names.contains(&"logs/edgemicro.log"),
+            "{what}: the console log: {names:?}"
+        );
+        if !console {
+            assert!(
+                names
+                    .iter()
+                    .any(|n| n.starts_with("logs/edgemicro-") && n.ends_with("-api.log")),
+                "{what}: {names:?}"
+            );
+        }
+        for (name, bytes) in &entries {
+            for secret in [&key, &query] {
+                assert!(
+                    !contains(bytes, secret.as_bytes()),
+                    "{what}: {secret} in {name}"
+                );
+            }
+        }
+    }
+}
