@@ -79,7 +79,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 Ok(settings) => run_collect(&settings),
                 Err(fail) if json => {
                     let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
-                    out!("{}", report.to_json());
+                    out!("{}", report.to_json_line());
                     Exit::Usage
                 }
                 Err(fail) => {
@@ -97,16 +97,21 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
         Some(Command::Redact(args)) => {
             let mut stdout = std::io::stdout().lock();
             match crate::preview::command(&args.paths, &args.rules, args.json, &mut stdout) {
-                Ok(total) => {
-                    if !args.json {
-                        eprintln!("{total} value(s) would be redacted; nothing was written");
+                Ok(preview) => {
+                    drop(stdout);
+                    match preview.json {
+                        Some(fields) => out!(
+                            "{}",
+                            crate::envelope::render("redact", Exit::Ok, None, None, fields)
+                        ),
+                        None => eprintln!(
+                            "{} value(s) would be redacted; nothing was written",
+                            preview.total
+                        ),
                     }
                     Exit::Ok
                 }
-                Err(err) => {
-                    print_error(&err);
-                    Exit::of_error(&err)
-                }
+                Err(err) => json_or_print("redact", args.json, &err),
             }
         }
         Some(Command::LogLevel(command)) => {
@@ -120,7 +125,16 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
         Some(Command::Rules(crate::cli::RulesCommand::List(args))) => {
             match crate::redact::RuleSet::load(&args.rules) {
                 Ok(rules) if args.json => {
-                    out!("{}", serde_json::json!({"rules": rules.catalogue}));
+                    out!(
+                        "{}",
+                        crate::envelope::render(
+                            "rules list",
+                            Exit::Ok,
+                            None,
+                            None,
+                            serde_json::json!({"rules": rules.catalogue})
+                        )
+                    );
                     Exit::Ok
                 }
                 Ok(rules) => {
@@ -129,10 +143,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                     }
                     Exit::Ok
                 }
-                Err(err) => {
-                    print_error(&err);
-                    Exit::of_error(&err)
-                }
+                Err(err) => json_or_print("rules list", args.json, &err),
             }
         }
         Some(Command::ExecTied(args)) => {
@@ -143,40 +154,64 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 &args.argv,
             ))
         }
-        Some(Command::Verify(args)) => match bundle::verify(&args.bundle) {
+        Some(Command::Verify(args)) => run_verify(&args.bundles, args.json),
+    }
+}
+
+/// Each bundle checked on its own; the exit code is the worst of them.
+fn run_verify(bundles: &[std::path::PathBuf], json: bool) -> Exit {
+    let mut worst = Exit::Ok;
+    let mut results = Vec::new();
+    for path in bundles {
+        match bundle::verify(path) {
             Ok(v) => {
-                if args.json {
-                    out!(
-                        "{}",
-                        serde_json::json!({"status": "ok", "exit_code": 0, "bundle": args.bundle, "entries": v.entries, "bytes": v.bytes, "sidecar_checked": v.sidecar.is_some()})
-                    );
-                } else {
+                if !json {
                     let sidecar = if v.sidecar.is_some() {
                         ", sidecar sha256 matches"
                     } else {
                         ", no .sha256 sidecar beside it"
                     };
-                    // The answer goes to stdout, like every command's result.
+                    let name = path.display().to_string();
+                    let name = crate::safe_fs::shown(&name);
                     out!(
-                        "ok: {} entries, every sha256 matches the manifest{sidecar}",
+                        "ok: {name}: {} entries, every sha256 matches the manifest{sidecar}",
                         v.entries
                     );
                 }
-                Exit::Ok
+                results.push(serde_json::json!({"bundle": path, "status": "ok", "entries": v.entries, "bytes": v.bytes, "sidecar_checked": v.sidecar.is_some(), "error": null}));
             }
             Err(err) => {
                 let exit = Exit::of_error(&err);
-                if args.json {
-                    out!(
-                        "{}",
-                        serde_json::json!({"status": "failed", "exit_code": exit.code(), "bundle": args.bundle, "error": format!("{err:#}")})
-                    );
+                if exit.code() > worst.code() || worst == Exit::Ok {
+                    worst = exit;
                 }
-                print_error(&err);
-                exit
+                if !json {
+                    print_error(&err);
+                }
+                results.push(serde_json::json!({"bundle": path, "status": "failed", "exit_code": exit.code(), "error": format!("{err:#}"), "hint": hint_of(&err)}));
             }
-        },
+        }
     }
+    if json {
+        let (error, hint) = match results.iter().find(|r| r["status"] == "failed") {
+            Some(r) => (
+                r["error"].as_str().map(str::to_string),
+                r["hint"].as_str().map(str::to_string),
+            ),
+            None => (None, None),
+        };
+        out!(
+            "{}",
+            crate::envelope::render(
+                "verify",
+                worst,
+                error.as_deref(),
+                hint.as_deref(),
+                serde_json::json!({"bundles": results})
+            )
+        );
+    }
+    worst
 }
 
 fn run_collect(settings: &Settings) -> Exit {
@@ -198,7 +233,7 @@ fn run_collect(settings: &Settings) -> Exit {
         });
     let mut stderr = std::io::stderr().lock();
     if settings.json {
-        let text = report.to_json().to_string();
+        let text = report.to_json_line();
         // With `-o -` stdout carries the zip, so the one JSON object goes to stderr.
         let _ = match settings.output {
             Output::Stdout => writeln!(stderr, "{text}"),
@@ -213,6 +248,70 @@ fn run_collect(settings: &Settings) -> Exit {
         }
     }
     report.exit
+}
+
+/// A usage error (bad flag or value) when `--json` or `EDGEMICRO_DIAG_JSON` asked for JSON:
+/// the one JSON object on stdout, and the exit code to use. `None`: let clap print it (help and
+/// version requests are not errors).
+pub fn usage_error_json(err: &clap::Error) -> Option<u8> {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env_json = std::env::var("EDGEMICRO_DIAG_JSON")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+    if !env_json && !args.iter().any(|a| a == "--json") {
+        return None;
+    }
+    let names: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let command = match args.iter().position(|a| names.contains(a)) {
+        Some(at) if matches!(args[at].as_str(), "log-level" | "rules") => args
+            .get(at + 1)
+            .filter(|next| !next.starts_with('-'))
+            .map_or(args[at].clone(), |next| format!("{} {next}", args[at])),
+        Some(at) => args[at].clone(),
+        None => String::new(),
+    };
+    let rendered = err.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or("usage error")
+        .trim_start_matches("error: ")
+        .to_string();
+    let hint = format!("see `edgemicro-diag {command} --help`").replace("  ", " ");
+    out!(
+        "{}",
+        crate::envelope::render(
+            &command,
+            Exit::Usage,
+            Some(&message),
+            Some(&hint),
+            serde_json::Value::Null
+        )
+    );
+    Some(Exit::Usage.code())
+}
+
+/// A failed command's error: the one JSON object with `--json`, else the error and hint on stderr.
+fn json_or_print(command: &str, json: bool, err: &anyhow::Error) -> Exit {
+    if json {
+        let (exit, text) = crate::envelope::failure(command, err);
+        out!("{text}");
+        exit
+    } else {
+        print_error(err);
+        Exit::of_error(err)
+    }
 }
 
 fn print_error(err: &anyhow::Error) {
@@ -289,10 +388,18 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         }
         Ok((answer, lines, json))
     });
+    let command = match action {
+        Action::Show => "log-level show",
+        Action::Set(_) => "log-level set",
+        Action::Restore => "log-level restore",
+    };
     match outcome {
         Ok((answer, lines, json)) => {
             if args.json {
-                out!("{json}");
+                out!(
+                    "{}",
+                    crate::envelope::render(command, Exit::Ok, None, None, json)
+                );
             } else {
                 // The answer on stdout; hints and warnings on stderr.
                 answer.iter().for_each(|l| out!("{l}"));
@@ -300,17 +407,7 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
             }
             Exit::Ok
         }
-        Err(err) => {
-            if args.json {
-                out!(
-                    "{}",
-                    serde_json::json!({"status": "failed", "error": format!("{err:#}"), "hint": hint_of(&err)})
-                );
-            } else {
-                print_error(&err);
-            }
-            Exit::of_error(&err)
-        }
+        Err(err) => json_or_print(command, args.json, &err),
     }
 }
 
@@ -376,11 +473,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
     let home = crate::settings::Home::of_this_process();
     let (config_dir, pair) = match crate::settings::resolve_emg(args.emg, matches, home) {
         Ok(found) => found,
-        Err(fail) => {
-            let err = fail.into();
-            print_error(&err);
-            return Exit::of_error(&err);
-        }
+        Err(fail) => return json_or_print("analyze", args.json, &fail.into()),
     };
     let mut settings = Settings::new(config_dir, facts::hostname(), chrono::Utc::now());
     settings.pair = pair;
@@ -399,15 +492,16 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
     match crate::analyze::command::run(request) {
         Ok(analysis) => {
             if args.json {
-                out!("{}", serde_json::to_string(&analysis).unwrap_or_default());
+                let fields = serde_json::to_value(&analysis).unwrap_or_default();
+                out!(
+                    "{}",
+                    crate::envelope::render("analyze", Exit::Ok, None, None, fields)
+                );
             } else {
                 let _ = crate::analyze::command::print(&analysis, &mut std::io::stdout());
             }
             Exit::Ok
         }
-        Err(err) => {
-            print_error(&err);
-            Exit::of_error(&err)
-        }
+        Err(err) => json_or_print("analyze", args.json, &err),
     }
 }

@@ -375,9 +375,9 @@ pub struct CollectArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The bundle to check; BUNDLE.sha256 beside it is checked too when present
-    #[arg(value_name = "BUNDLE.zip")]
-    pub bundle: PathBuf,
+    /// The bundles to check; BUNDLE.sha256 beside each is checked too when present
+    #[arg(value_name = "BUNDLE.zip", required = true, num_args = 1..)]
+    pub bundles: Vec<PathBuf>,
 
     /// Print the result as one JSON object on stdout
     #[arg(long)]

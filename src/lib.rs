@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod container;
 pub mod discover;
+pub mod envelope;
 pub mod exit;
 pub mod facts;
 pub mod lines;

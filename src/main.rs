@@ -5,7 +5,14 @@ use clap::{CommandFactory, FromArgMatches};
 use edgemicro_diag::{app, cli};
 
 fn main() -> std::process::ExitCode {
-    let matches = cli::Cli::command().get_matches();
+    let matches = match cli::Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        // A bot that asked for JSON gets its one object for a usage error too.
+        Err(err) => match app::usage_error_json(&err) {
+            Some(code) => return std::process::ExitCode::from(code),
+            None => err.exit(),
+        },
+    };
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     std::process::ExitCode::from(app::run(cli, &matches).code())
 }

@@ -114,14 +114,20 @@ pub fn config(
     Ok(FilePreview::new(file, &report, text.len() as u64, true))
 }
 
+/// What `redact` found: the count, and with `--json` the fields of its JSON object.
+pub struct Previewed {
+    pub total: u64,
+    pub json: Option<serde_json::Value>,
+}
+
 /// `edgemicro-diag redact PATH...`: every YAML path's secrets become known literals for all
-/// paths, exactly as in `collect`; then each file is previewed in full.
+/// paths, exactly as in `collect`; then each file is previewed in full. Text hits go to `out`.
 pub fn command(
     paths: &[std::path::PathBuf],
     rule_files: &[std::path::PathBuf],
     json: bool,
     out: &mut dyn std::io::Write,
-) -> Result<u64> {
+) -> Result<Previewed> {
     let rules = RuleSet::load(rule_files)?;
     let mut files = Vec::new();
     for path in paths {
@@ -188,14 +194,10 @@ pub fn command(
             report.push(serde_json::json!({"file": preview.file, "total": preview.total, "by_rule": preview.by_rule, "redactions": hits}));
         }
     }
-    if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"total": total, "files": report})
-        )?;
-    }
-    Ok(total)
+    Ok(Previewed {
+        total,
+        json: json.then(|| serde_json::json!({"total": total, "files": report})),
+    })
 }
 
 #[cfg(test)]

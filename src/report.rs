@@ -82,6 +82,17 @@ impl Report {
         }
     }
 
+    /// The one JSON object of `collect --json`, in the common envelope.
+    pub fn to_json_line(&self) -> String {
+        crate::envelope::render(
+            "collect",
+            self.exit,
+            self.error.as_deref(),
+            self.hint.as_deref(),
+            self.to_json(),
+        )
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "schema_version": SCHEMA_VERSION,

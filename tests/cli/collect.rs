@@ -236,6 +236,7 @@ fn stdout_mode_streams_a_zip_that_verifies_and_reports_its_sha256_on_stderr() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: serde_json::Value =
         serde_json::from_str(run.stderr.trim()).expect("stderr is exactly the JSON object");
+    check_schema(&report);
     let saved = tempfile::tempdir().unwrap();
     let zip = saved.path().join("gw1.zip");
     std::fs::write(&zip, &run.stdout).unwrap();

@@ -37,14 +37,18 @@ impl Run {
     pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).to_string()
     }
+    /// Stdout as the one JSON object of `--json`, checked against the published schema
+    /// (schema/edgemicro-diag.schema.json): every test that reads JSON checks the contract.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
+        let value: serde_json::Value = serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not one JSON object ({e}): {}\nstderr: {}",
                 self.stdout_str(),
                 self.stderr
             )
-        })
+        });
+        check_schema(&value);
+        value
     }
 }
 
@@ -169,6 +173,26 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Every entry of a zip, read with the real `unzip` (`unzip -Z1` lists, `unzip -p` extracts).
+/// Panics with every violation when `value` does not follow the published JSON schema.
+pub fn check_schema(value: &serde_json::Value) {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = SCHEMA.get_or_init(|| {
+        let text = std::fs::read_to_string(repo().join("schema/edgemicro-diag.schema.json"))
+            .expect("the schema file");
+        jsonschema::validator_for(&serde_json::from_str(&text).expect("the schema is JSON"))
+            .expect("the schema is a valid JSON Schema")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output breaks the JSON schema:\n{}\n{value:#}",
+        errors.join("\n")
+    );
+}
+
 pub fn unzip_all(zip: &Path) -> Vec<(String, Vec<u8>)> {
     let list = Command::new("unzip")
         .arg("-Z1")

@@ -7,6 +7,7 @@ mod ansible;
 mod bad_input;
 mod capture;
 mod collect;
+mod contract;
 mod corpus;
 mod fleet;
 mod hostile;

@@ -1,0 +1,181 @@
+//! The `--json` contract: every subcommand, on success and on failure (usage errors included),
+//! prints exactly one JSON object on stdout in the common envelope, valid against
+//! schema/edgemicro-diag.schema.json, with the exit code it reports.
+
+use crate::harness::*;
+
+/// Runs `args` and checks the one object: schema, command, and the exit code it states.
+fn one_object(t: &Test, args: &[&str], command: &str) -> (i32, serde_json::Value) {
+    one_object_env(t, args, command, &[])
+}
+
+fn one_object_env(
+    t: &Test,
+    args: &[&str],
+    command: &str,
+    env: &[(&str, &str)],
+) -> (i32, serde_json::Value) {
+    let mut cmd = t.command();
+    cmd.args(args).envs(env.iter().copied());
+    let run = Run::from(cmd.output().expect("binary runs"));
+    let json = run.json();
+    assert_eq!(json["command"], command, "{args:?}: {json}");
+    assert_eq!(
+        json["exit_code"], run.code,
+        "{args:?}: the exit code it states"
+    );
+    assert_eq!(
+        run.stdout_str().trim().lines().count(),
+        1,
+        "{args:?}: exactly one line"
+    );
+    (run.code, json)
+}
+
+#[test]
+fn every_command_prints_one_enveloped_object_on_success_and_failure() {
+    let t = Test::example();
+    let config_dir = t.config_dir().display().to_string();
+    let log = t.log_dir().join(
+        std::fs::read_dir(t.log_dir())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name(),
+    );
+    let log = log.display().to_string();
+    let bundle = t.path("b.zip").display().to_string();
+    let second = t.path("c.zip").display().to_string();
+    let logs = t.log_dir().display().to_string();
+    let ok: Vec<(Vec<&str>, &str, i32)> = vec![
+        (
+            vec!["collect", "-y", "--json", "--log-dir", &logs, "-o", &bundle],
+            "collect",
+            0,
+        ),
+        (
+            vec!["collect", "-y", "--json", "--log-dir", &logs, "-o", &second],
+            "collect",
+            0,
+        ),
+        (vec!["verify", "--json", &bundle, &second], "verify", 0),
+        (vec!["analyze", "--json", &bundle], "analyze", 0),
+        (
+            vec!["analyze", "--json", "-c", &config_dir, "--log-dir", &logs],
+            "analyze",
+            0,
+        ),
+        (vec!["redact", "--json", &log], "redact", 0),
+        (vec!["rules", "list", "--json"], "rules list", 0),
+        (
+            vec!["log-level", "show", "--json", "-c", &config_dir],
+            "log-level show",
+            0,
+        ),
+    ];
+    for (args, command, code) in &ok {
+        let (got, json) = one_object(&t, args, command);
+        assert_eq!(got, *code, "{args:?}: {json}");
+        assert_eq!(json["error"], serde_json::Value::Null);
+    }
+    let not_zip = t.path("not.zip");
+    std::fs::write(&not_zip, "plain text").unwrap();
+    let not_zip = not_zip.display().to_string();
+    let failing: Vec<(Vec<&str>, &str, i32)> = vec![
+        (vec!["verify", "--json", &bundle, &not_zip], "verify", 1),
+        (vec!["verify", "--json", "/nonexistent.zip"], "verify", 1),
+        (
+            vec!["collect", "-y", "--json", "--max-log-bytes", "lots"],
+            "collect",
+            2,
+        ),
+        (
+            vec!["collect", "-y", "--json", "--no-such-flag"],
+            "collect",
+            2,
+        ),
+        (
+            vec!["analyze", "--json", "--lb-idle-timeout", "soon"],
+            "analyze",
+            2,
+        ),
+        (vec!["analyze", "--json", "/nonexistent.zip"], "analyze", 1),
+        (vec!["redact", "--json", "/nonexistent.log"], "redact", 1),
+        (
+            vec!["rules", "list", "--json", "--rules", "/nonexistent.yaml"],
+            "rules list",
+            1,
+        ),
+        (
+            vec!["log-level", "show", "--json", "-c", "/nonexistent"],
+            "log-level show",
+            1,
+        ),
+        (
+            vec!["log-level", "set", "loud", "--json"],
+            "log-level set",
+            2,
+        ),
+        (vec!["--json", "no-such-command"], "", 2),
+    ];
+    for (args, command, code) in &failing {
+        let (got, json) = one_object(&t, args, command);
+        assert_eq!(got, *code, "{args:?}: {json}");
+        assert_eq!(json["status"], "failed", "{args:?}");
+        assert!(
+            json["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{args:?}: {json}"
+        );
+    }
+    // EDGEMICRO_DIAG_JSON asks for the object just like --json, usage errors included.
+    let (code, json) = one_object_env(
+        &t,
+        &["collect", "-y", "--max-seconds", "0"],
+        "collect",
+        &[("EDGEMICRO_DIAG_JSON", "yes")],
+    );
+    assert_eq!(code, 2, "{json}");
+}
+
+/// `verify A B`: each bundle gets its own result; one bad bundle fails the run (worst code).
+#[test]
+fn verify_takes_several_bundles_and_reports_each() {
+    let t = Test::example();
+    let logs = t.log_dir().display().to_string();
+    let good = t.path("good.zip").display().to_string();
+    let made = t
+        .command()
+        .args(["collect", "-y", "-q", "--log-dir", &logs, "-o", &good])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let bad = t.path("bad.zip");
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x55;
+    std::fs::write(&bad, bytes).unwrap();
+    let bad = bad.display().to_string();
+    let run = Run::from(
+        t.command()
+            .args(["verify", &good, &bad, &good])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(
+        run.stdout_str().matches("ok: ").count(),
+        2,
+        "{}",
+        run.stdout_str()
+    );
+    let (code, json) = one_object(&t, &["verify", "--json", &good, &bad], "verify");
+    assert_eq!(code, 4);
+    let each: Vec<&str> = json["bundles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(each, vec!["ok", "failed"], "{json}");
+}
