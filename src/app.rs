@@ -7,6 +7,8 @@ use std::time::Instant;
 use clap::{ArgMatches, CommandFactory};
 
 use crate::cli::{Cli, Command, LogLevelCommand};
+use anyhow::Context;
+
 use crate::exit::{hint_of, Exit};
 use crate::report::Report;
 use crate::settings::{Output, Settings};
@@ -489,7 +491,13 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
         probe_max: std::time::Duration::from_secs(args.probe_max_seconds),
         lb_idle_timeout_s: args.lb_idle_timeout,
     };
-    match crate::analyze::command::run(request) {
+    match crate::analyze::command::run(request).and_then(|analysis| {
+        if let Some(path) = &args.html {
+            crate::bundle::write_new_file(path, analysis.html().as_bytes())
+                .with_context(|| format!("cannot write the report page `{}`", path.display()))?;
+        }
+        Ok(analysis)
+    }) {
         Ok(analysis) => {
             if args.json {
                 let fields = serde_json::to_value(&analysis).unwrap_or_default();

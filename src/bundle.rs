@@ -1000,6 +1000,32 @@ fn sha256_file(path: &Path) -> Result<String> {
     }
 }
 
+/// Writes a small companion file (`analyze --html`) the way bundles are written: a temporary
+/// file beside it, then a rename that never replaces anything (an existing file or a symlink
+/// planted at the path is refused, not followed).
+pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(".edgemicro-diag.")
+        .suffix(".partial")
+        .tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist_noclobber(path).map_err(|e| {
+        let exists = e.error.kind() == std::io::ErrorKind::AlreadyExists;
+        let err = anyhow::Error::from(e.error);
+        if exists {
+            err.context("it exists already; choose another name")
+        } else {
+            err
+        }
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

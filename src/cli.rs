@@ -153,6 +153,10 @@ pub struct AnalyzeArgs {
     /// Print the analysis as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Also write the report page (the bundle's report.html) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -345,6 +345,20 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     for warning in &mut found.warnings {
         *warning = redacted_name(&engine, warning);
     }
+    let page = report_page(
+        settings,
+        &triage.borrow(),
+        &findings,
+        &keepalive,
+        writer.files(),
+        &found.skipped,
+        &redactions,
+        &reports,
+        switch.is_some() || capture.is_some(),
+    );
+    writer
+        .small("report.html", "edgemicro-diag", page.as_bytes(), 0)
+        .map_err(leak_to_fail)?;
     let files: Vec<FileEntry> = writer.files().to_vec();
     let truncated = files.iter().any(|f| f.truncated);
     // Restored before sealing, so the manifest records the outcome.
@@ -1069,6 +1083,70 @@ fn readme(settings: &Settings) -> String {
         at = settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         case = settings.case_id.as_deref().unwrap_or("(none given)"),
     )
+}
+
+/// `report.html`, from the same findings and triage as findings.json and the entries written so
+/// far (manifest.json and README.txt come after it; the page says so).
+#[allow(clippy::too_many_arguments)]
+fn report_page(
+    settings: &Settings,
+    triage: &crate::analyze::logs::Triage,
+    findings: &[crate::analyze::Finding],
+    keepalive: &crate::analyze::keepalive::KeepAlive,
+    files: &[FileEntry],
+    skipped: &[Skipped],
+    redactions: &Redactions,
+    reports: &[(String, FileReport)],
+    reproduced: bool,
+) -> String {
+    let captured_close_s = findings
+        .iter()
+        .find(|f| f.id == "keepalive-race")
+        .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
+    let hops = crate::analyze::hops::chain(
+        keepalive,
+        None,
+        &[],
+        &triage.idle.estimates(),
+        captured_close_s,
+    );
+    let mut marks = Vec::new();
+    if reproduced {
+        marks.push((
+            "reproduction".to_string(),
+            settings.started.timestamp_millis(),
+        ));
+    }
+    crate::html::render(&crate::html::Page {
+        title: format!("edgemicro-diag report: {}", settings.host),
+        subject: format!(
+            "Bundle made on {} at {}{}",
+            settings.host,
+            settings
+                .started
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            settings
+                .case_id
+                .as_deref()
+                .map(|c| format!(", support case {c}"))
+                .unwrap_or_default()
+        ),
+        findings,
+        triage,
+        hops: &hops,
+        marks,
+        files,
+        skipped,
+        by_rule: redactions
+            .by_rule
+            .iter()
+            .map(|(rule, n)| (rule.clone(), *n))
+            .collect(),
+        by_file: reports
+            .iter()
+            .map(|(file, report)| (file.clone(), report.total))
+            .collect(),
+    })
 }
 
 fn redaction_report(reports: &[(String, FileReport)]) -> serde_json::Value {

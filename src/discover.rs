@@ -84,7 +84,7 @@ fn log_kind(name: &[u8]) -> Option<&'static str> {
     rotated.then_some("rotated EMG log (.log.N or .log-DATE)")
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Skipped {
     pub source: String,
     pub reason: String,

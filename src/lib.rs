@@ -14,6 +14,7 @@ pub mod discover;
 pub mod envelope;
 pub mod exit;
 pub mod facts;
+pub mod html;
 pub mod lines;
 pub mod loglevel;
 pub mod preview;

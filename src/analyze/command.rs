@@ -31,13 +31,54 @@ pub struct Analysis {
     pub schema_version: u32,
     pub source: String,
     pub findings: Vec<Finding>,
+    /// Client or LB → EMG → target, each side's idle timeout and whether the order holds.
+    pub hops: Vec<super::hops::Hop>,
     pub logs: Triage,
     pub keepalive: KeepAlive,
     pub probes: Vec<Probe>,
+    /// What a bundle's manifest lists (for report.html); empty on a host.
+    #[serde(skip)]
+    pub manifest: Listed,
+}
+
+/// A bundle's entries, skipped items and redaction counts, from its manifest.
+#[derive(Default)]
+pub struct Listed {
+    pub files: Vec<crate::bundle::FileEntry>,
+    pub skipped: Vec<crate::discover::Skipped>,
+    pub by_rule: Vec<(String, u64)>,
+}
+
+impl Analysis {
+    /// report.html for this analysis: the same page `collect` puts into a bundle.
+    pub fn html(&self) -> String {
+        let by_file = self
+            .manifest
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.redactions))
+            .collect();
+        crate::html::render(&crate::html::Page {
+            title: "edgemicro-diag report".into(),
+            subject: format!(
+                "Analysis of {} at {}",
+                self.source,
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+            findings: &self.findings,
+            triage: &self.logs,
+            hops: &self.hops,
+            marks: Vec::new(),
+            files: &self.manifest.files,
+            skipped: &self.manifest.skipped,
+            by_rule: self.manifest.by_rule.clone(),
+            by_file,
+        })
+    }
 }
 
 pub fn run(req: Request) -> Result<Analysis> {
-    let (source, triage, keepalive, capture, targets) = match &req.bundle {
+    let (source, triage, keepalive, capture, targets, manifest) = match &req.bundle {
         Some(zip) => from_bundle(zip)?,
         None => from_host(&req.settings)?,
     };
@@ -64,13 +105,26 @@ pub fn run(req: Request) -> Result<Analysis> {
         lb_idle_timeout_s: req.lb_idle_timeout_s,
         capture,
     });
+    let captured_close_s = findings
+        .iter()
+        .find(|f| f.id == "keepalive-race")
+        .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
+    let hops = super::hops::chain(
+        &keepalive,
+        req.lb_idle_timeout_s,
+        &probes,
+        &triage.idle.estimates(),
+        captured_close_s,
+    );
     Ok(Analysis {
         schema_version: crate::report::SCHEMA_VERSION,
         source,
         findings,
+        hops,
         logs: triage,
         keepalive,
         probes,
+        manifest,
     })
 }
 
@@ -83,6 +137,7 @@ type Gathered = (
     KeepAlive,
     Vec<Finding>,
     Vec<crate::targets::Target>,
+    Listed,
 );
 
 fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
@@ -127,6 +182,7 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
         keepalive,
         Vec::new(),
         targets,
+        Listed::default(),
     ))
 }
 
@@ -173,6 +229,7 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
     let mut triage = Triage::default();
     let mut pcap = None;
     let mut ports: Vec<u16> = Vec::new();
+    let mut listed = Listed::default();
     let mut buf = Vec::new();
     for i in 0..zip.len() {
         let entry = zip.by_index(i)?;
@@ -198,6 +255,18 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
             }
         } else if name == "manifest.json" {
             let manifest: serde_json::Value = serde_json::from_reader(entry.take(64 << 20))?;
+            listed = Listed {
+                files: serde_json::from_value(manifest["files"].clone()).unwrap_or_default(),
+                skipped: serde_json::from_value(manifest["skipped"].clone()).unwrap_or_default(),
+                by_rule: manifest["redaction"]["by_rule"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
             ports = manifest["capture"]["target_ports"]
                 .as_array()
                 .map(|a| {
@@ -226,6 +295,7 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
         keepalive,
         capture,
         Vec::new(),
+        listed,
     ))
 }
 

@@ -15,6 +15,52 @@ const CORRELATIONS: usize = 4096;
 /// Distinct targets, proxies and hours kept apart; the rest is "(other)".
 const KEYS: usize = 500;
 
+/// Failures and successes per minute and target, bounded: at most `TIMELINE_TARGETS` targets
+/// (the rest is "(other)") and `TIMELINE_CELLS` minute×target cells (later ones are dropped and
+/// counted).
+#[derive(Debug, Default)]
+pub struct Timeline {
+    pub targets: Vec<String>,
+    /// (minute since the epoch, target index) → [failures, successes].
+    pub cells: BTreeMap<(i64, u16), [u32; 2]>,
+    pub dropped: u64,
+}
+
+const TIMELINE_TARGETS: usize = 32;
+const TIMELINE_CELLS: usize = 200_000;
+
+impl Timeline {
+    fn add(&mut self, ms: i64, target: &str, failed: bool) {
+        let index = match self.targets.iter().position(|t| t == target) {
+            Some(i) => i,
+            None if self.targets.len() < TIMELINE_TARGETS - 1 => {
+                self.targets.push(target.to_string());
+                self.targets.len() - 1
+            }
+            None => match self.targets.iter().position(|t| t == "(other)") {
+                Some(i) => i,
+                None => {
+                    self.targets.push("(other)".into());
+                    self.targets.len() - 1
+                }
+            },
+        };
+        let key = (ms.div_euclid(60_000), index as u16);
+        if self.cells.len() >= TIMELINE_CELLS && !self.cells.contains_key(&key) {
+            self.dropped += 1;
+            return;
+        }
+        self.cells.entry(key).or_default()[usize::from(!failed)] += 1;
+    }
+
+    /// Target names as shown (redacted).
+    fn rename(&mut self, mut name: impl FnMut(&str) -> String) {
+        for target in &mut self.targets {
+            *target = name(target);
+        }
+    }
+}
+
 /// What makes a line worth parsing: errors (every reset, refusal, timeout, TLS or DNS failure is
 /// logged at warn or error with `error` in its message or level), 5xx, aborts (the client's
 /// 499, the target's aborted response), target responses (for the idle times), versions.
@@ -164,6 +210,9 @@ pub struct Triage {
     /// Idle time before each request, per target: the keep-alive race from the logs alone.
     #[serde(skip)]
     pub idle: super::idle::Idle,
+    /// Per minute and target: failures and successful responses (report.html's timeline).
+    #[serde(skip)]
+    pub timeline: Timeline,
     #[serde(skip)]
     corr_target: HashMap<String, String>,
     #[serde(skip)]
@@ -274,6 +323,7 @@ impl Triage {
             match rec.message {
                 "targetResponse" if !rec.status.starts_with('5') => {
                     self.target_responses += 1;
+                    self.timeline.add(ms, t, false);
                     let taken = rec.taken_ms.unwrap_or(0);
                     self.idle.outcome(rec.pid, t, ms, taken, false);
                 }
@@ -309,6 +359,13 @@ impl Triage {
                 .cloned()
                 .unwrap_or_else(|| "unknown".into()),
         };
+        // One failure per request on the timeline: its target error, or a status record whose
+        // request logged none.
+        if let Some(ms) = rec.millis {
+            if target_error || !self.corr_target.contains_key(rec.corr) {
+                self.timeline.add(ms, &target, true);
+            }
+        }
         // A status record repeats its target error's message and code: count those once.
         if !target_error
             && (c.status_502 + c.status_504) > 0
@@ -434,6 +491,7 @@ impl Triage {
                         out
                     });
         }
+        self.timeline.rename(&mut redact);
         self.idle.rename_targets(redact);
     }
 

@@ -8,6 +8,7 @@
 //! confidence (`high`/`medium`/`low`) and the reason for it.
 
 pub mod command;
+pub mod hops;
 pub mod idle;
 pub mod keepalive;
 pub mod logs;

@@ -506,6 +506,38 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
             .contains("not the keep-alive race"),
         "{hangup:#}"
     );
+
+    // The bundle's report page, as a support engineer opens it: real Chromium, no network.
+    let out = t.dir.path().join("race.zip");
+    let run = Test::new()
+        .args([
+            "collect".into(),
+            "-y".into(),
+            "-q".into(),
+            "-c".into(),
+            t.config_dir().into_os_string(),
+            "--log-dir".into(),
+            logs.clone().into_os_string(),
+            "-o".into(),
+            out.clone().into_os_string(),
+        ])
+        .run();
+    assert!(run.code == 0 || run.code == 3, "{}", run.stderr);
+    let page = t.dir.path().join("report.html");
+    std::fs::write(&page, entry(&unzip_all(&out), "report.html")).unwrap();
+    crate::report_page::check_page(&std::fs::read_to_string(&page).unwrap());
+    if let Some(dom) = crate::report_page::render_in_chromium(&page, t.dir.path()) {
+        for needle in [
+            "Timeline",
+            "The chain of hops",
+            "keepalive-race",
+            "target-hangup",
+            race_target.as_str(),
+            "idle close ≈",
+        ] {
+            assert!(dom.contains(needle), "{needle} in the rendered page");
+        }
+    }
 }
 
 /// A target name that does not resolve and an HTTPS target with a self-signed certificate,

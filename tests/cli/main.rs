@@ -14,6 +14,7 @@ mod hostile;
 mod leaks;
 mod loglevel;
 mod pseudonyms;
+mod report_page;
 mod shapes;
 mod signals;
 mod snapshots;
