@@ -569,7 +569,11 @@ pub fn resolve_output(settings: &crate::settings::Settings) -> Result<Output> {
             Ok(Output::Stdout)
         }
         Output::File(path) => {
-            let name = crate::settings::default_bundle_name(&settings.host, settings.started);
+            let name = crate::settings::default_bundle_name(
+                &settings.host,
+                settings.case_id.as_deref(),
+                settings.started,
+            );
             Ok(Output::File(output_path(path, &name, settings.force)?))
         }
     }
@@ -584,6 +588,8 @@ pub fn output_path(path: &Path, default_name: &str, force: bool) -> Result<PathB
         Ok(meta) if meta.is_dir() => path.join(default_name),
         _ => path.to_path_buf(),
     };
+    // Printed, recorded and scripted: an absolute path means the same from anywhere.
+    let target = std::path::absolute(&target).unwrap_or(target);
     let name = target
         .file_name()
         .map(|n| n.as_encoded_bytes())

@@ -180,7 +180,11 @@ impl Settings {
         let output = match args.output {
             Some(p) if p.as_os_str() == "-" => Output::Stdout,
             Some(p) => Output::File(p),
-            None => base.output.clone(),
+            None => Output::File(PathBuf::from(default_bundle_name(
+                &base.host,
+                args.case_id.as_deref(),
+                now,
+            ))),
         };
         Ok(Settings {
             pair,
@@ -233,7 +237,7 @@ impl Settings {
             rules: Vec::new(),
             case_id: None,
             pseudonymize: None,
-            output: Output::File(PathBuf::from(default_bundle_name(&host, now))),
+            output: Output::File(PathBuf::from(default_bundle_name(&host, None, now))),
             force: false,
             json: false,
             quiet: false,
@@ -335,18 +339,31 @@ pub fn resolve_emg(
 }
 
 /// `edgemicro-diag-<host>-<YYYYMMDDTHHMMSSZ>.zip` (DESIGN §4); the host is made file-name safe.
-pub fn default_bundle_name(host: &str, now: DateTime<Utc>) -> String {
-    let host: String = host
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("edgemicro-diag-{host}-{}.zip", now.format("%Y%m%dT%H%M%SZ"))
+/// `edgemicro-diag-HOST[-CASE]-UTCSTAMP.zip`: host and case id kept to characters every shell,
+/// `sha256sum -c` and mail client take as they are.
+pub fn default_bundle_name(host: &str, case: Option<&str>, now: DateTime<Utc>) -> String {
+    let plain = |text: &str| -> String {
+        text.chars()
+            .take(64)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let case = case
+        .map(plain)
+        .filter(|c| !c.is_empty())
+        .map(|c| format!("-{c}"))
+        .unwrap_or_default();
+    format!(
+        "edgemicro-diag-{}{case}-{}.zip",
+        plain(host),
+        now.format("%Y%m%dT%H%M%SZ")
+    )
 }
 
 #[cfg(test)]

@@ -104,6 +104,15 @@ fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<
             }
             let case = asker.text(input)?;
             settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
+            // The default bundle name carries the case id.
+            if !given.iter().any(|g| g.id == "output") {
+                settings.output =
+                    Output::File(PathBuf::from(crate::settings::default_bundle_name(
+                        &settings.host,
+                        settings.case_id.as_deref(),
+                        settings.started,
+                    )));
+            }
         }
         if ask("log_level") {
             asker.level(&mut settings)?;

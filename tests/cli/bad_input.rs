@@ -131,8 +131,7 @@ fn output_dir_missing_or_unwritable_fails_before_any_work() {
     let run = t.run();
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("output dir `no/such/dir` does not exist"),
+        run.stderr.contains("/no/such/dir` does not exist"),
         "{}",
         run.stderr
     );

@@ -718,3 +718,32 @@ fn rules_list_shows_every_rule_with_why() {
     assert_eq!(text.code, 0);
     assert!(text.stdout_str().lines().count() >= 25);
 }
+
+/// The default bundle name carries the case id (kept to characters shells and mail take).
+#[test]
+fn the_default_bundle_name_carries_the_case_id() {
+    let t = Test::example();
+    let logs = t.log_dir().display().to_string();
+    let run = Run::from(
+        t.command()
+            .args([
+                "collect",
+                "-y",
+                "-q",
+                "--log-dir",
+                &logs,
+                "--case",
+                "SR 01234/a",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let printed = std::path::PathBuf::from(run.stdout_str().trim());
+    assert!(printed.is_absolute(), "{printed:?}");
+    let name = printed.file_name().unwrap().to_string_lossy().to_string();
+    let re = regex::Regex::new(r"^edgemicro-diag-[A-Za-z0-9._-]+-SR_01234_a-\d{8}T\d{6}Z\.zip$")
+        .unwrap();
+    assert!(re.is_match(&name), "{name}");
+    assert!(t.dir.path().join(&name).is_file());
+}

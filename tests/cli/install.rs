@@ -20,17 +20,27 @@ fn generated() -> Vec<(String, Vec<u8>)> {
         (Shell::Fish, "completions/edgemicro-diag.fish"),
     ] {
         let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut edgemicro_diag::cli::Cli::command(), "edgemicro-diag", &mut buf);
+        clap_complete::generate(
+            shell,
+            &mut edgemicro_diag::cli::Cli::command(),
+            "edgemicro-diag",
+            &mut buf,
+        );
         out.push((name.to_string(), buf));
     }
     let cmd = edgemicro_diag::cli::Cli::command();
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut page).unwrap();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut page)
+        .unwrap();
     out.push(("man/edgemicro-diag.1".into(), page));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("edgemicro-diag-{}", sub.get_name());
         let mut page = Vec::new();
-        clap_mangen::Man::new(sub.clone()).title(name.clone()).render(&mut page).unwrap();
+        clap_mangen::Man::new(sub.clone())
+            .title(name.clone())
+            .render(&mut page)
+            .unwrap();
         out.push((format!("man/{name}.1"), page));
     }
     out
@@ -55,13 +65,19 @@ fn completions_and_man_pages_match_the_code() {
         "dist/ is stale for {stale:?}: run `EDGEMICRO_DIAG_BLESS=1 cargo test --test cli install::` and commit dist/"
     );
     let man = std::fs::read_to_string(dist.join("man/edgemicro-diag-collect.1")).unwrap();
-    assert!(man.contains("max\\-log\\-bytes") && man.contains("EDGEMICRO_DIAG_LOG_DIR"), "the collect page documents flags and env twins");
+    assert!(
+        man.contains("max\\-log\\-bytes") && man.contains("EDGEMICRO_DIAG_LOG_DIR"),
+        "the collect page documents flags and env twins"
+    );
     let bash = std::fs::read_to_string(dist.join("completions/edgemicro-diag.bash")).unwrap();
     assert!(bash.contains("--capture-seconds") && bash.contains("log-level"));
 }
 
 fn zigbuild_available() -> bool {
-    let has = Command::new("python3").args(["-c", "import venv"]).output().is_ok_and(|o| o.status.success());
+    let has = Command::new("python3")
+        .args(["-c", "import venv"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !has {
         assert!(
             std::env::var_os("EDGEMICRO_DIAG_REQUIRE_CAPTURE").is_none(),
@@ -85,10 +101,20 @@ fn the_portable_binary_needs_glibc_2_17_at_most_and_packages_as_a_deb() {
         .arg(out.path())
         .output()
         .expect("the script runs");
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let version = env!("CARGO_PKG_VERSION");
-    let bin = out.path().join(format!("edgemicro-diag-{version}-x86_64-linux-gnu"));
-    let symbols = Command::new("objdump").arg("-T").arg(&bin).output().unwrap();
+    let bin = out
+        .path()
+        .join(format!("edgemicro-diag-{version}-x86_64-linux-gnu"));
+    let symbols = Command::new("objdump")
+        .arg("-T")
+        .arg(&bin)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&symbols.stdout);
     let highest = regex::Regex::new(r"GLIBC_(\d+)\.(\d+)")
         .unwrap()
@@ -96,15 +122,36 @@ fn the_portable_binary_needs_glibc_2_17_at_most_and_packages_as_a_deb() {
         .map(|c| (c[1].parse::<u32>().unwrap(), c[2].parse::<u32>().unwrap()))
         .max()
         .unwrap();
-    assert!(highest <= (2, 17), "needs GLIBC_{}.{}", highest.0, highest.1);
+    assert!(
+        highest <= (2, 17),
+        "needs GLIBC_{}.{}",
+        highest.0,
+        highest.1
+    );
     let version_out = Command::new(&bin).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version_out.stdout).contains(version));
-    sha256sum_check_named(out.path(), &format!("edgemicro-diag-{version}-x86_64-linux-gnu.sha256"));
+    sha256sum_check_named(
+        out.path(),
+        &format!("edgemicro-diag-{version}-x86_64-linux-gnu.sha256"),
+    );
 
-    let run = Command::new(repo().join("scripts/build-deb")).arg(out.path()).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let deb = out.path().join(format!("edgemicro-diag_{version}_amd64.deb"));
-    let listing = Command::new("dpkg-deb").arg("-c").arg(&deb).output().unwrap();
+    let run = Command::new(repo().join("scripts/build-deb"))
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let deb = out
+        .path()
+        .join(format!("edgemicro-diag_{version}_amd64.deb"));
+    let listing = Command::new("dpkg-deb")
+        .arg("-c")
+        .arg(&deb)
+        .output()
+        .unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
     for needed in [
         "./usr/bin/edgemicro-diag",
@@ -118,6 +165,15 @@ fn the_portable_binary_needs_glibc_2_17_at_most_and_packages_as_a_deb() {
 }
 
 fn sha256sum_check_named(dir: &Path, sidecar: &str) {
-    let run = Command::new("sha256sum").arg("-c").arg(sidecar).current_dir(dir).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stdout));
+    let run = Command::new("sha256sum")
+        .arg("-c")
+        .arg(sidecar)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
 }
