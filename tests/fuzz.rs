@@ -348,3 +348,11 @@ fn fuzz_verify() {
         Ok(())
     });
 }
+
+/// Found by fuzz_yaml_pass: a secret container with no value, then a root key with a space in
+/// it; the line pass took `a` for the container's value on the next line.
+#[test]
+fn regression_empty_container_then_a_key_with_a_space() {
+    check_yaml(&rules(), "credentials: \na b: 00AAa0\n").unwrap();
+    check_yaml(&rules(), "password:\nsome key: v\n").unwrap();
+}

@@ -195,8 +195,19 @@ fn first_value(content: &[u8]) -> Option<(usize, usize)> {
     let is_key = content[a..z].ends_with(b":")
         || content
             .get(after..)
-            .is_some_and(|r| r.trim_ascii_start().starts_with(b":"));
+            .is_some_and(|r| r.trim_ascii_start().starts_with(b":"))
+        || (quote.is_none() && plain_key_line(&content[a..]));
     (z > a && !is_key).then_some((a, z))
+}
+
+/// `a b: value`, `a b:`: an unquoted YAML key with spaces in it starts the line.
+fn plain_key_line(rest: &[u8]) -> bool {
+    let end = rest
+        .iter()
+        .position(|b| b"'\"{}[],#".contains(b))
+        .unwrap_or(rest.len());
+    let head = &rest[..end];
+    head.windows(2).any(|w| w == b": ") || head.ends_with(b":")
 }
 
 /// Secrets shorter than this are not replaced as literals: too many innocent matches.

@@ -15,6 +15,8 @@ use crate::yaml::{Node, Yaml};
 #[derive(Debug, Clone)]
 pub struct YamlHit {
     pub span: Range<usize>,
+    /// A mapping key (a secret used as a key under a credential container), not a value.
+    pub key: bool,
     pub style: ScalarStyle,
     /// Index into `RuleSet::keys`.
     pub rule: usize,
@@ -60,6 +62,7 @@ impl Walker<'_> {
                 {
                     self.hits.push(YamlHit {
                         span: s.span.clone(),
+                        key: false,
                         style: s.style,
                         rule,
                         line: s.line,
@@ -75,6 +78,20 @@ impl Walker<'_> {
                     // Complex keys (`? [a, b]`) are walked too: a private key could hide there.
                     if !matches!(key, Node::Scalar(_)) {
                         self.walk(key, secret, depth + 1);
+                    }
+                    // Under a credential container a key can be the secret itself (an access key
+                    // id mapping to its secret, an API key mapping to its tenant).
+                    if let (Some(rule), Node::Scalar(k)) = (secret, key) {
+                        if key_is_secret(&k.value) && !k.span.is_empty() {
+                            self.hits.push(YamlHit {
+                                span: k.span.clone(),
+                                key: true,
+                                style: k.style,
+                                rule,
+                                line: k.line,
+                                value: k.value.clone(),
+                            });
+                        }
                     }
                     let name = key.as_str().map(normalize_key).unwrap_or_default();
                     self.path.push(name);
@@ -114,6 +131,16 @@ impl Walker<'_> {
     }
 }
 
+/// A mapping key that reads as a generated credential: long enough to search for, not a word,
+/// with letters and digits (`AKIA…`, 32 hex); field names like `username` or `client_id` stay.
+fn key_is_secret(key: &str) -> bool {
+    let k = key.trim();
+    super::literal_verdict(k).is_ok()
+        && k.bytes().any(|b| b.is_ascii_digit())
+        && k.bytes().any(|b| b.is_ascii_alphabetic())
+        && !k.contains(char::is_whitespace)
+}
+
 /// Empty values and booleans carry nothing; everything else under a secret key goes, env tags
 /// (`<E>VAR</E>`) and numbers included: a short or "wordy" password is still a password.
 fn is_secret_value(value: &str) -> bool {
@@ -132,12 +159,18 @@ pub fn apply(text: &str, hits: &[YamlHit], mut token: impl FnMut(&YamlHit) -> St
     let src = text.as_bytes();
     let mut out = Vec::with_capacity(src.len());
     let mut at = 0;
+    let mut keys = 0;
     for hit in hits {
         if hit.span.start < at {
             continue; // nested inside a span already replaced
         }
         out.extend_from_slice(&src[at..hit.span.start]);
-        let tok = token(hit);
+        let mut tok = token(hit);
+        if hit.key {
+            // Keys of one map must stay distinct for the document to keep its shape.
+            keys += 1;
+            tok = format!("{tok}-{keys}");
+        }
         let original = &src[hit.span.clone()];
         match hit.style {
             ScalarStyle::SingleQuoted => out.extend_from_slice(format!("'{tok}'").as_bytes()),
@@ -300,5 +333,59 @@ mod tests {
             out.contains("Authorization: |\n") && out.contains("cookie: !!str "),
             "{out}"
         );
+    }
+
+    /// A secret used as a mapping key under a credential container (an access key id mapping
+    /// to its secret, an API key mapping to its tenant) goes like a value; each redacted key
+    /// stays unique, so the document keeps its shape; ordinary keys there stay.
+    #[test]
+    fn secrets_as_mapping_keys_under_credential_parents_go() {
+        let keys = [
+            "AKIAFAKEKEY0123456789",
+            "3f9c0a1b2c4d5e6f7a8b9c0d1e2f3a4b",
+            "sk_live_51FAKEabcXYZ123456",
+            "'quoted-Key-99aa88bb77'",
+        ];
+        for parent in [
+            "credentials",
+            "aws_credentials",
+            "secrets",
+            "apiKeys",
+            "api_keys",
+            "tokens",
+        ] {
+            let mut text = format!("edgemicro:\n  port: 8000\n{parent}:\n");
+            for (i, key) in keys.iter().enumerate() {
+                text.push_str(&format!("  {key}: value-{i}-tenant\n"));
+            }
+            text.push_str("  username: ops\n  region: eu-west-1\n");
+            let out = redact_keys(&text);
+            for key in keys {
+                let bare = key.trim_matches('\'');
+                assert!(!out.contains(bare), "{bare} under {parent} leaked:\n{out}");
+            }
+            assert!(
+                out.contains("  username: ") && out.contains("  region: "),
+                "{out}"
+            );
+        }
+        // Outside a credential container a key is a key.
+        let out = redact_keys("proxies:\n  AKIAFAKEKEY0123456789: x\n");
+        assert!(out.contains("AKIAFAKEKEY0123456789"), "{out}");
+    }
+
+    /// Like `redact`, with the structure check that allows redacted keys.
+    fn redact_keys(text: &str) -> String {
+        let rules = RuleSet::load(&[] as &[&str]).unwrap();
+        let yaml = Yaml::parse(text).unwrap();
+        let known =
+            crate::redact::with_encodings(crate::redact::config_secrets(&rules, &yaml, text));
+        let engine = crate::redact::TextEngine::new(&rules, &known);
+        let (out, _) = crate::redact::redact_config(&rules, &engine, "t.yaml", text, &yaml)
+            .unwrap_or_else(|e| panic!("{e:#}\n{text}"));
+        let out = String::from_utf8(out).unwrap();
+        let after = Yaml::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        assert_eq!(after.key_paths().len(), yaml.key_paths().len(), "{out}");
+        out
     }
 }
