@@ -489,6 +489,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
         probes: args.probes,
         probe_targets: args.probe_targets,
         probe_max: std::time::Duration::from_secs(args.probe_max_seconds),
+        probe_insecure: args.probe_insecure,
         lb_idle_timeout_s: args.lb_idle_timeout,
     };
     match crate::analyze::command::run(request).and_then(|analysis| {

@@ -84,6 +84,7 @@ fn chosen(spec: &CaptureSpec, discovered: &[Target]) -> Vec<Target> {
                 host: Host::Ip(std::net::Ipv4Addr::UNSPECIFIED.into()),
                 port: *p,
                 source: "--capture-port".into(),
+                tls: false,
             })
             .collect();
     }
@@ -94,6 +95,7 @@ fn chosen(spec: &CaptureSpec, discovered: &[Target]) -> Vec<Target> {
                 host: h.clone(),
                 port: p.unwrap_or(0),
                 source: "--capture-host".into(),
+                tls: false,
             })
         })
         .collect()
@@ -492,6 +494,7 @@ mod tests {
             host: crate::targets::parse_host(h).unwrap(),
             port,
             source: "test".into(),
+            tls: false,
         };
         let found = vec![target("10.1.2.3", 8080), target("::1", 9000)];
         let mut warnings = Vec::new();

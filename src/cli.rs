@@ -146,6 +146,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub probe_max_seconds: u64,
 
+    /// Probe https:// targets without checking their certificate (what EMG does for a target
+    /// with ssl.client.rejectUnauthorized: false); by default the system's roots are trusted
+    #[arg(long)]
+    pub probe_insecure: bool,
+
     /// Idle timeout of a load balancer in front of EMG, in seconds (GCLB 600, AWS ALB 60)
     #[arg(long, value_name = "SECONDS")]
     pub lb_idle_timeout: Option<u64>,

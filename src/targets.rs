@@ -93,6 +93,8 @@ pub struct Target {
     pub host: Host,
     pub port: u16,
     pub source: String,
+    /// Spoken to over TLS: an `https://` URL, or port 443 when only a log names it.
+    pub tls: bool,
 }
 
 impl std::fmt::Display for Target {
@@ -137,6 +139,10 @@ pub fn discover(found: &Discovery) -> Found {
                 host,
                 port,
                 source: format!("{key} in {}", config.name),
+                tls: url
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("https://"),
             }),
             None => out.warnings.push(format!(
                 "{key} in {}: no host and port in `{}` (not captured or probed)",
@@ -254,6 +260,7 @@ fn error_targets(log: &Path, out: &mut Found) {
                     host,
                     port,
                     source: format!("targetRequest error in log {name}"),
+                    tls: port == 443,
                 });
                 taken += usize::from(out.targets.len() > before);
             }

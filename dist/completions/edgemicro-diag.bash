@@ -139,7 +139,7 @@ _edgemicro__diag() {
             return 0
             ;;
         edgemicro__subcmd__diag__subcmd__analyze)
-            opts="-c -h --config-dir --org --env --log-dir --probe --probe-targets --probe-max-seconds --lb-idle-timeout --json --html --help"
+            opts="-c -h --config-dir --org --env --log-dir --probe --probe-targets --probe-max-seconds --probe-insecure --lb-idle-timeout --json --html --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

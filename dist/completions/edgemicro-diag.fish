@@ -118,6 +118,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -l lb-idle-timeout -d 'Idle timeout of a load balancer in front of EMG, in seconds (GCLB 600, AWS ALB 60)' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -l html -d 'Also write the report page (the bundle\'s report.html) to FILE' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -l probe-targets -d 'Probe every target found in the cache config and the logs'
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -l probe-insecure -d 'Probe https:// targets without checking their certificate (what EMG does for a target with ssl.client.rejectUnauthorized: false); by default the system\'s roots are trusted'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -l json -d 'Print the analysis as one JSON object on stdout'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -s h -l help -d 'Print help'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand redact" -l rules -d 'Extra redaction rules (YAML, see redaction-rules/README.md); repeatable' -r -F

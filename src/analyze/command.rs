@@ -23,6 +23,8 @@ pub struct Request {
     pub probes: Vec<String>,
     pub probe_targets: bool,
     pub probe_max: Duration,
+    /// `--probe-insecure`: accept any certificate (as `rejectUnauthorized: false` does).
+    pub probe_insecure: bool,
     pub lb_idle_timeout_s: Option<u64>,
 }
 
@@ -84,14 +86,17 @@ pub fn run(req: Request) -> Result<Analysis> {
     };
     let mut urls = req.probes.clone();
     if req.probe_targets {
-        urls.extend(targets.iter().map(|t| format!("http://{t}/")));
+        urls.extend(targets.iter().map(|t| {
+            let scheme = if t.tls { "https" } else { "http" };
+            format!("{scheme}://{t}/")
+        }));
     }
     urls.dedup();
     // Probes wait for idle closes: run them side by side, each bounded by --probe-max-seconds.
     let probes: Vec<Probe> = std::thread::scope(|s| {
         let handles: Vec<_> = urls
             .iter()
-            .map(|u| s.spawn(|| keepalive::probe(u, req.probe_max)))
+            .map(|u| s.spawn(|| keepalive::probe(u, req.probe_max, req.probe_insecure)))
             .collect();
         handles
             .into_iter()

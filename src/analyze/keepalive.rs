@@ -128,7 +128,7 @@ pub struct Probe {
 }
 
 /// Measures a target's idle close on one keep-alive connection, waiting at most `max`.
-pub fn probe(url: &str, max: Duration) -> Probe {
+pub fn probe(url: &str, max: Duration, insecure: bool) -> Probe {
     let mut result = Probe {
         url: shown_url(url),
         target: String::new(),
@@ -139,7 +139,7 @@ pub fn probe(url: &str, max: Duration) -> Probe {
         waited_s: 0.0,
         error: None,
     };
-    if let Err(e) = probe_into(url, max, &mut result) {
+    if let Err(e) = probe_into(url, max, insecure, &mut result) {
         result.error = Some(e);
     }
     result
@@ -165,30 +165,85 @@ fn shown_url(url: &str) -> String {
     format!("{scheme}{sep}{authority}{tail}")
 }
 
-fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("only http:// targets can be probed (no TLS client); use a capture for https")?;
+/// A probe's connection: plain TCP or TLS over it; the timeouts are the socket's.
+trait Conn: Read + Write {
+    fn socket(&self) -> &TcpStream;
+}
+
+impl Conn for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+fn probe_into(url: &str, max: Duration, insecure: bool, out: &mut Probe) -> Result<(), String> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else {
+        return Err("only http:// and https:// targets can be probed".into());
+    };
     let (authority, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
-    let (host, port) = crate::targets::host_port(&format!("http://{authority}"))
+    let scheme = if tls { "https" } else { "http" };
+    let (host, port) = crate::targets::host_port(&format!("{scheme}://{authority}"))
         .ok_or("cannot read host and port from the URL")?;
     let host = host.to_string();
     out.target = format!("{host}:{port}");
-    let host_header = crate::targets::without_userinfo(authority);
+    let host_header = crate::targets::without_userinfo(authority).to_string();
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
         .ok_or("no address")?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+    let socket = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("cannot connect: {e}"))?;
+    if !tls {
+        return exchange(socket, &path, &host_header, max, out);
+    }
+    let config = super::tls::client_config(insecure)?;
+    let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+        .map_err(|e| format!("not a TLS server name: {e}"))?;
+    let connection =
+        rustls::ClientConnection::new(config, name).map_err(|e| format!("TLS setup: {e}"))?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut stream = rustls::StreamOwned::new(connection, socket);
+    // The handshake runs on the first write; its errors (an untrusted or expired certificate,
+    // a name mismatch) are what EMG would hit too.
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    }
+    exchange(stream, &path, &host_header, max, out)
+}
+
+/// One request on `stream`, its response read whole, then the wait for the target to close the
+/// idle connection.
+fn exchange(
+    mut stream: impl Conn,
+    path: &str,
+    host_header: &str,
+    max: Duration,
+    out: &mut Probe,
+) -> Result<(), String> {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nConnection: keep-alive\r\nUser-Agent: edgemicro-diag-probe\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("cannot send: {e}"))?;
     stream
+        .socket()
         .set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
     // Read the head, then the body by Content-Length (or chunked to its last chunk).
@@ -265,6 +320,7 @@ fn probe_into(url: &str, max: Duration, out: &mut Probe) -> Result<(), String> {
             return Ok(());
         }
         stream
+            .socket()
             .set_read_timeout(Some(left.min(Duration::from_secs(1))))
             .map_err(|e| e.to_string())?;
         let closed = match stream.read(&mut chunk) {
@@ -315,6 +371,7 @@ mod tests {
         let p = probe(
             &format!("http://127.0.0.1:{port}/health"),
             Duration::from_secs(10),
+            false,
         );
         server.join().unwrap();
         assert_eq!(p.error, None);
@@ -343,7 +400,11 @@ mod tests {
                 let _ = s.read(&mut buf);
                 s.write_all(&response).unwrap();
             });
-            let p = probe(&format!("http://127.0.0.1:{port}/"), Duration::from_secs(5));
+            let p = probe(
+                &format!("http://127.0.0.1:{port}/"),
+                Duration::from_secs(5),
+                false,
+            );
             server.join().unwrap();
             assert_eq!(p.error, None, "{p:?}");
             assert!(p.no_keep_alive, "{p:?}");

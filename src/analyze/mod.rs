@@ -13,6 +13,7 @@ pub mod idle;
 pub mod keepalive;
 pub mod logs;
 pub mod pcap;
+pub mod tls;
 
 use serde::Serialize;
 
@@ -323,7 +324,17 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             next_step: "Check name resolution on the EMG host (`getent hosts TARGET-HOST`, /etc/resolv.conf, the DNS server's health); EAI_AGAIN means a temporary failure of the DNS server, ENOTFOUND a name that does not exist (a typo in proxies[].url or the Edge target).".into(),
         });
     }
-    if t.kinds.tls_502 > 0 {
+    let tls_probes: Vec<serde_json::Value> = e
+        .probes
+        .iter()
+        .filter(|p| {
+            p.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("TLS handshake failed"))
+        })
+        .map(|p| serde_json::json!({"url": p.url, "error": p.error}))
+        .collect();
+    if t.kinds.tls_502 > 0 || !tls_probes.is_empty() {
         let keys = if e.keepalive.tls_client_keys.is_empty() {
             "no targets[].ssl.client keys are set in the config".to_string()
         } else {
@@ -334,8 +345,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             severity: "high",
             confidence: Confidence::High,
             confidence_reason: "the error code or message is a TLS failure toward the target".into(),
-            summary: format!("{} request(s) got 502 because the TLS connection to the target failed (self-signed or expired certificate, host name mismatch, protocol error); {keys}.", t.kinds.tls_502),
-            evidence: serde_json::json!({"status_502_tls": t.kinds.tls_502, "tls_client_keys": e.keepalive.tls_client_keys, "samples": t.samples}),
+            summary: format!("{} request(s) got 502 because the TLS connection to the target failed (self-signed or expired certificate, host name mismatch, protocol error){}; {keys}.", t.kinds.tls_502, if tls_probes.is_empty() { String::new() } else { format!(", and {} probe(s) failed the TLS handshake with the system's trusted roots", tls_probes.len()) }),
+            evidence: serde_json::json!({"status_502_tls": t.kinds.tls_502, "tls_client_keys": e.keepalive.tls_client_keys, "probes": tls_probes, "samples": t.samples}),
             next_step: "Check the target's certificate from the EMG host (`openssl s_client -connect HOST:443 -servername HOST`). For a private CA set targets[].ssl.client.ca; for a host name that differs from the certificate set targets[].ssl.client.servername; only for a test target set targets[].ssl.client.rejectUnauthorized: false. An EPROTO error means the TLS versions or ciphers do not match, or the port does not speak TLS.".into(),
         });
     }

@@ -662,6 +662,40 @@ fn unresolvable_and_self_signed_targets_are_named_as_such() {
         !json.to_string().contains("private-ca.pem"),
         "key names only, never values"
     );
+
+    // The probe speaks TLS: the self-signed certificate is refused as EMG would refuse it, and
+    // accepted with --probe-insecure (rejectUnauthorized: false), where the HTTP/1.0 server is
+    // seen to keep no connection.
+    let probe = |extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "analyze".into(),
+            "-c".into(),
+            t.config_dir().into_os_string(),
+            "--log-dir".into(),
+            logs.clone().into_os_string(),
+            "--json".into(),
+            "--probe".into(),
+            format!("https://127.0.0.1:{tls_port}/health").into(),
+            "--probe-max-seconds".into(),
+            "3".into(),
+        ];
+        args.extend(extra.iter().map(|a| a.into()));
+        let run = Test::new().args(args).run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()["probes"][0].clone()
+    };
+    let strict = probe(&[]);
+    assert!(
+        strict["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("TLS handshake failed"),
+        "{strict}"
+    );
+    let insecure = probe(&["--probe-insecure"]);
+    assert_eq!(insecure["error"], serde_json::Value::Null, "{insecure}");
+    assert_eq!(insecure["status"], 200, "{insecure}");
+    assert_eq!(insecure["no_keep_alive"], true, "{insecure}");
 }
 
 /// The cores operators run, on the Node versions each supports (aliases in tests/emg/package.json).
