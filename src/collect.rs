@@ -311,6 +311,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         .map_err(leak_to_fail)?;
 
     facts.versions_from_logs = triage.borrow().versions.clone();
+    facts.settle_versions();
     // Process command lines (`sh -c "edgemicro start … -k KEY -s SECRET"`), versions and paths:
     // through the same rules as every log line before it is written.
     let mut facts_redactor = engine.file();
@@ -428,6 +429,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         log_level,
         capture,
         findings,
+        versions: facts.versions.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
         error: None,
         hint: None,

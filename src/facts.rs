@@ -26,9 +26,20 @@ pub struct Facts {
     pub node_version: Option<String>,
     pub edgemicro_version: Option<String>,
     pub edgemicro_processes: Vec<Process>,
+    /// `microgateway-core` beside the installed edgemicro (its node_modules).
+    pub core_version: Option<String>,
+    /// The versions in one place, each with where it came from: the running process first,
+    /// then what the logs say, then what is installed.
+    pub versions: std::collections::BTreeMap<String, Version>,
     /// What the gateway logged of itself at start (`edgemicro`, `nodejs`), newest first: the
     /// versions that were running when the logs were written, which may not be this host's now.
     pub versions_from_logs: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Version {
+    pub version: String,
+    pub source: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,6 +50,9 @@ pub struct Process {
     /// edgemicro keeps edgemicro.sock and edgemicro.pid in its working dir.
     pub cwd: Option<String>,
     pub max_open_files: Option<String>,
+    /// `node --version` of this process's own binary (`/proc/PID/exe`), asked only when it is
+    /// a `node` owned by the user running edgemicro-diag: the Node that really runs EMG.
+    pub node_version: Option<String>,
 }
 
 const SYSCTLS: &[&str] = &[
@@ -69,7 +83,8 @@ pub fn hostname() -> String {
 pub fn gather() -> (Facts, Vec<KnownSecret>) {
     let mut secrets = Vec::new();
     let processes = edgemicro_processes(&mut secrets);
-    let facts = Facts {
+    let (edgemicro_version, core_version) = installed_versions(&processes);
+    let mut facts = Facts {
         hostname: hostname(),
         os: os_release(),
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
@@ -84,11 +99,82 @@ pub fn gather() -> (Facts, Vec<KnownSecret>) {
             .collect(),
         max_open_files: max_open_files("/proc/self/limits"),
         node_version: run_bounded("node", &["--version"], Duration::from_secs(5)),
-        edgemicro_version: edgemicro_version(&processes),
+        edgemicro_version,
         edgemicro_processes: processes,
+        core_version,
+        versions: Default::default(),
         versions_from_logs: Default::default(),
     };
+    facts.settle_versions();
     (facts, secrets)
+}
+
+impl Facts {
+    /// `versions`: for each of edgemicro, microgateway-core and nodejs, the running process's
+    /// if known, else the newest the logs name, else the installed one.
+    pub fn settle_versions(&mut self) {
+        let mut out = std::collections::BTreeMap::new();
+        let mut put = |what: &str, version: Option<&String>, source: String| {
+            if let Some(v) = version.filter(|v| !v.is_empty()) {
+                out.entry(what.to_string()).or_insert(Version {
+                    version: v.trim_start_matches('v').to_string(),
+                    source,
+                });
+            }
+        };
+        if let Some(p) = self
+            .edgemicro_processes
+            .iter()
+            .find(|p| p.node_version.is_some())
+        {
+            put(
+                "nodejs",
+                p.node_version.as_ref(),
+                format!("/proc/{}/exe --version (the running edgemicro)", p.pid),
+            );
+        }
+        for what in ["edgemicro", "microgateway-core", "nodejs"] {
+            put(
+                what,
+                self.versions_from_logs.get(what),
+                format!("the logs (`current {what} version is`)"),
+            );
+        }
+        put(
+            "edgemicro",
+            self.edgemicro_version.as_ref(),
+            "the installed edgemicro's package.json".into(),
+        );
+        put(
+            "microgateway-core",
+            self.core_version.as_ref(),
+            "node_modules/microgateway-core/package.json beside edgemicro".into(),
+        );
+        put(
+            "nodejs",
+            self.node_version.as_ref(),
+            "`node --version` on PATH".into(),
+        );
+        self.versions = out;
+    }
+}
+
+/// `/proc/PID/exe --version`, only for a `node` binary owned by the user running us: running
+/// another user's program is never done.
+fn running_node_version(pid: u32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let name = exe.file_name()?.to_str()?;
+    if !(name == "node" || name.starts_with("node")) {
+        return None;
+    }
+    let meta = std::fs::metadata(&exe).ok()?;
+    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return None;
+    }
+    let version = run_bounded(exe.to_str()?, &["--version"], Duration::from_secs(5))?;
+    let plain = version.trim();
+    (plain.starts_with('v') && plain.len() < 32).then(|| plain.to_string())
 }
 
 fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
@@ -150,6 +236,7 @@ pub fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
                     .ok()
                     .map(|p| p.display().to_string()),
                 max_open_files: max_open_files(format!("/proc/{pid}/limits")),
+                node_version: running_node_version(pid),
             })
         })
         .collect();
@@ -200,8 +287,8 @@ pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<Strin
 }
 
 /// From the installed package: the running process's script path, or `edgemicro` on PATH,
-/// leads to `…/edgemicro/package.json`. Reading it runs nothing.
-fn edgemicro_version(processes: &[Process]) -> Option<String> {
+/// leads to `…/edgemicro/package.json`, and the core beside it. Reading them runs nothing.
+fn installed_versions(processes: &[Process]) -> (Option<String>, Option<String>) {
     let from_argv = processes
         .iter()
         .flat_map(|p| p.argv.iter())
@@ -226,11 +313,18 @@ fn edgemicro_version(processes: &[Process]) -> Option<String> {
                 continue;
             };
             if pkg["name"] == "edgemicro" {
-                return pkg["version"].as_str().map(str::to_string);
+                let core = crate::safe_fs::read_regular(
+                    &dir.join("node_modules/microgateway-core/package.json"),
+                    1 << 20,
+                )
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|p| p["version"].as_str().map(str::to_string));
+                return (pkg["version"].as_str().map(str::to_string), core);
             }
         }
     }
-    None
+    (None, None)
 }
 
 #[cfg(test)]
@@ -316,5 +410,79 @@ mod tests {
             me.argv
         );
         assert!(secrets.iter().any(|s| s.value == b"CHILDKEY987"));
+    }
+
+    /// A running edgemicro on node, owned by this user: its Node version is asked of its own
+    /// binary (/proc/PID/exe), and it becomes the `nodejs` version with that source.
+    #[test]
+    fn the_running_nodes_version_is_read_from_its_own_binary() {
+        use std::os::unix::process::CommandExt;
+        let Ok(node) = which_node() else {
+            eprintln!("SKIPPED: no node on PATH");
+            return;
+        };
+        let mut child = Command::new(&node)
+            .arg0("edgemicro")
+            .args(["-e", "setTimeout(() => {}, 30000)", "start"])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let found = loop {
+            let found = edgemicro_processes(&mut Vec::new());
+            if found
+                .iter()
+                .any(|p| p.pid == child.id() && p.node_version.is_some())
+                || Instant::now() > deadline
+            {
+                break found;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let me = found
+            .into_iter()
+            .find(|p| p.pid == child.id())
+            .expect("listed");
+        let expected = String::from_utf8(
+            Command::new(&node)
+                .arg("--version")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        assert_eq!(me.node_version.as_deref(), Some(expected.trim()));
+        let mut facts = Facts {
+            hostname: String::new(),
+            os: None,
+            kernel: None,
+            sysctl: Default::default(),
+            max_open_files: None,
+            node_version: Some("v1.0.0".into()),
+            edgemicro_version: Some("3.3.7".into()),
+            edgemicro_processes: vec![me],
+            core_version: None,
+            versions: Default::default(),
+            versions_from_logs: [("microgateway-core".to_string(), "3.3.5".to_string())].into(),
+        };
+        facts.settle_versions();
+        assert_eq!(
+            facts.versions["nodejs"].version,
+            expected.trim().trim_start_matches('v')
+        );
+        assert!(facts.versions["nodejs"].source.contains("/exe"));
+        assert_eq!(facts.versions["microgateway-core"].version, "3.3.5");
+        assert_eq!(facts.versions["edgemicro"].version, "3.3.7");
+    }
+
+    fn which_node() -> Result<PathBuf, ()> {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|d| d.join("node"))
+            .find(|p| p.is_file())
+            .and_then(|p| p.canonicalize().ok())
+            .ok_or(())
     }
 }

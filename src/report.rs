@@ -53,6 +53,8 @@ pub struct Report {
     pub log_level: Option<serde_json::Value>,
     pub capture: Option<crate::capture::CaptureRecord>,
     pub findings: Vec<crate::analyze::Finding>,
+    /// EMG, microgateway-core and Node versions, each with its source (system/facts.json).
+    pub versions: BTreeMap<String, crate::facts::Version>,
     pub duration_ms: u64,
     pub error: Option<String>,
     pub hint: Option<String>,
@@ -76,6 +78,7 @@ impl Report {
             log_level: None,
             capture: None,
             findings: Vec::new(),
+            versions: BTreeMap::new(),
             duration_ms,
             error: Some(error),
             hint,
@@ -110,6 +113,7 @@ impl Report {
             "redactions": self.redactions,
             // From the capture today; an empty list means "nothing concluded", not "healthy".
             "findings": self.findings,
+            "versions": self.versions,
             "warnings": self.warnings,
             "log_level": self.log_level,
             "capture": self.capture,

@@ -37,6 +37,8 @@ fn json_report_of_the_example() {
     json["duration_ms"] = 0.into();
     json["sha256"] = "[sha256]".into();
     json["bytes"] = 0.into();
+    // The running and installed Node, EMG and core of this host.
+    json["versions"] = "[varies per host]".into();
     for file in json["files"].as_array_mut().unwrap() {
         // README.txt and report.html name the host and time; facts.json describes the machine.
         if ["system/facts.json", "README.txt", "report.html"]
