@@ -6,31 +6,16 @@ use std::time::Instant;
 
 use clap::{ArgMatches, CommandFactory};
 
-use crate::cli::{Cli, Command, LogLevelCommand};
 use anyhow::Context;
+
+use crate::cli::{Cli, Command, LogLevelCommand};
+use crate::stdout::out;
 
 use crate::exit::{hint_of, Exit};
 use crate::report::Report;
 use crate::settings::{Output, Settings};
 use crate::signals::Interrupt;
 use crate::{bundle, collect, facts, loglevel};
-
-/// The one place a result reaches stdout: a reader that went away (`| head`, a dropped ssh)
-/// is not a crash (println! would panic with exit 101); the work is done either way.
-pub fn out(text: std::fmt::Arguments) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_fmt(text)
-        .and_then(|()| stdout.write_all(b"\n"))
-        .and_then(|()| stdout.flush());
-}
-
-/// `println!` through `out`.
-macro_rules! out {
-    ($($arg:tt)*) => {
-        $crate::app::out(format_args!($($arg)*))
-    };
-}
 
 pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
     match cli.command {
@@ -483,7 +468,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
         value,
         source: crate::settings::Source::Flag("--log-dir"),
     });
-    let request = crate::analyze::command::Request {
+    let request = crate::analysis::Request {
         bundle: args.bundle,
         settings,
         probes: args.probes,
@@ -492,7 +477,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
         probe_insecure: args.probe_insecure,
         lb_idle_timeout_s: args.lb_idle_timeout,
     };
-    match crate::analyze::command::run(request).and_then(|analysis| {
+    match crate::analysis::run(request).and_then(|analysis| {
         if let Some(path) = &args.html {
             crate::bundle::write_new_file(path, analysis.html().as_bytes())
                 .with_context(|| format!("cannot write the report page `{}`", path.display()))?;
@@ -507,7 +492,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
                     crate::envelope::render("analyze", Exit::Ok, None, None, fields)
                 );
             } else {
-                let _ = crate::analyze::command::print(&analysis, &mut std::io::stdout());
+                let _ = crate::analysis::print(&analysis, &mut std::io::stdout());
             }
             Exit::Ok
         }

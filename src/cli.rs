@@ -186,7 +186,7 @@ pub enum LogLevelCommand {
     /// Switch ORG-ENV-config.yaml to LEVEL (backup kept; only that value's bytes change)
     Set {
         /// error, warn, info, debug, trace or none; support asks for info while the 502s happen
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::loglevel::LEVELS))]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::model::LEVELS))]
         level: String,
         #[command(flatten)]
         args: LogLevelArgs,
@@ -321,7 +321,7 @@ pub struct CollectArgs {
 
     /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_LEVEL", value_name = "LEVEL",
-          value_parser = clap::builder::PossibleValuesParser::new(crate::loglevel::LEVELS))]
+          value_parser = clap::builder::PossibleValuesParser::new(crate::model::LEVELS))]
     pub log_level: Option<String>,
 
     /// Capture traffic to the targets with tcpdump for N seconds (at most 3600) while the

@@ -13,9 +13,10 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::bundle::{leak_to_fail, BundleWriter, FileEntry};
-use crate::discover::{discover, Discovery, LogFile, Skipped};
+use crate::discover::{discover, Discovery};
 use crate::exit::Exit;
 use crate::lines::{Block, Blocks, Piece};
+use crate::model::{LogFile, Skipped};
 use crate::redact::{self, FileReport, KnownSecret, RuleSet, TextEngine};
 use crate::report::{PathSource, Redactions, Report};
 use crate::safe_fs::{io_reason, open_in_dir};
@@ -503,7 +504,8 @@ fn start_capture(
     front: &dyn FrontEnd,
     warnings: &mut Vec<String>,
 ) -> Result<std::result::Result<crate::capture::Running, Box<crate::capture::CaptureRecord>>> {
-    let found = crate::targets::discover(&discover(settings)?);
+    let discovered = discover(settings)?;
+    let found = crate::targets::discover(&discovered.configs, &discovered.logs);
     warnings.extend(found.warnings);
     let filter = crate::capture::filter(spec, &found.targets, warnings);
     for warning in warnings.iter() {
@@ -1178,7 +1180,7 @@ fn manifest(
     json!({
         "tool": "edgemicro-diag",
         "version": env!("CARGO_PKG_VERSION"),
-        "schema_version": crate::report::SCHEMA_VERSION,
+        "schema_version": crate::envelope::SCHEMA_VERSION,
         "created_at": settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "host": settings.host,
         "case": settings.case_id,

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use base64::Engine as _;
 
-use crate::discover::ConfigFile;
 use crate::exit::Fail;
+use crate::model::ConfigFile;
 use crate::redact::KnownSecret;
 use crate::yaml::Yaml;
 
@@ -109,7 +109,7 @@ pub struct EnvConfig {
     pub config: Option<ConfigFile>,
     pub secrets: Vec<KnownSecret>,
     /// `EDGEMICRO_CONFIG` was set but could not be read as a config: why (it is left out).
-    pub skipped: Option<crate::discover::Skipped>,
+    pub skipped: Option<crate::model::Skipped>,
     /// Secret-named variables whose values were not taken as secrets (names and why).
     pub ignored: Vec<String>,
 }
@@ -196,7 +196,7 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
         config: None,
         secrets: secrets.clone(),
         ignored: ignored.clone(),
-        skipped: Some(crate::discover::Skipped {
+        skipped: Some(crate::model::Skipped {
             source: from.clone(),
             reason: format!(
                 "{reason}: not collected (it must hold the ORG-ENV-config.yaml, base64-encoded)"

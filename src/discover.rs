@@ -12,8 +12,9 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 
 use crate::exit::Fail;
+use crate::model::{ConfigFile, Located, LogFile, Skipped, Source};
 use crate::safe_fs::{hardlink_reason, io_reason, open_in_dir};
-use crate::settings::{Located, Settings, Source};
+use crate::settings::Settings;
 use crate::yaml::Yaml;
 
 /// EMG's default log dir (default.yaml ships `logging.dir: /var/tmp`).
@@ -33,28 +34,6 @@ pub struct Discovery {
     pub warnings: Vec<String>,
     /// Secret values of the environment (this process's, or `--from-pid`'s).
     pub secrets: Vec<crate::redact::KnownSecret>,
-}
-
-#[derive(Debug)]
-pub struct ConfigFile {
-    pub path: PathBuf,
-    /// File name, also its name under `config/` in the bundle.
-    pub name: String,
-    pub text: String,
-    pub yaml: Yaml,
-}
-
-#[derive(Debug)]
-pub struct LogFile {
-    pub path: PathBuf,
-    /// Name under `logs/` in the bundle.
-    pub name: String,
-    pub size: u64,
-    pub modified: SystemTime,
-    /// Why this file was taken as a log (listed in the manifest).
-    pub found_as: &'static str,
-    /// A gzip-compressed rotation: decompressed while it is read.
-    pub gz: bool,
 }
 
 /// Which files of a log dir are EMG's logs, and why. EMG writes `edgemicro-HOST-UUID-N-api.log`
@@ -82,12 +61,6 @@ fn log_kind(name: &[u8]) -> Option<&'static str> {
         && rest.len() > 1
         && rest[1..].iter().all(|b| b.is_ascii_digit() || *b == b'-');
     rotated.then_some("rotated EMG log (.log.N or .log-DATE)")
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Skipped {
-    pub source: String,
-    pub reason: String,
 }
 
 pub fn discover(settings: &Settings) -> Result<Discovery> {

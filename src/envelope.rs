@@ -5,6 +5,9 @@
 
 use crate::exit::Exit;
 
+/// Changes when a field changes meaning or goes away (manifest, findings, every --json object).
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The envelope's fields, in the order they are printed.
 pub const FIELDS: [&str; 6] = [
     "schema_version",
@@ -32,7 +35,7 @@ pub fn render(
         fields.remove(key);
     }
     let head = serde_json::json!([
-        crate::report::SCHEMA_VERSION,
+        crate::envelope::SCHEMA_VERSION,
         command,
         exit.status(),
         exit.code(),

@@ -13,7 +13,7 @@ use crate::analyze::idle::Estimate;
 use crate::analyze::logs::Triage;
 use crate::analyze::Finding;
 use crate::bundle::FileEntry;
-use crate::discover::Skipped;
+use crate::model::Skipped;
 
 const COLUMNS: i64 = 240;
 const STACKED: usize = 5;

@@ -2,6 +2,7 @@
 //! binary share one implementation. The data flow is discover → plan → collect → redact →
 //! package → report (`collect.rs`); `app.rs` dispatches the command line.
 
+pub mod analysis;
 pub mod analyze;
 pub mod app;
 pub mod bundle;
@@ -17,6 +18,7 @@ pub mod facts;
 pub mod html;
 pub mod lines;
 pub mod loglevel;
+pub mod model;
 pub mod preview;
 pub mod progress;
 pub mod redact;
@@ -24,6 +26,7 @@ pub mod report;
 pub mod safe_fs;
 pub mod settings;
 pub mod signals;
+pub mod stdout;
 pub mod targets;
 pub mod units;
 pub mod window;

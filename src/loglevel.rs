@@ -27,11 +27,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::exit::Fail;
-use crate::settings::Located;
+use crate::model::Located;
 use crate::yaml::{Node, Yaml};
 
-/// The levels EMG's logger knows (core/lib/logging.js); `none` silences it.
-pub const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "none"];
+pub use crate::model::LEVELS;
 const LEVEL_PATH: &str = "#0.edgemicro.logging.level";
 
 /// The files of one ORG-ENV pair.

@@ -7,11 +7,11 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::bundle::FileEntry;
-use crate::discover::Skipped;
 use crate::exit::Exit;
+use crate::model::Skipped;
 use crate::settings::Located;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub use crate::envelope::SCHEMA_VERSION;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Redactions {

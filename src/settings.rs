@@ -4,7 +4,6 @@
 //! clap applies the first two (every flag has its env twin); EMG config values (the log dir) are
 //! resolved by `discover`, which records them with `Source::Config`. No I/O happens here.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -12,41 +11,7 @@ use clap::parser::ValueSource;
 use clap::ArgMatches;
 
 use crate::cli::{CollectArgs, EmgArgs};
-
-/// Where a setting came from, shown in the summary, the JSON and the manifest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    Flag(&'static str),
-    Env(&'static str),
-    /// `sudo edgemicro-diag …`: the home of the user who ran sudo, not root's.
-    SudoUser(String),
-    Config {
-        file: PathBuf,
-        key: &'static str,
-    },
-    /// Typed by the operator in the wizard.
-    Wizard,
-    Default,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Flag(flag) => write!(f, "{flag}"),
-            Source::Env(var) => write!(f, "${var}"),
-            Source::SudoUser(user) => write!(f, "the home of {user}, who ran sudo"),
-            Source::Config { file, key } => write!(f, "{key} in {}", file.display()),
-            Source::Wizard => f.write_str("entered in the wizard"),
-            Source::Default => f.write_str("default"),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Located<T> {
-    pub value: T,
-    pub source: Source,
-}
+pub use crate::model::{Located, Source};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {

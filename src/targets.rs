@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::discover::Discovery;
+use crate::model::{ConfigFile, LogFile};
 use crate::yaml::Yaml;
 
 /// A host that is safe to put on a command line: an IP address, or a DNS name of RFC 1123
@@ -131,9 +131,9 @@ const MAX_LOG_TARGETS: usize = 16;
 
 /// Targets from `proxies[].url` of the configs and the forward proxy when enabled; only when
 /// those name none, the `host:port` of `targetRequest error` records in the newest log.
-pub fn discover(found: &Discovery) -> Found {
+pub fn discover(configs: &[ConfigFile], logs: &[LogFile]) -> Found {
     let mut out = Found::default();
-    for config in &found.configs {
+    for config in configs {
         let mut from_url = |url: &str, key: &str| match host_port(url) {
             Some((host, port)) => out.add(Target {
                 host,
@@ -160,7 +160,7 @@ pub fn discover(found: &Discovery) -> Found {
         }
     }
     if out.targets.is_empty() {
-        if let Some(newest) = found.logs.first() {
+        if let Some(newest) = logs.first() {
             error_targets(&newest.path, &mut out);
         }
     }

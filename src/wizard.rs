@@ -304,7 +304,7 @@ impl Asker<'_> {
     /// A bounded, header-only tcpdump toward the discovered targets while reproducing.
     fn capture(&self, settings: &mut Settings, found: &Discovery) -> Result<()> {
         settings.capture = None;
-        let targets = crate::targets::discover(found).targets;
+        let targets = crate::targets::discover(&found.configs, &found.logs).targets;
         let mut hosts: Vec<String> = targets.iter().map(|t| t.host.to_string()).collect();
         hosts.dedup();
         let prefill = hosts.join(",");
@@ -653,7 +653,7 @@ pub fn finish(result: Result<Option<Report>>) -> Exit {
         Ok(Some(report)) => {
             let _ = report.print_human(&mut std::io::stderr());
             if let Some(bundle) = &report.bundle {
-                crate::app::out(format_args!("{bundle}"));
+                crate::stdout::print(format_args!("{bundle}"));
             }
             report.exit
         }

@@ -7,7 +7,6 @@
 //! `target-aborted-response`, `no-keep-alive`, `lb-keepalive-order`, `none`. Each carries a
 //! confidence (`high`/`medium`/`low`) and the reason for it.
 
-pub mod command;
 pub mod hops;
 pub mod idle;
 pub mod keepalive;

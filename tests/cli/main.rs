@@ -11,6 +11,7 @@ mod contract;
 mod corpus;
 mod fleet;
 mod hostile;
+mod house;
 mod install;
 mod leaks;
 mod loglevel;

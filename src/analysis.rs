@@ -1,4 +1,4 @@
-//! `edgemicro-diag analyze [BUNDLE.zip]`: the triage on this host (configs, logs, probes) or on a
+//! The analyze flow, `edgemicro-diag analyze [BUNDLE.zip]`: the triage on this host (configs, logs, probes) or on a
 //! bundle (its configs, logs, facts and capture), concluded into findings. On a host the logs
 //! go through the same redaction engine as `collect`, so sample lines never show a secret; a
 //! bundle's logs are redacted already.
@@ -11,9 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::keepalive::{self, KeepAlive, Probe};
-use super::logs::Triage;
-use super::{conclude, Evidence, Finding};
+use crate::analyze::keepalive::{self, KeepAlive, Probe};
+use crate::analyze::logs::Triage;
+use crate::analyze::{conclude, Evidence, Finding};
 use crate::yaml::Yaml;
 
 pub struct Request {
@@ -34,7 +34,7 @@ pub struct Analysis {
     pub source: String,
     pub findings: Vec<Finding>,
     /// Client or LB → EMG → target, each side's idle timeout and whether the order holds.
-    pub hops: Vec<super::hops::Hop>,
+    pub hops: Vec<crate::analyze::hops::Hop>,
     pub logs: Triage,
     pub keepalive: KeepAlive,
     pub probes: Vec<Probe>,
@@ -47,7 +47,7 @@ pub struct Analysis {
 #[derive(Default)]
 pub struct Listed {
     pub files: Vec<crate::bundle::FileEntry>,
-    pub skipped: Vec<crate::discover::Skipped>,
+    pub skipped: Vec<crate::model::Skipped>,
     pub by_rule: Vec<(String, u64)>,
 }
 
@@ -114,7 +114,7 @@ pub fn run(req: Request) -> Result<Analysis> {
         .iter()
         .find(|f| f.id == "keepalive-race")
         .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
-    let hops = super::hops::chain(
+    let hops = crate::analyze::hops::chain(
         &keepalive,
         req.lb_idle_timeout_s,
         &probes,
@@ -122,7 +122,7 @@ pub fn run(req: Request) -> Result<Analysis> {
         captured_close_s,
     );
     Ok(Analysis {
-        schema_version: crate::report::SCHEMA_VERSION,
+        schema_version: crate::envelope::SCHEMA_VERSION,
         source,
         findings,
         hops,
@@ -180,7 +180,7 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
             .map(|c| (c.name.as_str(), &c.yaml)),
         keepalive::os_keepalive(),
     );
-    let targets = crate::targets::discover(&plan.found).targets;
+    let targets = crate::targets::discover(&plan.found.configs, &plan.found.logs).targets;
     Ok((
         format!("this host ({})", settings.config_dir.value.display()),
         triage,
@@ -283,12 +283,12 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
         } else if name == "capture/targets.pcap" {
             // Streamed, and bounded: a bundle is untrusted input (our captures stop at 50 MiB
             // unless told otherwise).
-            pcap = Some(super::pcap::segments(entry.take(MAX_PCAP))?);
+            pcap = Some(crate::analyze::pcap::segments(entry.take(MAX_PCAP))?);
         }
     }
     let capture = match pcap {
-        Some(segments) => super::pcap::findings(
-            &super::pcap::connections(&segments, &ports),
+        Some(segments) => crate::analyze::pcap::findings(
+            &crate::analyze::pcap::connections(&segments, &ports),
             "capture/targets.pcap",
         ),
         None => Vec::new(),
