@@ -63,6 +63,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             let home = crate::settings::Home::of_this_process();
             let json = args.json;
             match Settings::resolve(*args, sub, home, facts::hostname(), chrono::Utc::now()) {
+                Ok(settings) if settings.dry_run => run_dry(&settings),
                 Ok(settings) => run_collect(&settings),
                 Err(fail) if json => {
                     let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
@@ -199,6 +200,27 @@ fn run_verify(bundles: &[std::path::PathBuf], json: bool) -> Exit {
         );
     }
     worst
+}
+
+/// `collect --dry-run`: the plan on stdout (one JSON object with --json); nothing written.
+fn run_dry(settings: &Settings) -> Exit {
+    match crate::dry_run::plan(settings) {
+        Ok(planned) if settings.json => {
+            let fields = serde_json::to_value(&planned).unwrap_or_default();
+            out!(
+                "{}",
+                crate::envelope::render("collect", Exit::Ok, None, None, fields)
+            );
+            Exit::Ok
+        }
+        Ok(planned) => {
+            let mut text = Vec::new();
+            let _ = planned.print(&mut crate::safe_fs::ShownWriter(&mut text));
+            out!("{}", String::from_utf8_lossy(&text).trim_end());
+            Exit::Ok
+        }
+        Err(err) => json_or_print("collect", settings.json, &err),
+    }
 }
 
 fn run_collect(settings: &Settings) -> Exit {

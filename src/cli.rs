@@ -283,6 +283,10 @@ pub struct CollectArgs {
     #[arg(short = 'o', long, env = "EDGEMICRO_DIAG_OUTPUT", value_name = "PATH")]
     pub output: Option<PathBuf>,
 
+    /// Print the plan (files, sizes, estimated bundle size, redaction counts) and write nothing
+    #[arg(long, env = "EDGEMICRO_DIAG_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dry_run: bool,
+
     /// Replace an existing bundle (and its .sha256) at the output path
     #[arg(long)]
     pub force: bool,

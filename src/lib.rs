@@ -12,6 +12,7 @@ pub mod cli;
 pub mod collect;
 pub mod container;
 pub mod discover;
+pub mod dry_run;
 pub mod envelope;
 pub mod exit;
 pub mod facts;

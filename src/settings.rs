@@ -55,6 +55,8 @@ pub struct Settings {
     pub stdin_log: Option<String>,
     /// Read logs that are hard links in dirs other users can write (skipped by default).
     pub follow_hardlinks: bool,
+    /// `--dry-run`: plan and preview, write nothing.
+    pub dry_run: bool,
     /// What flags and the environment answered, in command-line order: the wizard asks only
     /// the rest and shows these with where they came from.
     pub given: Vec<Given>,
@@ -182,6 +184,7 @@ impl Settings {
             from_pid: args.from_pid,
             stdin_log: args.stdin_log,
             follow_hardlinks: args.follow_hardlinks,
+            dry_run: args.dry_run,
             given: given(matches),
             ..base
         })
@@ -214,6 +217,7 @@ impl Settings {
             from_pid: None,
             stdin_log: None,
             follow_hardlinks: false,
+            dry_run: false,
             given: Vec::new(),
         }
     }

@@ -64,6 +64,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l reproduce-seconds -d 'With --log-level or a capture: wait this long (at most 3600 s) for the problem to happen' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l pseudonymize -d 'Replace secrets with REDACTED_<RULE>_<12 hex> instead of REDACTED_<RULE>: one secret gets one token across lines and files (HMAC-SHA256 under a key drawn for this bundle, never stored). The token map is written to BUNDLE.map.json (mode 0600), never into the bundle'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l keep-map-values -d 'With --pseudonymize: also write each secret\'s value into the map (keep the map private; support never needs it)'
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l dry-run -d 'Print the plan (files, sizes, estimated bundle size, redaction counts) and write nothing'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l force -d 'Replace an existing bundle (and its .sha256) at the output path'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l json -d 'Print exactly one JSON object on stdout (on stderr with -o -); no human summary'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -s y -l yes -l non-interactive -d 'Never prompt (collect never does; accepted so bots can say it explicitly)'
@@ -100,6 +101,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l reproduce-seconds -d 'With --log-level or a capture: wait this long (at most 3600 s) for the problem to happen' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l pseudonymize -d 'Replace secrets with REDACTED_<RULE>_<12 hex> instead of REDACTED_<RULE>: one secret gets one token across lines and files (HMAC-SHA256 under a key drawn for this bundle, never stored). The token map is written to BUNDLE.map.json (mode 0600), never into the bundle'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l keep-map-values -d 'With --pseudonymize: also write each secret\'s value into the map (keep the map private; support never needs it)'
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l dry-run -d 'Print the plan (files, sizes, estimated bundle size, redaction counts) and write nothing'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l force -d 'Replace an existing bundle (and its .sha256) at the output path'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l json -d 'Print exactly one JSON object on stdout (on stderr with -o -); no human summary'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -s y -l yes -l non-interactive -d 'Never prompt (collect never does; accepted so bots can say it explicitly)'

@@ -179,3 +179,73 @@ fn verify_takes_several_bundles_and_reports_each() {
         .collect();
     assert_eq!(each, vec!["ok", "failed"], "{json}");
 }
+
+/// `collect --dry-run` writes nothing and predicts, file by file, the redactions the real run
+/// then makes.
+#[test]
+fn a_dry_run_writes_nothing_and_predicts_the_redactions() {
+    let t = Test::example();
+    let logs = t.log_dir().display().to_string();
+    let before: Vec<_> = std::fs::read_dir(t.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let (code, planned) = one_object(
+        &t,
+        &["collect", "-y", "--json", "--dry-run", "--log-dir", &logs],
+        "collect",
+    );
+    assert_eq!(code, 0, "{planned}");
+    assert_eq!(planned["dry_run"], true);
+    let after: Vec<_> = std::fs::read_dir(t.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing written");
+    let text = Run::from(
+        t.command()
+            .args(["collect", "-y", "--dry-run", "--log-dir", &logs])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        text.stdout_str().contains("dry run: nothing is written"),
+        "{}",
+        text.stdout_str()
+    );
+    let bundle = t.path("real.zip").display().to_string();
+    let (code, real) = one_object(
+        &t,
+        &["collect", "-y", "--json", "--log-dir", &logs, "-o", &bundle],
+        "collect",
+    );
+    assert_eq!(code, 0);
+    let predicted: std::collections::BTreeMap<String, u64> = planned["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["redactions"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let made: std::collections::BTreeMap<String, u64> = real["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["path"].as_str().unwrap().starts_with("config/")
+                || f["path"].as_str().unwrap().starts_with("logs/")
+        })
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["redactions"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(predicted, made);
+    assert!(planned["redactions"]["total"].as_u64().unwrap() > 0);
+}
