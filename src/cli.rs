@@ -328,6 +328,11 @@ pub struct CollectArgs {
           value_parser = clap::builder::PossibleValuesParser::new(crate::model::LEVELS))]
     pub log_level: Option<String>,
 
+    /// With --log-level: run `edgemicro reload` after the switch and after the restore (needs
+    /// EDGEMICRO_KEY and EDGEMICRO_SECRET in the environment and edgemicro on PATH)
+    #[arg(long, requires = "log_level", env = "EDGEMICRO_DIAG_RELOAD", value_parser = clap::builder::BoolishValueParser::new())]
+    pub reload: bool,
+
     /// Capture traffic to the targets with tcpdump for N seconds (at most 3600) while the
     /// problem is reproduced; needs root or CAP_NET_RAW
     #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_SECONDS", value_name = "N",

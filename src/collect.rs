@@ -132,6 +132,10 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let switch = match &settings.log_level {
         Some(level) => {
             let target = loglevel::Target::find(&settings.config_dir, settings.pair.clone())?;
+            // --reload needs the key, the secret and edgemicro: checked before anything changes.
+            if settings.reload {
+                loglevel::check_reload()?;
+            }
             Some(loglevel::Switch::set(target, level)?)
         }
         None => None,
@@ -148,7 +152,12 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
             switch.during,
             switch.target().file.display()
         ));
-        front.say(&switch.target().pickup_hint());
+        if settings.reload {
+            let said = loglevel::reload(switch.target())?;
+            front.say(&format!("edgemicro reload: {said}"));
+        } else {
+            front.say(&switch.target().pickup_hint());
+        }
         if let Some(warning) = loglevel::header_warning(&switch.during) {
             front.say(&format!("warning: {warning}"));
         }
@@ -365,9 +374,18 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let truncated = files.iter().any(|f| f.truncated);
     // Restored before sealing, so the manifest records the outcome.
     let log_level = switch.map(|switch| {
-        let mut record = json!({"file": switch.target().file, "before": switch.before, "during": switch.during});
+        let target = switch.target().clone();
+        let mut record = json!({"file": target.file, "before": switch.before, "during": switch.during, "reload_command": target.reload_command()});
         match switch.restore() {
-            Ok(()) => record["restored"] = true.into(),
+            Ok(()) => {
+                record["restored"] = true.into();
+                if settings.reload {
+                    match loglevel::reload(&target) {
+                        Ok(said) => record["reloaded"] = said.into(),
+                        Err(e) => found.warnings.push(format!("the level was restored in the file, but `edgemicro reload` failed ({e:#}); run: {}", target.reload_command())),
+                    }
+                }
+            }
             Err(e) => {
                 record["restored"] = false.into();
                 found.warnings.push(format!("the log level was NOT restored ({e:#}); run `edgemicro-diag log-level restore`"));

@@ -226,9 +226,11 @@ impl Target {
         })
     }
 
+    /// Absolute: the command is run from edgemicro's own dir, not ours.
     fn config_dir(&self) -> String {
         self.file
             .parent()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     }

@@ -167,6 +167,21 @@ impl Report {
                 format!(": {}", rules.join(", "))
             }
         )?;
+        if let Some(l) = &self.log_level {
+            let file = l["file"].as_str().unwrap_or("?");
+            let before = l["before"].as_str().unwrap_or("unset");
+            if l["restored"] == true {
+                writeln!(
+                    err,
+                    "log level   {} during the run, restored to {before} in {file} (byte for byte)",
+                    l["during"].as_str().unwrap_or("?")
+                )?;
+                match l["reloaded"].as_str() {
+                    Some(said) => writeln!(err, "            edgemicro reload: {said}")?,
+                    None => writeln!(err, "            edgemicro picks the restored file up on reload, run where it was started:\n            {}", l["reload_command"].as_str().unwrap_or(""))?,
+                }
+            }
+        }
         for w in &self.warnings {
             writeln!(err, "warning: {w}")?;
         }

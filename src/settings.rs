@@ -57,6 +57,8 @@ pub struct Settings {
     pub follow_hardlinks: bool,
     /// `--dry-run`: plan and preview, write nothing.
     pub dry_run: bool,
+    /// `--reload`: `edgemicro reload` after the switch and after the restore.
+    pub reload: bool,
     /// What flags and the environment answered, in command-line order: the wizard asks only
     /// the rest and shows these with where they came from.
     pub given: Vec<Given>,
@@ -185,6 +187,7 @@ impl Settings {
             stdin_log: args.stdin_log,
             follow_hardlinks: args.follow_hardlinks,
             dry_run: args.dry_run,
+            reload: args.reload,
             given: given(matches),
             ..base
         })
@@ -218,6 +221,7 @@ impl Settings {
             stdin_log: None,
             follow_hardlinks: false,
             dry_run: false,
+            reload: false,
             given: Vec::new(),
         }
     }

@@ -70,6 +70,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -s y -l yes -l non-interactive -d 'Never prompt (collect never does; accepted so bots can say it explicitly)'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -s q -l quiet -d 'Print only errors and the result'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l follow-hardlinks -d 'Also read logs that are hard links in a log dir other users can write (skipped by default: a second name for a file may be another file\'s contents)'
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l reload -d 'With --log-level: run `edgemicro reload` after the switch and after the restore (needs EDGEMICRO_KEY and EDGEMICRO_SECRET in the environment and edgemicro on PATH)'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l capture-payload -d 'Capture whole packets: the payload is NOT redacted (marked "unredacted" in the manifest)'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -s h -l help -d 'Print help'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -s c -l config-dir -d 'EMG config dir holding default.yaml and ORG-ENV-config.yaml [default: $HOME/.edgemicro]' -r -F
@@ -107,6 +108,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -s y -l yes -l non-interactive -d 'Never prompt (collect never does; accepted so bots can say it explicitly)'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -s q -l quiet -d 'Print only errors and the result'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l follow-hardlinks -d 'Also read logs that are hard links in a log dir other users can write (skipped by default: a second name for a file may be another file\'s contents)'
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l reload -d 'With --log-level: run `edgemicro reload` after the switch and after the restore (needs EDGEMICRO_KEY and EDGEMICRO_SECRET in the environment and edgemicro on PATH)'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l capture-payload -d 'Capture whole packets: the payload is NOT redacted (marked "unredacted" in the manifest)'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -s h -l help -d 'Print help'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand verify" -l json -d 'Print the result as one JSON object on stdout'

@@ -315,3 +315,94 @@ fn answers_go_to_stdout_and_hints_to_stderr() {
         restore.stdout_str()
     );
 }
+
+/// `collect --log-level info`: the summary says the file was restored and prints the reload
+/// command with the absolute config dir; with `--reload`, edgemicro reload runs after the switch
+/// and after the restore (the edgemicro CLI is not installable here, so a recording stand-in
+/// plays it), and its preconditions stop the run before anything changes.
+#[test]
+fn collect_reports_the_restore_and_reloads_when_asked() {
+    let t = with_config(COMMENTED);
+    let run = Run::from(
+        t.command()
+            .args(["collect", "-y", "--log-level", "info", "-o"])
+            .arg(t.path("a.zip"))
+            .output()
+            .unwrap(),
+    );
+    assert!(run.code == 0 || run.code == 3, "{}", run.stderr);
+    let config_dir = t.config_dir().canonicalize().unwrap().display().to_string();
+    assert!(
+        run.stderr.contains("restored to error in"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("edgemicro reload -o o -e e -k \"$EDGEMICRO_KEY\" -s \"$EDGEMICRO_SECRET\" -c {config_dir}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(config_file(&t)).unwrap(), COMMENTED);
+
+    // --reload without the key and secret: refused before the switch.
+    let run = Run::from(
+        t.command()
+            .args(["collect", "-y", "--log-level", "info", "--reload", "-o"])
+            .arg(t.path("b.zip"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!t.path("b.zip").exists());
+    assert_eq!(std::fs::read_to_string(config_file(&t)).unwrap(), COMMENTED);
+
+    let bin = t.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = t.path("calls.txt");
+    std::fs::write(
+        bin.join("edgemicro"),
+        format!("#!/bin/sh\nprintf '%s|' \"$@\" >> {}\ngrep -o 'level: [a-z]*' {} >> {}\necho 'Reload Completed Successfully'\n", calls.display(), config_file(&t).display(), calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("edgemicro"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = Run::from(
+        t.command()
+            .env("PATH", &path)
+            .env("EDGEMICRO_KEY", "k")
+            .env("EDGEMICRO_SECRET", "s")
+            .args([
+                "collect",
+                "-y",
+                "--json",
+                "--log-level",
+                "info",
+                "--reload",
+                "-o",
+            ])
+            .arg(t.path("c.zip"))
+            .output()
+            .unwrap(),
+    );
+    assert!(run.code == 0 || run.code == 3, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["log_level"]["restored"], true);
+    assert!(
+        json["log_level"]["reloaded"]
+            .as_str()
+            .unwrap()
+            .contains("Reload Completed"),
+        "{json}"
+    );
+    let seen = std::fs::read_to_string(&calls).unwrap();
+    // Two reloads: the first saw the switched level, the second the restored one.
+    assert_eq!(seen.matches("reload|").count(), 2, "{seen}");
+    let first = seen.find("level: info").unwrap();
+    let second = seen.rfind("level: error").unwrap();
+    assert!(first < second, "{seen}");
+    assert_eq!(std::fs::read_to_string(config_file(&t)).unwrap(), COMMENTED);
+}
