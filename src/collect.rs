@@ -322,6 +322,20 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
 
     facts.versions_from_logs = triage.borrow().versions.clone();
     facts.settle_versions();
+    // What support asks next on resets: does the target's name resolve, and to what, here.
+    for target in crate::targets::discover(&found.configs, &found.logs).targets {
+        if let crate::targets::Host::Name(name) = &target.host {
+            let answer = match crate::targets::addresses(&target.host) {
+                Ok(ips) => ips
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Err(e) => e,
+            };
+            facts.target_dns.insert(name.clone(), answer);
+        }
+    }
     // Process command lines (`sh -c "edgemicro start … -k KEY -s SECRET"`), versions and paths:
     // through the same rules as every log line before it is written.
     let mut facts_redactor = engine.file();

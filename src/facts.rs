@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::redact::KnownSecret;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Facts {
     pub hostname: String,
     pub os: Option<String>,
@@ -31,9 +31,27 @@ pub struct Facts {
     /// The versions in one place, each with where it came from: the running process first,
     /// then what the logs say, then what is installed.
     pub versions: std::collections::BTreeMap<String, Version>,
+    /// `/proc/loadavg`: a loaded host answers late.
+    pub load: Option<String>,
+    /// Whether the clock is synchronized (log times are compared across hosts).
+    pub clock_synchronized: Option<bool>,
+    /// Proxy variables of this process and of each running edgemicro (values redacted like
+    /// every other text of this file: credentials in a proxy URL never appear).
+    pub proxy_env: std::collections::BTreeMap<String, String>,
+    /// TCP connections by state toward each remote endpoint (the busiest 20), from
+    /// /proc/net/tcp{,6}: many TIME_WAIT or CLOSE_WAIT toward a target tell their own story.
+    pub sockets: Vec<SocketCount>,
+    /// What the targets' names resolve to on this host, now.
+    pub target_dns: std::collections::BTreeMap<String, String>,
     /// What the gateway logged of itself at start (`edgemicro`, `nodejs`), newest first: the
     /// versions that were running when the logs were written, which may not be this host's now.
     pub versions_from_logs: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SocketCount {
+    pub remote: String,
+    pub states: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -42,7 +60,7 @@ pub struct Version {
     pub source: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Process {
     pub pid: u32,
     /// argv with the values of secret flags replaced.
@@ -61,6 +79,21 @@ const SYSCTLS: &[&str] = &[
     "net.ipv4.tcp_keepalive_probes",
     "net.ipv4.tcp_fin_timeout",
     "net.core.somaxconn",
+    // Resets on new connections: ephemeral ports running out, TIME_WAIT reuse, a full NAT table.
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_tw_reuse",
+    "net.netfilter.nf_conntrack_count",
+    "net.netfilter.nf_conntrack_max",
+];
+
+/// Proxy variables change where EMG's requests go (edgemicro honours HTTP(S)_PROXY).
+const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
 ];
 
 /// Flags whose next argument (or `=value`) is a secret in edgemicro's CLI (cli/cmd.js).
@@ -103,8 +136,14 @@ pub fn gather() -> (Facts, Vec<KnownSecret>) {
         edgemicro_processes: processes,
         core_version,
         versions: Default::default(),
+        load: read_trimmed("/proc/loadavg"),
+        clock_synchronized: clock_synchronized(),
+        proxy_env: Default::default(),
+        sockets: sockets(),
+        target_dns: Default::default(),
         versions_from_logs: Default::default(),
     };
+    facts.proxy_env = proxy_env(&facts.edgemicro_processes);
     facts.settle_versions();
     (facts, secrets)
 }
@@ -175,6 +214,123 @@ fn running_node_version(pid: u32) -> Option<String> {
     let version = run_bounded(exe.to_str()?, &["--version"], Duration::from_secs(5))?;
     let plain = version.trim();
     (plain.starts_with('v') && plain.len() < 32).then(|| plain.to_string())
+}
+
+fn clock_synchronized() -> Option<bool> {
+    if Path::new("/run/systemd/timesync/synchronized").exists() {
+        return Some(true);
+    }
+    run_bounded(
+        "timedatectl",
+        &["show", "-p", "NTPSynchronized", "--value"],
+        Duration::from_secs(3),
+    )
+    .map(|v| v == "yes")
+}
+
+fn proxy_env(processes: &[Process]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for var in PROXY_VARS {
+        if let Ok(value) = std::env::var(var) {
+            out.insert(format!("{var} (this shell)"), value);
+        }
+    }
+    for p in processes {
+        // Readable for the same user (or root); bounded, never a FIFO.
+        let Ok(raw) =
+            crate::safe_fs::read_regular(Path::new(&format!("/proc/{}/environ", p.pid)), 1 << 20)
+        else {
+            continue;
+        };
+        for entry in raw.split(|b| *b == 0) {
+            let text = String::from_utf8_lossy(entry);
+            if let Some((k, v)) = text.split_once('=') {
+                if PROXY_VARS.contains(&k) {
+                    out.insert(format!("{k} (edgemicro pid {})", p.pid), v.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// TCP states per remote endpoint from /proc/net/tcp and tcp6 (hex addresses, little-endian
+/// words), the 20 endpoints with most connections.
+fn sockets() -> Vec<SocketCount> {
+    const STATES: [&str; 12] = [
+        "?",
+        "ESTABLISHED",
+        "SYN_SENT",
+        "SYN_RECV",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "TIME_WAIT",
+        "CLOSE",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "LISTEN",
+        "CLOSING",
+    ];
+    let mut by_remote: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>> =
+        Default::default();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1).take(200_000) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(remote), Some(state)) = (fields.get(2), fields.get(3)) else {
+                continue;
+            };
+            let Some(state) = u8::from_str_radix(state, 16)
+                .ok()
+                .and_then(|s| STATES.get(usize::from(s)))
+            else {
+                continue;
+            };
+            if *state == "LISTEN" {
+                continue;
+            }
+            if let Some(remote) = endpoint(remote) {
+                *by_remote
+                    .entry(remote)
+                    .or_default()
+                    .entry(state.to_string())
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut out: Vec<SocketCount> = by_remote
+        .into_iter()
+        .map(|(remote, states)| SocketCount { remote, states })
+        .collect();
+    out.sort_by_key(|c| std::cmp::Reverse(c.states.values().sum::<u32>()));
+    out.truncate(20);
+    out
+}
+
+/// `0100007F:1F90` (IPv4) or 32 hex digits (IPv6, four little-endian words) and a port.
+fn endpoint(hex: &str) -> Option<String> {
+    let (addr, port) = hex.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let words: Vec<u32> = (0..addr.len() / 8)
+        .map(|i| u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16).map(u32::from_be))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    match words.as_slice() {
+        [v4] => Some(format!(
+            "{}:{port}",
+            std::net::Ipv4Addr::from(v4.to_be_bytes())
+        )),
+        [a, b, c, d] => {
+            let mut bytes = [0u8; 16];
+            for (i, w) in [a, b, c, d].iter().enumerate() {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+            }
+            Some(format!("[{}]:{port}", std::net::Ipv6Addr::from(bytes)))
+        }
+        _ => None,
+    }
 }
 
 fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
@@ -463,8 +619,8 @@ mod tests {
             edgemicro_version: Some("3.3.7".into()),
             edgemicro_processes: vec![me],
             core_version: None,
-            versions: Default::default(),
             versions_from_logs: [("microgateway-core".to_string(), "3.3.5".to_string())].into(),
+            ..Default::default()
         };
         facts.settle_versions();
         assert_eq!(
@@ -484,5 +640,29 @@ mod tests {
             .find(|p| p.is_file())
             .and_then(|p| p.canonicalize().ok())
             .ok_or(())
+    }
+
+    #[test]
+    fn proc_net_tcp_endpoints_are_read_in_host_order() {
+        assert_eq!(endpoint("0100007F:1F90").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(
+            endpoint("00000000000000000000000001000000:0050").as_deref(),
+            Some("[::1]:80")
+        );
+        assert_eq!(endpoint("zz:1"), None);
+        // A live connection shows up with its state.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _server = listener.accept().unwrap();
+        let found = sockets();
+        let me = format!("127.0.0.1:{port}");
+        assert!(
+            found
+                .iter()
+                .any(|c| c.remote == me && c.states.get("ESTABLISHED") == Some(&1))
+                || found.len() == 20,
+            "{found:?}"
+        );
     }
 }

@@ -747,3 +747,42 @@ fn the_default_bundle_name_carries_the_case_id() {
     assert!(re.is_match(&name), "{name}");
     assert!(t.dir.path().join(&name).is_file());
 }
+
+/// system/facts.json has what support asks next on resets (port range, TIME_WAIT reuse,
+/// conntrack, load, clock, sockets per endpoint, proxy variables, the targets' DNS answers),
+/// and a proxy URL's password never reaches it.
+#[test]
+fn facts_hold_what_support_asks_next_and_no_proxy_password() {
+    let t = Test::example()
+        .env(
+            "HTTPS_PROXY",
+            "http://proxyuser:ProxyPassw0rd77@proxy.internal:3128",
+        )
+        .collect("f.zip");
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries = unzip_all(&t.path("out/f.zip"));
+    assert!(
+        !entries.iter().any(|(_, b)| contains(b, b"ProxyPassw0rd77")),
+        "the proxy password leaked"
+    );
+    let facts: serde_json::Value =
+        serde_json::from_slice(entry(&entries, "system/facts.json")).unwrap();
+    for key in ["net.ipv4.ip_local_port_range", "net.ipv4.tcp_tw_reuse"] {
+        assert!(
+            facts["sysctl"][key].is_string(),
+            "{key}: {}",
+            facts["sysctl"]
+        );
+    }
+    assert!(facts["load"].is_string());
+    assert!(facts["sockets"].is_array());
+    let proxy = facts["proxy_env"]["HTTPS_PROXY (this shell)"]
+        .as_str()
+        .unwrap();
+    assert!(
+        proxy.contains("proxy.internal:3128") && proxy.contains("REDACTED"),
+        "{proxy}"
+    );
+    assert!(facts["target_dns"].is_object(), "{}", facts["target_dns"]);
+}
