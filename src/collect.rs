@@ -228,14 +228,6 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     };
 
     let mut reports: Vec<(String, FileReport)> = Vec::new();
-    writer
-        .small(
-            "README.txt",
-            "edgemicro-diag",
-            readme(settings).as_bytes(),
-            0,
-        )
-        .map_err(leak_to_fail)?;
     collect_configs(&found, &rules, &engine, &mut writer, &mut reports).map_err(leak_to_fail)?;
     collect_logs(
         settings,
@@ -383,6 +375,26 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     );
     writer
         .small("report.html", "edgemicro-diag", page.as_bytes(), 0)
+        .map_err(leak_to_fail)?;
+    // Last before the manifest: the summary knows everything the run found.
+    let summary = summary(
+        &triage.borrow(),
+        &keepalive,
+        &facts.versions,
+        &found.skipped,
+        &findings,
+    );
+    let text = readme(settings, &summary);
+    let mut shown = Vec::new();
+    let mut readme_redactor = engine.file();
+    readme_redactor.lines(text.as_bytes(), false, &mut shown);
+    writer
+        .small(
+            "README.txt",
+            "edgemicro-diag",
+            &shown,
+            readme_redactor.report.total,
+        )
         .map_err(leak_to_fail)?;
     let files: Vec<FileEntry> = writer.files().to_vec();
     let truncated = files.iter().any(|f| f.truncated);
@@ -1101,13 +1113,78 @@ fn produce(
     Ok(None)
 }
 
-fn readme(settings: &Settings) -> String {
+/// The summary block of README.txt: what a support engineer wants before opening anything.
+fn summary(
+    triage: &crate::analyze::logs::Triage,
+    keepalive: &crate::analyze::keepalive::KeepAlive,
+    versions: &std::collections::BTreeMap<String, facts::Version>,
+    skipped: &[Skipped],
+    findings: &[crate::analyze::Finding],
+) -> String {
+    let mut out = String::new();
+    let span = match triage.span() {
+        Some((first, last)) => format!("{first} … {last} (from the records themselves)"),
+        None => "no timed records in the logs".to_string(),
+    };
+    out.push_str(&format!(
+        "  Log span          {span}; {} line(s) in {} file(s)\n",
+        triage.lines, triage.files
+    ));
+    out.push_str(&format!(
+        "  502 / 504         {} / {}\n",
+        triage.totals.status_502, triage.totals.status_504
+    ));
+    for what in ["edgemicro", "microgateway-core", "nodejs"] {
+        let shown = versions.get(what).map_or("unknown".to_string(), |v| {
+            format!("{} (from {})", v.version, v.source)
+        });
+        out.push_str(&format!("  {what:<17} {shown}\n"));
+    }
+    out.push_str(&format!(
+        "  keep_alive_timeout {} ms{}; request_timeout {}\n",
+        keepalive.keep_alive_timeout_ms,
+        if keepalive.keep_alive_timeout_set {
+            ""
+        } else {
+            " (not set: Node's default)"
+        },
+        keepalive
+            .request_timeout_s
+            .map_or("not set".to_string(), |s| format!("{s} s"))
+    ));
+    let ids: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{} ({})", f.id, f.severity))
+        .collect();
+    out.push_str(&format!(
+        "  Findings          {}\n",
+        if ids.is_empty() {
+            "none".into()
+        } else {
+            ids.join(", ")
+        }
+    ));
+    if skipped.is_empty() {
+        out.push_str("  Skipped           nothing\n");
+    }
+    for s in skipped {
+        out.push_str(&format!("  Skipped           {}: {}\n", s.source, s.reason));
+    }
+    out
+}
+
+fn readme(settings: &Settings, summary: &str) -> String {
     format!(
         "Edge Microgateway diagnostic bundle, made by edgemicro-diag {version} on {host} at {at}.\n\
          Case: {case}\n\n\
+         Summary\n{summary}\n\
+         Open report.html first: the findings, a timeline, the idle-time picture, the chain of hops.\n\n\
+         report.html             the page to open first (self-contained: no script, no network)\n\
+         findings.json, .md      why the 502s happen: each finding with evidence, confidence and the next step\n\
          config/                 EMG configs (default.yaml, ORG-ENV-config.yaml, ORG-ENV-cache-config.yaml), redacted\n\
          logs/                   EMG logs (edgemicro-*.log, the console log edgemicro.log, rotated copies), newest first, redacted\n\
-         system/facts.json       OS, kernel, TCP keep-alive sysctls, open-file limits, node/edgemicro versions (of the host, and as logged), processes\n\
+         capture/targets.pcap    when a capture ran: traffic toward the targets, headers only unless the manifest says unredacted\n\
+         system/facts.json       OS, kernel, TCP sysctls, sockets per endpoint, proxy variables, DNS of the targets, versions, processes\n\
          redaction-report.json   what was redacted: rule, file, line numbers, count (never a value)\n\
          manifest.json           every file above with its source, size and sha256\n\n\
          Secrets are replaced by REDACTED_<RULE> tokens before anything is written.\n\n\

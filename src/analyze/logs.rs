@@ -203,6 +203,9 @@ pub struct Triage {
     /// Successful target responses seen: none means the logs are below level info, and idle
     /// times cannot be told.
     pub target_responses: u64,
+    /// The earliest and latest time of any parsed record (not only failures), epoch ms.
+    #[serde(skip)]
+    span_ms: Option<(i64, i64)>,
     #[serde(skip)]
     first_ms: Option<i64>,
     #[serde(skip)]
@@ -292,6 +295,12 @@ impl Triage {
     }
 
     fn record(&mut self, rec: &Record, text: &str) {
+        if let Some(ms) = rec.millis {
+            self.span_ms = Some(match self.span_ms {
+                Some((a, b)) => (a.min(ms), b.max(ms)),
+                None => (ms, ms),
+            });
+        }
         let mut c = Counts::default();
         if rec.err.contains("socket hang up") {
             c.socket_hang_up = 1;
@@ -474,6 +483,16 @@ impl Triage {
                 self.versions.insert(what.to_string(), value);
             }
         }
+    }
+
+    /// The span of the records read (errors, 5xx and target responses), RFC 3339 UTC.
+    pub fn span(&self) -> Option<(String, String)> {
+        let show = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default()
+        };
+        self.span_ms.map(|(a, b)| (show(a), show(b)))
     }
 
     /// Passes every text the triage shows (sample lines, proxy paths, target names) through

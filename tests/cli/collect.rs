@@ -786,3 +786,28 @@ fn facts_hold_what_support_asks_next_and_no_proxy_password() {
     );
     assert!(facts["target_dns"].is_object(), "{}", facts["target_dns"]);
 }
+
+/// README.txt says what the bundle is: the summary block (log span from the records, 502s,
+/// versions with their source, keep-alive settings, findings, what was skipped) and every kind
+/// of entry.
+#[test]
+fn the_bundle_readme_has_the_summary_and_every_entry_kind() {
+    let t = Test::example().collect("r.zip");
+    assert_eq!(t.run().code, 0);
+    let entries = unzip_all(&t.path("out/r.zip"));
+    let readme = String::from_utf8(entry(&entries, "README.txt").to_vec()).unwrap();
+    for needed in [
+        "Log span          2021-06-22T10:00:00.331Z … 2021-06-23T03:17:23.167Z",
+        "502 / 504         23 / 0",
+        "keep_alive_timeout 65000 ms; request_timeout 60 s",
+        "Findings          target-hangup (high)",
+        "Skipped           nothing",
+        "nodejs",
+        "report.html",
+        "findings.json",
+        "capture/targets.pcap",
+        "system/facts.json",
+    ] {
+        assert!(readme.contains(needed), "{needed:?} in\n{readme}");
+    }
+}
