@@ -881,3 +881,91 @@ fn every_core_in_the_matrix_is_collected_and_counted() {
         }
     }
 }
+
+/// A target slower than the client is patient: the client leaves, core 3.3.1 on Node 14 aborts
+/// the target request and logs 502 socket hang up, after a 499 record of the same request. The
+/// finding is client-abort with the client's count, and the target is not blamed.
+#[test]
+fn a_client_that_leaves_is_a_client_abort_not_a_target_hangup() {
+    gateway_installed();
+    let (slowl, slow_port) = bind();
+    serve(slowl, slow);
+    let t = Test::minimal();
+    let logs = t.log_dir();
+    let (free, gw_port) = bind();
+    drop(free);
+    let t = t.config(
+        "o-e-config.yaml",
+        &format!(
+            "edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n",
+            logs.display()
+        ),
+    );
+    let config = serde_json::json!({
+        "core": "mgc-3.3.1", "port": gw_port, "logDir": logs, "requestTimeout": 10,
+        "keepAliveTimeout": 5000,
+        "proxies": [{"base": "/slow", "url": format!("http://127.0.0.1:{slow_port}")}]
+    });
+    let console = t.dir.path().join("console.log");
+    let _gateway = Gateway(
+        Command::new(repo().join("tests/emg/node_modules/node-14/bin/node"))
+            .arg(repo().join("tests/emg/gateway.js"))
+            .arg(config.to_string())
+            .stdout(std::fs::File::create(&console).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Node 14 from tests/emg runs"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&console)
+        .unwrap_or_default()
+        .contains("listening")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "core 3.3.1 on Node 14 did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Three clients that give up after 0.5 s on a target that answers after 2.5 s.
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(("127.0.0.1", gw_port)).unwrap();
+        s.write_all(b"GET /slow/x HTTP/1.1\r\nHost: gw\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        drop(s);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let json = loop {
+        let run = Test::new()
+            .args([
+                "analyze".into(),
+                "-c".into(),
+                t.config_dir().into_os_string(),
+                "--log-dir".into(),
+                logs.clone().into_os_string(),
+                "--json".into(),
+            ])
+            .run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        if json["logs"]["kinds"]["client_abort_502"] == 3 || Instant::now() > deadline {
+            break json;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(json["logs"]["kinds"]["client_aborts"], 3, "{json:#}");
+    assert_eq!(json["logs"]["kinds"]["client_abort_502"], 3, "{json:#}");
+    assert_eq!(json["logs"]["kinds"]["hangup_502"], 0, "{json:#}");
+    let ids: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"client-abort"), "{ids:?}");
+    assert!(
+        !ids.contains(&"target-hangup") && !ids.contains(&"keepalive-race"),
+        "{ids:?}"
+    );
+}
