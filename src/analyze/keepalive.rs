@@ -36,6 +36,9 @@ pub struct KeepAlive {
     pub max_http_header_size: Option<u64>,
     /// `edgemicro.on_target_response_abort`, when set.
     pub on_target_response_abort: Option<String>,
+    /// `proxies[].timeout` (ms, from the Edge TargetEndpoint) by base path: it aborts a slow
+    /// target before `request_timeout` when shorter.
+    pub proxy_timeouts_ms: BTreeMap<String, u64>,
 }
 
 /// From (file name, parsed YAML) pairs: the cache config, else the ORG-ENV config, else
@@ -89,6 +92,19 @@ pub fn from_configs<'a>(
         on_target_response_abort: chosen
             .and_then(|(_, y)| y.get_str("edgemicro.on_target_response_abort"))
             .map(str::to_string),
+        proxy_timeouts_ms: configs
+            .iter()
+            .filter_map(|(_, y)| match y.get("proxies") {
+                Some(crate::yaml::Node::Seq { items, .. }) => Some(items),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|p| {
+                let base = p.entry("base_path")?.1.as_str()?.to_string();
+                let ms = p.entry("timeout")?.1.as_str()?.trim().parse::<u64>().ok()?;
+                Some((base, ms))
+            })
+            .collect(),
     }
 }
 

@@ -272,22 +272,52 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
     }
 
     if t.kinds.timeout_504 > 0 {
-        let limit = e
+        let global = e.keepalive.request_timeout_s;
+        // Which limit applied to each proxy with 504s: its own `timeout` (ms) when shorter.
+        let applied: Vec<serde_json::Value> = t
+            .by_proxy
+            .iter()
+            .filter(|(_, c)| c.status_504 > 0)
+            .map(|(proxy, c)| {
+                let own = e
+                    .keepalive
+                    .proxy_timeouts_ms
+                    .iter()
+                    .filter(|(base, _)| {
+                        let base = base.trim_matches('/');
+                        !base.is_empty() && (proxy == base || proxy.starts_with(&format!("{base}/")))
+                    })
+                    .max_by_key(|(base, _)| base.len())
+                    .map(|(_, ms)| *ms);
+                let (limit, from) = match (own, global) {
+                    (Some(ms), Some(s)) if ms < s * 1000 => (format!("{ms} ms"), "the proxy's timeout (proxies[].timeout)"),
+                    (_, Some(s)) => (format!("{s} s"), "edgemicro.request_timeout"),
+                    (Some(ms), None) => (format!("{ms} ms"), "the proxy's timeout (proxies[].timeout)"),
+                    (None, None) => ("?".into(), "no timeout found in the config"),
+                };
+                serde_json::json!({"proxy": proxy, "status_504": c.status_504, "limit": limit, "set_by": from})
+            })
+            .collect();
+        let limit = global.map_or("not set".to_string(), |s| format!("{s} s"));
+        let own: Vec<String> = e
             .keepalive
-            .request_timeout_s
-            .map_or("not set".to_string(), |s| format!("{s} s"));
+            .proxy_timeouts_ms
+            .iter()
+            .map(|(base, ms)| format!("{base} {ms} ms"))
+            .collect();
         out.push(Finding {
             id: "timeout",
             severity: "high",
             confidence: Confidence::High,
             confidence_reason: "EMG answered 504, which it does only when its own timeout expired".into(),
             summary: format!(
-                "{} request(s) got 504: EMG gave up waiting for the target (edgemicro.request_timeout {limit}). The ECONNRESET logged with them is EMG aborting the request, not the target closing it.",
-                t.kinds.timeout_504
+                "{} request(s) got 504: EMG gave up waiting for the target (edgemicro.request_timeout {limit}{}). The ECONNRESET logged with them is EMG aborting the request, not the target closing it.",
+                t.kinds.timeout_504,
+                if own.is_empty() { String::new() } else { format!("; proxies with their own timeout: {}", own.join(", ")) }
             ),
-            evidence: serde_json::json!({"status_504": t.kinds.timeout_504, "request_timeout_s": e.keepalive.request_timeout_s,
+            evidence: serde_json::json!({"status_504": t.kinds.timeout_504, "request_timeout_s": global, "proxy_timeouts_ms": e.keepalive.proxy_timeouts_ms, "applied": applied,
                 "targets": t.by_target.iter().filter(|(_, c)| c.status_504 > 0).map(|(k, c)| serde_json::json!({"target": k, "status_504": c.status_504})).collect::<Vec<_>>()}),
-            next_step: "Find out why the target is slow at these times; if it is expected, raise edgemicro.request_timeout (seconds) or the proxy's timeout.".into(),
+            next_step: "Find out why the target is slow at these times; if it is expected, raise the limit that applied (evidence.applied): edgemicro.request_timeout (seconds) in ORG-ENV-config.yaml, or the proxy's timeout (the Edge TargetEndpoint's, ms) and redeploy.".into(),
         });
     }
 
@@ -458,5 +488,52 @@ mod tests {
         let ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
         assert!(ids.contains(&"no-keep-alive"), "{ids:?}");
         assert!(!ids.contains(&"keepalive-race"), "{ids:?}");
+    }
+
+    /// A 504 names the limit that applied: the proxy's own timeout when shorter than
+    /// request_timeout, else request_timeout.
+    #[test]
+    fn a_timeout_names_the_limit_that_applied() {
+        let yaml = crate::yaml::Yaml::parse(
+            "edgemicro:\n  request_timeout: 60\nproxies:\n  - base_path: /slow\n    timeout: 2000\n    url: http://t:1\n  - base_path: /other\n    timeout: 90000\n    url: http://u:1\n",
+        )
+        .unwrap();
+        let keepalive =
+            keepalive::from_configs([("o-e-cache-config.yaml", &yaml)], Default::default());
+        let mut t = logs::Triage::default();
+        for (corr, proxy) in [
+            ("a", "slow/report"),
+            ("b", "slow/x"),
+            ("c", "other/y"),
+            ("d", "plain/z"),
+        ] {
+            t.line(format!("2026-01-01T00:00:00.000Z [error][0:8000][1][o][e][{proxy}][][][{corr}][microgateway-core][][GET][504][Gateway timed out trying to reach target][][]").as_bytes());
+        }
+        let findings = conclude(Evidence {
+            triage: &t,
+            keepalive: &keepalive,
+            probes: &[],
+            lb_idle_timeout_s: None,
+            capture: Vec::new(),
+        });
+        let timeout = findings.iter().find(|f| f.id == "timeout").unwrap();
+        let applied = timeout.evidence["applied"].as_array().unwrap();
+        let by = |p: &str| applied.iter().find(|a| a["proxy"] == p).unwrap().clone();
+        assert_eq!(by("slow/report")["limit"], "2000 ms");
+        assert_eq!(
+            by("slow/x")["set_by"],
+            "the proxy's timeout (proxies[].timeout)"
+        );
+        assert_eq!(
+            by("other/y")["limit"],
+            "60 s",
+            "request_timeout is shorter than 90 s"
+        );
+        assert_eq!(by("plain/z")["set_by"], "edgemicro.request_timeout");
+        assert!(
+            timeout.summary.contains("/slow 2000 ms"),
+            "{}",
+            timeout.summary
+        );
     }
 }
