@@ -816,8 +816,92 @@ pub struct Verified {
     pub sidecar: Option<bool>,
 }
 
+/// An extracted bundle (what `unzip` left in a directory): manifest.json ↔ files one to one,
+/// every sha256. Links are not followed and count as a mismatch: `unzip` of a bundle makes none.
+pub fn verify_dir(dir: &Path) -> Result<Verified> {
+    let bad = |what: String| -> anyhow::Error {
+        Fail::integrity(format!("`{}`: {what}", dir.display())).into()
+    };
+    let opened = crate::safe_fs::open_in_dir(dir, std::ffi::OsStr::new(MANIFEST))
+        .map_err(|why| bad(format!("no readable {MANIFEST} ({why})")))?;
+    let mut manifest = Vec::new();
+    opened
+        .file
+        .take(MAX_MANIFEST as u64 + 1)
+        .read_to_end(&mut manifest)?;
+    if manifest.len() > MAX_MANIFEST {
+        return Err(bad(format!(
+            "{MANIFEST} is larger than {MAX_MANIFEST} bytes"
+        )));
+    }
+    let listed: ManifestFiles = serde_json::from_slice(&manifest)
+        .map_err(|e| bad(format!("{MANIFEST} is not valid: {e}")))?;
+    let mut expected: std::collections::BTreeMap<String, String> = listed
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.sha256.clone()))
+        .collect();
+    let (mut entries, mut bytes) = (0, 0);
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((at, prefix)) = stack.pop() {
+        for item in std::fs::read_dir(&at)? {
+            let item = item?;
+            let name = format!("{prefix}{}", item.file_name().to_string_lossy());
+            let kind = item.file_type()?;
+            if kind.is_symlink() {
+                return Err(bad(format!(
+                    "`{name}` is a symbolic link (a bundle holds none)"
+                )));
+            } else if kind.is_dir() {
+                if prefix.matches('/').count() < 8 {
+                    stack.push((item.path(), format!("{name}/")));
+                }
+                continue;
+            } else if name == MANIFEST {
+                continue;
+            }
+            let Some(want) = expected.remove(&name) else {
+                return Err(bad(format!("`{name}` is not listed in the manifest")));
+            };
+            let opened = crate::safe_fs::open_in_dir(&at, &item.file_name())
+                .map_err(|why| bad(format!("`{name}`: {why}")))?;
+            let mut hasher = Sha256::new();
+            let mut reader = opened.file;
+            let mut buf = vec![0; 1 << 16];
+            loop {
+                let n = reader.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                bytes += n as u64;
+            }
+            let sum = hex::encode(hasher.finalize());
+            if sum != want {
+                return Err(bad(format!(
+                    "`{name}`: sha256 {sum} does not match the manifest's {want}"
+                )));
+            }
+            entries += 1;
+        }
+    }
+    if let Some(missing) = expected.keys().next() {
+        return Err(bad(format!(
+            "`{missing}` is in the manifest but not in the directory"
+        )));
+    }
+    Ok(Verified {
+        entries: entries + 1,
+        bytes,
+        sidecar: None,
+    })
+}
+
 /// Zip CRCs, entry names, manifest ↔ entries one to one, every sha256, and the sidecar.
 pub fn verify(bundle: &Path) -> Result<Verified> {
+    if bundle.is_dir() {
+        return verify_dir(bundle);
+    }
     let file = File::open(bundle).with_context(|| format!("cannot open `{}`", bundle.display()))?;
     let bad = |what: String| -> anyhow::Error {
         Fail::integrity(format!("`{}`: {what}", bundle.display())).into()

@@ -166,7 +166,8 @@ pub struct AnalyzeArgs {
 
 #[derive(Debug, Args)]
 pub struct RedactArgs {
-    /// Files to preview: YAML configs (.yaml/.yml get the structural pass) and logs
+    /// Files or directories to preview (a directory is walked: regular files only, links
+    /// never followed): YAML configs (.yaml/.yml get the structural pass) and logs
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -393,7 +394,8 @@ pub struct CollectArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The bundles to check; BUNDLE.sha256 beside each is checked too when present
+    /// The bundles to check (or directories a bundle was unzipped into); BUNDLE.sha256 beside
+    /// each zip is checked too when present
     #[arg(value_name = "BUNDLE.zip", required = true, num_args = 1..)]
     pub bundles: Vec<PathBuf>,
 

@@ -114,6 +114,38 @@ pub fn config(
     Ok(FilePreview::new(file, &report, text.len() as u64, true))
 }
 
+/// Directories given to `redact` are walked like `collect` reads a dir: regular files only,
+/// links never followed (a link out of the dir is another user's file), FIFOs and devices
+/// skipped, at most 8 levels and 100 000 files.
+fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+            out.push(path.clone());
+            continue;
+        }
+        let mut stack = vec![(path.clone(), 0)];
+        let mut found = Vec::new();
+        while let Some((dir, depth)) = stack.pop() {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot list `{}`: {e}", dir.display()))?;
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() && depth < 8 {
+                    stack.push((entry.path(), depth + 1));
+                } else if kind.is_file() && found.len() < 100_000 {
+                    found.push(entry.path());
+                }
+            }
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 /// What `redact` found: the count, and with `--json` the fields of its JSON object.
 pub struct Previewed {
     pub total: u64,
@@ -130,7 +162,7 @@ pub fn command(
 ) -> Result<Previewed> {
     let rules = RuleSet::load(rule_files)?;
     let mut files = Vec::new();
-    for path in paths {
+    for path in &expand(paths)? {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

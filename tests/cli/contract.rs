@@ -249,3 +249,73 @@ fn a_dry_run_writes_nothing_and_predicts_the_redactions() {
     assert_eq!(predicted, made);
     assert!(planned["redactions"]["total"].as_u64().unwrap() > 0);
 }
+
+/// `verify DIR` checks an unzipped bundle against its manifest; a changed, extra or missing
+/// file or a planted link fails it. `redact DIR` walks a directory without following links out.
+#[test]
+fn extracted_bundles_and_directories_are_accepted() {
+    let t = Test::example();
+    let logs = t.log_dir().display().to_string();
+    let zip = t.path("x.zip").display().to_string();
+    assert!(t
+        .command()
+        .args(["collect", "-y", "-q", "--log-dir", &logs, "-o", &zip])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let dir = t.path("x");
+    let unzip = std::process::Command::new("unzip")
+        .args(["-q", &zip, "-d"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(unzip.status.success());
+    let dir_s = dir.display().to_string();
+    let (code, json) = one_object(&t, &["verify", "--json", &dir_s, &zip], "verify");
+    assert_eq!(code, 0, "{json}");
+    // Tampered: one byte of a log changed.
+    let log = std::fs::read_dir(dir.join("logs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let original = std::fs::read(&log).unwrap();
+    let mut changed = original.clone();
+    changed[10] ^= 1;
+    std::fs::write(&log, &changed).unwrap();
+    let (code, json) = one_object(&t, &["verify", "--json", &dir_s], "verify");
+    assert_eq!(code, 4, "{json}");
+    std::fs::write(&log, &original).unwrap();
+    // A planted link, an extra file, a missing file: each fails.
+    std::os::unix::fs::symlink("/etc/hostname", dir.join("logs/planted.log")).unwrap();
+    assert_eq!(one_object(&t, &["verify", "--json", &dir_s], "verify").0, 4);
+    std::fs::remove_file(dir.join("logs/planted.log")).unwrap();
+    std::fs::write(dir.join("extra.txt"), "x").unwrap();
+    assert_eq!(one_object(&t, &["verify", "--json", &dir_s], "verify").0, 4);
+    std::fs::remove_file(dir.join("extra.txt")).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    assert_eq!(one_object(&t, &["verify", "--json", &dir_s], "verify").0, 4);
+
+    // redact DIR: the example's logs and configs, walked; a link out is not followed.
+    let walk = t.path("walk");
+    copy_dir(&t.log_dir(), &walk);
+    let outside = t.path("outside.log");
+    std::fs::write(&outside, "GET /x?apikey=OUTSIDESECRET123 200\n").unwrap();
+    std::os::unix::fs::symlink(&outside, walk.join("link.log")).unwrap();
+    let walk_s = walk.display().to_string();
+    let (code, json) = one_object(&t, &["redact", "--json", &walk_s], "redact");
+    assert_eq!(code, 0, "{json}");
+    let files: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.len() >= 2 && !files.iter().any(|f| f.ends_with("link.log")),
+        "{files:?}"
+    );
+    assert!(json["total"].as_u64().unwrap() > 0);
+}
