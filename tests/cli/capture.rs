@@ -279,6 +279,16 @@ fn idle_close_race_and_early_close_are_found_in_real_traffic() {
         md.contains("## keepalive-race (high)") && md.contains("## target-hangup (high)"),
         "{md}"
     );
+    // report.html draws the caught race as a sequence: FIN, the request after it, the RST.
+    let page = String::from_utf8(entry(&entries, "report.html").to_vec()).unwrap();
+    crate::report_page::check_page(&page);
+    let fin = example["target_fin_packet"].to_string();
+    assert!(
+        page.contains("The capture: races caught")
+            && page.contains(&format!("#{fin} FIN after"))
+            && page.contains("RST → 502 socket hang up"),
+        "the capture section with packet numbers"
+    );
 }
 
 #[test]
