@@ -490,11 +490,20 @@ fn a_log_truncated_while_read_is_copied_up_to_where_it_ended_and_said_so() {
         .unwrap();
     // Rotation by copytruncate: once the bundle is being written, the log drops to 0 bytes.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while partial_of(&t, "r.zip").is_none() {
-        assert!(std::time::Instant::now() < deadline, "no .partial appeared");
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    // Wait until log data flows into the .partial (the log is open and being read), however
+    // slow the machine: a fixed sleep raced with discovery on a loaded host.
+    let flowing = || {
+        partial_of(&t, "r.zip")
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| m.len() > 8192)
+    };
+    while !flowing() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log data reached the .partial"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    std::thread::sleep(std::time::Duration::from_millis(100));
     std::fs::OpenOptions::new()
         .write(true)
         .open(&log)

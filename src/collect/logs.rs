@@ -1,0 +1,489 @@
+//! The streaming stage of `collect`: configs, then logs (plain, rotated, gzip, stdin), each
+//! read in whole-line blocks, redacted, triaged and handed to the zip in bounded chunks.
+
+use super::*;
+
+/// Redacted bytes are handed to the zip in chunks of this size.
+pub(super) const CHUNK: usize = 256 << 10;
+/// Whole lines read and redacted per automaton pass.
+pub(super) const BLOCK: usize = 256 << 10;
+/// Chunks between the two stages: bounds memory at about IN_FLIGHT × CHUNK.
+pub(super) const IN_FLIGHT: usize = 4;
+
+pub(super) fn collect_configs(
+    found: &Discovery,
+    rules: &RuleSet,
+    engine: &TextEngine,
+    writer: &mut BundleWriter,
+    reports: &mut Vec<(String, FileReport)>,
+) -> Result<()> {
+    for config in &found.configs {
+        let path = format!("config/{}", config.name);
+        let (bytes, report) =
+            redact::redact_config(rules, engine, &config.name, &config.text, &config.yaml)?;
+        writer.small(
+            &path,
+            &config.path.display().to_string(),
+            &bytes,
+            report.total,
+        )?;
+        reports.push((path, report));
+    }
+    Ok(())
+}
+
+/// How a log copy ended.
+pub(super) enum Copied {
+    Whole,
+    /// A read error ended the file early (the entry keeps what was read).
+    ReadError(std::io::Error),
+    /// A limit was reached while copying: the entry holds the first part.
+    Limited(&'static str),
+}
+
+/// How logs are streamed: the time window, the interrupt flag, the progress bar, the triage.
+/// The triage reads every redacted line on its way to the zip (one pass over the logs).
+pub(super) struct Stream<'a> {
+    pub(super) window: &'a TimeWindow,
+    pub(super) limits: &'a Limits,
+    pub(super) interrupt: &'a Interrupt,
+    pub(super) progress: &'a indicatif::ProgressBar,
+    pub(super) triage: &'a std::cell::RefCell<crate::analyze::logs::Triage>,
+}
+
+pub(super) fn collect_logs(
+    settings: &Settings,
+    found: &mut Discovery,
+    engine: &TextEngine,
+    stream: &Stream,
+    writer: &mut BundleWriter,
+    reports: &mut Vec<(String, FileReport)>,
+) -> Result<()> {
+    let mut budget = settings.max_log_bytes.unwrap_or(u64::MAX);
+    let mut kept = Vec::new();
+    for mut log in std::mem::take(&mut found.logs) {
+        // A secret in a file name (a key pasted into a rotated log's name) must not reach the
+        // entry name, the manifest or the JSON.
+        log.name = redacted_name(engine, &log.name);
+        let source = redacted_name(engine, &log.path.display().to_string());
+        if stream.window.older_than_since(log.modified) {
+            found.skipped.push(Skipped {
+                source,
+                reason: "last written before --since".into(),
+            });
+            continue;
+        }
+        if budget == 0 {
+            found.skipped.push(Skipped {
+                source,
+                reason: "over --max-log-bytes (newest logs are taken first)".into(),
+            });
+            continue;
+        }
+        if let Some(reason) = stream.limits.reached(writer.bytes_written()) {
+            found.skipped.push(Skipped {
+                source,
+                reason: reason.into(),
+            });
+            continue;
+        }
+        let dir = log.path.parent().unwrap_or(std::path::Path::new("/"));
+        let opened = match open_in_dir(dir, log.path.file_name().unwrap_or_default()) {
+            Ok(o) => o,
+            Err(reason) => {
+                found.skipped.push(Skipped { source, reason });
+                continue;
+            }
+        };
+        if let Some(reason) = utf16_reason(&opened.file) {
+            found.skipped.push(Skipped { source, reason });
+            continue;
+        }
+        // Checked again on what was opened: a file swapped for a link after the listing.
+        if let Some(reason) = crate::safe_fs::hardlink_reason(dir, &opened.meta)
+            .filter(|_| !settings.follow_hardlinks)
+        {
+            found.skipped.push(Skipped { source, reason });
+            continue;
+        }
+        if log.gz {
+            let outcome = copy_gz_log(&log, opened.file, &source, budget, engine, stream, writer)?;
+            budget -= outcome.bytes.min(budget);
+            found.skipped.extend(outcome.skipped);
+            found.warnings.extend(outcome.warning);
+            reports.push(outcome.report);
+            kept.push(log);
+            continue;
+        }
+        // Copy up to the size seen now: a log that grows while being read ends here.
+        let size = opened.meta.len();
+        let take = size.min(budget);
+        let path = format!("logs/{}", log.name);
+        let mut file = opened.file;
+        let mut entry = writer.entry(&path, take)?;
+        let mut redactor = engine.file();
+        let start = size - take;
+        let mut limited = (&mut file).take(take);
+        let outcome = match limited.get_mut().seek(SeekFrom::Start(start)) {
+            Ok(_) => copy_log(&mut limited, start > 0, &mut redactor, stream, &mut entry),
+            Err(e) => Ok(Copied::ReadError(e)),
+        };
+        // A live log changes under us: copy what it held at open, and say what happened.
+        let read = take - limited.limit();
+        let now = file.metadata().map(|m| m.len()).unwrap_or(size);
+        let completed = matches!(outcome, Ok(Copied::Whole));
+        if completed && read < take {
+            found.warnings.push(format!("{}: shrank while being read (truncated or rotated?): {read} of {size} bytes copied", log.name));
+        } else if now > size {
+            found.warnings.push(format!(
+                "{}: grew while being read; the {size} bytes it had when opened were copied",
+                log.name
+            ));
+        }
+        // Skipped bytes of a truncated file count as done for the bar.
+        stream.progress.inc(size - take);
+        budget -= take.min(budget);
+        let truncated = match outcome? {
+            Copied::Whole => take < size,
+            Copied::ReadError(read_error) => {
+                found.skipped.push(Skipped {
+                    source: source.clone(),
+                    reason: format!("read stopped: {}", io_reason(&read_error)),
+                });
+                true
+            }
+            Copied::Limited(reason) => {
+                found
+                    .warnings
+                    .push(format!("{}: cut short, {reason}", log.name));
+                true
+            }
+        };
+        if take < size {
+            found.warnings.push(format!(
+                "{}: only the newest {} of {} bytes (--max-log-bytes)",
+                log.name, take, size
+            ));
+        }
+        if redactor.open_block() {
+            found.warnings.push(format!(
+                "{}: a private key block had no END line; redacted to the end of its key material",
+                log.name
+            ));
+        }
+        entry.finish(&source, redactor.report.total, truncated)?;
+        reports.push((path, redactor.report));
+        kept.push(log);
+    }
+    found.logs = kept;
+    Ok(())
+}
+
+/// A UTF-16 log (a PowerShell redirect, some Windows log shippers): the rules read UTF-8 and
+/// ASCII, so it would pass unredacted. It is skipped with the way to convert it.
+pub(super) fn utf16_reason(file: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 64];
+    let n = file.read_at(&mut head, 0).ok()?;
+    let head = &head[..n];
+    let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+    let pairs = head.len() / 2;
+    let nul_odd = head
+        .chunks_exact(2)
+        .filter(|p| p[1] == 0 && p[0] != 0)
+        .count();
+    let nul_even = head
+        .chunks_exact(2)
+        .filter(|p| p[0] == 0 && p[1] != 0)
+        .count();
+    let patterned = pairs >= 4 && (nul_odd * 4 >= pairs * 3 || nul_even * 4 >= pairs * 3);
+    (bom || patterned).then(|| {
+        "UTF-16 text (a PowerShell redirect?): not collected, since the redaction rules read UTF-8; convert it (iconv -f UTF-16LE -t UTF-8 FILE) and pass it with --stdin-log".into()
+    })
+}
+
+/// A file name through the text rules (known secrets, tokens, keys): the name as an entry.
+pub(super) fn redacted_name(engine: &TextEngine, name: &str) -> String {
+    let mut out = Vec::with_capacity(name.len());
+    engine.file().line(name.as_bytes(), false, &mut out);
+    String::from_utf8(out).unwrap_or_else(|_| name.to_string())
+}
+
+/// What copying a compressed log did.
+pub(super) struct GzCopied {
+    bytes: u64,
+    report: (String, FileReport),
+    skipped: Option<Skipped>,
+    warning: Option<String>,
+}
+
+/// A gzip-compressed rotation, decompressed while read, through the same redaction and limits:
+/// at most `budget` decompressed bytes (its first ones: a gzip stream cannot be read from the
+/// end), so a small file that inflates without end is cut, never held.
+pub(super) fn copy_gz_log(
+    log: &LogFile,
+    file: std::fs::File,
+    source: &str,
+    budget: u64,
+    engine: &TextEngine,
+    stream: &Stream,
+    writer: &mut BundleWriter,
+) -> Result<GzCopied> {
+    let name = log.name.strip_suffix(".gz").unwrap_or(&log.name);
+    let path = format!("logs/{name}");
+    let limit = budget.min(MAX_GZ_INFLATED);
+    let mut entry = writer.entry(&path, limit)?;
+    let mut redactor = engine.file();
+    let mut limited = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)).take(limit);
+    let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
+    let read = limit - limited.limit();
+    let more = limited.limit() == 0 && limited.into_inner().read(&mut [0u8; 1]).unwrap_or(0) > 0;
+    let (mut skipped, mut warning, mut truncated) = (None, None, more);
+    match outcome {
+        Copied::Whole => {}
+        Copied::ReadError(e) => {
+            truncated = true;
+            skipped = Some(Skipped {
+                source: source.to_string(),
+                reason: format!("gzip stream stopped: {}", io_reason(&e)),
+            });
+        }
+        Copied::Limited(reason) => {
+            truncated = true;
+            warning = Some(format!("{name}: cut short, {reason}"));
+        }
+    }
+    if more {
+        warning = Some(format!(
+            "{name}: only the first {read} decompressed bytes (--max-log-bytes, or {MAX_GZ_INFLATED} for one compressed log)"
+        ));
+    }
+    entry.finish(source, redactor.report.total, truncated)?;
+    Ok(GzCopied {
+        bytes: read,
+        report: (path, redactor.report),
+        skipped,
+        warning,
+    })
+}
+
+/// The most one compressed log may inflate to (a gzip bomb is cut here).
+pub(super) const MAX_GZ_INFLATED: u64 = 8 << 30;
+
+/// `--stdin-log NAME`: a log piped in (`docker logs`, `kubectl logs`), redacted and bounded by
+/// `--max-log-bytes` (the first bytes: pipe `--since`/`--tail` output to choose the newest).
+pub(super) fn collect_stdin_log(
+    name: &str,
+    settings: &Settings,
+    engine: &TextEngine,
+    stream: &Stream,
+    writer: &mut BundleWriter,
+    reports: &mut Vec<(String, FileReport)>,
+    found: &mut Discovery,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    crate::container::check_log_name(name)?;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(crate::exit::Fail::usage(
+            "--stdin-log: stdin is a terminal",
+            "pipe the log in: docker logs gw1 2>&1 | edgemicro-diag collect -y --stdin-log gw1.log",
+        )
+        .into());
+    }
+    let path = format!("logs/{name}");
+    if writer.files().iter().any(|f| f.path == path) {
+        return Err(crate::exit::Fail::usage(
+            format!("--stdin-log: `{name}` is also a log file name"),
+            "choose another name",
+        )
+        .into());
+    }
+    let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
+    // `Stdin` (not its lock, which is tied to this thread) goes to the reader stage.
+    let mut input = stdin;
+    let mut entry = writer.entry(&path, limit)?;
+    let mut redactor = engine.file();
+    // A pipe that stalls (`docker logs -f`) must not hang the run: reads wait in slices and
+    // give up at --max-seconds or on a signal.
+    let polled = Polled {
+        inner: &mut input,
+        deadline: stream.limits.deadline,
+        interrupt: stream.interrupt,
+    };
+    let mut limited = polled.take(limit);
+    let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
+    let mut more = [0u8; 1];
+    let mut truncated = limited.limit() == 0 && input.read(&mut more).unwrap_or(0) > 0;
+    match outcome {
+        Copied::Whole => {}
+        Copied::ReadError(e) => found.skipped.push(Skipped {
+            source: "stdin".into(),
+            reason: format!("read stopped: {}", io_reason(&e)),
+        }),
+        Copied::Limited(reason) => {
+            truncated = true;
+            found.warnings.push(format!("{name}: cut short, {reason}"));
+        }
+    }
+    if truncated {
+        found.warnings.push(format!(
+            "{name}: only the first {limit} bytes of stdin (--max-log-bytes)"
+        ));
+    }
+    entry.finish("stdin", redactor.report.total, truncated)?;
+    reports.push((path, redactor.report));
+    Ok(())
+}
+
+/// Reads stdin without blocking past a deadline or a signal: poll in 200 ms slices, then read.
+pub(super) struct Polled<'a, R> {
+    inner: &'a mut R,
+    deadline: Option<Instant>,
+    interrupt: &'a Interrupt,
+}
+
+impl<R: Read + std::os::fd::AsFd> Read for Polled<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        loop {
+            if self.interrupt.check().is_err() || self.deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "stopped waiting for stdin",
+                ));
+            }
+            let mut fds = [PollFd::new(self.inner.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(200u16)) {
+                Ok(0) => continue,
+                Ok(_) => return self.inner.read(buf),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Streams one log: the newest `take` bytes of the first `size`, line by line, filtered by the
+/// time window and redacted, into the bundle entry. A read error ends the file early and is
+/// returned as `Ok(Some(_))` (the entry keeps what was read); write errors and signals are `Err`.
+pub(super) fn copy_log(
+    reader: impl Read + Send,
+    skip_partial_line: bool,
+    redactor: &mut redact::text::FileRedactor,
+    stream: &Stream,
+    entry: &mut crate::bundle::Entry,
+) -> Result<Copied> {
+    let mut triage = stream.triage.borrow_mut();
+    triage.start_file();
+    let triage: &mut crate::analyze::logs::Triage = &mut triage;
+    // Two stages on two cores: this thread hashes, self-checks and deflates what the producer
+    // reads, redacts and triages. The bounded channel keeps memory flat whatever the file size.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (window, interrupt, progress) = (stream.window, stream.interrupt, stream.progress);
+        let producer = scope.spawn(move || {
+            produce(
+                reader,
+                skip_partial_line,
+                redactor,
+                window,
+                interrupt,
+                progress,
+                triage,
+                tx,
+            )
+        });
+        let mut written = Ok(());
+        let mut limited = None;
+        for chunk in &rx {
+            if let Err(e) = entry.write_all(&chunk) {
+                written = Err(e);
+                break;
+            }
+            if let Some(reason) = stream.limits.reached(entry.bundle_bytes()) {
+                limited = Some(reason);
+                break;
+            }
+        }
+        drop(rx); // a producer still sending sees the consumer gone and stops
+        let produced = producer.join().expect("the log reader does not panic");
+        written?;
+        match (limited, produced?) {
+            (Some(reason), _) => Ok(Copied::Limited(reason)),
+            (None, Some(e)) => Ok(Copied::ReadError(e)),
+            (None, None) => Ok(Copied::Whole),
+        }
+    })
+}
+
+/// The producer stage: whole-line blocks, each redacted in one automaton pass when every line
+/// is kept; with `--since/--until` the lines of a block are decided and redacted one by one.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn produce(
+    reader: impl Read,
+    skip_partial_line: bool,
+    redactor: &mut redact::text::FileRedactor,
+    window: &TimeWindow,
+    interrupt: &Interrupt,
+    progress: &indicatif::ProgressBar,
+    triage: &mut crate::analyze::logs::Triage,
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+) -> Result<Option<std::io::Error>> {
+    let mut out = Vec::with_capacity(CHUNK + BLOCK);
+    let mut buf = Vec::with_capacity(BLOCK);
+    let mut continues = false;
+    let mut keep = true;
+    let flush = |out: &mut Vec<u8>, last: bool| -> bool {
+        if out.len() < CHUNK && !last {
+            return true;
+        }
+        tx.send(std::mem::replace(out, Vec::with_capacity(CHUNK + BLOCK)))
+            .is_ok()
+    };
+    let mut blocks = Blocks::new(reader, BLOCK);
+    // Mid-line after a seek to the newest bytes: start at the next whole line.
+    if skip_partial_line {
+        if let Err(e) = blocks.skip_line() {
+            return Ok(Some(e));
+        }
+    }
+    loop {
+        let kind = match blocks.next_into(&mut buf) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => break,
+            Err(e) => {
+                flush(&mut out, true);
+                return Ok(Some(e));
+            }
+        };
+        progress.inc(buf.len() as u64);
+        let at = out.len();
+        match kind {
+            _ if !window.is_open() => {
+                for (i, line) in buf.split_inclusive(|b| *b == b'\n').enumerate() {
+                    let rest_of_cut = continues && i == 0;
+                    if !rest_of_cut {
+                        // Lines without a timestamp (stack traces) follow their record.
+                        keep = window.keeps(line).unwrap_or(keep);
+                    }
+                    if keep {
+                        redactor.line(line, rest_of_cut, &mut out);
+                    }
+                }
+            }
+            Block::Lines => redactor.lines(&buf, continues, &mut out),
+            Block::Piece(_) => redactor.line(&buf, continues, &mut out),
+        }
+        triage.block(&out[at..]);
+        continues = kind == Block::Piece(Piece::Cut);
+        if !flush(&mut out, false) {
+            return Ok(None); // the writer stopped; its error is the one to report
+        }
+        interrupt.check()?;
+    }
+    flush(&mut out, true);
+    interrupt.check()?;
+    Ok(None)
+}

@@ -1,0 +1,484 @@
+//! `collect`: the non-interactive data flow, discover → plan → collect → redact → package.
+//! The wizard (when it exists) builds the same `Settings` and calls the same `run`.
+//!
+//! Order matters: the output is created first (a bad `-o` fails before any work), configs are
+//! parsed before logs (their secrets become literals for every later file), and the manifest is
+//! written last. Nothing unredacted is ever written, not even to a temp file.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::{Instant, UNIX_EPOCH};
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::bundle::{leak_to_fail, BundleWriter, FileEntry};
+use crate::discover::{discover, Discovery};
+use crate::exit::Exit;
+use crate::lines::{Block, Blocks, Piece};
+use crate::model::{LogFile, Skipped};
+use crate::redact::{self, FileReport, KnownSecret, RuleSet, TextEngine};
+use crate::report::{PathSource, Redactions, Report};
+use crate::safe_fs::{io_reason, open_in_dir};
+use crate::settings::{Output, Settings};
+use crate::signals::Interrupt;
+use crate::window::TimeWindow;
+use crate::{facts, loglevel};
+
+mod capture;
+mod conclude;
+mod logs;
+mod package;
+
+use capture::*;
+use conclude::*;
+use logs::*;
+use package::*;
+
+/// Everything known before the first byte is written: the rules, what is on the host, and every
+/// secret value (from the configs, argv, the environment) with its encodings.
+pub struct Plan {
+    pub rules: RuleSet,
+    pub found: Discovery,
+    pub facts: facts::Facts,
+    pub known: Vec<KnownSecret>,
+}
+
+impl Plan {
+    pub fn build(settings: &Settings, mut rules: RuleSet) -> Result<Plan> {
+        let mut found = discover(settings)?;
+        let headers: Vec<String> = found
+            .configs
+            .iter()
+            .flat_map(|c| c.yaml.leaves())
+            .filter(|(path, _)| {
+                path.rsplit('.')
+                    .next()
+                    .is_some_and(|k| redact::rules::normalize_key(k) == "api_key_header")
+            })
+            .map(|(_, value)| value)
+            .collect();
+        rules.add_api_key_headers(&headers)?;
+        let (facts, argv_secrets) = facts::gather();
+        let mut known: Vec<KnownSecret> = found
+            .configs
+            .iter()
+            .flat_map(|c| redact::config_secrets(&rules, &c.yaml, &c.text))
+            .collect();
+        known.extend(argv_secrets);
+        known.extend(found.secrets.iter().cloned());
+        let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+        known.retain(|k| {
+            let keep = redact::literal_verdict(&String::from_utf8_lossy(&k.value)).is_ok();
+            if !keep {
+                *ignored.entry(k.rule.clone()).or_default() += 1;
+            }
+            keep
+        });
+        if !ignored.is_empty() {
+            let list: Vec<String> = ignored.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            found.warnings.push(format!(
+                "known secret values not searched for across the bundle (too short, ordinary words, numbers or paths; replaced where they stand): {}",
+                list.join(", ")
+            ));
+        }
+        Ok(Plan {
+            rules,
+            found,
+            facts,
+            known: redact::with_encodings(known),
+        })
+    }
+
+    pub fn engine(&self) -> TextEngine<'_> {
+        TextEngine::new(&self.rules, &self.known)
+    }
+
+    pub fn log_bytes(&self) -> u64 {
+        self.found.logs.iter().map(|l| l.size).sum()
+    }
+}
+
+/// What differs between the wizard and the flags; the engine calls these and nothing else.
+pub trait FrontEnd {
+    /// A status line for the operator (the capture filter, what happens next).
+    fn say(&self, line: &str);
+    /// The level was switched and/or a capture runs: wait for the reproduction.
+    fn reproduce(&self, switch: Option<&loglevel::Switch>, interrupt: &Interrupt) -> Result<()>;
+    /// Whether the end of the reproduction also ends the capture (an operator said "done").
+    fn reproduction_ends_capture(&self) -> bool;
+    /// A progress bar over `total` log bytes; hidden unless a person watches a terminal.
+    fn progress(&self, total: u64) -> indicatif::ProgressBar;
+}
+
+pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
+    collect(settings, interrupt, front).map_err(crate::bundle::disk_full_to_fail)
+}
+
+fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
+    let started = Instant::now();
+    let rules = RuleSet::load(&settings.rules)?;
+    if settings.pseudonymize.is_some() && settings.output == Output::Stdout {
+        return Err(crate::exit::Fail::usage(
+            "--pseudonymize writes its token map beside the bundle, and -o - has no \"beside\"",
+            "write the bundle to a file with -o PATH, or leave out --pseudonymize",
+        )
+        .into());
+    }
+    let pseudonyms = settings
+        .pseudonymize
+        .map(redact::pseudonym::Pseudonyms::random)
+        .transpose()?;
+    let output = crate::bundle::resolve_output(settings)?;
+    let mut writer = BundleWriter::create(&output, settings.force, settings.started)?;
+    // Dropping the switch on any error or signal below restores the level.
+    let switch = match &settings.log_level {
+        Some(level) => {
+            let target = loglevel::Target::find(&settings.config_dir, settings.pair.clone())?;
+            // --reload needs the key, the secret and edgemicro: checked before anything changes.
+            if settings.reload {
+                loglevel::check_reload()?;
+            }
+            Some(loglevel::Switch::set(target, level)?)
+        }
+        None => None,
+    };
+    let mut capture_warnings = Vec::new();
+    let capture = match &settings.capture {
+        Some(spec) => Some(start_capture(settings, spec, front, &mut capture_warnings)?),
+        None => None,
+    };
+    if let Some(switch) = &switch {
+        let before = switch.before.as_deref().unwrap_or("unset");
+        front.say(&format!(
+            "edgemicro.logging.level: {before} -> {} in {}",
+            switch.during,
+            switch.target().file.display()
+        ));
+        if settings.reload {
+            let said = loglevel::reload(switch.target())?;
+            front.say(&format!("edgemicro reload: {said}"));
+        } else {
+            front.say(&switch.target().pickup_hint());
+        }
+        if let Some(warning) = loglevel::header_warning(&switch.during) {
+            front.say(&format!("warning: {warning}"));
+        }
+    }
+    if switch.is_some() || capture.is_some() {
+        front.reproduce(switch.as_ref(), interrupt)?;
+    }
+    let capture = match capture {
+        Some(Ok(running)) => Some(
+            running
+                .finish(front.reproduction_ends_capture(), interrupt)
+                .map(|(file, record)| (Some(file), record))?,
+        ),
+        Some(Err(record)) => Some((None, *record)),
+        None => None,
+    };
+    // Discovery after the reproduction: logs written during it are in.
+    interrupt.stage("discover")?;
+    let Plan {
+        rules,
+        mut found,
+        facts,
+        known,
+    } = Plan::build(settings, rules)?;
+    interrupt.check()?;
+    found.warnings.extend(capture_warnings);
+    if switch.is_none() {
+        found
+            .warnings
+            .extend(pending_switches(settings, &found.pairs));
+    }
+    if let Some(warning) = world_writable_output(&output) {
+        found.warnings.push(warning);
+    }
+    let mut engine = TextEngine::new(&rules, &known);
+    match &pseudonyms {
+        Some(p) => {
+            engine = engine.pseudonymize(p);
+            // The key in any form is a secret: the self-check refuses it anywhere in the bundle.
+            writer.set_known(&[known.as_slice(), &p.guarded()].concat());
+        }
+        None => writer.set_known(&known),
+    }
+    let window = TimeWindow::new(settings.since, settings.until);
+    // A window that holds no time at all keeps no log line: say so, and call the bundle partial.
+    let empty_window = match (settings.since, settings.until) {
+        (Some(since), Some(until)) if since >= until => Some(format!(
+            "--since ({}) is not before --until ({}): the window is empty, so no log line was kept",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
+        (Some(since), _) if since > settings.started => Some(format!(
+            "--since ({}) is in the future: the window is empty, so no log line was kept",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
+        _ => None,
+    };
+    found.warnings.extend(empty_window.clone());
+    let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
+    let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
+    let limits = Limits::new(settings, started, found.logs.len() + found.configs.len());
+    let stream = Stream {
+        window: &window,
+        limits: &limits,
+        interrupt,
+        progress: &progress,
+        triage: &triage,
+    };
+
+    let mut reports: Vec<(String, FileReport)> = Vec::new();
+    collect_configs(&found, &rules, &engine, &mut writer, &mut reports).map_err(leak_to_fail)?;
+    collect_logs(
+        settings,
+        &mut found,
+        &engine,
+        &stream,
+        &mut writer,
+        &mut reports,
+    )
+    .map_err(|e| {
+        // The whole bundle holds about what is in it before the logs plus every log byte.
+        let before_logs: u64 = writer
+            .files()
+            .iter()
+            .filter(|f| !f.path.starts_with("logs/"))
+            .map(|f| f.bytes)
+            .sum();
+        let total = before_logs + progress.length().unwrap_or(0);
+        crate::bundle::disk_full_estimated(leak_to_fail(e), Some((writer.plain_bytes(), total)))
+    })?;
+    if let Some(name) = &settings.stdin_log {
+        collect_stdin_log(
+            name,
+            settings,
+            &engine,
+            &stream,
+            &mut writer,
+            &mut reports,
+            &mut found,
+        )
+        .map_err(leak_to_fail)?;
+    }
+    progress.finish_and_clear();
+
+    let mut capture_findings = Vec::new();
+    let capture = match capture {
+        Some((Some(file), mut record)) => {
+            capture_findings.extend(
+                package_capture(file, &mut record, &mut writer, &limits).map_err(leak_to_fail)?,
+            );
+            Some(record)
+        }
+        Some((None, record)) => {
+            let reason = record.reason.clone().unwrap_or_default();
+            found.skipped.push(Skipped {
+                source: "capture".into(),
+                reason: reason.clone(),
+            });
+            found.warnings.push(format!(
+                "capture: {reason}; {}",
+                record.hint.as_deref().unwrap_or("see the manifest")
+            ));
+            Some(record)
+        }
+        None => None,
+    };
+    let Concluded {
+        findings,
+        redactions,
+        versions,
+    } = conclude(
+        settings,
+        &triage.borrow(),
+        &mut found,
+        facts,
+        &engine,
+        &mut writer,
+        &mut reports,
+        capture_findings,
+        switch.is_some() || capture.is_some(),
+        interrupt,
+    )?;
+    let files: Vec<FileEntry> = writer.files().to_vec();
+    let truncated = files.iter().any(|f| f.truncated);
+    // Restored before sealing, so the manifest records the outcome.
+    let log_level = switch.map(|switch| {
+        let target = switch.target().clone();
+        let mut record = json!({"file": target.file, "before": switch.before, "during": switch.during, "reload_command": target.reload_command()});
+        match switch.restore() {
+            Ok(()) => {
+                record["restored"] = true.into();
+                if settings.reload {
+                    match loglevel::reload(&target) {
+                        Ok(said) => record["reloaded"] = said.into(),
+                        Err(e) => found.warnings.push(format!("the level was restored in the file, but `edgemicro reload` failed ({e:#}); run: {}", target.reload_command())),
+                    }
+                }
+            }
+            Err(e) => {
+                record["restored"] = false.into();
+                found.warnings.push(format!("the log level was NOT restored ({e:#}); run `edgemicro-diag log-level restore`"));
+            }
+        }
+        record
+    });
+    let restored = log_level.as_ref().is_none_or(|l| l["restored"] == true);
+    let complete = found.skipped.is_empty()
+        && empty_window.is_none()
+        && !truncated
+        && (!found.logs.is_empty() || settings.stdin_log.is_some())
+        && restored;
+    let exit = if complete { Exit::Ok } else { Exit::Partial };
+    let manifest = manifest(
+        settings,
+        &output,
+        &found,
+        &files,
+        &rules,
+        &redactions,
+        log_level.clone(),
+        capture.as_ref(),
+    );
+    let sealed = match &pseudonyms {
+        Some(p) => {
+            let map = |bundle: &str, sha256: &str| {
+                redact::pseudonym::map_json(&reports, bundle, sha256, p.keep_values)
+            };
+            writer.seal_with(
+                &manifest,
+                Some((crate::bundle::MAP_SUFFIX, &map)),
+                interrupt,
+            )
+        }
+        None => writer.seal(&manifest, interrupt),
+    }
+    .map_err(leak_to_fail)?;
+    let map = pseudonyms.as_ref().and(sealed.path.as_ref()).map(|p| {
+        crate::bundle::companion_path(p, crate::bundle::MAP_SUFFIX)
+            .display()
+            .to_string()
+    });
+    Ok(Report {
+        exit,
+        bundle: sealed
+            .path
+            .map(|p| p.display().to_string())
+            .or_else(|| Some("-".into())),
+        sha256: Some(sealed.sha256),
+        bytes: Some(sealed.bytes),
+        map,
+        config_dir: Some(PathSource::of(&found.config_dir)),
+        log_dirs: found.log_dirs.iter().map(PathSource::of).collect(),
+        pairs: found.pairs,
+        files,
+        skipped: found.skipped,
+        redactions,
+        warnings: found.warnings,
+        log_level,
+        capture,
+        findings,
+        versions,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error: None,
+        hint: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+/// A `log-level set` of an earlier run that is still in force: the logs are at that level, and
+/// someone should restore it.
+fn pending_switches(settings: &Settings, pairs: &[String]) -> Vec<String> {
+    pairs
+        .iter()
+        .filter_map(|pair| {
+            let target = loglevel::Target::find(&settings.config_dir, Some(pair.clone())).ok()?;
+            let state = target.pending_in_force().ok()??;
+            let (org, env) = target.org_env();
+            Some(format!(
+                "edgemicro.logging.level in {} is still switched to {} by edgemicro-diag (since {}); put it back with `edgemicro-diag log-level restore -c {} --org {org} --env {env}`",
+                target.file.display(),
+                state.level,
+                state.at,
+                settings.config_dir.value.display()
+            ))
+        })
+        .collect()
+}
+
+/// Others could replace or read a bundle in a world-writable dir without the sticky bit
+/// (the bundle itself is 0600 from creation).
+fn world_writable_output(output: &Output) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Output::File(path) = output else {
+        return None;
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mode = std::fs::metadata(dir).ok()?.permissions().mode();
+    (mode & 0o002 != 0 && mode & 0o1000 == 0)
+        .then(|| format!("the output dir `{}` is world-writable (mode {:o}): others can replace the bundle; move it somewhere private", dir.display(), mode & 0o7777))
+}
+
+/// `--max-bundle-bytes` and `--max-seconds`: checked before each log and after each chunk.
+pub struct Limits {
+    pub deadline: Option<Instant>,
+    pub max_bundle: Option<u64>,
+    /// Room kept for what is written after the logs: findings, facts, the redaction report, the
+    /// manifest, the zip directory, and deflate output still buffered.
+    pub reserve: u64,
+}
+
+impl Limits {
+    fn new(settings: &Settings, started: Instant, files: usize) -> Limits {
+        Limits {
+            // A budget past what a clock can hold is no budget.
+            deadline: settings
+                .max_seconds
+                .and_then(|s| started.checked_add(std::time::Duration::from_secs(s))),
+            max_bundle: settings.max_bundle_bytes,
+            reserve: (256 << 10) + 2048 * files as u64,
+        }
+    }
+
+    /// Which limit the bundle has reached, as the reason a log was cut or skipped.
+    fn reached(&self, bundle_bytes: u64) -> Option<&'static str> {
+        if self
+            .max_bundle
+            .is_some_and(|max| bundle_bytes + self.reserve >= max)
+        {
+            return Some("over --max-bundle-bytes (newest logs are taken first)");
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some("over --max-seconds (newest logs are taken first)");
+        }
+        None
+    }
+
+    /// How much of a capture still fits.
+    fn room(&self, bundle_bytes: u64) -> u64 {
+        self.max_bundle.map_or(u64::MAX, |max| {
+            max.saturating_sub(bundle_bytes + self.reserve)
+        })
+    }
+}
+
+impl Redactions {
+    pub fn sum(reports: &[(String, FileReport)]) -> Redactions {
+        let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, report) in reports {
+            for (rule, hits) in &report.by_rule {
+                *by_rule.entry(rule.clone()).or_default() += hits.count;
+            }
+        }
+        Redactions {
+            total: by_rule.values().sum(),
+            by_rule,
+        }
+    }
+}

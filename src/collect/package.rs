@@ -1,0 +1,220 @@
+//! What `collect` writes last: the README.txt summary, report.html, the redaction report and
+//! the manifest.
+
+use super::*;
+
+/// The summary block of README.txt: what a support engineer wants before opening anything.
+pub(super) fn summary(
+    triage: &crate::analyze::logs::Triage,
+    keepalive: &crate::analyze::keepalive::KeepAlive,
+    versions: &std::collections::BTreeMap<String, facts::Version>,
+    skipped: &[Skipped],
+    findings: &[crate::analyze::Finding],
+) -> String {
+    let mut out = String::new();
+    let span = match triage.span() {
+        Some((first, last)) => format!("{first} … {last} (from the records themselves)"),
+        None => "no timed records in the logs".to_string(),
+    };
+    out.push_str(&format!(
+        "  Log span          {span}; {} line(s) in {} file(s)\n",
+        triage.lines, triage.files
+    ));
+    out.push_str(&format!(
+        "  502 / 504         {} / {}\n",
+        triage.totals.status_502, triage.totals.status_504
+    ));
+    for what in ["edgemicro", "microgateway-core", "nodejs"] {
+        let shown = versions.get(what).map_or("unknown".to_string(), |v| {
+            format!("{} (from {})", v.version, v.source)
+        });
+        out.push_str(&format!("  {what:<17} {shown}\n"));
+    }
+    out.push_str(&format!(
+        "  keep_alive_timeout {} ms{}; request_timeout {}\n",
+        keepalive.keep_alive_timeout_ms,
+        if keepalive.keep_alive_timeout_set {
+            ""
+        } else {
+            " (not set: Node's default)"
+        },
+        keepalive
+            .request_timeout_s
+            .map_or("not set".to_string(), |s| format!("{s} s"))
+    ));
+    let ids: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{} ({})", f.id, f.severity))
+        .collect();
+    out.push_str(&format!(
+        "  Findings          {}\n",
+        if ids.is_empty() {
+            "none".into()
+        } else {
+            ids.join(", ")
+        }
+    ));
+    if skipped.is_empty() {
+        out.push_str("  Skipped           nothing\n");
+    }
+    for s in skipped {
+        out.push_str(&format!("  Skipped           {}: {}\n", s.source, s.reason));
+    }
+    out
+}
+
+pub(super) fn readme(settings: &Settings, summary: &str) -> String {
+    format!(
+        "Edge Microgateway diagnostic bundle, made by edgemicro-diag {version} on {host} at {at}.\n\
+         Case: {case}\n\n\
+         Summary\n{summary}\n\
+         Open report.html first: the findings, a timeline, the idle-time picture, the chain of hops.\n\n\
+         report.html             the page to open first (self-contained: no script, no network)\n\
+         findings.json, .md      why the 502s happen: each finding with evidence, confidence and the next step\n\
+         config/                 EMG configs (default.yaml, ORG-ENV-config.yaml, ORG-ENV-cache-config.yaml), redacted\n\
+         logs/                   EMG logs (edgemicro-*.log, the console log edgemicro.log, rotated copies), newest first, redacted\n\
+         capture/targets.pcap    when a capture ran: traffic toward the targets, headers only unless the manifest says unredacted\n\
+         system/facts.json       OS, kernel, TCP sysctls, sockets per endpoint, proxy variables, DNS of the targets, versions, processes\n\
+         redaction-report.json   what was redacted: rule, file, line numbers, count (never a value)\n\
+         manifest.json           every file above with its source, size and sha256\n\n\
+         Secrets are replaced by REDACTED_<RULE> tokens before anything is written.\n\n\
+         To check the bundle:\n\
+         \x20 sha256sum -c BUNDLE.zip.sha256     (the whole zip, with the sidecar file)\n\
+         \x20 edgemicro-diag verify BUNDLE.zip    (CRCs, every file's sha256 against manifest.json)\n",
+        version = env!("CARGO_PKG_VERSION"),
+        host = settings.host,
+        at = settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        case = settings.case_id.as_deref().unwrap_or("(none given)"),
+    )
+}
+
+/// `report.html`, from the same findings and triage as findings.json and the entries written so
+/// far (manifest.json and README.txt come after it; the page says so).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn report_page(
+    settings: &Settings,
+    triage: &crate::analyze::logs::Triage,
+    findings: &[crate::analyze::Finding],
+    keepalive: &crate::analyze::keepalive::KeepAlive,
+    files: &[FileEntry],
+    skipped: &[Skipped],
+    redactions: &Redactions,
+    reports: &[(String, FileReport)],
+    reproduced: bool,
+) -> String {
+    let captured_close_s = findings
+        .iter()
+        .find(|f| f.id == "keepalive-race")
+        .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
+    let hops = crate::analyze::hops::chain(
+        keepalive,
+        None,
+        &[],
+        &triage.idle.estimates(),
+        captured_close_s,
+    );
+    let mut marks = Vec::new();
+    if reproduced {
+        marks.push((
+            "reproduction".to_string(),
+            settings.started.timestamp_millis(),
+        ));
+    }
+    crate::html::render(&crate::html::Page {
+        title: format!("edgemicro-diag report: {}", settings.host),
+        subject: format!(
+            "Bundle made on {} at {}{}",
+            settings.host,
+            settings
+                .started
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            settings
+                .case_id
+                .as_deref()
+                .map(|c| format!(", support case {c}"))
+                .unwrap_or_default()
+        ),
+        findings,
+        triage,
+        hops: &hops,
+        marks,
+        files,
+        skipped,
+        by_rule: redactions
+            .by_rule
+            .iter()
+            .map(|(rule, n)| (rule.clone(), *n))
+            .collect(),
+        by_file: reports
+            .iter()
+            .map(|(file, report)| (file.clone(), report.total))
+            .collect(),
+    })
+}
+
+pub(super) fn redaction_report(reports: &[(String, FileReport)]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = reports
+        .iter()
+        .flat_map(|(file, report)| {
+            report.by_rule.iter().map(move |(rule, hits)| json!({"rule": rule, "file": file, "count": hits.count, "lines": hits.lines}))
+        })
+        .collect();
+    json!({ "note": "line numbers: the first 50 per rule and file; counts are exact; values are never recorded", "redactions": rows })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn manifest(
+    settings: &Settings,
+    output: &Output,
+    found: &Discovery,
+    files: &[FileEntry],
+    rules: &RuleSet,
+    redactions: &Redactions,
+    log_level: Option<serde_json::Value>,
+    capture: Option<&crate::capture::CaptureRecord>,
+) -> serde_json::Value {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    json!({
+        "tool": "edgemicro-diag",
+        "version": env!("CARGO_PKG_VERSION"),
+        "schema_version": crate::envelope::SCHEMA_VERSION,
+        "created_at": settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "host": settings.host,
+        "case": settings.case_id,
+        "pairs": found.pairs,
+        "config_dir": PathSource::of(&found.config_dir),
+        "log_dirs": found.log_dirs.iter().map(PathSource::of).collect::<Vec<_>>(),
+        "settings": {
+            "since": time(settings.since),
+            "until": time(settings.until),
+            "max_log_bytes": settings.max_log_bytes,
+            "output": match output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
+        },
+        "files": files,
+        "skipped": found.skipped,
+        "redaction": {
+            "rules_sha256": rules.sha256,
+            "rule_files": rules.files,
+            "total": redactions.total,
+            "by_rule": redactions.by_rule,
+            "pseudonymized": settings.pseudonymize.is_some(),
+        },
+        "capture": capture,
+        "log_level": log_level,
+        "warnings": found.warnings,
+        "logs_newest_first": found.logs.iter().map(log_summary).collect::<Vec<_>>(),
+    })
+}
+
+pub(super) fn log_summary(log: &LogFile) -> serde_json::Value {
+    let modified = log
+        .modified
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let at = chrono::DateTime::from_timestamp(modified as i64, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    json!({"name": log.name, "bytes": log.size, "modified": at, "found_as": log.found_as})
+}
