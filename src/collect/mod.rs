@@ -29,11 +29,13 @@ mod capture;
 mod conclude;
 mod logs;
 mod package;
+mod reproduce;
 
 use capture::*;
 use conclude::*;
 use logs::*;
 use package::*;
+use reproduce::*;
 
 /// Everything known before the first byte is written: the rules, what is on the host, and every
 /// secret value (from the configs, argv, the environment) with its encodings.
@@ -132,51 +134,11 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let output = crate::bundle::resolve_output(settings)?;
     let mut writer = BundleWriter::create(&output, settings.force, settings.started)?;
     // Dropping the switch on any error or signal below restores the level.
-    let switch = match &settings.log_level {
-        Some(level) => {
-            let target = loglevel::Target::find(&settings.config_dir, settings.pair.clone())?;
-            // --reload needs the key, the secret and edgemicro: checked before anything changes.
-            if settings.reload {
-                loglevel::check_reload()?;
-            }
-            Some(loglevel::Switch::set(target, level)?)
-        }
-        None => None,
-    };
-    let mut capture_warnings = Vec::new();
-    let capture = match &settings.capture {
-        Some(spec) => Some(start_capture(settings, spec, front, &mut capture_warnings)?),
-        None => None,
-    };
-    if let Some(switch) = &switch {
-        let before = switch.before.as_deref().unwrap_or("unset");
-        front.say(&format!(
-            "edgemicro.logging.level: {before} -> {} in {}",
-            switch.during,
-            switch.target().file.display()
-        ));
-        if settings.reload {
-            let said = loglevel::reload(switch.target())?;
-            front.say(&format!("edgemicro reload: {said}"));
-        } else {
-            front.say(&switch.target().pickup_hint());
-        }
-        if let Some(warning) = loglevel::header_warning(&switch.during) {
-            front.say(&format!("warning: {warning}"));
-        }
-    }
-    if switch.is_some() || capture.is_some() {
-        front.reproduce(switch.as_ref(), interrupt)?;
-    }
-    let capture = match capture {
-        Some(Ok(running)) => Some(
-            running
-                .finish(front.reproduction_ends_capture(), interrupt)
-                .map(|(file, record)| (Some(file), record))?,
-        ),
-        Some(Err(record)) => Some((None, *record)),
-        None => None,
-    };
+    let Reproduced {
+        switch,
+        capture,
+        capture_warnings,
+    } = reproduce(settings, front, interrupt)?;
     // Discovery after the reproduction: logs written during it are in.
     interrupt.stage("discover")?;
     let Plan {
@@ -306,26 +268,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let files: Vec<FileEntry> = writer.files().to_vec();
     let truncated = files.iter().any(|f| f.truncated);
     // Restored before sealing, so the manifest records the outcome.
-    let log_level = switch.map(|switch| {
-        let target = switch.target().clone();
-        let mut record = json!({"file": target.file, "before": switch.before, "during": switch.during, "reload_command": target.reload_command()});
-        match switch.restore() {
-            Ok(()) => {
-                record["restored"] = true.into();
-                if settings.reload {
-                    match loglevel::reload(&target) {
-                        Ok(said) => record["reloaded"] = said.into(),
-                        Err(e) => found.warnings.push(format!("the level was restored in the file, but `edgemicro reload` failed ({e:#}); run: {}", target.reload_command())),
-                    }
-                }
-            }
-            Err(e) => {
-                record["restored"] = false.into();
-                found.warnings.push(format!("the log level was NOT restored ({e:#}); run `edgemicro-diag log-level restore`"));
-            }
-        }
-        record
-    });
+    let log_level = switch.map(|switch| restore(switch, settings, &mut found.warnings));
     let restored = log_level.as_ref().is_none_or(|l| l["restored"] == true);
     let complete = found.skipped.is_empty()
         && empty_window.is_none()
