@@ -193,6 +193,21 @@ fn configs(h: &mut Host) {
         h.secret("configs"),
         h.keep("pem armour", "-----END ENCRYPTED PRIVATE KEY-----"),
     ));
+    // Secrets used as mapping keys under a credential container (an access key id mapping to
+    // its secret, an API key mapping to its tenant), plain and quoted.
+    for parent in [
+        "credentials",
+        "apiKeys",
+        "aws_access_keys",
+        "secrets",
+        "tokens",
+    ] {
+        y.push_str(&format!("{parent}:\n"));
+        for quote in ["", "'", "\""] {
+            let key = h.secret("mapping keys");
+            y.push_str(&format!("  {quote}{key}{quote}: tenant-{}\n", y.len() % 97));
+        }
+    }
     h.config = y;
 }
 
