@@ -224,11 +224,43 @@ fn triage_stream(triage: &mut Triage, mut reader: impl Read, block: &mut Vec<u8>
     }
 }
 
-fn from_bundle(path: &Path) -> Result<Gathered> {
+/// Calls `f` with each entry of a bundle: a zip, or a directory it was unzipped into (regular
+/// files only, links never followed, names with `/` as in the zip).
+fn each_entry(
+    path: &Path,
+    mut f: impl FnMut(&str, &mut (dyn Read + Send)) -> Result<()>,
+) -> Result<()> {
+    if path.is_dir() {
+        let mut stack = vec![(path.to_path_buf(), String::new(), 0)];
+        while let Some((dir, prefix, depth)) = stack.pop() {
+            for item in std::fs::read_dir(&dir)? {
+                let item = item?;
+                let name = format!("{prefix}{}", item.file_name().to_string_lossy());
+                let kind = item.file_type()?;
+                if kind.is_dir() && depth < 8 {
+                    stack.push((item.path(), format!("{name}/"), depth + 1));
+                } else if kind.is_file() {
+                    let opened = crate::safe_fs::open_in_dir(&dir, &item.file_name())
+                        .map_err(|why| anyhow::anyhow!("`{name}`: {why}"))?;
+                    f(&name, &mut opened.file.take(u64::MAX))?;
+                }
+            }
+        }
+        return Ok(());
+    }
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("`{}` is not a readable zip", path.display()))?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i)?;
+        let name = String::from_utf8_lossy(entry.name_raw()).to_string();
+        f(&name, &mut entry)?;
+    }
+    Ok(())
+}
+
+fn from_bundle(path: &Path) -> Result<Gathered> {
     let mut configs: Vec<(String, Yaml)> = Vec::new();
     let mut sysctl: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut triage = Triage::default();
@@ -236,9 +268,7 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
     let mut ports: Vec<u16> = Vec::new();
     let mut listed = Listed::default();
     let mut buf = Vec::new();
-    for i in 0..zip.len() {
-        let entry = zip.by_index(i)?;
-        let name = String::from_utf8_lossy(entry.name_raw()).to_string();
+    each_entry(path, |name, entry| {
         if name.starts_with("logs/") {
             triage.start_file();
             triage_stream(&mut triage, entry, &mut buf)?;
@@ -285,7 +315,8 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
             // unless told otherwise).
             pcap = Some(crate::analyze::pcap::segments(entry.take(MAX_PCAP))?);
         }
-    }
+        Ok(())
+    })?;
     let capture = match pcap {
         Some(segments) => crate::analyze::pcap::findings(
             &crate::analyze::pcap::connections(&segments, &ports),

@@ -194,7 +194,10 @@ pub struct Triage {
     pub by_hour: BTreeMap<String, Counts>,
     pub first: Option<String>,
     pub last: Option<String>,
+    /// The earliest failing records (by time, whatever order the files are read in).
     pub samples: Vec<String>,
+    #[serde(skip)]
+    sample_ms: Vec<i64>,
     /// What the gateway said of itself at start (`current edgemicro version is 3.3.7`,
     /// `current nodejs version is v18.20.4`): the newest record of each wins.
     pub versions: BTreeMap<String, String>,
@@ -447,8 +450,8 @@ impl Triage {
             self.last_ms = Some(at);
             self.last = Some(shown());
         }
-        if self.samples.len() < SAMPLES && (c.status_502 + c.status_504) > 0 {
-            self.samples.push(text.chars().take(400).collect());
+        if (c.status_502 + c.status_504) > 0 {
+            self.sample(at, text);
         }
     }
 
@@ -483,6 +486,26 @@ impl Triage {
                 self.versions.insert(what.to_string(), value);
             }
         }
+    }
+
+    /// Keeps the `SAMPLES` earliest failing lines, in time order.
+    fn sample(&mut self, at: i64, text: &str) {
+        let slot = if self.samples.len() < SAMPLES {
+            self.samples.push(String::new());
+            self.sample_ms.push(at);
+            self.samples.len() - 1
+        } else {
+            match self.sample_ms.iter().enumerate().max_by_key(|(_, ms)| **ms) {
+                Some((i, latest)) if at < *latest => i,
+                _ => return,
+            }
+        };
+        self.samples[slot] = text.chars().take(400).collect();
+        self.sample_ms[slot] = at;
+        let mut order: Vec<usize> = (0..self.samples.len()).collect();
+        order.sort_by_key(|i| self.sample_ms[*i]);
+        self.samples = order.iter().map(|i| self.samples[*i].clone()).collect();
+        self.sample_ms = order.iter().map(|i| self.sample_ms[*i]).collect();
     }
 
     /// The span of the records read (errors, 5xx and target responses), RFC 3339 UTC.

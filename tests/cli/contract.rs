@@ -319,3 +319,37 @@ fn extracted_bundles_and_directories_are_accepted() {
     );
     assert!(json["total"].as_u64().unwrap() > 0);
 }
+
+/// `analyze DIR` reads a bundle unzipped into a directory exactly as the zip.
+#[test]
+fn analyze_reads_an_unzipped_bundle_like_the_zip() {
+    let t = Test::example();
+    let logs = t.log_dir().display().to_string();
+    let zip = t.path("a.zip").display().to_string();
+    assert!(t
+        .command()
+        .args(["collect", "-y", "-q", "--log-dir", &logs, "-o", &zip])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let dir = t.path("a");
+    assert!(std::process::Command::new("unzip")
+        .args(["-q", &zip, "-d"])
+        .arg(&dir)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let (code, from_zip) = one_object(&t, &["analyze", "--json", &zip], "analyze");
+    assert_eq!(code, 0);
+    let (code, from_dir) = one_object(
+        &t,
+        &["analyze", "--json", &dir.display().to_string()],
+        "analyze",
+    );
+    assert_eq!(code, 0, "{from_dir}");
+    assert_eq!(from_zip["findings"], from_dir["findings"]);
+    assert_eq!(from_zip["logs"]["totals"], from_dir["logs"]["totals"]);
+    assert_eq!(from_dir["logs"]["totals"]["status_502"], 23);
+}
