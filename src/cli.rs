@@ -123,7 +123,7 @@ pub struct ExecTiedArgs {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Analyze this bundle instead of this host
+    /// Analyze this bundle (a .zip, or the directory it was unzipped into) instead of this host
     #[arg(value_name = "BUNDLE.zip")]
     pub bundle: Option<PathBuf>,
 
