@@ -272,6 +272,8 @@ pub struct BundleWriter {
     plain: u64,
     /// Device and inode of the `.partial`: after the rename, the name must lead to it.
     id: (u64, u64),
+    /// `--max-bundle-bytes`: a finished zip larger than this is never put in place.
+    max_bytes: Option<u64>,
 }
 
 /// `bundle.zip` → `bundle.zip.sha256` (what `sha256sum -c` reads).
@@ -345,7 +347,13 @@ impl BundleWriter {
             mtime,
             plain: 0,
             id,
+            max_bytes: None,
         })
+    }
+
+    /// `--max-bundle-bytes`: the limit the finished file must hold (checked before it is named).
+    pub fn limit(&mut self, max: Option<u64>) {
+        self.max_bytes = max;
     }
 
     /// Bytes of zip written so far (compressed data may lag behind what entries were given).
@@ -426,6 +434,16 @@ impl BundleWriter {
         }
         let sha256 = hex::encode(hashing.hasher.finalize());
         let bytes = hashing.bytes;
+        // Over the limit: the .partial is dropped (deleted), nothing is put in place. Logs were
+        // left out to fit; what remains is what every bundle needs.
+        if let (Some(max), Some(_)) = (self.max_bytes, &self.partial) {
+            if bytes > max {
+                bail!(Fail::failure(
+                    format!("the bundle came to {bytes} bytes, more than --max-bundle-bytes {max}; nothing was written"),
+                    format!("raise --max-bundle-bytes to at least {bytes} (configs, findings, facts, the report page and the manifest are always included), or take less log with --since or --max-log-bytes"),
+                ));
+            }
+        }
         match hashing.inner {
             Sink::Stdout(w) => w.finish().context("cannot write the zip to stdout")?,
             Sink::File(w) => {

@@ -133,6 +133,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         .transpose()?;
     let output = crate::bundle::resolve_output(settings)?;
     let mut writer = BundleWriter::create(&output, settings.force, settings.started)?;
+    writer.limit(settings.max_bundle_bytes);
     // Dropping the switch on any error or signal below restores the level.
     let Reproduced {
         switch,
@@ -385,6 +386,7 @@ impl Limits {
                 .max_seconds
                 .and_then(|s| started.checked_add(std::time::Duration::from_secs(s))),
             max_bundle: settings.max_bundle_bytes,
+            // The seal refuses a finished bundle over the limit rather than exceed it.
             reserve: (256 << 10) + 2048 * files as u64,
         }
     }

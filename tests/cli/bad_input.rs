@@ -568,3 +568,41 @@ fn a_read_only_log_dir_is_collected_and_left_as_it_was() {
         0o555
     );
 }
+
+/// `--max-bundle-bytes N` holds for every N: either a bundle no larger than N, or exit 1 with
+/// the size it came to and nothing left behind.
+#[test]
+fn max_bundle_bytes_holds_for_every_limit() {
+    for limit in [
+        512u64,
+        4 << 10,
+        9 << 10,
+        20 << 10,
+        200 << 10,
+        1 << 20,
+        16 << 20,
+    ] {
+        let t = Test::example()
+            .collect("m.zip")
+            .args(["--max-bundle-bytes", &limit.to_string()]);
+        let run = t.run();
+        let bundle = t.path("out/m.zip");
+        match run.code {
+            1 => {
+                assert!(
+                    run.stderr.contains("the bundle came to")
+                        && run.stderr.contains("nothing was written"),
+                    "{limit}: {}",
+                    run.stderr
+                );
+                assert_nothing_left(&t);
+            }
+            0 | 3 => {
+                let size = std::fs::metadata(&bundle).unwrap().len();
+                assert!(size <= limit, "{limit}: a bundle of {size} bytes");
+                sha256sum_check(&bundle);
+            }
+            other => panic!("{limit}: exit {other}: {}", run.stderr),
+        }
+    }
+}
