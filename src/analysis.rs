@@ -110,16 +110,12 @@ pub fn run(req: Request) -> Result<Analysis> {
         lb_idle_timeout_s: req.lb_idle_timeout_s,
         capture,
     });
-    let captured_close_s = findings
-        .iter()
-        .find(|f| f.id == "keepalive-race")
-        .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
     let hops = crate::analyze::hops::chain(
         &keepalive,
         req.lb_idle_timeout_s,
         &probes,
         &triage.idle.estimates(),
-        captured_close_s,
+        &findings,
     );
     Ok(Analysis {
         schema_version: crate::envelope::SCHEMA_VERSION,

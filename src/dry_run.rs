@@ -12,6 +12,12 @@ use crate::settings::{Output, Settings};
 /// Logs compress about 10:1 (bench: 209.8 MB of EMG logs → 20.2 MiB bundle).
 const LOG_RATIO: u64 = 10;
 
+/// The bundle size to expect from configs and logs of these sizes (the wizard's plan and
+/// `--dry-run` say the same number).
+pub fn estimated_bundle_bytes(config_bytes: u64, log_bytes: u64) -> u64 {
+    config_bytes + log_bytes / LOG_RATIO + 4096
+}
+
 #[derive(Debug, Serialize)]
 pub struct Planned {
     pub dry_run: bool,
@@ -94,7 +100,7 @@ pub fn plan(settings: &Settings) -> Result<Planned> {
         skipped: plan.found.skipped.clone(),
         warnings: plan.found.warnings.clone(),
         bytes_to_read: config_bytes + log_bytes,
-        estimated_bundle_bytes: config_bytes + log_bytes / LOG_RATIO + 4096,
+        estimated_bundle_bytes: estimated_bundle_bytes(config_bytes, log_bytes),
         redactions: crate::report::Redactions {
             total: by_rule.values().sum(),
             by_rule,

@@ -32,8 +32,6 @@ use crate::signals::Interrupt;
 /// How much of the logs the preview reads: enough for counts and samples in seconds.
 const PREVIEW_BYTES: u64 = 32 << 20;
 const SAMPLES: usize = 4;
-/// Logs compress about 10:1 (bench: 209.8 MB of EMG logs → 20.2 MiB bundle).
-const LOG_RATIO: u64 = 10;
 
 /// True when a person can answer: stdin and stderr are terminals.
 pub fn has_terminal() -> bool {
@@ -495,7 +493,10 @@ fn show_plan(term: &Term, settings: &Settings, plan: &Plan) -> Result<()> {
         plan.found.configs.len(),
         plan.found.logs.len(),
         human_bytes(log_bytes),
-        human_bytes(config_bytes + log_bytes / LOG_RATIO + 4096),
+        human_bytes(crate::dry_run::estimated_bundle_bytes(
+            config_bytes,
+            log_bytes
+        )),
     ))?;
     for skipped in &plan.found.skipped {
         term.write_line(&format!(

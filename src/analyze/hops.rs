@@ -33,14 +33,19 @@ fn secs(s: f64) -> String {
     format!("{s:.1} s")
 }
 
-/// The hops this evidence knows about: one for the client side, one per target.
+/// The hops this evidence knows about: one for the client side, one per target. A capture's
+/// measured idle close comes from its `keepalive-race` finding.
 pub fn chain(
     keepalive: &KeepAlive,
     lb_idle_timeout_s: Option<u64>,
     probes: &[Probe],
     estimates: &[Estimate],
-    captured_close_s: Option<f64>,
+    findings: &[super::Finding],
 ) -> Vec<Hop> {
+    let captured_close_s = findings
+        .iter()
+        .find(|f| f.id == "keepalive-race")
+        .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
     let emg_s = keepalive.keep_alive_timeout_ms as f64 / 1000.0;
     let emg_source = match (&keepalive.source, keepalive.keep_alive_timeout_set) {
         (Some(file), true) => format!("edgemicro.keep_alive_timeout in {file}"),

@@ -102,17 +102,8 @@ pub(super) fn report_page(
     reports: &[(String, FileReport)],
     reproduced: bool,
 ) -> String {
-    let captured_close_s = findings
-        .iter()
-        .find(|f| f.id == "keepalive-race")
-        .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
-    let hops = crate::analyze::hops::chain(
-        keepalive,
-        None,
-        &[],
-        &triage.idle.estimates(),
-        captured_close_s,
-    );
+    let hops =
+        crate::analyze::hops::chain(keepalive, None, &[], &triage.idle.estimates(), findings);
     let mut marks = Vec::new();
     if reproduced {
         marks.push((

@@ -237,8 +237,9 @@ fn pem_body_only(body: &[u8], tok: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    /// Both passes, as `collect` runs them, with the structure check.
-    fn redact(text: &str) -> String {
+    /// Both passes, as `collect` runs them (with its structure check): the document before,
+    /// the text after, and the document after.
+    fn both_passes(text: &str) -> (Yaml, String, Yaml) {
         let rules = RuleSet::load(&[] as &[&str]).unwrap();
         let yaml = Yaml::parse(text).unwrap();
         let known =
@@ -247,7 +248,13 @@ mod tests {
         let (out, _) = crate::redact::redact_config(&rules, &engine, "t.yaml", text, &yaml)
             .unwrap_or_else(|e| panic!("{e:#}\n{text}"));
         let out = String::from_utf8(out).unwrap();
-        let after = Yaml::parse(&out).unwrap();
+        let after = Yaml::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        (yaml, out, after)
+    }
+
+    /// Both passes; no key path changes.
+    fn redact(text: &str) -> String {
+        let (yaml, out, after) = both_passes(text);
         assert_eq!(
             after.key_paths(),
             yaml.key_paths(),
@@ -374,17 +381,9 @@ mod tests {
         assert!(out.contains("AKIAFAKEKEY0123456789"), "{out}");
     }
 
-    /// Like `redact`, with the structure check that allows redacted keys.
+    /// Both passes where keys may be redacted: as many key paths as before.
     fn redact_keys(text: &str) -> String {
-        let rules = RuleSet::load(&[] as &[&str]).unwrap();
-        let yaml = Yaml::parse(text).unwrap();
-        let known =
-            crate::redact::with_encodings(crate::redact::config_secrets(&rules, &yaml, text));
-        let engine = crate::redact::TextEngine::new(&rules, &known);
-        let (out, _) = crate::redact::redact_config(&rules, &engine, "t.yaml", text, &yaml)
-            .unwrap_or_else(|e| panic!("{e:#}\n{text}"));
-        let out = String::from_utf8(out).unwrap();
-        let after = Yaml::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let (yaml, out, after) = both_passes(text);
         assert_eq!(after.key_paths().len(), yaml.key_paths().len(), "{out}");
         out
     }
