@@ -227,20 +227,15 @@ fn each_entry(
     mut f: impl FnMut(&str, &mut (dyn Read + Send)) -> Result<()>,
 ) -> Result<()> {
     if path.is_dir() {
-        let mut stack = vec![(path.to_path_buf(), String::new(), 0)];
-        while let Some((dir, prefix, depth)) = stack.pop() {
-            for item in std::fs::read_dir(&dir)? {
-                let item = item?;
-                let name = format!("{prefix}{}", item.file_name().to_string_lossy());
-                let kind = item.file_type()?;
-                if kind.is_dir() && depth < 8 {
-                    stack.push((item.path(), format!("{name}/"), depth + 1));
-                } else if kind.is_file() {
-                    let opened = crate::safe_fs::open_in_dir(&dir, &item.file_name())
-                        .map_err(|why| anyhow::anyhow!("`{name}`: {why}"))?;
-                    f(&name, &mut opened.file.take(u64::MAX))?;
-                }
-            }
+        let found = crate::safe_fs::walk(path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        for entry in found
+            .iter()
+            .filter(|e| e.kind == crate::safe_fs::Walked::File)
+        {
+            let opened = crate::safe_fs::open_in_dir(&entry.dir, &entry.file_name)
+                .map_err(|why| anyhow::anyhow!("`{}`: {why}", entry.name))?;
+            f(&entry.name, &mut opened.file.take(u64::MAX))?;
         }
         return Ok(());
     }

@@ -124,24 +124,14 @@ fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
             out.push(path.clone());
             continue;
         }
-        let mut stack = vec![(path.clone(), 0)];
-        let mut found = Vec::new();
-        while let Some((dir, depth)) = stack.pop() {
-            let entries = std::fs::read_dir(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot list `{}`: {e}", dir.display()))?;
-            for entry in entries.flatten() {
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                if kind.is_dir() && depth < 8 {
-                    stack.push((entry.path(), depth + 1));
-                } else if kind.is_file() && found.len() < 100_000 {
-                    found.push(entry.path());
-                }
-            }
-        }
-        found.sort();
-        out.extend(found);
+        let found = crate::safe_fs::walk(path)
+            .map_err(|e| anyhow::anyhow!("cannot list `{}`: {e}", path.display()))?;
+        out.extend(
+            found
+                .into_iter()
+                .filter(|e| e.kind == crate::safe_fs::Walked::File)
+                .map(|e| e.dir.join(e.file_name)),
+        );
     }
     Ok(out)
 }

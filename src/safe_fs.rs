@@ -66,6 +66,66 @@ fn special_reason(meta: &Metadata) -> String {
 }
 
 /// What a file that is not a regular file is, in words for a reason.
+/// What `walk` found below a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walked {
+    File,
+    /// A symbolic link: reported, never followed.
+    Link,
+    /// A FIFO, socket or device: never opened by a walk.
+    Other,
+}
+
+/// One entry below the walked directory: its name relative to it (`logs/a.log`), the directory
+/// it is in and its own name (for `open_in_dir`), and its kind.
+#[derive(Debug, Clone)]
+pub struct WalkEntry {
+    pub name: String,
+    pub dir: PathBuf,
+    pub file_name: std::ffi::OsString,
+    pub kind: Walked,
+}
+
+/// Every entry but directories below `root`, links never followed, at most `WALK_DEPTH` levels
+/// and `WALK_FILES` entries, sorted by name: how an unzipped bundle or a directory given to
+/// `redact` is read.
+pub fn walk(root: &Path) -> io::Result<Vec<WalkEntry>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), String::new(), 0)];
+    while let Some((dir, prefix, depth)) = stack.pop() {
+        for item in std::fs::read_dir(&dir)? {
+            let item = item?;
+            let name = format!("{prefix}{}", item.file_name().to_string_lossy());
+            let kind = item.file_type()?;
+            let kind = if kind.is_dir() {
+                if depth < WALK_DEPTH {
+                    stack.push((item.path(), format!("{name}/"), depth + 1));
+                }
+                continue;
+            } else if kind.is_file() {
+                Walked::File
+            } else if kind.is_symlink() {
+                Walked::Link
+            } else {
+                Walked::Other
+            };
+            if out.len() < WALK_FILES {
+                out.push(WalkEntry {
+                    name,
+                    dir: dir.clone(),
+                    file_name: item.file_name(),
+                    kind,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+const WALK_DEPTH: usize = 8;
+const WALK_FILES: usize = 100_000;
+
 pub fn kind_of(meta: &Metadata) -> &'static str {
     let kind = meta.file_type();
     if kind.is_fifo() {
