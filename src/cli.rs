@@ -310,6 +310,11 @@ pub struct CollectArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
+    /// Yield to the gateway: run at nice 19 and in the idle I/O class (ionice -c 3), as
+    /// `sos report --low-priority` does; slower on a busy host, unnoticed by its traffic
+    #[arg(long, env = "EDGEMICRO_DIAG_LOW_PRIORITY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub low_priority: bool,
+
     /// Read EDGEMICRO_CONFIG (and the key/secret to redact) from this running edgemicro's
     /// environment (/proc/PID/environ): the docker/Kubernetes way of configuring EMG
     #[arg(long, env = "EDGEMICRO_DIAG_FROM_PID", value_name = "PID")]

@@ -367,37 +367,18 @@ fn run_bounded(program: &str, args: &[&str], limit: Duration) -> Option<String> 
 }
 
 pub fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut found: Vec<Process> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != me)
-        .filter_map(|pid| {
-            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let argv: Vec<String> = raw
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            let is_emg = argv
-                .iter()
-                .take(3)
-                .any(|a| a.contains("edgemicro") && !a.contains("edgemicro-diag"));
-            is_emg.then(|| Process {
-                pid,
-                argv: redact_argv(&argv, secrets),
-                cwd: std::fs::read_link(format!("/proc/{pid}/cwd"))
-                    .ok()
-                    .map(|p| p.display().to_string()),
-                max_open_files: max_open_files(format!("/proc/{pid}/limits")),
-                node_version: running_node_version(pid),
-            })
+    crate::running::edgemicro()
+        .into_iter()
+        .map(|p| Process {
+            pid: p.pid,
+            argv: redact_argv(&p.argv, secrets),
+            cwd: std::fs::read_link(format!("/proc/{}/cwd", p.pid))
+                .ok()
+                .map(|c| c.display().to_string()),
+            max_open_files: max_open_files(format!("/proc/{}/limits", p.pid)),
+            node_version: running_node_version(p.pid),
         })
-        .collect();
-    found.sort_by_key(|p| p.pid);
-    found
+        .collect()
 }
 
 /// Replaces the values of `-k KEY`, `--secret=S` and the like, and of `NAME_TOKEN=V` style

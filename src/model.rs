@@ -18,6 +18,11 @@ pub enum Source {
     Env(&'static str),
     /// `sudo edgemicro-diag …`: the home of the user who ran sudo, not root's.
     SudoUser(String),
+    /// The config dir a running edgemicro reads (`how`: its -c, its $HOME, its user's home).
+    Running {
+        pid: u32,
+        how: &'static str,
+    },
     Config {
         file: PathBuf,
         key: &'static str,
@@ -33,6 +38,7 @@ impl fmt::Display for Source {
             Source::Flag(flag) => write!(f, "{flag}"),
             Source::Env(var) => write!(f, "${var}"),
             Source::SudoUser(user) => write!(f, "the home of {user}, who ran sudo"),
+            Source::Running { pid, how } => write!(f, "the running edgemicro (pid {pid}, {how})"),
             Source::Config { file, key } => write!(f, "{key} in {}", file.display()),
             Source::Wizard => f.write_str("entered in the wizard"),
             Source::Default => f.write_str("default"),

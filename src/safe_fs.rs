@@ -151,13 +151,13 @@ fn is_deceptive(c: char) -> bool {
 }
 
 /// A host file name as a bundle entry name: bytes that are not UTF-8, control characters,
-/// reordering marks, `\` (a path separator where support engineers unzip) and `%` itself
-/// become `%XX`. The mapping is one to one, so two names never become the same entry.
+/// reordering marks, `\` and `:` (a path separator and a drive or stream mark where support
+/// engineers unzip; zip writers strip what comes before them) and `%` itself become `%XX`. The mapping is one to one, so two names never become the same entry.
 pub fn entry_name(raw: &std::ffi::OsStr) -> String {
     let mut out = String::with_capacity(raw.len());
     for chunk in raw.as_encoded_bytes().utf8_chunks() {
         for c in chunk.valid().chars() {
-            if is_deceptive(c) || c == '\\' || c == '%' {
+            if is_deceptive(c) || matches!(c, '\\' | ':' | '%') {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
                     out.push_str(&format!("%{b:02X}"));
@@ -331,6 +331,9 @@ mod tests {
             b"edgemicro-\xe2\x80\xaegol.exe.log",
             b"edgemicro-\xc2\x9b2J.log",
             b"edgemicro-plain.log",
+            b"edgemicro.log-2021-06-23T03:00",
+            b"C:edgemicro.log",
+            b"edgemicro-\xc3\xa9t\xc3\xa9.log",
         ];
         let escaped: Vec<String> = names
             .iter()
@@ -339,7 +342,13 @@ mod tests {
         let unique: std::collections::BTreeSet<&String> = escaped.iter().collect();
         assert_eq!(unique.len(), names.len(), "{escaped:?}");
         for e in &escaped {
-            assert!(!e.chars().any(|c| is_deceptive(c) || c == '\\'), "{e:?}");
+            assert!(
+                !e.chars().any(|c| is_deceptive(c) || c == '\\' || c == ':'),
+                "{e:?}"
+            );
+            // A zip writer keeps the name as given: the manifest and the zip agree.
+            let name = format!("logs/{e}");
+            assert_eq!(rawzip::path::ZipFilePath::from_str(&name).as_str(), name);
         }
         assert_eq!(escaped[0], "edgemicro-%FF.log");
         assert_eq!(escaped[2], "edgemicro-%25FF.log");

@@ -59,6 +59,8 @@ pub struct Settings {
     pub dry_run: bool,
     /// `--reload`: `edgemicro reload` after the switch and after the restore.
     pub reload: bool,
+    /// `--low-priority`: nice 19 and the idle I/O class for the whole run.
+    pub low_priority: bool,
     /// What flags and the environment answered, in command-line order: the wizard asks only
     /// the rest and shows these with where they came from.
     pub given: Vec<Given>,
@@ -188,6 +190,7 @@ impl Settings {
             follow_hardlinks: args.follow_hardlinks,
             dry_run: args.dry_run,
             reload: args.reload,
+            low_priority: args.low_priority,
             given: given(matches),
             ..base
         })
@@ -222,6 +225,7 @@ impl Settings {
             follow_hardlinks: false,
             dry_run: false,
             reload: false,
+            low_priority: false,
             given: Vec::new(),
         }
     }
@@ -234,6 +238,8 @@ impl Settings {
 pub struct Home {
     pub path: Option<PathBuf>,
     pub source: Source,
+    /// The config dir itself, when it is not `path/.edgemicro` (a running edgemicro's `-c`).
+    pub config_dir: Option<PathBuf>,
 }
 
 impl Home {
@@ -251,15 +257,24 @@ impl Home {
                     .is_dir()
                     .then_some((user, entry.dir))
             });
-        match sudo {
-            Some((user, dir)) => Home {
+        if let Some((user, dir)) = sudo {
+            return Home {
                 path: Some(dir),
                 source: Source::SudoUser(user),
-            },
-            None => Home {
+                config_dir: None,
+            };
+        }
+        if let Some((dir, source)) = running_config_dir() {
+            return Home {
                 path: own,
-                source: Source::Default,
-            },
+                source,
+                config_dir: Some(dir),
+            };
+        }
+        Home {
+            path: own,
+            source: Source::Default,
+            config_dir: None,
         }
     }
 
@@ -268,7 +283,34 @@ impl Home {
         Home {
             path,
             source: Source::Default,
+            config_dir: None,
         }
+    }
+}
+
+/// The one config dir the running edgemicro reads, when this process may read it: as root
+/// (a root shell, cron, a bot) any user's, otherwise only our own user's. Several gateways
+/// with different dirs are not guessed between.
+fn running_config_dir() -> Option<(PathBuf, Source)> {
+    let euid = nix::unistd::geteuid();
+    let mut dirs: Vec<(PathBuf, Source)> = crate::running::edgemicro()
+        .into_iter()
+        .filter(|p| euid.is_root() || p.uid == euid.as_raw())
+        .filter_map(|p| {
+            let (dir, how) = p.config_dir()?;
+            let how = match how {
+                crate::running::How::Flag => "its -c",
+                crate::running::How::Home => "its $HOME",
+                crate::running::How::UserHome => "its user's home",
+            };
+            Some((dir, Source::Running { pid: p.pid, how }))
+        })
+        .collect();
+    dirs.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the lowest pid (the master) stays first
+    dirs.dedup_by(|a, b| a.0 == b.0);
+    match dirs.len() {
+        1 => dirs.pop(),
+        _ => None,
     }
 }
 
@@ -288,7 +330,12 @@ pub fn resolve_emg(
             };
             Located { value: dir, source }
         }
-        None => match home
+        None => match home.config_dir {
+            Some(dir) => Located {
+                value: dir,
+                source: home.source,
+            },
+            None => match home
             .path
             .filter(|h| !h.as_os_str().is_empty() && h.is_absolute())
         {
@@ -299,9 +346,10 @@ pub fn resolve_emg(
             None => {
                 return Err(crate::exit::Fail::usage(
                     "HOME is not set (or not an absolute path), so there is no $HOME/.edgemicro to read",
-                    "name the EMG config dir with -c DIR (or EDGEMICRO_CONFIG_DIR), e.g. -c /home/edgemicro/.edgemicro; under sudo, the invoking user's ~/.edgemicro is used when it exists",
+                    "name the EMG config dir with -c DIR (or EDGEMICRO_CONFIG_DIR), e.g. -c /home/edgemicro/.edgemicro; under sudo, the invoking user's ~/.edgemicro is used when it exists, then the one a running edgemicro reads",
                 ))
             }
+        },
         },
     };
     let pair = args

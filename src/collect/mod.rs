@@ -119,6 +119,8 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
 
 fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
     let started = Instant::now();
+    // Before the bundle's workers start: they inherit it.
+    let lowered = settings.low_priority.then(crate::priority::lower);
     let rules = RuleSet::load(&settings.rules)?;
     if settings.pseudonymize.is_some() && settings.output == Output::Stdout {
         return Err(crate::exit::Fail::usage(
@@ -150,6 +152,11 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     } = Plan::build(settings, rules)?;
     interrupt.check()?;
     found.warnings.extend(capture_warnings);
+    found.warnings.extend(
+        lowered
+            .and_then(|l| l.note)
+            .map(|n| format!("--low-priority: {n}")),
+    );
     if switch.is_none() {
         found
             .warnings

@@ -15,6 +15,7 @@ mod house;
 mod install;
 mod leaks;
 mod loglevel;
+mod perf;
 mod pseudonyms;
 mod report_page;
 mod shapes;

@@ -1,0 +1,179 @@
+//! What the speed work must never change (issue #22): the same input gives the same bundle
+//! bytes whatever the number of cores compressing it, the zip stays one that every reader
+//! opens, and `--low-priority` really lowers every thread. Speed itself is measured in the
+//! benchmark (`bench/run.sh`), never here.
+
+use crate::harness::*;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Each log entry's compressed bytes, as stored in the zip.
+fn raw_log_entries(zip: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index_raw(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        if name.starts_with("logs/") {
+            let mut raw = Vec::new();
+            f.read_to_end(&mut raw).unwrap();
+            out.push((name, raw));
+        }
+    }
+    out
+}
+
+fn taskset_available() -> bool {
+    Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn compressed_logs_do_not_depend_on_the_number_of_cores() {
+    if !taskset_available() {
+        panic!("taskset (util-linux) is needed to run on one core");
+    }
+    // Sizes around the compressor's piece size (256 KiB): under, at, over, many pieces.
+    let make = || {
+        let mut t = Test::minimal();
+        for (i, n) in [(1, 100_000), (2, 262_144), (3, 262_145), (4, 3_000_000)] {
+            t = t.log(&format!("edgemicro-h-{i}-api.log"), noisy_log(i, n));
+        }
+        t
+    };
+    let mut bundles = Vec::new();
+    let mut last = None;
+    for (name, one_core) in [("all.zip", false), ("one.zip", true), ("again.zip", false)] {
+        let t = make().collect(name).args(["-q"]);
+        let mut cmd = t.command();
+        if one_core {
+            let inner = cmd;
+            cmd = Command::new("taskset");
+            cmd.args(["-c", "0"])
+                .arg(inner.get_program())
+                .args(inner.get_args());
+            cmd.env_clear()
+                .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            cmd.current_dir(inner.get_current_dir().unwrap());
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let zip = t.path("out").join(name);
+        unzip_test(&zip);
+        sha256sum_check(&zip);
+        bundles.push(raw_log_entries(&zip));
+        last = Some((t, zip));
+    }
+    assert_eq!(bundles[0].len(), 4);
+    for other in &bundles[1..] {
+        assert_eq!(other.len(), bundles[0].len());
+        for (name, a) in &bundles[0] {
+            // Order follows the files' times, which differ between the test's copies.
+            let (_, b) = other.iter().find(|(n, _)| n == name).unwrap();
+            if a != b {
+                let at = a.iter().zip(b).position(|(x, y)| x != y);
+                panic!(
+                    "{name}: compressed bytes differ between runs: {} vs {} bytes, first at {at:?}",
+                    a.len(),
+                    b.len()
+                );
+            }
+        }
+    }
+    // And what comes out is what went in.
+    let (_t, zip) = last.unwrap();
+    let entries = unzip_all(&zip);
+    assert_eq!(
+        entry(&entries, "logs/edgemicro-h-4-api.log"),
+        noisy_log(4, 3_000_000).as_bytes()
+    );
+}
+
+/// Nice value of every thread of `pid` (field 19 of /proc/PID/task/TID/stat).
+fn nice_values(pid: u32) -> Vec<i64> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap_or_default();
+        // The command name may hold spaces: fields count from after its closing parenthesis.
+        if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
+            if let Some(nice) = rest.split_whitespace().nth(16) {
+                out.push(nice.parse().unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn io_class(pid: u32) -> String {
+    let out = Command::new("ionice")
+        .args(["-p", &pid.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Starts a collect that waits on an open stdin (`--stdin-log`), so its threads can be looked
+/// at while it runs; returns what they showed, then lets it finish.
+fn priorities_while_running(t: &Test) -> (Vec<i64>, String, serde_json::Value) {
+    let mut child = t
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"2026-01-01T00:00:01.000Z info 1 waiting\n").unwrap();
+    let pid = child.id();
+    // The bundle's compressor threads exist once the output is open; wait for them.
+    let started = Instant::now();
+    let mut nice = nice_values(pid);
+    while nice.len() < 3 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        nice = nice_values(pid);
+    }
+    let class = io_class(pid);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (nice, class, json)
+}
+
+#[test]
+fn low_priority_lowers_every_thread_and_the_disk() {
+    for (how, flag, env) in [
+        ("flag", Some("--low-priority"), None),
+        ("env", None, Some("yes")),
+        ("neither", None, None),
+    ] {
+        let mut t = Test::minimal()
+            .log(
+                "edgemicro-h-1-api.log",
+                "2026-01-01T00:00:00.000Z info 1 x\n",
+            )
+            .collect("t.zip")
+            .args(["--json", "--stdin-log", "follow.log"]);
+        if let Some(flag) = flag {
+            t = t.args([flag]);
+        }
+        if let Some(v) = env {
+            t = t.env("EDGEMICRO_DIAG_LOW_PRIORITY", v);
+        }
+        let (nice, class, json) = priorities_while_running(&t);
+        assert_eq!(json["exit_code"], 0, "{how}: {json}");
+        assert!(nice.len() >= 3, "{how}: threads seen: {nice:?}");
+        if how == "neither" {
+            assert!(nice.iter().all(|&n| n == 0), "{how}: {nice:?}");
+            assert!(!class.starts_with("idle"), "{how}: {class}");
+        } else {
+            assert!(nice.iter().all(|&n| n == 19), "{how}: {nice:?}");
+            assert!(class.starts_with("idle"), "{how}: {class}");
+        }
+    }
+}
