@@ -24,21 +24,30 @@ const WINDOW: usize = 32 << 10;
 /// More workers than this buys little on a gateway and costs memory.
 const MAX_WORKERS: usize = 4;
 
-struct Job {
+/// One piece's buffers: they go to a worker and come back to be used again, so a long run
+/// allocates no more of them than are ever in flight.
+#[derive(Default)]
+struct Buffers {
     data: Vec<u8>,
     dictionary: Vec<u8>,
+    out: Vec<u8>,
+}
+
+struct Job {
+    buffers: Buffers,
     last: bool,
-    reply: SyncSender<io::Result<Vec<u8>>>,
+    reply: SyncSender<io::Result<Buffers>>,
 }
 
 struct Pending {
     plain: usize,
-    reply: Receiver<io::Result<Vec<u8>>>,
+    reply: Receiver<io::Result<Buffers>>,
 }
 
 pub(crate) struct Deflater {
     chunk: Vec<u8>,
     window: Vec<u8>,
+    spare: Vec<Buffers>,
     pending: VecDeque<Pending>,
     depth: usize,
     jobs: Option<SyncSender<Job>>,
@@ -62,8 +71,9 @@ impl Deflater {
         Deflater {
             chunk: Vec::with_capacity(CHUNK),
             window: Vec::new(),
+            spare: Vec::new(),
             pending: VecDeque::new(),
-            depth: 2 * n,
+            depth: n + 1,
             jobs: Some(tx),
             workers,
         }
@@ -92,9 +102,17 @@ impl Deflater {
     pub(crate) fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
         self.submit(true, out)?;
         while let Some(p) = self.pending.pop_front() {
-            out.write_all(&receive(&p)?)?;
+            self.write_out(&p, out)?;
         }
         self.window.clear();
+        Ok(())
+    }
+
+    /// A finished piece to `out`; its buffers are kept for the next one.
+    fn write_out(&mut self, p: &Pending, out: &mut impl Write) -> io::Result<()> {
+        let buffers = p.reply.recv().map_err(|_| worker_gone())??;
+        out.write_all(&buffers.out)?;
+        self.spare.push(buffers);
         Ok(())
     }
 
@@ -108,18 +126,22 @@ impl Deflater {
     fn submit(&mut self, last: bool, out: &mut impl Write) -> io::Result<()> {
         while self.pending.len() >= self.depth {
             let p = self.pending.pop_front().expect("depth is at least 2");
-            out.write_all(&receive(&p)?)?;
+            self.write_out(&p, out)?;
         }
-        let data = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
-        let dictionary = std::mem::take(&mut self.window);
+        let mut buffers = self.spare.pop().unwrap_or_default();
+        buffers.data.clear();
+        buffers.dictionary.clear();
+        std::mem::swap(&mut buffers.data, &mut self.chunk);
+        std::mem::swap(&mut buffers.dictionary, &mut self.window);
         if !last {
-            self.window = data[data.len().saturating_sub(WINDOW)..].to_vec();
+            let tail = &buffers.data[buffers.data.len().saturating_sub(WINDOW)..];
+            self.window.extend_from_slice(tail);
         }
+        self.chunk.reserve(CHUNK);
         let (reply, rx) = mpsc::sync_channel(1);
-        let plain = data.len();
+        let plain = buffers.data.len();
         let job = Job {
-            data,
-            dictionary,
+            buffers,
             last,
             reply,
         };
@@ -146,10 +168,6 @@ fn worker_gone() -> io::Error {
     io::Error::other("a compression worker stopped")
 }
 
-fn receive(p: &Pending) -> io::Result<Vec<u8>> {
-    p.reply.recv().map_err(|_| worker_gone())?
-}
-
 fn work(jobs: &Mutex<Receiver<Job>>, level: u32) {
     loop {
         let job = match jobs.lock() {
@@ -162,36 +180,45 @@ fn work(jobs: &Mutex<Receiver<Job>>, level: u32) {
         // A fresh compressor per piece: zlib-rs's reset keeps the old window, which its match
         // finder reads, so a reused one makes output depend on which worker had which piece.
         let mut z = Compress::new(Compression::new(level), false);
-        let _ = job.reply.send(piece(&mut z, &job));
+        let Job {
+            mut buffers,
+            last,
+            reply,
+        } = job;
+        let done = piece(&mut z, &mut buffers, last).map(|()| buffers);
+        let _ = reply.send(done);
     }
 }
 
-/// One piece of raw deflate: sync-flushed (more follows) or finished (the stream's end).
-fn piece(z: &mut Compress, job: &Job) -> io::Result<Vec<u8>> {
-    if !job.dictionary.is_empty() {
-        z.set_dictionary(&job.dictionary)
-            .map_err(io::Error::other)?;
+/// One piece of raw deflate into `b.out`: sync-flushed (more follows) or finished (the
+/// stream's end).
+fn piece(z: &mut Compress, b: &mut Buffers, last: bool) -> io::Result<()> {
+    if !b.dictionary.is_empty() {
+        z.set_dictionary(&b.dictionary).map_err(io::Error::other)?;
     }
-    let flush = if job.last {
+    let flush = if last {
         FlushCompress::Finish
     } else {
         FlushCompress::Sync
     };
     let start = z.total_in();
-    let mut out = Vec::with_capacity(job.data.len() / 4 + 64);
+    let out = &mut b.out;
+    out.clear();
+    // Room for incompressible data in one go (stored blocks add 5 bytes per 64 KiB).
+    out.reserve(b.data.len() + b.data.len() / 1024 + 64);
     loop {
         let read = (z.total_in() - start) as usize;
         let status = z
-            .compress_vec(&job.data[read..], &mut out, flush)
+            .compress_vec(&b.data[read..], out, flush)
             .map_err(io::Error::other)?;
-        let all_in = (z.total_in() - start) as usize == job.data.len();
+        let all_in = (z.total_in() - start) as usize == b.data.len();
         // zlib's rule: a flush is complete when it returns with room to spare.
         let done = match flush {
             FlushCompress::Finish => status == Status::StreamEnd,
             _ => all_in && out.len() < out.capacity(),
         };
         if done {
-            return Ok(out);
+            return Ok(());
         }
         out.reserve(out.capacity().max(4096));
     }
