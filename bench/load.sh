@@ -50,7 +50,7 @@ window() { # $1 = label, $2 = none | normal | low
   local cpid=""
   [ "$mode" = low ] && flags=(--low-priority)
   if [ "$mode" != none ]; then
-    /usr/bin/time -f "%e %U %S" -o "$run/time" "$bin" collect -y -q -c "$corpus/config" --log-dir "$corpus/logs" -o "$run/b.zip" "${flags[@]}" &
+    /usr/bin/time -f "%e %U %S" -o "$run/time" "$bin" collect -y -q -c "$corpus/config" --log-dir "$corpus/logs" -o "$run/b.zip" "${flags[@]}" > /dev/null &
     cpid=$!
   fi
   read -r rps failed < <(node "$run/load.js" "$gport" "$secs")
