@@ -21,6 +21,9 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 const CHUNK: usize = 1 << 18;
 /// Deflate's window: what a piece may refer back to.
 const WINDOW: usize = 32 << 10;
+/// A piece this long fills deflate's whole 64 KiB window (twice 32 KiB) with its own bytes
+/// before the end of its input, with room to spare.
+const FULL: usize = 4 * WINDOW;
 /// More workers than this buys little on a gateway and costs memory.
 const MAX_WORKERS: usize = 4;
 
@@ -169,6 +172,7 @@ fn worker_gone() -> io::Error {
 }
 
 fn work(jobs: &Mutex<Receiver<Job>>, level: u32) {
+    let mut kept: Option<Compress> = None;
     loop {
         let job = match jobs.lock() {
             Ok(rx) => match rx.recv() {
@@ -177,16 +181,28 @@ fn work(jobs: &Mutex<Receiver<Job>>, level: u32) {
             },
             Err(_) => return,
         };
-        // A fresh compressor per piece: zlib-rs's reset keeps the old window, which its match
-        // finder reads, so a reused one makes output depend on which worker had which piece.
-        let mut z = Compress::new(Compression::new(level), false);
         let Job {
             mut buffers,
             last,
             reply,
         } = job;
-        let done = piece(&mut z, &mut buffers, last).map(|()| buffers);
-        let _ = reply.send(done);
+        // zlib-rs's reset keeps the old window, and its match finder reads past the end of the
+        // input: a piece that never filled the whole window would see another piece's bytes,
+        // and the output would depend on which worker had it. A full piece overwrites every
+        // byte of the window before the end of its input, so a reset compressor is a fresh one
+        // to it; any shorter piece gets a fresh compressor (zeroed window).
+        let done = if buffers.data.len() >= FULL {
+            let z = kept.get_or_insert_with(|| Compress::new(Compression::new(level), false));
+            z.reset();
+            piece(z, &mut buffers, last)
+        } else {
+            piece(
+                &mut Compress::new(Compression::new(level), false),
+                &mut buffers,
+                last,
+            )
+        };
+        let _ = reply.send(done.map(|()| buffers));
     }
 }
 
@@ -296,7 +312,8 @@ mod tests {
     }
 
     /// Entries of several sizes through one pool in many orders, after other work: each entry
-    /// comes out the same every time, whichever worker had which of its pieces before.
+    /// comes out exactly as a fresh compressor for every piece makes it, whichever worker had
+    /// which of its pieces before (full pieces reuse a reset compressor, short ones never do).
     #[test]
     fn an_entry_does_not_depend_on_what_the_workers_did_before() {
         // Lines of hex noise: long matches are rare, so the match finder looks far and wide.
@@ -316,20 +333,37 @@ mod tests {
             }
             out
         };
-        let logs: Vec<Vec<u8>> = [(1, 100_000), (2, CHUNK), (3, CHUNK + 1), (4, 3_000_000)]
-            .into_iter()
-            .map(|(s, n)| noisy(s, n))
-            .collect();
+        let logs: Vec<Vec<u8>> = [
+            (1, 100_000),
+            (2, CHUNK),
+            (3, CHUNK + 1),
+            (4, 5 * CHUNK + 999),
+        ]
+        .into_iter()
+        .map(|(s, n)| noisy(s, n))
+        .collect();
         let small = b"{\"a\": 1}\n".repeat(300);
-        let mut reference: Option<Vec<Vec<u8>>> = None;
-        for order in [
-            [0, 1, 2, 3],
-            [3, 2, 1, 0],
-            [1, 3, 0, 2],
-            [2, 0, 3, 1],
-            [3, 0, 1, 2],
-            [0, 3, 2, 1],
-        ] {
+        // What a fresh compressor for every piece makes, one piece after the other.
+        let fresh = |data: &[u8]| {
+            let mut out = Vec::new();
+            let mut pieces: Vec<&[u8]> = data.chunks(CHUNK).collect();
+            if data.len() % CHUNK == 0 {
+                pieces.push(&[]);
+            }
+            for (i, p) in pieces.iter().enumerate() {
+                let mut b = Buffers {
+                    data: p.to_vec(),
+                    dictionary: data[(i * CHUNK).saturating_sub(WINDOW)..i * CHUNK].to_vec(),
+                    out: Vec::new(),
+                };
+                let mut z = Compress::new(Compression::new(5), false);
+                piece(&mut z, &mut b, i + 1 == pieces.len()).unwrap();
+                out.extend_from_slice(&b.out);
+            }
+            out
+        };
+        let reference: Vec<Vec<u8>> = logs.iter().map(|l| fresh(l)).collect();
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]] {
             for warm in 0..3 {
                 let mut d = Deflater::new(5);
                 let mut outs = vec![Vec::new(); logs.len()];
@@ -342,16 +376,12 @@ mod tests {
                     d.write(&logs[k], &mut outs[k]).unwrap();
                     d.finish(&mut outs[k]).unwrap();
                 }
-                match &reference {
-                    None => reference = Some(outs),
-                    Some(r) => {
-                        for k in 0..logs.len() {
-                            assert!(
-                                r[k] == outs[k],
-                                "entry {k} differs in order {order:?} after {warm}"
-                            );
-                        }
-                    }
+                for k in 0..logs.len() {
+                    assert!(
+                        reference[k] == outs[k],
+                        "entry {k} differs from fresh compressors in order {order:?} after {warm}"
+                    );
+                    assert_eq!(inflate(&outs[k]), logs[k]);
                 }
             }
         }
