@@ -347,7 +347,7 @@ mod tests {
         let fresh = |data: &[u8]| {
             let mut out = Vec::new();
             let mut pieces: Vec<&[u8]> = data.chunks(CHUNK).collect();
-            if data.len() % CHUNK == 0 {
+            if data.len().is_multiple_of(CHUNK) {
                 pieces.push(&[]);
             }
             for (i, p) in pieces.iter().enumerate() {
