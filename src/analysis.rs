@@ -116,6 +116,7 @@ pub fn run(req: Request) -> Result<Analysis> {
         &probes,
         &triage.idle.estimates(),
         &findings,
+        triage.versions.get("nodejs").map(String::as_str),
     );
     Ok(Analysis {
         schema_version: crate::envelope::SCHEMA_VERSION,

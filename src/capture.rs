@@ -42,7 +42,7 @@ pub struct CaptureSpec {
 /// What the manifest and the JSON say about the capture.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CaptureRecord {
-    pub status: &'static str,
+    pub status: crate::model::CaptureStatus,
     pub file: Option<String>,
     pub interface: String,
     pub filter: String,
@@ -191,7 +191,7 @@ pub fn start(
 ) -> std::result::Result<Running, Box<CaptureRecord>> {
     let snaplen = if spec.payload { 0 } else { HEADER_SNAPLEN };
     let mut record = CaptureRecord {
-        status: "skipped",
+        status: crate::model::CaptureStatus::Skipped,
         interface: spec.interface.clone(),
         filter: filter.clone(),
         snaplen,
@@ -375,7 +375,7 @@ impl Running {
             .expect("finish runs once")
             .join()
             .map_err(|_| anyhow::anyhow!("the capture copier failed"))??;
-        self.record.status = "captured";
+        self.record.status = crate::model::CaptureStatus::Captured;
         self.record.bytes = bytes;
         Ok((file, std::mem::take(&mut self.record)))
     }

@@ -6,6 +6,7 @@
 //! so the page stays small whatever the logs hold. Every chart has a text alternative and a
 //! table with the same numbers.
 
+use crate::model::FindingId;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::analyze::hops::Hop;
@@ -380,7 +381,7 @@ fn hop_chain(hops: &[Hop]) -> Markup {
 fn capture(findings: &[Finding]) -> Markup {
     let examples: Vec<&serde_json::Value> = findings
         .iter()
-        .filter(|f| f.id == "keepalive-race")
+        .filter(|f| f.id == FindingId::KeepaliveRace)
         .filter_map(|f| f.evidence.get("examples")?.as_array())
         .flatten()
         .take(3)

@@ -79,3 +79,146 @@ pub struct Skipped {
     pub source: String,
     pub reason: String,
 }
+
+/// A finding's stable id: the contract (`findings.json`, `--json`, the JSON Schema) spells it
+/// in kebab-case; code compares the enum, never the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingId {
+    KeepaliveRace,
+    NoKeepAlive,
+    TargetHangup,
+    ClientAbort,
+    Timeout,
+    Refused,
+    Dns,
+    Tls,
+    HeaderOverflow,
+    TargetAbortedResponse,
+    LbKeepaliveOrder,
+    /// Nothing found.
+    #[serde(rename = "none")]
+    Nothing,
+}
+
+impl FindingId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingId::KeepaliveRace => "keepalive-race",
+            FindingId::NoKeepAlive => "no-keep-alive",
+            FindingId::TargetHangup => "target-hangup",
+            FindingId::ClientAbort => "client-abort",
+            FindingId::Timeout => "timeout",
+            FindingId::Refused => "refused",
+            FindingId::Dns => "dns",
+            FindingId::Tls => "tls",
+            FindingId::HeaderOverflow => "header-overflow",
+            FindingId::TargetAbortedResponse => "target-aborted-response",
+            FindingId::LbKeepaliveOrder => "lb-keepalive-order",
+            FindingId::Nothing => "none",
+        }
+    }
+}
+
+impl fmt::Display for FindingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How much a finding matters: `high` explains 502s seen, `medium` is a condition that
+/// produces them, `info` is context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    High,
+    Medium,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod finding_tests {
+    use super::*;
+
+    /// The enum and the text of the contract agree (serde's spelling is what the JSON carries).
+    #[test]
+    fn ids_and_severities_serialize_as_their_text() {
+        use FindingId::*;
+        for id in [
+            KeepaliveRace,
+            NoKeepAlive,
+            TargetHangup,
+            ClientAbort,
+            Timeout,
+            Refused,
+            Dns,
+            Tls,
+            HeaderOverflow,
+            TargetAbortedResponse,
+            LbKeepaliveOrder,
+            Nothing,
+        ] {
+            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
+        }
+        for s in [Severity::High, Severity::Medium, Severity::Info] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        // The published schema lists exactly these ids.
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/edgemicro-diag.schema.json")).unwrap();
+        let text = schema.to_string();
+        let listed = text
+            .split(r#""id":{"enum":["#)
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .expect("the schema lists finding ids");
+        let mut listed: Vec<&str> = listed.split(',').map(|s| s.trim_matches('"')).collect();
+        let mut ours: Vec<&str> = [
+            KeepaliveRace,
+            NoKeepAlive,
+            TargetHangup,
+            ClientAbort,
+            Timeout,
+            Refused,
+            Dns,
+            Tls,
+            HeaderOverflow,
+            TargetAbortedResponse,
+            LbKeepaliveOrder,
+            Nothing,
+        ]
+        .iter()
+        .map(|id| id.as_str())
+        .collect();
+        listed.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(listed, ours);
+    }
+}
+
+/// What became of a requested capture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureStatus {
+    /// tcpdump ran and its pcap is in the bundle.
+    Captured,
+    /// It could not run (no tcpdump, no permission, nothing to capture): a warning says why.
+    #[default]
+    Skipped,
+}

@@ -185,7 +185,11 @@ impl Report {
         for w in &self.warnings {
             writeln!(err, "warning: {w}")?;
         }
-        if let Some(c) = self.capture.as_ref().filter(|c| c.status == "captured") {
+        if let Some(c) = self
+            .capture
+            .as_ref()
+            .filter(|c| c.status == crate::model::CaptureStatus::Captured)
+        {
             let packets = c.packets_captured.map_or("?".into(), |n| n.to_string());
             writeln!(
                 err,

@@ -3,6 +3,7 @@
 //! connection) must close idle connections before the hop upstream of it does, or it will send a
 //! request on a connection the other side is closing.
 
+use crate::model::FindingId;
 use serde::Serialize;
 
 use super::idle::{Estimate, Verdict};
@@ -33,18 +34,68 @@ fn secs(s: f64) -> String {
     format!("{s:.1} s")
 }
 
+/// `timeout=N` of a `Keep-Alive` response header.
+fn announced_timeout(header: &str) -> Option<u64> {
+    header.split(',').find_map(|part| {
+        let (k, v) = part.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("timeout")
+            .then(|| v.trim().parse().ok())?
+    })
+}
+
+/// `v20.11.1` → 20.
+fn node_major(version: &str) -> Option<u32> {
+    let v = version.trim().trim_start_matches(['v', 'V']);
+    v.split('.').next()?.parse().ok()
+}
+
+/// EMG's pool toward one target, as its Node treats the target's `Keep-Alive: timeout=N`: Node
+/// ≥ 19 uses the hint only to shorten an agent timeout that is already set, and EMG sets none,
+/// so it changes nothing, except `timeout=1`, after which Node ≥ 19 never reuses the socket
+/// (measured through the real core on Node 18 and 20). Older Node ignores the hint.
+fn emg_pool(node: Option<&str>, hint: Option<u64>) -> Side {
+    let never = |why: String| Side {
+        name: "Edge Microgateway (pool toward the target)".into(),
+        idle_s: Some(f64::INFINITY),
+        shown: "never".into(),
+        source: why,
+    };
+    let base = "no idle timeout in any microgateway-core version; no setting";
+    match (node.and_then(node_major), hint) {
+        (Some(major), Some(1)) if major >= 19 => Side {
+            name: "Edge Microgateway (pool toward the target)".into(),
+            idle_s: Some(0.0),
+            shown: "no reuse".into(),
+            source: format!("Node {major} does not reuse a socket whose target announced Keep-Alive: timeout=1: a new connection per request"),
+        },
+        (Some(major), Some(n)) if major >= 19 => never(format!(
+            "{base}; the target's Keep-Alive: timeout={n} does not change that (Node {major} uses the hint only to shorten an agent timeout, and EMG sets none)"
+        )),
+        (Some(major), Some(n)) => never(format!(
+            "{base}; Node {major} ignores the target's Keep-Alive: timeout={n}"
+        )),
+        (None, Some(n)) => never(format!(
+            "{base}; the target's Keep-Alive: timeout={n} helps only with timeout=1 on Node 19 or later (Node version unknown)"
+        )),
+        (_, None) => never(base.to_string()),
+    }
+}
+
 /// The hops this evidence knows about: one for the client side, one per target. A capture's
-/// measured idle close comes from its `keepalive-race` finding.
+/// measured idle close comes from its `keepalive-race` finding. `node`: the Node version that
+/// runs EMG (from its logs or the host), which decides what a target's keep-alive hint does.
 pub fn chain(
     keepalive: &KeepAlive,
     lb_idle_timeout_s: Option<u64>,
     probes: &[Probe],
     estimates: &[Estimate],
     findings: &[super::Finding],
+    node: Option<&str>,
 ) -> Vec<Hop> {
     let captured_close_s = findings
         .iter()
-        .find(|f| f.id == "keepalive-race")
+        .find(|f| f.id == FindingId::KeepaliveRace)
         .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
     let emg_s = keepalive.keep_alive_timeout_ms as f64 / 1000.0;
     let emg_source = match (&keepalive.source, keepalive.keep_alive_timeout_set) {
@@ -110,26 +161,91 @@ pub fn chain(
     }
     for (target, close_s, source) in targets {
         let known = close_s.is_finite();
+        let hint = probes
+            .iter()
+            .find(|p| p.target == target)
+            .and_then(|p| p.keep_alive_header.as_deref())
+            .and_then(announced_timeout);
+        let pool = emg_pool(node, hint);
+        let no_reuse = pool.idle_s == Some(0.0);
+        let on_19 = node.and_then(node_major).is_some_and(|m| m >= 19);
         hops.push(Hop {
-            downstream: Side {
-                name: "Edge Microgateway (pool toward the target)".into(),
-                idle_s: Some(f64::INFINITY),
-                shown: "never".into(),
-                source: "no idle timeout in any microgateway-core version; no setting".into(),
-            },
+            downstream: pool,
             upstream: Side {
                 name: target,
                 idle_s: known.then_some(close_s),
                 shown: if known { secs(close_s) } else { "unknown".into() },
                 source,
             },
-            // EMG never closes an idle pooled socket: any target that closes idle ones breaks it.
-            in_order: known.then_some(false),
-            fix: known.then(|| format!(
-                "no EMG setting closes idle target connections: make the target's keep-alive timeout (now {}) longer than any pause in the traffic EMG sends it, and any NAT, firewall or load balancer in between likewise",
-                secs(close_s)
+            // EMG never closes an idle pooled socket: any target that closes idle ones breaks
+            // it, unless EMG does not reuse the socket at all.
+            in_order: if no_reuse { Some(true) } else { known.then_some(false) },
+            fix: (known && !no_reuse).then(|| format!(
+                "no EMG setting closes idle target connections: make the target's keep-alive timeout (now {}) longer than any pause in the traffic EMG sends it, and any NAT, firewall or load balancer in between likewise{}",
+                secs(close_s),
+                if on_19 { "; or have the target answer Keep-Alive: timeout=1, which makes this Node open a new connection per request (no race, no reuse)" } else { "" }
             )),
         });
     }
     hops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(target: &str, header: Option<&str>) -> Probe {
+        Probe {
+            url: format!("http://{target}/"),
+            target: target.into(),
+            status: Some(200),
+            keep_alive_header: header.map(String::from),
+            idle_close_s: Some(1.0),
+            no_keep_alive: false,
+            waited_s: 1.0,
+            error: None,
+        }
+    }
+
+    /// What a target's `Keep-Alive: timeout=N` does depends on the Node that runs EMG.
+    #[test]
+    fn the_target_hint_counts_only_as_timeout_1_on_node_19_and_later() {
+        let ka = KeepAlive {
+            source: None,
+            keep_alive_timeout_ms: 5000,
+            keep_alive_timeout_set: false,
+            headers_timeout_ms: None,
+            request_timeout_s: None,
+            os: Default::default(),
+            tls_client_keys: Vec::new(),
+            max_http_header_size: None,
+            on_target_response_abort: None,
+            proxy_timeouts_ms: Default::default(),
+        };
+        for (node, header, in_order, shown) in [
+            (Some("v20.11.1"), Some("timeout=1"), Some(true), "no reuse"),
+            (
+                Some("22.3.0"),
+                Some("timeout=1, max=100"),
+                Some(true),
+                "no reuse",
+            ),
+            (Some("v20.11.1"), Some("timeout=5"), Some(false), "never"),
+            (Some("v18.20.8"), Some("timeout=1"), Some(false), "never"),
+            (Some("v16.20.2"), None, Some(false), "never"),
+            (None, Some("timeout=1"), Some(false), "never"),
+        ] {
+            let hops = chain(&ka, None, &[probe("t:80", header)], &[], &[], node);
+            let hop = &hops[1];
+            assert_eq!(hop.in_order, in_order, "{node:?} {header:?}");
+            assert_eq!(hop.downstream.shown, shown, "{node:?} {header:?}");
+            let fix = hop.fix.clone().unwrap_or_default();
+            let on_19 = node.is_some_and(|n| !n.contains("18") && !n.contains("16"));
+            assert_eq!(
+                fix.contains("timeout=1"),
+                in_order == Some(false) && on_19,
+                "{node:?} {header:?}: {fix}"
+            );
+        }
+    }
 }

@@ -16,13 +16,13 @@ pub mod tls;
 
 use serde::Serialize;
 
+pub use crate::model::{FindingId, Severity};
 pub use idle::Confidence;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub id: &'static str,
-    /// `high`: explains 502s seen; `medium`: a condition that produces them; `info`: context.
-    pub severity: &'static str,
+    pub id: FindingId,
+    pub severity: Severity,
     /// How sure the tool is that this is the cause, and why.
     pub confidence: Confidence,
     pub confidence_reason: String,
@@ -93,8 +93,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
     let plain: Vec<&keepalive::Probe> = e.probes.iter().filter(|p| p.no_keep_alive).collect();
     if !plain.is_empty() {
         out.push(Finding {
-            id: "no-keep-alive",
-            severity: "info",
+            id: FindingId::NoKeepAlive,
+            severity: Severity::Info,
             confidence: Confidence::High,
             confidence_reason: "measured by a probe of the target".into(),
             summary: format!(
@@ -171,8 +171,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             (best, format!("log estimate from {} reset(s) and {} success(es) with known idle times; a probe (`analyze --probe-targets`) or a capture measures it", log_races[0].resets, log_races[0].successes))
         };
         let finding = Finding {
-            id: "keepalive-race",
-            severity: if raced > 0 { "high" } else { "medium" },
+            id: FindingId::KeepaliveRace,
+            severity: if raced > 0 { Severity::High } else { Severity::Medium },
             confidence,
             confidence_reason,
             summary,
@@ -181,7 +181,7 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
                 "Every downstream hop must close idle connections before the hop upstream of it, and EMG's pool toward targets has no idle limit (no EMG setting changes that). Make the target's keep-alive (idle) timeout, now about {shortest:.1} s, longer than any pause in the traffic EMG sends it (minutes, not seconds: keepAliveTimeout on Node, KeepAliveTimeout on Apache httpd, keepalive_timeout on nginx, connectionTimeout/keepAliveTimeout on Tomcat), and the idle timeout of any NAT, firewall or load balancer between EMG and the target likewise. Then confirm with `edgemicro-diag analyze --probe-targets`. (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway.)"
             ),
         };
-        match out.iter_mut().find(|f| f.id == "keepalive-race") {
+        match out.iter_mut().find(|f| f.id == FindingId::KeepaliveRace) {
             // A capture caught the race itself: keep its words, add the measurements.
             Some(existing) => {
                 existing.evidence["targets"] = finding.evidence["targets"].clone();
@@ -208,7 +208,10 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         .iter()
         .map(|(_, c)| hangups_beyond_timeouts(c))
         .sum();
-    if t.kinds.hangup_502 > 0 && unexplained > 0 && !out.iter().any(|f| f.id == "target-hangup") {
+    if t.kinds.hangup_502 > 0
+        && unexplained > 0
+        && !out.iter().any(|f| f.id == FindingId::TargetHangup)
+    {
         let judged: Vec<&idle::Estimate> = hangup_targets
             .iter()
             .filter_map(|(target, _)| estimate_of(target))
@@ -251,8 +254,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             "Look in the target's own logs at these times for a crash, a restart, a worker limit, a proxy or a size limit that drops the request, and fix it there; a capture (`collect --capture-seconds 120`) shows the target's FIN or RST right after EMG's request (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway).".to_string()
         };
         out.push(Finding {
-            id: "target-hangup",
-            severity: "high",
+            id: FindingId::TargetHangup,
+            severity: Severity::High,
             confidence,
             confidence_reason,
             summary: format!(
@@ -306,8 +309,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             .map(|(base, ms)| format!("{base} {ms} ms"))
             .collect();
         out.push(Finding {
-            id: "timeout",
-            severity: "high",
+            id: FindingId::Timeout,
+            severity: Severity::High,
             confidence: Confidence::High,
             confidence_reason: "EMG answered 504, which it does only when its own timeout expired".into(),
             summary: format!(
@@ -330,8 +333,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
     };
     if t.kinds.client_abort_502 > 0 {
         out.push(Finding {
-            id: "client-abort",
-            severity: "medium",
+            id: FindingId::ClientAbort,
+            severity: Severity::Medium,
             confidence: Confidence::High,
             confidence_reason: "each 502 follows a record of the same request (correlation id) that the client abandoned (status 499)".into(),
             summary: format!(
@@ -344,8 +347,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
     }
     if t.kinds.dns_502 > 0 {
         out.push(Finding {
-            id: "dns",
-            severity: "high",
+            id: FindingId::Dns,
+            severity: Severity::High,
             confidence: Confidence::High,
             confidence_reason: "ENOTFOUND / EAI_AGAIN come from the resolver on the EMG host".into(),
             summary: format!("{} request(s) got 502 because the target's host name did not resolve (ENOTFOUND / EAI_AGAIN) on the EMG host.", t.kinds.dns_502),
@@ -370,8 +373,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             format!("the config sets {}", e.keepalive.tls_client_keys.join(", "))
         };
         out.push(Finding {
-            id: "tls",
-            severity: "high",
+            id: FindingId::Tls,
+            severity: Severity::High,
             confidence: Confidence::High,
             confidence_reason: "the error code or message is a TLS failure toward the target".into(),
             summary: format!("{} request(s) got 502 because the TLS connection to the target failed (self-signed or expired certificate, host name mismatch, protocol error){}; {keys}.", t.kinds.tls_502, if tls_probes.is_empty() { String::new() } else { format!(", and {} probe(s) failed the TLS handshake with the system's trusted roots", tls_probes.len()) }),
@@ -388,8 +391,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             |n| format!("edgemicro.maxHttpHeaderSize is {n}"),
         );
         out.push(Finding {
-            id: "header-overflow",
-            severity: "high",
+            id: FindingId::HeaderOverflow,
+            severity: Severity::High,
             confidence: Confidence::High,
             confidence_reason: "the error is Node's header-size limit (HPE_HEADER_OVERFLOW)".into(),
             summary: format!("{} request(s) failed on a header-size limit (HPE_HEADER_OVERFLOW, 400/431); {limit}.", t.kinds.header_overflow),
@@ -399,8 +402,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
     }
     if t.kinds.target_response_aborted > 0 {
         out.push(Finding {
-            id: "target-aborted-response",
-            severity: "high",
+            id: FindingId::TargetAbortedResponse,
+            severity: Severity::High,
             confidence: Confidence::High,
             confidence_reason: "EMG logged `targetResponse aborted`: the target's response started and then stopped".into(),
             summary: format!(
@@ -415,8 +418,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
 
     if t.kinds.refused_502 > 0 || t.totals.econnrefused > 0 {
         out.push(Finding {
-            id: "refused",
-            severity: "high",
+            id: FindingId::Refused,
+            severity: Severity::High,
             confidence: Confidence::High,
             confidence_reason: "ECONNREFUSED comes from the target host itself".into(),
             summary: format!("{} connection(s) to the target were refused (ECONNREFUSED): nothing listened at the target's address.", t.totals.econnrefused.max(t.kinds.refused_502)),
@@ -429,8 +432,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
         let emg_s = e.keepalive.keep_alive_timeout_ms as f64 / 1000.0;
         if lb as f64 >= emg_s {
             out.push(Finding {
-                id: "lb-keepalive-order",
-                severity: "high",
+                id: FindingId::LbKeepaliveOrder,
+                severity: Severity::High,
                 confidence: Confidence::Medium,
                 confidence_reason: "from the configured values; the LB timeout is what you gave with --lb-idle-timeout".into(),
                 summary: format!(
@@ -448,8 +451,8 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
 
     if out.is_empty() {
         out.push(Finding {
-            id: "none",
-            severity: "info",
+            id: FindingId::Nothing,
+            severity: Severity::Info,
             confidence: Confidence::Medium,
             confidence_reason: "nothing in these logs and configs; logs below level info show less".into(),
             summary: format!("No 502/504 or connection errors in {} log line(s), and no keep-alive conflict found.", t.lines),
@@ -485,7 +488,7 @@ mod tests {
             lb_idle_timeout_s: None,
             capture: Vec::new(),
         });
-        let ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+        let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
         assert!(ids.contains(&"no-keep-alive"), "{ids:?}");
         assert!(!ids.contains(&"keepalive-race"), "{ids:?}");
     }
@@ -516,7 +519,10 @@ mod tests {
             lb_idle_timeout_s: None,
             capture: Vec::new(),
         });
-        let timeout = findings.iter().find(|f| f.id == "timeout").unwrap();
+        let timeout = findings
+            .iter()
+            .find(|f| f.id == FindingId::Timeout)
+            .unwrap();
         let applied = timeout.evidence["applied"].as_array().unwrap();
         let by = |p: &str| applied.iter().find(|a| a["proxy"] == p).unwrap().clone();
         assert_eq!(by("slow/report")["limit"], "2000 ms");

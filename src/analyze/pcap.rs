@@ -10,6 +10,7 @@
 //!
 //! Works on header-only captures: payload sizes come from the IP length fields.
 
+use crate::model::{FindingId, Severity};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::IpAddr;
@@ -340,18 +341,18 @@ pub fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
             })
             .collect();
         let (severity, summary) = if races.is_empty() {
-            ("medium", format!(
+            (Severity::Medium, format!(
                 "The target closed idle keep-alive connections itself (FIN) after about {:.1} s idle ({} time(s)). EMG keeps pooled target sockets with no idle timeout, so a request can go out on a socket the target is closing: the keep-alive race behind 502 socket hang up / ECONNRESET. None was caught in this capture.",
                 idle, idle_closes.len()
             ))
         } else {
-            ("high", format!(
+            (Severity::High, format!(
                 "Keep-alive race caught {} time(s): the target closed an idle connection (FIN after about {:.1} s idle) while EMG reused it for a new request; the target answered RST, which EMG reports as 502 socket hang up / ECONNRESET.",
                 races.len(), idle
             ))
         };
         out.push(Finding {
-            id: "keepalive-race",
+            id: FindingId::KeepaliveRace,
             severity,
             confidence: crate::analyze::Confidence::High,
             confidence_reason: "seen in the capture: the packets themselves".into(),
@@ -377,8 +378,8 @@ pub fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
             })
             .collect();
         out.push(Finding {
-            id: "target-hangup",
-            severity: "high",
+            id: FindingId::TargetHangup,
+            severity: Severity::High,
             confidence: crate::analyze::Confidence::High,
             confidence_reason: "seen in the capture: FIN or RST before any response byte".into(),
             summary: format!(
@@ -549,9 +550,9 @@ mod tests {
         assert_eq!(race.target_rst, Some(7));
         assert_eq!(conns[1].unanswered, Some((10, 12)));
         let found = findings(&conns, "capture/x.pcap");
-        let ids: Vec<&str> = found.iter().map(|f| f.id).collect();
+        let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, vec!["keepalive-race", "target-hangup"]);
-        assert_eq!(found[0].severity, "high");
+        assert_eq!(found[0].severity, Severity::High);
         assert_eq!(
             found[0].evidence["examples"][0]["request_after_fin_packet"],
             6

@@ -26,7 +26,7 @@ pub(super) fn start_capture(
     }
     let Some((filter, used)) = filter else {
         return Ok(Err(Box::new(crate::capture::CaptureRecord {
-            status: "skipped",
+            status: crate::model::CaptureStatus::Skipped,
             reason: Some("no target known: the configs have no proxies[].url, the logs no targetRequest errors with a valid host:port, or no name resolved".into()),
             hint: Some("name it with --capture-host HOST [--capture-port PORT]".into()),
             ..Default::default()

@@ -102,8 +102,14 @@ pub(super) fn report_page(
     reports: &[(String, FileReport)],
     reproduced: bool,
 ) -> String {
-    let hops =
-        crate::analyze::hops::chain(keepalive, None, &[], &triage.idle.estimates(), findings);
+    let hops = crate::analyze::hops::chain(
+        keepalive,
+        None,
+        &[],
+        &triage.idle.estimates(),
+        findings,
+        triage.versions.get("nodejs").map(String::as_str),
+    );
     let mut marks = Vec::new();
     if reproduced {
         marks.push((
