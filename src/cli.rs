@@ -36,6 +36,9 @@ Examples:
   edgemicro-diag analyze --probe-targets --lb-idle-timeout 60
   edgemicro-diag analyze edgemicro-diag-gw1-20260101T120000Z.zip
 
+  # On a busy gateway: yield the CPU and the disk to its traffic (nice 19, ionice idle)
+  edgemicro-diag collect -y --low-priority
+
   # Same secret, same token (REDACTED_PASSWORD_3f9c0a1b2c4d) across files; map kept beside it
   edgemicro-diag collect -y --pseudonymize -o gw1.zip   # writes gw1.zip.map.json (0600)
 
