@@ -103,7 +103,22 @@ impl Drop for Gateway {
     }
 }
 
-fn start_gateway(config: serde_json::Value) -> Gateway {
+/// Starts the gateway on `config["port"]`, or, when node exits first (the port was taken between
+/// `bind()` and node's listen by another test's socket), on a fresh port: returns the port used.
+fn start_gateway(mut config: serde_json::Value) -> (Gateway, u16) {
+    for _ in 0..4 {
+        let port = config["port"].as_u64().expect("a port") as u16;
+        if let Some(gateway) = try_gateway(&config) {
+            return (gateway, port);
+        }
+        let (free, fresh) = bind();
+        drop(free);
+        config["port"] = fresh.into();
+    }
+    panic!("the gateway did not start on four ports");
+}
+
+fn try_gateway(config: &serde_json::Value) -> Option<Gateway> {
     gateway_installed();
     let mut child = Gateway(
         Command::new("node")
@@ -124,11 +139,12 @@ fn start_gateway(config: serde_json::Value) -> Gateway {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         // Dropping the guard on a panic kills and reaps node.
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the gateway started");
-        if line.starts_with("listening") {
-            return child;
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.starts_with("listening") => return Some(child),
+            Ok(_) => {}
+            // node exited before it listened
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(e) => panic!("the gateway did not start: {e}"),
         }
     }
 }
@@ -163,7 +179,7 @@ fn findings_from_a_real_gateway_match_what_the_client_saw() {
         "o-e-config.yaml",
         &format!("edgemicro:\n  port: {gw_port}\n  keep_alive_timeout: 5000\n  request_timeout: 1\n  logging:\n    level: info\n    dir: {}\n", logs.display()),
     );
-    let _gateway = start_gateway(serde_json::json!({
+    let (_gateway, gw_port) = start_gateway(serde_json::json!({
         "port": gw_port, "logDir": logs, "requestTimeout": 1, "keepAliveTimeout": 5000,
         "proxies": [
             {"base": "/idle", "url": format!("http://127.0.0.1:{idle_port}")},
@@ -407,7 +423,7 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
             logs.display()
         ),
     );
-    let _gateway = start_gateway(serde_json::json!({
+    let (_gateway, gw_port) = start_gateway(serde_json::json!({
         "port": gw_port, "logDir": logs, "requestTimeout": 10, "keepAliveTimeout": 5000,
         "proxies": [
             {"base": "/race", "url": format!("http://127.0.0.1:{race_port}")},
@@ -606,7 +622,7 @@ fn unresolvable_and_self_signed_targets_are_named_as_such() {
         "o-e-config.yaml",
         &format!("edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\ntargets:\n  - host: 127.0.0.1\n    ssl:\n      client:\n        rejectUnauthorized: true\n        ca: /etc/ssl/private-ca.pem\n", logs.display()),
     );
-    let _gateway = start_gateway(serde_json::json!({
+    let (_gateway, gw_port) = start_gateway(serde_json::json!({
         "port": gw_port, "logDir": logs, "requestTimeout": 10, "keepAliveTimeout": 5000,
         "proxies": [
             {"base": "/dns", "url": "http://no-such-target.invalid:8080"},
