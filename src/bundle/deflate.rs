@@ -21,9 +21,6 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 const CHUNK: usize = 1 << 18;
 /// Deflate's window: what a piece may refer back to.
 const WINDOW: usize = 32 << 10;
-/// A piece this long fills deflate's whole 64 KiB window (twice 32 KiB) with its own bytes
-/// before the end of its input, with room to spare.
-const FULL: usize = 4 * WINDOW;
 /// More workers than this buys little on a gateway and costs memory.
 const MAX_WORKERS: usize = 4;
 
@@ -172,7 +169,6 @@ fn worker_gone() -> io::Error {
 }
 
 fn work(jobs: &Mutex<Receiver<Job>>, level: u32) {
-    let mut kept: Option<Compress> = None;
     loop {
         let job = match jobs.lock() {
             Ok(rx) => match rx.recv() {
@@ -186,22 +182,12 @@ fn work(jobs: &Mutex<Receiver<Job>>, level: u32) {
             last,
             reply,
         } = job;
-        // zlib-rs's reset keeps the old window, and its match finder reads past the end of the
-        // input: a piece that never filled the whole window would see another piece's bytes,
-        // and the output would depend on which worker had it. A full piece overwrites every
-        // byte of the window before the end of its input, so a reset compressor is a fresh one
-        // to it; any shorter piece gets a fresh compressor (zeroed window).
-        let done = if buffers.data.len() >= FULL {
-            let z = kept.get_or_insert_with(|| Compress::new(Compression::new(level), false));
-            z.reset();
-            piece(z, &mut buffers, last)
-        } else {
-            piece(
-                &mut Compress::new(Compression::new(level), false),
-                &mut buffers,
-                last,
-            )
-        };
+        // A fresh compressor for every piece: a reset zlib-rs compressor keeps state of the
+        // pieces before it (its window, which the match finder reads past the input's end), and
+        // a reused one made the same piece come out differently depending on which worker had
+        // which pieces before (seen twice under load, at the same piece; never in isolation).
+        let mut z = Compress::new(Compression::new(level), false);
+        let done = piece(&mut z, &mut buffers, last);
         let _ = reply.send(done.map(|()| buffers));
     }
 }
@@ -313,7 +299,7 @@ mod tests {
 
     /// Entries of several sizes through one pool in many orders, after other work: each entry
     /// comes out exactly as a fresh compressor for every piece makes it, whichever worker had
-    /// which of its pieces before (full pieces reuse a reset compressor, short ones never do).
+    /// which of its pieces before.
     #[test]
     fn an_entry_does_not_depend_on_what_the_workers_did_before() {
         // Lines of hex noise: long matches are rare, so the match finder looks far and wide.
