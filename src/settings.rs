@@ -278,6 +278,16 @@ impl Home {
         }
     }
 
+    /// The config dir it gives: a running edgemicro's own, or `.edgemicro` in an absolute home.
+    fn config_dir(self) -> Option<(PathBuf, Source)> {
+        let dir = self.config_dir.or_else(|| {
+            self.path
+                .filter(|h| !h.as_os_str().is_empty() && h.is_absolute())
+                .map(|h| h.join(DEFAULT_CONFIG_SUBDIR))
+        })?;
+        Some((dir, self.source))
+    }
+
     /// A home given as is (tests, `$HOME`).
     pub fn plain(path: Option<PathBuf>) -> Home {
         Home {
@@ -330,26 +340,14 @@ pub fn resolve_emg(
             };
             Located { value: dir, source }
         }
-        None => match home.config_dir {
-            Some(dir) => Located {
-                value: dir,
-                source: home.source,
-            },
-            None => match home
-            .path
-            .filter(|h| !h.as_os_str().is_empty() && h.is_absolute())
-        {
-            Some(path) => Located {
-                value: path.join(DEFAULT_CONFIG_SUBDIR),
-                source: home.source,
-            },
+        None => match home.config_dir() {
+            Some((value, source)) => Located { value, source },
             None => {
                 return Err(crate::exit::Fail::usage(
                     "HOME is not set (or not an absolute path), so there is no $HOME/.edgemicro to read",
                     "name the EMG config dir with -c DIR (or EDGEMICRO_CONFIG_DIR), e.g. -c /home/edgemicro/.edgemicro; under sudo, the invoking user's ~/.edgemicro is used when it exists, then the one a running edgemicro reads",
                 ))
             }
-        },
         },
     };
     let pair = args

@@ -181,9 +181,8 @@ struct Hashing {
     bytes: u64,
     /// The same count, readable while the zip writer owns this (for --max-bundle-bytes).
     shared: std::rc::Rc<std::cell::Cell<u64>>,
-    /// A write failed: the bundle is abandoned. Later writes (the zip writer finishing the
-    /// archive as it is dropped) are discarded instead of failing again, which the zip crate
-    /// would print to stderr; `seal` refuses a writer that failed.
+    /// A write failed: the bundle is abandoned. Later writes are discarded instead of failing
+    /// again, and `seal` refuses a writer that failed.
     failed: bool,
 }
 
@@ -375,7 +374,7 @@ impl BundleWriter {
     }
 
     /// Starts an entry (zip64 is chosen by the sizes it comes to).
-    pub fn entry(&mut self, path: &str, _size_hint: u64) -> Result<Entry<'_>> {
+    pub fn entry(&mut self, path: &str) -> Result<Entry<'_>> {
         // The manifest lists the name given here, so the zip must hold exactly it.
         if rawzip::path::ZipFilePath::from_str(path).as_str() != path {
             bail!("`{path}` is not a name a zip can hold as it is");
@@ -406,7 +405,7 @@ impl BundleWriter {
 
     /// Writes a whole small entry (README, facts, reports).
     pub fn small(&mut self, path: &str, source: &str, bytes: &[u8], redactions: u64) -> Result<()> {
-        let mut entry = self.entry(path, bytes.len() as u64)?;
+        let mut entry = self.entry(path)?;
         entry.write_all(bytes)?;
         entry.finish(source, redactions, false)
     }
@@ -434,7 +433,7 @@ impl BundleWriter {
         interrupt: &Interrupt,
     ) -> Result<Sealed> {
         let body = serde_json::to_vec_pretty(manifest)?;
-        let mut entry = self.entry(MANIFEST, body.len() as u64)?;
+        let mut entry = self.entry(MANIFEST)?;
         entry.write_all(&body)?;
         entry.seal()?;
         let hashing = self.zip.finish().context("cannot finish the zip")?;

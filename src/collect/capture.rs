@@ -65,7 +65,7 @@ pub(super) fn package_capture(
     const PATH: &str = "capture/targets.pcap";
     // pcaps hardly compress: what is left under --max-bundle-bytes bounds the copy too.
     let max = record.max_bytes.min(limits.room(writer.bytes_written()));
-    let mut entry = writer.entry(PATH, max)?;
+    let mut entry = writer.entry(PATH)?;
     let written = crate::capture::copy_bounded(&mut file, &mut entry, max)?;
     entry.finish("tcpdump", 0, false)?;
     record.file = Some(PATH.into());

@@ -120,7 +120,7 @@ pub(super) fn collect_logs(
         let take = size.min(budget);
         let path = format!("logs/{}", log.name);
         let mut file = opened.file;
-        let mut entry = writer.entry(&path, take)?;
+        let mut entry = writer.entry(&path)?;
         let mut redactor = engine.file();
         let start = size - take;
         let mut limited = (&mut file).take(take);
@@ -232,7 +232,7 @@ pub(super) fn copy_gz_log(
     let name = log.name.strip_suffix(".gz").unwrap_or(&log.name);
     let path = format!("logs/{name}");
     let limit = budget.min(MAX_GZ_INFLATED);
-    let mut entry = writer.entry(&path, limit)?;
+    let mut entry = writer.entry(&path)?;
     let mut redactor = engine.file();
     let mut limited = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)).take(limit);
     let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
@@ -302,7 +302,7 @@ pub(super) fn collect_stdin_log(
     let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
     // `Stdin` (not its lock, which is tied to this thread) goes to the reader stage.
     let mut input = stdin;
-    let mut entry = writer.entry(&path, limit)?;
+    let mut entry = writer.entry(&path)?;
     let mut redactor = engine.file();
     // A pipe that stalls (`docker logs -f`) must not hang the run: reads wait in slices and
     // give up at --max-seconds or on a signal.
