@@ -5,6 +5,7 @@
 //! the key structure. Logs get the text pass only. Every secret value the structural pass finds
 //! becomes a known literal, replaced in every file, with its percent- and base64-encoded forms.
 
+mod carry;
 pub mod literals;
 pub mod pseudonym;
 pub mod rules;

@@ -80,7 +80,8 @@ pub enum Matcher {
 /// kubectl or journald prefix, a CR or NUL padding, or a second record spliced onto the line):
 /// the timestamp (ISO or 2.x epoch ms), `[level]`, the host (`[::1]:8000` in brackets too), pid,
 /// org, env, the URL (which may hold brackets), the client IP, then the clientId, ended by the
-/// correlation id, the end of a torn line, or the next record's timestamp.
+/// correlation id (whole, or torn with the line), the end of a torn line, or the next record's
+/// timestamp.
 static EMG_CLIENT_ID: std::sync::LazyLock<BytesRegex> = std::sync::LazyLock::new(|| {
     regex::bytes::RegexBuilder::new(concat!(
         r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z|\d{13})\x20",
@@ -89,7 +90,7 @@ static EMG_CLIENT_ID: std::sync::LazyLock<BytesRegex> = std::sync::LazyLock::new
         r"\[\d{0,10}\]\[[^\[\]\r\n]{0,200}\]\[[^\[\]\r\n]{0,200}\]",
         r"\[[^\r\n]{0,8192}?\]\[[0-9A-Fa-f.:]{0,45}\]",
         r"\[([^\[\]\r\n]{0,1024}?)",
-        r"(?:\]\[[0-9A-Za-z_.:-]{0,128}\]\[|\r?\n?\z|\d{4}-\d\d-\d\dT\d\d:\d\d|\d{13}\x20\[)",
+        r"(?:\]\[[0-9A-Za-z_.:-]{0,128}(?:\]|\r?\n?\z)|\r?\n?\z|\d{4}-\d\d-\d\dT\d\d:\d\d|\d{13}\x20\[)",
     ))
     .unicode(false)
     .build()

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde::Serialize;
 
+use super::carry::{carry_hint, Carry};
 use super::literals::Literals;
 use super::pseudonym::{Pseudonyms, Seen, MAP_MAX};
 use super::rules::{emg_field_spans, token, Matcher, RuleSet};
@@ -134,81 +135,9 @@ fn shadows(keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// Cheap gate for `dangling_key`: the line ends with `:` (spaces and a CR aside).
-fn dangling_hint(line: &[u8]) -> bool {
-    line.iter()
-        .rev()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b':')
-}
-
-/// The rule for a line that ends with a secret's key and a colon and no value.
-fn dangling_key(content: &[u8]) -> Option<&'static str> {
-    static KEY: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
-        regex::bytes::RegexBuilder::new(
-            r#"(?i)(?:^|[\s{,])['"]?[\w-]{0,40}?(authorization|cookie|password|passwd|passphrase|secret|token|api[_-]?key|apikey|credentials?)['"]?\s*:\s*$"#,
-        )
-        .unicode(false)
-        .build()
-        .expect("static regex")
-    });
-    if !dangling_hint(content) {
-        return None;
-    }
-    let caps = KEY.captures(content)?;
-    let word = caps.get(1)?.as_bytes().to_ascii_lowercase();
-    Some(match word.as_slice() {
-        b"authorization" => "authorization",
-        b"cookie" => "cookie",
-        _ => "kv_secret",
-    })
-}
-
-/// The first value on a line: after indentation, a quote and an auth scheme (`'Basic …'`), up
-/// to the closing quote or a delimiter.
-fn first_value(content: &[u8]) -> Option<(usize, usize)> {
-    let mut a = content.iter().position(|b| !b.is_ascii_whitespace())?;
-    // A YAML sequence item under the key: its value.
-    if content[a..].starts_with(b"- ") {
-        a += 2 + content[a + 2..].iter().take_while(|b| **b == b' ').count();
-    }
-    let quote = matches!(content.get(a), Some(b'\'' | b'"' | b'`')).then(|| content[a]);
-    if quote.is_some() {
-        a += 1;
-    }
-    for scheme in [&b"basic "[..], b"bearer ", b"digest ", b"token "] {
-        if content.len() >= a + scheme.len()
-            && content[a..a + scheme.len()].eq_ignore_ascii_case(scheme)
-        {
-            a += scheme.len();
-        }
-    }
-    let z = a + content[a..]
-        .iter()
-        .position(|b| match quote {
-            Some(q) => *b == q,
-            None => b" \t,;}]".contains(b),
-        })
-        .unwrap_or(content.len() - a);
-    // A key of its own (`user:` under `credentials:`) is structure, not a value.
-    let after = if quote.is_some() { z + 1 } else { z };
-    let is_key = content[a..z].ends_with(b":")
-        || content
-            .get(after..)
-            .is_some_and(|r| r.trim_ascii_start().starts_with(b":"))
-        || (quote.is_none() && plain_key_line(&content[a..]));
-    (z > a && !is_key).then_some((a, z))
-}
-
-/// `a b: value`, `a b:`: an unquoted YAML key with spaces in it starts the line.
-fn plain_key_line(rest: &[u8]) -> bool {
-    let end = rest
-        .iter()
-        .position(|b| b"'\"{}[],#".contains(b))
-        .unwrap_or(rest.len());
-    let head = &rest[..end];
-    head.windows(2).any(|w| w == b": ") || head.ends_with(b":")
-}
+/// How much of a cut piece's end the next piece is redacted after: longer than any key and
+/// separator a rule reads before its secret.
+const TAIL: usize = 256;
 
 /// Secrets shorter than this are not replaced as literals: too many innocent matches.
 pub const MIN_LITERAL: usize = 6;
@@ -316,7 +245,10 @@ impl<'r> TextEngine<'r> {
             lowered: Vec::new(),
             field_spans: Vec::new(),
             carry_pattern: None,
-            carry_value: None,
+            carry: None,
+            tail: Vec::new(),
+            joined: Vec::new(),
+            skip: 0,
             tokens_seen: std::collections::HashSet::new(),
             found: None,
             report: FileReport::default(),
@@ -346,9 +278,16 @@ pub struct FileRedactor<'e, 'r> {
     /// A secret a rule found running to the end of a line that was cut (a 1 MiB piece, or a
     /// log driver's 16 KiB split): the next line starts with the rest of it.
     carry_pattern: Option<&'e str>,
-    /// A line ended with a secret's key and a colon (`authorization:` in util.inspect output
-    /// that put the value on the next line): the next line's first value is the secret.
-    carry_value: Option<&'static str>,
+    /// A line that names a secret whose value comes on the next line(s) (`authorization:` in
+    /// util.inspect output, a rawHeaders name, a k8s `- name: X_SECRET`, `'set-cookie': [`).
+    carry: Option<Carry>,
+    /// The last bytes of a piece that was cut mid-line: the next piece is redacted after them,
+    /// so a match across the cut (`"password":"` | `SECRET"`) is found (only the new bytes are
+    /// written).
+    tail: Vec<u8>,
+    /// `tail` + the piece at hand (reused), and how many of its bytes were written already.
+    joined: Vec<u8>,
+    skip: usize,
     /// The text lowercased (A–Z only) for the keyword search, reused.
     lowered: Vec<u8>,
     /// Spans of the field rules (the clientId) in the line at hand, reused.
@@ -371,6 +310,31 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
     /// Redacts one line (with its line ending, if any) into `out`. `continues` says the previous
     /// call ended mid-line (an over-long line handed over in pieces): same line number.
     pub fn line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
+        if continues && !self.tail.is_empty() {
+            let mut joined = std::mem::take(&mut self.joined);
+            joined.clear();
+            joined.extend_from_slice(&self.tail);
+            joined.extend_from_slice(line);
+            self.skip = self.tail.len();
+            self.one_line(&joined, continues, out);
+            self.skip = 0;
+            self.joined = joined;
+        } else {
+            self.one_line(line, continues, out);
+        }
+        self.keep_tail(line);
+    }
+
+    /// Remembers the end of `line` when it was cut (no line break), for the next piece.
+    fn keep_tail(&mut self, line: &[u8]) {
+        self.tail.clear();
+        if !line.is_empty() && !line.ends_with(b"\n") {
+            self.tail
+                .extend_from_slice(&line[line.len().saturating_sub(TAIL)..]);
+        }
+    }
+
+    fn one_line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
         let engine: &'e TextEngine<'r> = self.engine;
         self.fired.clear();
         self.lowered.clear();
@@ -391,6 +355,16 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
     /// a line with no keyword, no known secret and no open key block is copied as is (most
     /// lines). `continues`: the block starts with the rest of a line cut into pieces.
     pub fn lines(&mut self, block: &[u8], continues: bool, out: &mut Vec<u8>) {
+        // The rest of a cut line is redacted after the end of its previous piece.
+        if continues && !self.tail.is_empty() {
+            let first = memchr::memchr(b'\n', block).map_or(block.len(), |p| p + 1);
+            self.line(&block[..first], true, out);
+            if first < block.len() {
+                self.lines(&block[first..], false, out);
+            }
+            return;
+        }
+        self.tail.clear();
         let engine: &'e TextEngine<'r> = self.engine;
         let mut keywords: Vec<(usize, usize)> = std::mem::take(&mut self.block_keywords);
         keywords.clear();
@@ -441,8 +415,8 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 && self.block.is_none()
                 && self.carry_literal.is_none()
                 && self.carry_pattern.is_none()
-                && self.carry_value.is_none()
-                && !dangling_hint(line)
+                && self.carry.is_none()
+                && !carry_hint(line)
             {
                 if !cont {
                     self.line_no += 1;
@@ -481,6 +455,11 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         }
         self.block_keywords = keywords;
         self.block_literals = literals;
+        let last = block[..block.len().saturating_sub(1)]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1);
+        self.keep_tail(&block[last..]);
     }
 
     /// The per-line core: keyword owners in `self.fired`, literal spans in `self.literal`.
@@ -502,7 +481,12 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 }
             }
         }
-        self.blocks(line, rules);
+        let skip = self.skip;
+        self.blocks(&line[skip..], rules);
+        for span in &mut self.spans {
+            span.0 += skip;
+            span.1 += skip;
+        }
         let content = line.len() - usize::from(line.ends_with(b"\n"));
         let content = content - usize::from(line[..content].ends_with(b"\r"));
         if let Some(rule) = self.carry_pattern.take() {
@@ -514,12 +498,16 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 self.spans.push((0, rest, rule, None));
             }
         }
-        if let Some(rule) = self.carry_value.take() {
-            if let Some((a, z)) = first_value(&line[..content]) {
-                self.spans.push((a, z, rule, None));
+        // After a cut, the rules see the previous piece's end: a carry made from it is moot.
+        let carried = self.carry.take().filter(|_| skip == 0);
+        if let Some(carry) = carried {
+            if let Some((a, z)) = carry.value_in(&line[..content]) {
+                self.spans.push((a, z, carry.rule(), None));
             }
         }
-        self.carry_value = dangling_key(&line[..content]);
+        self.carry = carried
+            .and_then(|c| c.goes_on(&line[..content]))
+            .or_else(|| Carry::after(&line[..content]));
         for (p, rule) in rules.patterns.iter().enumerate() {
             let regex = match &rule.matcher {
                 Matcher::EmgField(n) => {
@@ -625,14 +613,23 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
     }
 
     fn write(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        // Bytes before `skip` were written with the previous piece; a span across the cut
+        // replaces its part in this piece.
+        let skip = self.skip;
+        if skip > 0 {
+            self.spans.retain_mut(|s| {
+                s.0 = s.0.max(skip);
+                s.1 > skip
+            });
+        }
         if self.spans.is_empty() {
-            out.extend_from_slice(line);
+            out.extend_from_slice(&line[skip..]);
             return;
         }
         let engine: &'e TextEngine<'r> = self.engine;
         self.spans
             .sort_unstable_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
-        let mut at = 0;
+        let mut at = skip;
         let mut i = 0;
         while i < self.spans.len() {
             let (start, mut end, rule, mut literal) = self.spans[i];
@@ -984,6 +981,55 @@ mod tests {
             }
             assert!(!String::from_utf8_lossy(&out).contains("PEMLINEONE"));
             assert!(!String::from_utf8_lossy(&out).contains("plainKNOWN99"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    /// A line handed over in two pieces, cut after any separator, through both entry points
+    /// (`line` for pieces, `lines` for the block that starts with the rest of the cut).
+    #[test]
+    fn a_secret_just_after_a_piece_cut_is_found_with_its_key_in_the_previous_piece() {
+        let rules = RuleSet::load(&[] as &[&str]).unwrap();
+        let engine = TextEngine::new(&rules, &[]);
+        let secret = "Q7xLm2Pz9Rt4Vw8Ky3Ab";
+        let shapes = [
+            r#"{"n":1},{"password":"@"},{"n":1}"#,
+            "x Authorization: Bearer @ y",
+            "GET /a?b=1&client_secret=@&c=2 ok",
+            "x-api-key: '@' next",
+            "EDGEMICRO_SECRET=@ more",
+            r#"{"apiKey": "@", "n": 1}"#,
+        ];
+        for shape in shapes {
+            let text = format!("{} {}\n", "pad ".repeat(40), shape.replace('@', secret));
+            let cuts = text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| b" ,;&]\"'".contains(b))
+                .map(|(i, _)| i + 1);
+            for cut in cuts {
+                for block_mode in [false, true] {
+                    let mut file = engine.file();
+                    let mut out = Vec::new();
+                    file.line(&text.as_bytes()[..cut], false, &mut out);
+                    let rest = format!("{}next line\n", &text[cut..]);
+                    if block_mode {
+                        file.lines(rest.as_bytes(), true, &mut out);
+                    } else {
+                        file.line(&text.as_bytes()[cut..], true, &mut out);
+                    }
+                    let out = String::from_utf8(out).unwrap();
+                    assert!(
+                        !out.contains(&secret[..6]) && !out.contains(&secret[14..]),
+                        "cut at {cut} (block mode {block_mode}): {out}"
+                    );
+                    assert!(out.starts_with("pad pad"), "{out}");
+                }
+            }
         }
     }
 }

@@ -210,12 +210,14 @@ fn secrets_from_the_environment_are_replaced_in_logs() {
 #[test]
 fn self_check_refuses_to_seal_when_a_known_secret_survives_and_removes_the_partial() {
     // A 2 MiB line with no separator is handed to the redactor in 1 MiB pieces; a known secret
-    // (the config's redisPassword) straddling that cut escapes the line pass. The self-check,
-    // which scans the bytes across writes, must catch it: exit 4, nothing sealed.
-    let secret = "STRADDLEsecret42";
+    // (the config's redisPassword) straddling that cut, longer than the end of a piece the next
+    // one is redacted after (256 bytes), escapes the line pass. The self-check, which scans the
+    // bytes across writes, must catch it: exit 4, nothing sealed.
+    let secret = format!("STRADDLE{}secret42", "s3CrEt".repeat(100));
     let cut = 1 << 20;
     let mut line = vec![b'A'; 2 << 20];
-    line[cut - 8..cut + 8].copy_from_slice(secret.as_bytes());
+    let half = secret.len() / 2;
+    line[cut - half..cut - half + secret.len()].copy_from_slice(secret.as_bytes());
     line.push(b'\n');
     let t = Test::minimal()
         .config(
@@ -236,7 +238,7 @@ fn self_check_refuses_to_seal_when_a_known_secret_survives_and_removes_the_parti
             && error.contains("password"),
         "{error}"
     );
-    assert!(!error.contains(secret) && !run.stderr.contains(secret));
+    assert!(!error.contains(&secret) && !run.stderr.contains(&secret));
     assert_nothing_left(&t);
 }
 

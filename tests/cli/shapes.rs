@@ -434,13 +434,33 @@ fn shapes_nobody_listed_leave_no_fragment_and_evidence_survives() {
         run.stdout_str()
     );
     let zip = t.path("out/s.zip");
-    let entries = unzip_all(&zip);
     if std::env::var_os("SHAPES_DUMP").is_some() {
         eprintln!(
             "{}",
-            String::from_utf8_lossy(entry(&entries, "logs/edgemicro-gw1-console.log"))
+            String::from_utf8_lossy(entry(&unzip_all(&zip), "logs/edgemicro-gw1-console.log"))
         );
     }
+    let owned = |v: &[(&str, String)]| -> Vec<(String, String)> {
+        v.iter().map(|(c, v)| (c.to_string(), v.clone())).collect()
+    };
+    assert_no_leak_and_nothing_lost(&owned(&h.planted), &owned(&h.protected), &zip, &run);
+    let json = run.json();
+    assert!(
+        skip_reason(&json, "edgemicro-gw1-ps.log").contains("UTF-16"),
+        "{json}"
+    );
+}
+
+/// The oracle: no 12-byte fragment of any planted value in any view of any entry, entry name,
+/// stdout or stderr; every protected value byte for byte in the bundle. Prints the count per
+/// class (`--nocapture`).
+fn assert_no_leak_and_nothing_lost(
+    planted: &[(String, String)],
+    protected: &[(String, String)],
+    zip: &std::path::Path,
+    run: &Run,
+) {
+    let entries = unzip_all(zip);
     let mut haystacks: Vec<(String, Vec<u8>)> = entries.clone();
     for (name, _) in &entries {
         haystacks.push((format!("entry name {name}"), name.as_bytes().to_vec()));
@@ -451,25 +471,36 @@ fn shapes_nobody_listed_leave_no_fragment_and_evidence_survives() {
         .iter()
         .map(|(n, b)| (n.clone(), views(b)))
         .collect();
+    // One automaton over every fragment (and its UTF-16 form), one pass over every view.
+    let mut owner = Vec::new();
+    let mut patterns: Vec<Vec<u8>> = Vec::new();
+    for (i, (_, value)) in planted.iter().enumerate() {
+        for frag in fragments(value) {
+            patterns.push(frag.to_vec());
+            patterns.push(utf16(frag));
+            owner.extend([i, i]);
+        }
+    }
+    let automaton = aho_corasick::AhoCorasick::new(&patterns).unwrap();
+    let mut found: Vec<Option<String>> = vec![None; planted.len()];
+    for (name, views) in &all_views {
+        for view in views {
+            for m in automaton.find_overlapping_iter(view.as_slice()) {
+                let i = owner[m.pattern().as_usize()];
+                found[i].get_or_insert_with(|| format!("{} in {name}", planted[i].1));
+            }
+        }
+    }
     let mut leaks: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     let mut per_class: std::collections::BTreeMap<&str, usize> = Default::default();
-    for (class, value) in &h.planted {
+    for ((class, _), hit) in planted.iter().zip(found) {
         *per_class.entry(class).or_default() += 1;
-        let hit = fragments(value).find_map(|frag| {
-            all_views.iter().find_map(|(name, views)| {
-                views
-                    .iter()
-                    .any(|v| contains(v, frag) || contains(v, &utf16(frag)))
-                    .then(|| format!("{value} in {name}"))
-            })
-        });
         if let Some(where_) = hit {
             leaks.entry(class).or_default().push(where_);
         }
     }
     let bundle_text: Vec<u8> = entries.iter().flat_map(|(_, b)| b.clone()).collect();
-    let lost: Vec<&(&str, String)> = h
-        .protected
+    let lost: Vec<&(String, String)> = protected
         .iter()
         .filter(|(_, v)| !contains(&bundle_text, v.as_bytes()))
         .collect();
@@ -481,16 +512,62 @@ fn shapes_nobody_listed_leave_no_fragment_and_evidence_survives() {
     }
     eprintln!(
         "protected: {} of {} kept",
-        h.protected.len() - lost.len(),
-        h.protected.len()
+        protected.len() - lost.len(),
+        protected.len()
     );
     assert!(
         leaks.is_empty() && lost.is_empty(),
         "leaks: {leaks:#?}\nprotected values lost: {lost:?}"
     );
-    let json = run.json();
-    assert!(
-        skip_reason(&json, "edgemicro-gw1-ps.log").contains("UTF-16"),
-        "{json}"
-    );
+}
+
+/// Shapes written apart from the rules, by a second generator (tests/helpers/redteam.py: 14
+/// classes, each template instantiated with fresh values from five alphabets) over several
+/// seeds, so a rule that holds for one value but not its shape fails here.
+#[test]
+fn red_team_shapes_over_many_seeds_leave_no_fragment() {
+    for seed in 1..=6 {
+        let t = Test::new();
+        let gen = std::process::Command::new("python3")
+            .arg(repo().join("tests/helpers/redteam.py"))
+            .arg(t.path(""))
+            .arg(seed.to_string())
+            .output()
+            .expect("python3 runs");
+        assert!(
+            gen.status.success(),
+            "{}",
+            String::from_utf8_lossy(&gen.stderr)
+        );
+        let dir = t.path("");
+        let read = |name: &str| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+        };
+        let pairs = |v: &serde_json::Value| -> Vec<(String, String)> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+                .collect()
+        };
+        let oracle = read("oracle.json");
+        let mut t = t.collect("r.zip").args(["--json"]);
+        for (k, v) in read("env.json").as_object().unwrap() {
+            t = t.env(k, v.as_str().unwrap());
+        }
+        let run = t.run();
+        assert!(
+            run.code == 0 || run.code == 3,
+            "seed {seed}: exit {}: {}",
+            run.code,
+            run.stderr
+        );
+        eprintln!("seed {seed}:");
+        assert_no_leak_and_nothing_lost(
+            &pairs(&oracle["planted"]),
+            &pairs(&oracle["protected"]),
+            &t.path("out/r.zip"),
+            &run,
+        );
+    }
 }
