@@ -197,8 +197,10 @@ pub(super) fn utf16_reason(file: &std::fs::File) -> Option<String> {
         .filter(|p| p[0] == 0 && p[1] != 0)
         .count();
     let patterned = pairs >= 4 && (nul_odd * 4 >= pairs * 3 || nul_even * 4 >= pairs * 3);
+    let big_endian = head.starts_with(&[0xfe, 0xff]) || (!bom && nul_even > nul_odd);
+    let from = if big_endian { "UTF-16BE" } else { "UTF-16LE" };
     (bom || patterned).then(|| {
-        "UTF-16 text (a PowerShell redirect?): not collected, since the redaction rules read UTF-8; convert it (iconv -f UTF-16LE -t UTF-8 FILE) and pass it with --stdin-log".into()
+        format!("{from} text (a PowerShell redirect?): not collected, since the redaction rules read UTF-8; convert it (iconv -f {from} -t UTF-8 FILE) and pass it with --stdin-log")
     })
 }
 

@@ -242,6 +242,32 @@ def configs():
     files["home/.edgemicro/acme-prod-config.yaml"] = ["\n".join(y) + "\n"]
 
 
+def odd_configs():
+    """YAML that is valid but unusual: CRLF endings, a second document, a merge key, a JSON
+    document, a key with spaces or in capitals, a space before the colon."""
+    y = "\r\n".join([
+        "edgemicro:", "  port: 8000",
+        f"  \"client secret\": {fresh('odd configs')}",
+        f"  PASSWORD: {fresh('odd configs')}",
+        f"  redis_password : {fresh('odd configs')}",
+        "defaults: &d", f"  token: {fresh('odd configs')}",
+        "quota:", "  <<: *d", f"  secret: {fresh('odd configs')}",
+        "---", f"analytics:", f"  key: {fresh('odd configs')}", f"  secret: {fresh('odd configs')}",
+        "  uri: " + keep("url", "https://edgemicroservices.apigee.net/edgemicro/axpublisher/organization/acme/environment/prod"),
+    ]) + "\r\n"
+    files["home/.edgemicro/acme-test-config.yaml"] = [y]
+    j = json.dumps({"edgemicro": {"port": 8000, "keep_alive_timeout": 61500},
+                    "oauth": {"client_secret": fresh("odd configs"), "allowNoAuthorization": False}})
+    keep("timeout", '"keep_alive_timeout": 61500')
+    files["home/.edgemicro/acme-json-config.yaml"] = [j + "\n"]
+
+
+def named_files():
+    """A secret in a log file's name (a token someone put in a rotation suffix)."""
+    v = fresh("names")
+    files[f"logs/edgemicro-gw-token={v}-1-api.log"] = [f"{TS} info 42 ok\n"]
+
+
 def keep_num():
     # A numeric password (YAML reads it as an integer); the value is still secret.
     v = str(rnd.randrange(10**13, 10**14))
@@ -337,6 +363,7 @@ def piece_cuts():
 
 
 def protected_values():
+    keep("timeout", "keep_alive_timeout: 61000")
     out(API, "1700000000125 error targetResponse error m=GET, u=/x, code=" + keep("error code", "ETIMEDOUT") + ", stack=Error\n")
     out(API, "1700000000126 error targetRequest error code=" + keep("error code", "EPIPE") + "\n")
     out(API, f"{TS} info 42 code=" + keep("error code", "ERR_TLS_CERT_ALTNAME_INVALID") + "\n")
@@ -405,6 +432,8 @@ def main():
     node_printing()
     urls()
     configs()
+    odd_configs()
+    named_files()
     env_and_argv()
     plugin_debug()
     entropy()
