@@ -65,13 +65,16 @@ impl Timeline {
 /// logged at warn or error with `error` in its message or level), 5xx, aborts (the client's
 /// 499, the target's aborted response), target responses (for the idle times), versions.
 /// Fewer words is fewer passes: each costs a scan of the logs.
-const INTERESTING_WORDS: [&str; 6] = [
+const INTERESTING_WORDS: [&str; 7] = [
     "error",
     "aborted",
     "targetResponse",
     "[50",
     "s=50",
     " version is ",
+    // 2.x request starts (`sourceRequest m=`, `targetRequest m=`): the target and client of
+    // each correlation id, which 2.x error and status records do not all carry.
+    "Request m=",
 ];
 
 /// Whether one line is worth parsing.
@@ -219,15 +222,48 @@ pub struct Triage {
     /// Per minute and target: failures and successful responses (report.html's timeline).
     #[serde(skip)]
     pub timeline: Timeline,
+    /// Per correlation id: the target, and whether a target error was logged for it.
     #[serde(skip)]
-    corr_target: HashMap<String, String>,
+    corr_target: Recent<(String, bool)>,
+    /// Correlation ids of source requests the client abandoned (499).
     #[serde(skip)]
-    corr_order: VecDeque<String>,
-    /// Correlation ids of source requests the client abandoned (499), bounded like `corr_target`.
+    aborted: Recent<()>,
+    /// 2.x: the client address (`r=`) of each source request → its correlation id, since a
+    /// 2.x status record carries the client's address and not the id.
     #[serde(skip)]
-    aborted: std::collections::HashSet<String>,
+    client_corr: Recent<String>,
+    /// 2.x: the URL of each source request, for error records that log `u=undefined`.
     #[serde(skip)]
-    aborted_order: VecDeque<String>,
+    corr_url: Recent<String>,
+}
+
+/// The last `CORRELATIONS` entries by insertion: memory stays bounded whatever the log holds.
+#[derive(Default, Debug)]
+struct Recent<V> {
+    map: HashMap<String, V>,
+    order: VecDeque<String>,
+}
+
+impl<V> Recent<V> {
+    fn insert(&mut self, key: &str, value: V) {
+        if key.is_empty() {
+            return;
+        }
+        if self.map.insert(key.to_string(), value).is_none() {
+            if self.order.len() >= CORRELATIONS {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+            self.order.push_back(key.to_string());
+        }
+    }
+    fn get(&self, key: &str) -> Option<&V> {
+        self.map.get(key)
+    }
+    fn contains(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
 }
 
 /// One record's fields, whichever format it came in.
@@ -241,6 +277,8 @@ struct Record<'a> {
     target: Option<&'a str>,
     proxy: &'a str,
     corr: &'a str,
+    /// The client's `address:port` (2.x `r=`), to find a 2.x status record's request.
+    client: &'a str,
     message: &'a str,
     status: &'a str,
     err: &'a str,
@@ -298,6 +336,33 @@ impl Triage {
     }
 
     fn record(&mut self, rec: &Record, text: &str) {
+        // 2.x request starts: which client and which target each correlation id belongs to.
+        match rec.message {
+            "sourceRequest" => {
+                self.corr_url.insert(rec.corr, rec.proxy.to_string());
+                return self.client_corr.insert(rec.client, rec.corr.to_string());
+            }
+            "targetRequest" => {
+                if let Some(t) = rec.target {
+                    self.corr_target.insert(rec.corr, (t.to_string(), false));
+                }
+                return;
+            }
+            _ => {}
+        }
+        let found;
+        let rec = match (rec.corr, self.client_corr.get(rec.client)) {
+            ("", Some(corr)) => {
+                found = Record {
+                    corr: corr.as_str(),
+                    ..*rec
+                };
+                &found
+            }
+            _ => rec,
+        };
+        let logged_target = |corr: &str| self.corr_target.get(corr).map(|(t, _)| t.as_str());
+        let target_of = rec.target.or_else(|| logged_target(rec.corr));
         if let Some(ms) = rec.millis {
             self.span_ms = Some(match self.span_ms {
                 Some((a, b)) => (a.min(ms), b.max(ms)),
@@ -323,14 +388,15 @@ impl Triage {
         }
         if rec.status == "499" || rec.message.starts_with("sourceResponse on close") {
             self.kinds.client_aborts += 1;
-            self.abandoned(rec.corr);
+            self.aborted.insert(rec.corr, ());
             return;
         }
         if rec.message == "targetResponse aborted" {
             self.kinds.target_response_aborted += 1;
         }
         let client_left = self.aborted.contains(rec.corr);
-        if let (Some(t), Some(ms), false) = (rec.target, rec.millis, client_left) {
+        let target_of = target_of.map(str::to_string);
+        if let (Some(t), Some(ms), false) = (target_of.as_deref(), rec.millis, client_left) {
             let reset = c.econnreset + c.socket_hang_up > 0;
             match rec.message {
                 "targetResponse" if !rec.status.starts_with('5') => {
@@ -360,29 +426,21 @@ impl Triage {
         if c.is_empty() {
             return;
         }
-        let target = match rec.target.filter(|_| target_error) {
-            Some(t) => {
-                self.remember(rec.corr, t);
-                t.to_string()
-            }
-            None => self
-                .corr_target
-                .get(rec.corr)
-                .cloned()
-                .unwrap_or_else(|| "unknown".into()),
-        };
+        let errored = |corr: &str| self.corr_target.get(corr).is_some_and(|(_, e)| *e);
+        let had_error = errored(rec.corr);
+        let target = target_of.unwrap_or_else(|| "unknown".into());
+        if target_error && target != "unknown" {
+            self.corr_target.insert(rec.corr, (target.clone(), true));
+        }
         // One failure per request on the timeline: its target error, or a status record whose
         // request logged none.
         if let Some(ms) = rec.millis {
-            if target_error || !self.corr_target.contains_key(rec.corr) {
+            if target_error || !had_error {
                 self.timeline.add(ms, &target, true);
             }
         }
         // A status record repeats its target error's message and code: count those once.
-        if !target_error
-            && (c.status_502 + c.status_504) > 0
-            && self.corr_target.contains_key(rec.corr)
-        {
+        if !target_error && (c.status_502 + c.status_504) > 0 && had_error {
             c.socket_hang_up = 0;
             c.econnreset = 0;
             c.etimedout = 0;
@@ -409,7 +467,11 @@ impl Triage {
         if c.status_504 == 1 {
             self.kinds.timeout_504 += 1;
         }
-        let proxy = rec.proxy.split('?').next().unwrap_or("").to_string();
+        let proxy = match rec.proxy {
+            "" | "undefined" => self.corr_url.get(rec.corr).map_or("", String::as_str),
+            url => url,
+        };
+        let proxy = proxy.split('?').next().unwrap_or("").to_string();
         // Every time in the output is UTC RFC 3339, whatever the record wrote (2.x epoch ms).
         let hour = match rec.millis.and_then(chrono::DateTime::from_timestamp_millis) {
             Some(t) => t.format("%Y-%m-%dT%H:00").to_string(),
@@ -451,7 +513,12 @@ impl Triage {
             self.last = Some(shown());
         }
         if (c.status_502 + c.status_504) > 0 {
-            self.sample(at, text);
+            // A 2.x epoch-ms time is shown as RFC 3339, like every other time in the output.
+            let epoch = rec.time.len() == 13 && rec.time.bytes().all(|b| b.is_ascii_digit());
+            match epoch {
+                true => self.sample(at, &text.replacen(rec.time, &shown(), 1)),
+                false => self.sample(at, text),
+            }
         }
     }
 
@@ -536,33 +603,6 @@ impl Triage {
         self.timeline.rename(&mut redact);
         self.idle.rename_targets(redact);
     }
-
-    fn abandoned(&mut self, corr: &str) {
-        if corr.is_empty() || self.aborted.contains(corr) {
-            return;
-        }
-        if self.aborted_order.len() >= CORRELATIONS {
-            if let Some(old) = self.aborted_order.pop_front() {
-                self.aborted.remove(&old);
-            }
-        }
-        self.aborted_order.push_back(corr.to_string());
-        self.aborted.insert(corr.to_string());
-    }
-
-    fn remember(&mut self, corr: &str, target: &str) {
-        if corr.is_empty() {
-            return;
-        }
-        if self.corr_order.len() >= CORRELATIONS {
-            if let Some(old) = self.corr_order.pop_front() {
-                self.corr_target.remove(&old);
-            }
-        }
-        self.corr_order.push_back(corr.to_string());
-        self.corr_target
-            .insert(corr.to_string(), target.to_string());
-    }
 }
 
 fn add(into: &mut Counts, c: &Counts) {
@@ -598,6 +638,7 @@ fn current(text: &str) -> Option<Record<'_>> {
     }
     let target = (f[10].starts_with("target")).then_some(f[1]);
     Some(Record {
+        client: "",
         time,
         millis: iso_millis(time),
         pid: f[2],
@@ -683,11 +724,16 @@ fn legacy(text: &str) -> Option<Record<'_>> {
         "targetRequest error"
     } else if rest.starts_with("targetResponse ") {
         "targetResponse"
+    } else if rest.starts_with("targetRequest m=") {
+        "targetRequest"
+    } else if rest.starts_with("sourceRequest m=") {
+        "sourceRequest"
     } else {
         ""
     };
     let host = value("h");
     Some(Record {
+        client: value("r"),
         time: ms,
         millis: Some(millis),
         pid: "",
@@ -817,6 +863,35 @@ mod tests {
         assert_eq!(t.kinds.hangup_502, 1);
         assert_eq!(t.by_proxy["ping"].status_502, 1);
         assert!(t.totals.econnreset >= 1);
+    }
+
+    /// What core 2.5.17 really writes (a cluster master's log, tests/emg/gateway2.js): the
+    /// target error has `u=undefined, h=` and no client, the 502 record no correlation id.
+    /// The request is followed from its start: the target and proxy are named, the reset is
+    /// counted once, and the sample shows an RFC 3339 time.
+    #[test]
+    fn core_2_5_17_records_are_joined_by_correlation_id_and_client() {
+        let mut t = Triage::default();
+        for line in [
+            "1795998580839 info sourceRequest m=GET, u=/h/x?apikey=REDACTED, h=127.0.0.1:18902, r=127.0.0.1:42078, i=21c8f770-ec55",
+            "1795998580839 info sourceRequest m=GET, u=/other, h=127.0.0.1:18902, r=127.0.0.1:42099, i=99c8f770-ec55",
+            "1795998580844 info targetRequest m=GET, u=/x?apikey=REDACTED, h=127.0.0.1:18903, i=21c8f770-ec55",
+            "1795998580850 warn targetRequest error m=undefined, u=undefined, h=, r=:0, d=10, i=21c8f770-ec55, name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+            "    at connResetException (node:internal/errors:720:14)",
+            "1795998580851 error m=GET, u=/h/x?apikey=REDACTED, h=127.0.0.1:18902, r=127.0.0.1:42078, s=502, name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+        ] {
+            t.line(line.as_bytes());
+        }
+        assert_eq!(t.by_target.keys().collect::<Vec<_>>(), ["127.0.0.1:18903"]);
+        let target = &t.by_target["127.0.0.1:18903"];
+        assert_eq!((target.status_502, target.econnreset), (1, 1));
+        assert_eq!(t.by_proxy.keys().collect::<Vec<_>>(), ["h/x"]);
+        assert_eq!(t.kinds.hangup_502, 1);
+        assert!(
+            t.samples[0].starts_with("2026-11-30T00:29:40.851Z error m=GET"),
+            "{:?}",
+            t.samples
+        );
     }
 
     /// 2.x epoch-millisecond records next to ISO ones (a host upgraded mid-incident): first and
