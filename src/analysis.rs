@@ -103,7 +103,9 @@ pub fn run(req: Request) -> Result<Analysis> {
             .map(|h| h.join().expect("probe thread"))
             .collect()
     });
+    let node = triage.versions.get("nodejs").map(String::as_str);
     let findings = conclude(Evidence {
+        node,
         triage: &triage,
         keepalive: &keepalive,
         probes: &probes,
@@ -116,7 +118,7 @@ pub fn run(req: Request) -> Result<Analysis> {
         &probes,
         &triage.idle.estimates(),
         &findings,
-        triage.versions.get("nodejs").map(String::as_str),
+        node,
     );
     Ok(Analysis {
         schema_version: crate::envelope::SCHEMA_VERSION,

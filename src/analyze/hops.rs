@@ -50,6 +50,13 @@ fn node_major(version: &str) -> Option<u32> {
     v.split('.').next()?.parse().ok()
 }
 
+/// Whether EMG's Node opens a new connection for every request to a target that announces
+/// `header` (`Keep-Alive: timeout=1` on Node ≥ 19): then no pooled socket can race there.
+pub(crate) fn hint_stops_reuse(node: Option<&str>, header: Option<&str>) -> bool {
+    node.and_then(node_major).is_some_and(|m| m >= 19)
+        && header.and_then(announced_timeout) == Some(1)
+}
+
 /// EMG's pool toward one target, as its Node treats the target's `Keep-Alive: timeout=N`: Node
 /// ≥ 19 uses the hint only to shorten an agent timeout that is already set, and EMG sets none,
 /// so it changes nothing, except `timeout=1`, after which Node ≥ 19 never reuses the socket

@@ -61,6 +61,9 @@ pub struct Evidence<'a> {
     pub lb_idle_timeout_s: Option<u64>,
     /// Findings a capture already produced.
     pub capture: Vec<Finding>,
+    /// The Node version that runs EMG (`v20.11.1`), when the logs or the host tell it: it
+    /// decides what a target's `Keep-Alive: timeout=1` does.
+    pub node: Option<&'a str>,
 }
 
 /// Hang-ups on a target that its 504s do not account for (EMG's own timeout aborts the target
@@ -90,7 +93,13 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
 
     // Targets that keep no connection (HTTP/1.0, Connection: close) cannot race: say so, so
     // nobody chases a "close after 0.0 s" as a keep-alive race.
-    let plain: Vec<&keepalive::Probe> = e.probes.iter().filter(|p| p.no_keep_alive).collect();
+    let fresh_each_time =
+        |p: &keepalive::Probe| hops::hint_stops_reuse(e.node, p.keep_alive_header.as_deref());
+    let plain: Vec<&keepalive::Probe> = e
+        .probes
+        .iter()
+        .filter(|p| p.no_keep_alive || fresh_each_time(p))
+        .collect();
     if !plain.is_empty() {
         out.push(Finding {
             id: FindingId::NoKeepAlive,
@@ -98,10 +107,10 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
             confidence: Confidence::High,
             confidence_reason: "measured by a probe of the target".into(),
             summary: format!(
-                "{} target(s) keep no connection open after a response (HTTP/1.0 or Connection: close): EMG opens a new connection for every request to them, so no idle pooled socket can race there.",
+                "{} target(s) keep no connection open after a response (HTTP/1.0, Connection: close, or Keep-Alive: timeout=1, after which Node 19 and later does not reuse the socket): EMG opens a new connection for every request to them, so no idle pooled socket can race there.",
                 plain.len()
             ),
-            evidence: serde_json::json!({"targets": plain.iter().map(|p| serde_json::json!({"target": p.target, "url": p.url, "status": p.status})).collect::<Vec<_>>()}),
+            evidence: serde_json::json!({"targets": plain.iter().map(|p| serde_json::json!({"target": p.target, "url": p.url, "status": p.status, "why": if p.no_keep_alive { "the target closes after every response".to_string() } else { format!("the target announces Keep-Alive: {}, and EMG runs on Node {}", p.keep_alive_header.as_deref().unwrap_or(""), e.node.unwrap_or("?")) }})).collect::<Vec<_>>()}),
             next_step: "Nothing to tune for keep-alive on these targets; 502s on them come from the target closing before it answered (target-hangup) or from a timeout.".into(),
         });
     }
@@ -113,12 +122,13 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
     let closing: Vec<&keepalive::Probe> = e
         .probes
         .iter()
-        .filter(|p| p.idle_close_s.is_some())
+        .filter(|p| p.idle_close_s.is_some() && !fresh_each_time(p))
         .collect();
     let log_races: Vec<&idle::Estimate> = estimates
         .iter()
         .filter(|e| e.verdict == idle::Verdict::KeepaliveRace)
         .filter(|e| !closing.iter().any(|p| p.target == e.target))
+        .filter(|e| !plain.iter().any(|p| p.target == e.target))
         .collect();
     if !closing.is_empty() || !log_races.is_empty() {
         let mut targets: Vec<serde_json::Value> = closing
@@ -482,6 +492,7 @@ mod tests {
         };
         let keepalive = keepalive::from_configs(std::iter::empty(), Default::default());
         let findings = conclude(Evidence {
+            node: None,
             triage: &logs::Triage::default(),
             keepalive: &keepalive,
             probes: &[probe],
@@ -491,6 +502,51 @@ mod tests {
         let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
         assert!(ids.contains(&"no-keep-alive"), "{ids:?}");
         assert!(!ids.contains(&"keepalive-race"), "{ids:?}");
+    }
+
+    /// A target that announces `Keep-Alive: timeout=1` and closes idle connections after 1 s:
+    /// on Node ≥ 19 EMG never reuses its sockets (no race: a new connection per request), on
+    /// older Node, or when the version is unknown, the pool races with that close.
+    #[test]
+    fn timeout_1_on_node_19_and_later_is_no_reuse_not_a_race() {
+        let keepalive = keepalive::from_configs(std::iter::empty(), Default::default());
+        for (node, header, race) in [
+            (Some("v20.18.1"), "timeout=1", false),
+            (Some("v22.1.0"), "timeout=1, max=100", false),
+            (Some("v18.20.8"), "timeout=1", true),
+            (None, "timeout=1", true),
+            (Some("v20.18.1"), "timeout=2", true),
+        ] {
+            let probe = keepalive::Probe {
+                url: "http://t:80/".into(),
+                target: "t:80".into(),
+                status: Some(200),
+                keep_alive_header: Some(header.into()),
+                idle_close_s: Some(1.0),
+                no_keep_alive: false,
+                waited_s: 1.0,
+                error: None,
+            };
+            let findings = conclude(Evidence {
+                node,
+                triage: &logs::Triage::default(),
+                keepalive: &keepalive,
+                probes: &[probe],
+                lb_idle_timeout_s: None,
+                capture: Vec::new(),
+            });
+            let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+            assert_eq!(
+                ids.contains(&"keepalive-race"),
+                race,
+                "{node:?} {header}: {ids:?}"
+            );
+            assert_eq!(
+                ids.contains(&"no-keep-alive"),
+                !race,
+                "{node:?} {header}: {ids:?}"
+            );
+        }
     }
 
     /// A 504 names the limit that applied: the proxy's own timeout when shorter than
@@ -513,6 +569,7 @@ mod tests {
             t.line(format!("2026-01-01T00:00:00.000Z [error][0:8000][1][o][e][{proxy}][][][{corr}][microgateway-core][][GET][504][Gateway timed out trying to reach target][][]").as_bytes());
         }
         let findings = conclude(Evidence {
+            node: None,
             triage: &t,
             keepalive: &keepalive,
             probes: &[],

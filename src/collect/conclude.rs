@@ -29,6 +29,7 @@ pub(super) fn conclude(
         crate::analyze::keepalive::os_keepalive(),
     );
     let findings = crate::analyze::conclude(crate::analyze::Evidence {
+        node: triage.versions.get("nodejs").map(String::as_str),
         triage,
         keepalive: &keepalive,
         probes: &[],

@@ -563,7 +563,10 @@ fn red_team_shapes_over_many_seeds_leave_no_fragment() {
             run.stderr
         );
         let json = run.json();
-        for (log, from) in [("edgemicro-be.log", "UTF-16BE"), ("edgemicro-ps.log", "UTF-16LE")] {
+        for (log, from) in [
+            ("edgemicro-be.log", "UTF-16BE"),
+            ("edgemicro-ps.log", "UTF-16LE"),
+        ] {
             let reason = skip_reason(&json, log);
             assert!(reason.contains(&format!("iconv -f {from} ")), "{reason}");
         }
