@@ -327,6 +327,22 @@ pub struct CollectArgs {
     #[arg(long, env = "EDGEMICRO_DIAG_STDIN_LOG", value_name = "NAME")]
     pub stdin_log: Option<String>,
 
+    /// Read EMG's systemd journal: `auto` (default) takes every unit named like edgemicro the
+    /// journal knows, UNIT takes that unit, `off` none; each becomes logs/journal-UNIT.log
+    #[arg(
+        long,
+        env = "EDGEMICRO_DIAG_JOURNAL",
+        value_name = "UNIT|auto|off",
+        default_value = "auto",
+        hide_default_value = true
+    )]
+    pub journal: crate::model::JournalChoice,
+
+    /// Read the journal from the files in DIR (a /var/log/journal copied from a gateway or a
+    /// container) instead of this host's journal
+    #[arg(long, env = "EDGEMICRO_DIAG_JOURNAL_DIR", value_name = "DIR")]
+    pub journal_dir: Option<std::path::PathBuf>,
+
     /// Also read logs that are hard links in a log dir other users can write (skipped by
     /// default: a second name for a file may be another file's contents)
     #[arg(long, env = "EDGEMICRO_DIAG_FOLLOW_HARDLINKS", value_parser = clap::builder::BoolishValueParser::new())]

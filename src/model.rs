@@ -222,3 +222,74 @@ pub enum CaptureStatus {
     #[default]
     Skipped,
 }
+
+/// `--journal`: which units to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JournalChoice {
+    /// Every unit named like edgemicro the journal knows (the default).
+    Auto,
+    /// Never read the journal.
+    Off,
+    /// This unit.
+    Unit(String),
+}
+
+impl std::str::FromStr for JournalChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(JournalChoice::Auto),
+            "off" | "no" | "none" => Ok(JournalChoice::Off),
+            unit => unit_name(unit).map(JournalChoice::Unit).ok_or_else(|| {
+                format!("`{unit}` is not a systemd unit name (letters, digits, @ . _ : -; e.g. edgemicro.service)")
+            }),
+        }
+    }
+}
+
+/// A plain unit name (`edgemicro`, `edgemicro@prod.service`), `.service` added when it has no
+/// suffix; anything else (an option, a path, spaces, a glob) is refused.
+pub fn unit_name(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._:-".contains(&b));
+    ok.then(|| match name.rsplit_once('.') {
+        Some((_, suffix)) if ["service", "scope", "socket"].contains(&suffix) => name.to_string(),
+        _ => format!("{name}.service"),
+    })
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_unit_names_reach_journalctl() {
+        assert_eq!(unit_name("edgemicro").as_deref(), Some("edgemicro.service"));
+        assert_eq!(
+            unit_name("edgemicro@prod.service").as_deref(),
+            Some("edgemicro@prod.service")
+        );
+        assert_eq!(
+            unit_name("emg-edgemicro.v3").as_deref(),
+            Some("emg-edgemicro.v3.service")
+        );
+        for bad in [
+            "",
+            "-f",
+            "--directory=/",
+            "a b",
+            "edgemicro;id",
+            "../x",
+            "/etc/x",
+            "edge*",
+            "$(id)",
+            "a\nb",
+        ] {
+            assert_eq!(unit_name(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -53,6 +53,10 @@ pub struct Settings {
     pub from_pid: Option<u32>,
     /// A log piped into stdin, collected as `logs/NAME`.
     pub stdin_log: Option<String>,
+    /// `--journal`: which systemd units' journal to read (default: those named like edgemicro).
+    pub journal: crate::model::JournalChoice,
+    /// `--journal-dir`: read journal files from this dir (a copied /var/log/journal).
+    pub journal_dir: Option<std::path::PathBuf>,
     /// Read logs that are hard links in dirs other users can write (skipped by default).
     pub follow_hardlinks: bool,
     /// `--dry-run`: plan and preview, write nothing.
@@ -187,6 +191,8 @@ impl Settings {
             }),
             from_pid: args.from_pid,
             stdin_log: args.stdin_log,
+            journal: args.journal,
+            journal_dir: args.journal_dir,
             follow_hardlinks: args.follow_hardlinks,
             dry_run: args.dry_run,
             reload: args.reload,
@@ -222,6 +228,8 @@ impl Settings {
             capture: None,
             from_pid: None,
             stdin_log: None,
+            journal: crate::model::JournalChoice::Auto,
+            journal_dir: None,
             follow_hardlinks: false,
             dry_run: false,
             reload: false,

@@ -189,7 +189,7 @@ _edgemicro__diag() {
             return 0
             ;;
         edgemicro__subcmd__diag__subcmd__collect)
-            opts="-c -o -y -q -h --config-dir --org --env --log-dir --since --until --max-log-bytes --max-bundle-bytes --max-seconds --rules --case --pseudonymize --keep-map-values --output --dry-run --force --json --non-interactive --yes --quiet --low-priority --from-pid --stdin-log --follow-hardlinks --log-level --reload --capture-seconds --capture-host --capture-port --capture-interface --capture-max-bytes --capture-max-packets --capture-payload --reproduce-seconds --help"
+            opts="-c -o -y -q -h --config-dir --org --env --log-dir --since --until --max-log-bytes --max-bundle-bytes --max-seconds --rules --case --pseudonymize --keep-map-values --output --dry-run --force --json --non-interactive --yes --quiet --low-priority --from-pid --stdin-log --journal --journal-dir --follow-hardlinks --log-level --reload --capture-seconds --capture-host --capture-port --capture-interface --capture-max-bytes --capture-max-packets --capture-payload --reproduce-seconds --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +256,14 @@ _edgemicro__diag() {
                     return 0
                     ;;
                 --stdin-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -789,7 +797,7 @@ _edgemicro__diag() {
             return 0
             ;;
         edgemicro__subcmd__diag__subcmd__wizard)
-            opts="-c -o -y -q -h --config-dir --org --env --log-dir --since --until --max-log-bytes --max-bundle-bytes --max-seconds --rules --case --pseudonymize --keep-map-values --output --dry-run --force --json --non-interactive --yes --quiet --low-priority --from-pid --stdin-log --follow-hardlinks --log-level --reload --capture-seconds --capture-host --capture-port --capture-interface --capture-max-bytes --capture-max-packets --capture-payload --reproduce-seconds --help"
+            opts="-c -o -y -q -h --config-dir --org --env --log-dir --since --until --max-log-bytes --max-bundle-bytes --max-seconds --rules --case --pseudonymize --keep-map-values --output --dry-run --force --json --non-interactive --yes --quiet --low-priority --from-pid --stdin-log --journal --journal-dir --follow-hardlinks --log-level --reload --capture-seconds --capture-host --capture-port --capture-interface --capture-max-bytes --capture-max-packets --capture-payload --reproduce-seconds --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +864,14 @@ _edgemicro__diag() {
                     return 0
                     ;;
                 --stdin-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,8 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -s o -l output -d 'Bundle path, or - to stream the zip to stdout [default: ./edgemicro-diag-HOST-UTCSTAMP.zip]' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l from-pid -d 'Read EDGEMICRO_CONFIG (and the key/secret to redact) from this running edgemicro\'s environment (/proc/PID/environ): the docker/Kubernetes way of configuring EMG' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l stdin-log -d 'Also collect a log piped into stdin as logs/NAME (e.g. `docker logs gw | … --stdin-log gw1.log`)' -r
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l journal -d 'Read EMG\'s systemd journal: `auto` (default) takes every unit named like edgemicro the journal knows, UNIT takes that unit, `off` none; each becomes logs/journal-UNIT.log' -r
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l journal-dir -d 'Read the journal from the files in DIR (a /var/log/journal copied from a gateway or a container) instead of this host\'s journal' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l log-level -d 'Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)' -r -f -a "error\t''
 warn\t''
 info\t''
@@ -88,6 +90,8 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -s o -l output -d 'Bundle path, or - to stream the zip to stdout [default: ./edgemicro-diag-HOST-UTCSTAMP.zip]' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l from-pid -d 'Read EDGEMICRO_CONFIG (and the key/secret to redact) from this running edgemicro\'s environment (/proc/PID/environ): the docker/Kubernetes way of configuring EMG' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l stdin-log -d 'Also collect a log piped into stdin as logs/NAME (e.g. `docker logs gw | … --stdin-log gw1.log`)' -r
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l journal -d 'Read EMG\'s systemd journal: `auto` (default) takes every unit named like edgemicro the journal knows, UNIT takes that unit, `off` none; each becomes logs/journal-UNIT.log' -r
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l journal-dir -d 'Read the journal from the files in DIR (a /var/log/journal copied from a gateway or a container) instead of this host\'s journal' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l log-level -d 'Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)' -r -f -a "error\t''
 warn\t''
 info\t''

@@ -108,6 +108,18 @@ impl Deflater {
         Ok(())
     }
 
+    /// Compresses everything given so far and writes it to `out`, the entry going on after
+    /// it (a short piece, sync-flushed): what the entry adds to the file is then exact.
+    pub(crate) fn drain(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if !self.chunk.is_empty() {
+            self.submit(false, out)?;
+        }
+        while let Some(p) = self.pending.pop_front() {
+            self.write_out(&p, out)?;
+        }
+        Ok(())
+    }
+
     /// A finished piece to `out`; its buffers are kept for the next one.
     fn write_out(&mut self, p: &Pending, out: &mut impl Write) -> io::Result<()> {
         let buffers = p.reply.recv().map_err(|_| worker_gone())??;

@@ -747,6 +747,17 @@ impl<'w> Entry<'w> {
         self.written.get() + self.entries.deflater.in_flight()
     }
 
+    /// Writes out what is still being compressed, so `bundle_bytes` is exact, not an upper
+    /// bound (near `--max-bundle-bytes` the bound would cut a log that fits).
+    pub fn settle(&mut self) -> io::Result<()> {
+        self.entries.deflater.drain(&mut self.zip)
+    }
+
+    /// Whether plain bytes of this entry are still being compressed.
+    pub fn in_flight(&self) -> bool {
+        self.entries.deflater.in_flight() > 0
+    }
+
     /// Ends the entry's data in the zip (its self-check first: nothing after a leak).
     fn seal(mut self) -> Result<(Sha256, u64, String, &'w mut Entries)> {
         self.entries.guard.finish(&self.path)?;

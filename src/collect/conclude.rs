@@ -11,6 +11,180 @@ pub(super) struct Concluded {
     pub(super) versions: BTreeMap<String, facts::Version>,
 }
 
+/// Entries rendered and redacted, not yet written: (name, source, bytes, redactions in it).
+type Entries = Vec<(&'static str, &'static str, Vec<u8>, u64)>;
+
+/// The first trailing entries (findings, facts, the redaction report) and what the rest needs.
+struct Early {
+    entries: Entries,
+    facts_report: FileReport,
+    findings: Vec<crate::analyze::Finding>,
+    keepalive: crate::analyze::keepalive::KeepAlive,
+}
+
+/// Renders findings, facts and the redaction report from what the run knows now. Pure: the
+/// same render measures the room the trailing entries need (`trailing_bytes`) and is written.
+fn early(
+    triage: &crate::analyze::logs::Triage,
+    found: &Discovery,
+    facts: &facts::Facts,
+    engine: &TextEngine,
+    reports: &[(String, FileReport)],
+    capture_findings: Vec<crate::analyze::Finding>,
+) -> Result<Early> {
+    let keepalive = crate::analyze::keepalive::from_configs(
+        found.configs.iter().map(|c| (c.name.as_str(), &c.yaml)),
+        crate::analyze::keepalive::os_keepalive(),
+    );
+    let findings = crate::analyze::conclude(crate::analyze::Evidence {
+        node: triage.versions.get("nodejs").map(String::as_str),
+        triage,
+        keepalive: &keepalive,
+        probes: &[],
+        lb_idle_timeout_s: None,
+        capture: capture_findings,
+    });
+    // Process command lines (`sh -c "edgemicro start … -k KEY -s SECRET"`), versions and paths:
+    // through the same rules as every log line before it is written.
+    let mut facts_redactor = engine.file();
+    let mut facts_json = Vec::new();
+    facts_redactor.lines(&serde_json::to_vec_pretty(facts)?, false, &mut facts_json);
+    let facts_report = facts_redactor.report;
+    let all = with_facts(reports, &facts_report);
+    let entries = vec![
+        (
+            "findings.json",
+            "edgemicro-diag",
+            serde_json::to_vec_pretty(&findings)?,
+            0,
+        ),
+        (
+            "findings.md",
+            "edgemicro-diag",
+            crate::analyze::markdown(&findings).into_bytes(),
+            0,
+        ),
+        (
+            "system/facts.json",
+            "this host",
+            facts_json,
+            facts_report.total,
+        ),
+        (
+            "redaction-report.json",
+            "edgemicro-diag",
+            serde_json::to_vec_pretty(&redaction_report(&all))?,
+            0,
+        ),
+    ];
+    Ok(Early {
+        entries,
+        facts_report,
+        findings,
+        keepalive,
+    })
+}
+
+fn with_facts(reports: &[(String, FileReport)], facts: &FileReport) -> Vec<(String, FileReport)> {
+    let mut all = reports.to_vec();
+    all.push(("system/facts.json".into(), facts.clone()));
+    all
+}
+
+/// report.html (which lists the entries written before it) and README.txt.
+#[allow(clippy::too_many_arguments)]
+fn late(
+    settings: &Settings,
+    triage: &crate::analyze::logs::Triage,
+    found: &Discovery,
+    facts: &facts::Facts,
+    engine: &TextEngine,
+    files: &[FileEntry],
+    all: &[(String, FileReport)],
+    early: &Early,
+    reproduced: bool,
+) -> Entries {
+    let redactions = Redactions::sum(all);
+    let page = report_page(
+        settings,
+        triage,
+        &early.findings,
+        &early.keepalive,
+        files,
+        &found.skipped,
+        &redactions,
+        all,
+        reproduced,
+    );
+    // Last before the manifest: the summary knows everything the run found.
+    let summary = summary(
+        triage,
+        &early.keepalive,
+        &facts.versions,
+        &found.skipped,
+        &early.findings,
+    );
+    let text = readme(settings, &summary);
+    let mut shown = Vec::new();
+    let mut readme_redactor = engine.file();
+    readme_redactor.lines(text.as_bytes(), false, &mut shown);
+    vec![
+        ("report.html", "edgemicro-diag", page.into_bytes(), 0),
+        (
+            "README.txt",
+            "edgemicro-diag",
+            shown,
+            readme_redactor.report.total,
+        ),
+    ]
+}
+
+/// What the entries written after the logs take in the zip if the run ended now, plus room
+/// for their growth: findings, facts, the redaction report, report.html and README.txt as
+/// rendered and deflated now, then per file still to come its manifest line, its zip
+/// directory record and its redaction report (`--max-bundle-bytes` keeps this much free;
+/// measured again before every log).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn trailing_bytes(
+    settings: &Settings,
+    triage: &crate::analyze::logs::Triage,
+    found: &Discovery,
+    facts: &facts::Facts,
+    engine: &TextEngine,
+    files: &[FileEntry],
+    reports: &[(String, FileReport)],
+    files_to_come: usize,
+    next_log_bytes: u64,
+) -> u64 {
+    use std::io::Write as _;
+    let Ok(first) = early(triage, found, facts, engine, reports, Vec::new()) else {
+        return u64::MAX;
+    };
+    let all = with_facts(reports, &first.facts_report);
+    let rest = late(
+        settings, triage, found, facts, engine, files, &all, &first, false,
+    );
+    let deflated: u64 = first
+        .entries
+        .iter()
+        .chain(&rest)
+        .map(|(name, _, bytes, _)| {
+            let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(5));
+            let _ = z.write_all(bytes);
+            let size = z.finish().map_or(bytes.len(), |z| z.len());
+            // local header, data descriptor and directory record (zip64 included)
+            size as u64 + 2 * name.len() as u64 + 160
+        })
+        .sum();
+    // The manifest: about 150 bytes deflated per file; then a growth margin for what the next
+    // log adds to the findings and the page (samples, targets, the timeline) before the next
+    // measure: as much again plus 16 KiB (on the 1 GB bench corpus the trailing entries go
+    // from 10 KiB before the first log to 40 KiB), and never more than the log itself.
+    let files_now = files.len() + files_to_come + 8;
+    let growth = (deflated + (16 << 10)).min(next_log_bytes);
+    deflated + growth + 2048 + 256 * files_now as u64
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conclude(
     settings: &Settings,
@@ -24,35 +198,6 @@ pub(super) fn conclude(
     reproduced: bool,
     interrupt: &Interrupt,
 ) -> Result<Concluded> {
-    let keepalive = crate::analyze::keepalive::from_configs(
-        found.configs.iter().map(|c| (c.name.as_str(), &c.yaml)),
-        crate::analyze::keepalive::os_keepalive(),
-    );
-    let findings = crate::analyze::conclude(crate::analyze::Evidence {
-        node: triage.versions.get("nodejs").map(String::as_str),
-        triage,
-        keepalive: &keepalive,
-        probes: &[],
-        lb_idle_timeout_s: None,
-        capture: capture_findings,
-    });
-    writer
-        .small(
-            "findings.json",
-            "edgemicro-diag",
-            &serde_json::to_vec_pretty(&findings)?,
-            0,
-        )
-        .map_err(leak_to_fail)?;
-    writer
-        .small(
-            "findings.md",
-            "edgemicro-diag",
-            crate::analyze::markdown(&findings).as_bytes(),
-            0,
-        )
-        .map_err(leak_to_fail)?;
-
     facts.versions_from_logs = triage.versions.clone();
     facts.settle_versions();
     // What support asks next on resets: does the target's name resolve, and to what, here.
@@ -69,32 +214,7 @@ pub(super) fn conclude(
             facts.target_dns.insert(name.clone(), answer);
         }
     }
-    // Process command lines (`sh -c "edgemicro start … -k KEY -s SECRET"`), versions and paths:
-    // through the same rules as every log line before it is written.
-    let mut facts_redactor = engine.file();
-    let mut facts_json = Vec::new();
-    facts_redactor.lines(&serde_json::to_vec_pretty(&facts)?, false, &mut facts_json);
-    writer
-        .small(
-            "system/facts.json",
-            "this host",
-            &facts_json,
-            facts_redactor.report.total,
-        )
-        .map_err(leak_to_fail)?;
-    reports.push(("system/facts.json".into(), facts_redactor.report));
-    let redactions = Redactions::sum(reports);
-    let report_json = redaction_report(reports);
-    writer
-        .small(
-            "redaction-report.json",
-            "edgemicro-diag",
-            &serde_json::to_vec_pretty(&report_json)?,
-            0,
-        )
-        .map_err(leak_to_fail)?;
     interrupt.check()?;
-
     // Paths of skipped files and warnings name host files: through the rules too.
     for skipped in &mut found.skipped {
         skipped.source = redacted_name(engine, &skipped.source);
@@ -103,43 +223,32 @@ pub(super) fn conclude(
     for warning in &mut found.warnings {
         *warning = redacted_name(engine, warning);
     }
-    let page = report_page(
+    let first = early(triage, found, &facts, engine, reports, capture_findings)?;
+    for (name, source, bytes, redactions) in &first.entries {
+        writer
+            .small(name, source, bytes, *redactions)
+            .map_err(leak_to_fail)?;
+    }
+    reports.push(("system/facts.json".into(), first.facts_report.clone()));
+    let rest = late(
         settings,
         triage,
-        &findings,
-        &keepalive,
+        found,
+        &facts,
+        engine,
         writer.files(),
-        &found.skipped,
-        &redactions,
         reports,
+        &first,
         reproduced,
     );
-    writer
-        .small("report.html", "edgemicro-diag", page.as_bytes(), 0)
-        .map_err(leak_to_fail)?;
-    // Last before the manifest: the summary knows everything the run found.
-    let summary = summary(
-        triage,
-        &keepalive,
-        &facts.versions,
-        &found.skipped,
-        &findings,
-    );
-    let text = readme(settings, &summary);
-    let mut shown = Vec::new();
-    let mut readme_redactor = engine.file();
-    readme_redactor.lines(text.as_bytes(), false, &mut shown);
-    writer
-        .small(
-            "README.txt",
-            "edgemicro-diag",
-            &shown,
-            readme_redactor.report.total,
-        )
-        .map_err(leak_to_fail)?;
+    for (name, source, bytes, redactions) in &rest {
+        writer
+            .small(name, source, bytes, *redactions)
+            .map_err(leak_to_fail)?;
+    }
     Ok(Concluded {
-        findings,
-        redactions,
+        redactions: Redactions::sum(reports),
+        findings: first.findings,
         versions: facts.versions,
     })
 }

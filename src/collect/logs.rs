@@ -54,6 +54,7 @@ pub(super) struct Stream<'a> {
 pub(super) fn collect_logs(
     settings: &Settings,
     found: &mut Discovery,
+    facts: &crate::facts::Facts,
     engine: &TextEngine,
     stream: &Stream,
     writer: &mut BundleWriter,
@@ -61,7 +62,33 @@ pub(super) fn collect_logs(
 ) -> Result<()> {
     let mut budget = settings.max_log_bytes.unwrap_or(u64::MAX);
     let mut kept = Vec::new();
-    for mut log in std::mem::take(&mut found.logs) {
+    let logs = std::mem::take(&mut found.logs);
+    let count = logs.len();
+    // The room the entries after the logs take, as they would be rendered now, and what the
+    // next log (of `next` plain bytes) could add to them.
+    let measure = |found: &Discovery, writer: &BundleWriter, reports: &[_], to_come, next| {
+        if stream.limits.bounded() {
+            stream.limits.reserve.set(super::conclude::trailing_bytes(
+                settings,
+                &stream.triage.borrow(),
+                found,
+                facts,
+                engine,
+                writer.files(),
+                reports,
+                to_come,
+                next,
+            ));
+        }
+    };
+    for (i, mut log) in logs.into_iter().enumerate() {
+        // A compressed rotation inflates: count it at ten times its size.
+        let plain = if log.gz {
+            log.size.saturating_mul(10)
+        } else {
+            log.size
+        };
+        measure(found, writer, reports, count - i, plain);
         // A secret in a file name (a key pasted into a rotated log's name) must not reach the
         // entry name, the manifest or the JSON.
         log.name = redacted_name(engine, &log.name);
@@ -176,6 +203,8 @@ pub(super) fn collect_logs(
         kept.push(log);
     }
     found.logs = kept;
+    // The journal and stdin come next, of a size nobody knows.
+    measure(found, writer, reports, 2, u64::MAX);
     Ok(())
 }
 
@@ -338,11 +367,11 @@ pub(super) fn collect_stdin_log(
     Ok(())
 }
 
-/// Reads stdin without blocking past a deadline or a signal: poll in 200 ms slices, then read.
+/// Reads a pipe (stdin, journalctl) without blocking past a deadline or a signal: poll in 200 ms slices, then read.
 pub(super) struct Polled<'a, R> {
-    inner: &'a mut R,
-    deadline: Option<Instant>,
-    interrupt: &'a Interrupt,
+    pub(super) inner: &'a mut R,
+    pub(super) deadline: Option<Instant>,
+    pub(super) interrupt: &'a Interrupt,
 }
 
 impl<R: Read + std::os::fd::AsFd> Read for Polled<'_, R> {
@@ -400,13 +429,16 @@ pub(super) fn copy_log(
         let mut written = Ok(());
         let mut limited = None;
         for chunk in &rx {
-            if let Err(e) = entry.write_all(&chunk) {
-                written = Err(e);
-                break;
-            }
-            if let Some(reason) = stream.limits.reached(entry.bundle_bytes()) {
-                limited = Some(reason);
-                break;
+            match put(entry, &chunk, stream.limits) {
+                Ok(None) => {}
+                Ok(Some(reason)) => {
+                    limited = Some(reason);
+                    break;
+                }
+                Err(e) => {
+                    written = Err(e);
+                    break;
+                }
             }
         }
         drop(rx); // a producer still sending sees the consumer gone and stops
@@ -418,6 +450,38 @@ pub(super) fn copy_log(
             (None, None) => Ok(Copied::Whole),
         }
     })
+}
+
+/// Writes a chunk of redacted lines into the entry within the limits: whole when it fits even
+/// uncompressed; near `--max-bundle-bytes`, in slices of whole lines no larger than the room
+/// left (measured exactly after the bytes in flight are settled), so the bundle never passes
+/// the limit and a log is cut only where it must be. `Some(reason)`: a limit stopped it.
+fn put(
+    entry: &mut crate::bundle::Entry,
+    chunk: &[u8],
+    limits: &super::Limits,
+) -> std::io::Result<Option<&'static str>> {
+    let mut rest = chunk;
+    while !rest.is_empty() && limits.over_bundle(entry.bundle_bytes() + rest.len() as u64) {
+        if entry.in_flight() {
+            entry.settle()?;
+        }
+        // Slices smaller than this are not worth a deflate piece each.
+        let room = limits.room(entry.bundle_bytes());
+        let slice = &rest[..rest.len().min(room as usize)];
+        let fits = match slice.len() == rest.len() {
+            true => slice.len(),
+            false => memchr::memrchr(b'\n', slice).map_or(0, |i| i + 1),
+        };
+        if room < super::MIN_ROOM || fits == 0 {
+            return Ok(Some(super::OVER_BUNDLE));
+        }
+        entry.write_all(&rest[..fits])?;
+        rest = &rest[fits..];
+    }
+    // What was read is kept; the deadline ends the log after it.
+    entry.write_all(rest)?;
+    Ok(limits.past_deadline().then_some(super::PAST_DEADLINE))
 }
 
 /// The producer stage: whole-line blocks, each redacted in one automaton pass when every line

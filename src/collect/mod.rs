@@ -27,12 +27,14 @@ use crate::{facts, loglevel};
 
 mod capture;
 mod conclude;
+mod journal;
 mod logs;
 mod package;
 mod reproduce;
 
 use capture::*;
 use conclude::*;
+use journal::collect_journal;
 use logs::*;
 use package::*;
 use reproduce::*;
@@ -205,6 +207,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     collect_logs(
         settings,
         &mut found,
+        &facts,
         &engine,
         &stream,
         &mut writer,
@@ -233,6 +236,15 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         )
         .map_err(leak_to_fail)?;
     }
+    collect_journal(
+        settings,
+        &engine,
+        &stream,
+        &mut writer,
+        &mut reports,
+        &mut found,
+    )
+    .map_err(leak_to_fail)?;
     progress.finish_and_clear();
 
     let mut capture_findings = Vec::new();
@@ -376,13 +388,20 @@ fn world_writable_output(output: &Output) -> Option<String> {
         .then(|| format!("the output dir `{}` is world-writable (mode {:o}): others can replace the bundle; move it somewhere private", dir.display(), mode & 0o7777))
 }
 
-/// `--max-bundle-bytes` and `--max-seconds`: checked before each log and after each chunk.
+pub(super) const OVER_BUNDLE: &str = "over --max-bundle-bytes (newest logs are taken first)";
+pub(super) const PAST_DEADLINE: &str = "over --max-seconds (newest logs are taken first)";
+
+/// Room under `--max-bundle-bytes` too small to start (or go on with) a log in.
+pub(super) const MIN_ROOM: u64 = 4096;
+
+/// `--max-bundle-bytes` and `--max-seconds`: checked before each log and each chunk.
 pub struct Limits {
     pub deadline: Option<Instant>,
     pub max_bundle: Option<u64>,
     /// Room kept for what is written after the logs: findings, facts, the redaction report, the
-    /// manifest, the zip directory, and deflate output still buffered.
-    pub reserve: u64,
+    /// manifest, the zip directory. Measured from a render of those entries before the logs
+    /// and again whenever a log would not fit (`conclude::trailing_bytes`).
+    pub reserve: std::cell::Cell<u64>,
 }
 
 impl Limits {
@@ -393,29 +412,42 @@ impl Limits {
                 .max_seconds
                 .and_then(|s| started.checked_add(std::time::Duration::from_secs(s))),
             max_bundle: settings.max_bundle_bytes,
-            // The seal refuses a finished bundle over the limit rather than exceed it.
-            reserve: (256 << 10) + 2048 * files as u64,
+            // Until measured; the seal refuses a finished bundle over the limit rather than
+            // exceed it.
+            reserve: std::cell::Cell::new((256 << 10) + 2048 * files as u64),
         }
     }
 
+    /// Whether a bundle limit is set (then the reserve is worth measuring).
+    pub(super) fn bounded(&self) -> bool {
+        self.max_bundle.is_some()
+    }
+
     /// Which limit the bundle has reached, as the reason a log was cut or skipped.
-    fn reached(&self, bundle_bytes: u64) -> Option<&'static str> {
-        if self
-            .max_bundle
-            .is_some_and(|max| bundle_bytes + self.reserve >= max)
-        {
-            return Some("over --max-bundle-bytes (newest logs are taken first)");
+    pub(super) fn reached(&self, bundle_bytes: u64) -> Option<&'static str> {
+        if self.over_bundle(bundle_bytes) {
+            return Some(OVER_BUNDLE);
         }
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some("over --max-seconds (newest logs are taken first)");
+        if self.past_deadline() {
+            return Some(PAST_DEADLINE);
         }
         None
     }
 
+    /// Whether `bundle_bytes` leaves less than `MIN_ROOM` under the limit after the reserve.
+    pub(super) fn over_bundle(&self, bundle_bytes: u64) -> bool {
+        self.max_bundle
+            .is_some_and(|max| bundle_bytes + self.reserve.get() + MIN_ROOM > max)
+    }
+
+    pub(super) fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
     /// How much of a capture still fits.
-    fn room(&self, bundle_bytes: u64) -> u64 {
+    pub(super) fn room(&self, bundle_bytes: u64) -> u64 {
         self.max_bundle.map_or(u64::MAX, |max| {
-            max.saturating_sub(bundle_bytes + self.reserve)
+            max.saturating_sub(bundle_bytes + self.reserve.get())
         })
     }
 }

@@ -606,3 +606,48 @@ fn max_bundle_bytes_holds_for_every_limit() {
         }
     }
 }
+
+/// The room `--max-bundle-bytes` keeps for what is written after the logs is what those entries
+/// take (measured from their render), not a flat guess: with a limit a little above the size
+/// of the whole bundle, every log is in, whole; with a limit under the size of the bundle
+/// without logs, nothing is written and the error says the size it came to.
+#[test]
+fn max_bundle_bytes_keeps_only_the_room_the_trailing_entries_take() {
+    let full = Test::example().collect("full.zip");
+    assert_eq!(full.run().code, 0);
+    let whole = std::fs::metadata(full.path("out/full.zip")).unwrap().len();
+    let logs: Vec<String> = unzip_all(&full.path("out/full.zip"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with("logs/"))
+        .collect();
+    assert!(logs.len() >= 2, "{logs:?}");
+    // The reserve is the trailing entries as rendered before each log (about 12 KiB here)
+    // plus as much again and 16 KiB for what that log adds, and a few hundred bytes per file
+    // for the manifest and the zip directory: 40 KiB over the bundle's size holds it all (a
+    // flat guess of 256 KiB did not).
+    let limit = whole + (40 << 10);
+    let t =
+        Test::example()
+            .collect("m.zip")
+            .args(["--max-bundle-bytes", &limit.to_string(), "--json"]);
+    let run = t.run();
+    assert_eq!(
+        run.code,
+        0,
+        "a {whole}-byte bundle under a {limit}-byte limit: {}",
+        run.stdout_str()
+    );
+    let got: Vec<String> = unzip_all(&t.path("out/m.zip"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with("logs/"))
+        .collect();
+    assert_eq!(got, logs);
+    let json = run.json();
+    assert!(json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["truncated"] != true));
+}

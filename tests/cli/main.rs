@@ -13,6 +13,7 @@ mod fleet;
 mod hostile;
 mod house;
 mod install;
+mod journal;
 mod leaks;
 mod loglevel;
 mod perf;

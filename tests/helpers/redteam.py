@@ -394,6 +394,10 @@ def protected_values():
         "etag: 33a64df551425fcc55e4d42a148795d9f25f89d4",
         "x-request-id: 4c1d0e10-cb2f-11f0-8c5e-1b2c3d4e5f60",
         "session 7 closed after 65000 ms", "apikey cache size 100",
+        "Authorization: none", "keyFile: certs/server.key", "private_key_path: certs/server.key",
+        "token_ttl: 3600", "password policy: minimum 12 characters", "apiKeyRequired: true",
+        "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "signature algorithm RS256 verified", "credentials: {}", "keystore: /opt/apigee/keystore.jks",
     ]
     for v in near:
         out(rnd.choice([API, CONSOLE]), f"{TS} info 42 {keep('near a credential word', v)}\n")
