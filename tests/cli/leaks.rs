@@ -143,7 +143,8 @@ fn forty_planted_secrets_none_survive_and_the_diagnostics_do() {
         "[corr-0502][microgateway-core][][GET][502][socket hang up][ECONNRESET][]",
         "redis connect with REDACTED_PASSWORD failed",
         "proxy.corp.example.com:3128 failed",
-        "client_id=pub123&client_secret=REDACTED_QUERY_SECRET",
+        // An OAuth client id is the app's consumer key, which EMG accepts as an API key.
+        "client_id=REDACTED_QUERY_SECRET&client_secret=REDACTED_QUERY_SECRET",
         "-----BEGIN PRIVATE KEY-----",
         "-----END PRIVATE KEY-----",
         "header length=9101 is more than allowed size=8192",

@@ -430,7 +430,27 @@ def other_printers():
     out(API, f"{TS} info 42 GET /x?a=1;api_key={fresh('printers')};b=2\n")
 
 
+def tools():
+    """Credentials handed to other tools on a gateway: curl, mysql, .netrc, .npmrc, docker -e,
+    axios and request error dumps, fluent-bit and syslog framing, an OAuth client id."""
+    out(CONSOLE, f"curl -u svc:{fresh('tools')} https://gw.internal/x\n")
+    out(CONSOLE, f"curl --proxy-user ops:{fresh('tools')} -x http://proxy:3128 https://gw/x\n")
+    out(CONSOLE, f"mysql -h db -u emg -p{fresh('tools')} emg\n")
+    out(CONSOLE, f"machine gw.internal login svc password {fresh('tools')}\n")
+    out(CONSOLE, f"//registry.npmjs.org/:_authToken={fresh('tools')}\n")
+    out(CONSOLE, f"docker run -e EDGEMICRO_KEY={fresh('tools', 'hex')} -e EDGEMICRO_SECRET={fresh('tools', 'hex')} gcr.io/apigee/edgemicro\n")
+    out(CONSOLE, f"    at TLSSocket.emit {{ config: {{ headers: AxiosHeaders {{ Accept: 'application/json', Authorization: 'Bearer {fresh('tools')}', 'x-api-key': '{fresh('tools')}' }} }} }}\n")
+    out(CONSOLE, f"REQUEST {{ uri: 'https://t/x', auth: {{ user: 'svc', pass: '{fresh('tools')}' }}, sendImmediately: true }}\n")
+    out(CONSOLE, f"connecting https://svc:Zx9@{fresh('tools')}@db.internal/x\n")
+    out(CONSOLE, json.dumps({"log": record(fresh("tools")) + "\n", "stream": "stdout", "kubernetes": {"pod_name": "emg-0"}}) + "\n")
+    out(CONSOLE, "<13>Nov 24 03:23:43 gw1 edgemicro: " + record(fresh("tools")) + "\n")
+    out(API, f"{TS} info 42 client credentials clientId={fresh('tools')} clientSecret={fresh('tools')}\n")
+    keep("flag", "curl -u admin https://gw.internal/health")
+    out(CONSOLE, "curl -u admin https://gw.internal/health\n")
+
+
 def main():
+    tools()
     other_printers()
     framing()
     node_printing()
