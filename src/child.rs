@@ -60,6 +60,16 @@ pub struct Finished {
     pub output: String,
 }
 
+/// Reads at most `limit` bytes of a child's pipe on a thread (a chatty child never blocks on a
+/// full pipe), then drops the pipe.
+pub fn drain(pipe: impl Read + Send + 'static, limit: u64) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.take(limit).read_to_end(&mut buf);
+        buf
+    })
+}
+
 /// `Ok(None)` when the program ran out of time (it was killed); `Err` when it could not start.
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<Option<Finished>> {
     let mut child = cmd
@@ -67,27 +77,8 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<Option
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let read = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(pipe) = pipe {
-                let _ = pipe.take(64 << 10).read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = read(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = read(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let out = child.stdout.take().map(|p| drain(p, 64 << 10));
+    let err = child.stderr.take().map(|p| drain(p, 64 << 10));
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -100,8 +91,11 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<Option
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut output = out.join().unwrap_or_default();
-    output.extend(err.join().unwrap_or_default());
+    let joined = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        h.and_then(|h| h.join().ok()).unwrap_or_default()
+    };
+    let mut output = joined(out);
+    output.extend(joined(err));
     Ok(status.map(|status| Finished {
         status,
         output: String::from_utf8_lossy(&output).into_owned(),

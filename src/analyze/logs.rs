@@ -351,18 +351,28 @@ impl Triage {
             _ => {}
         }
         let found;
-        let rec = match (rec.corr, self.client_corr.get(rec.client)) {
-            ("", Some(corr)) => {
-                found = Record {
-                    corr: corr.as_str(),
-                    ..*rec
-                };
-                &found
-            }
+        let rec = match (rec.corr, rec.client) {
+            ("", client) if !client.is_empty() => match self.client_corr.get(client) {
+                Some(corr) => {
+                    found = Record {
+                        corr: corr.as_str(),
+                        ..*rec
+                    };
+                    &found
+                }
+                None => rec,
+            },
             _ => rec,
         };
-        let logged_target = |corr: &str| self.corr_target.get(corr).map(|(t, _)| t.as_str());
-        let target_of = rec.target.or_else(|| logged_target(rec.corr));
+        // The record's own target, else the one its request started with (2.x): copied only
+        // then, since the map it comes from changes below.
+        let target_of: Option<std::borrow::Cow<str>> = match rec.target {
+            Some(t) => Some(t.into()),
+            None => self
+                .corr_target
+                .get(rec.corr)
+                .map(|(t, _)| t.clone().into()),
+        };
         if let Some(ms) = rec.millis {
             self.span_ms = Some(match self.span_ms {
                 Some((a, b)) => (a.min(ms), b.max(ms)),
@@ -395,7 +405,6 @@ impl Triage {
             self.kinds.target_response_aborted += 1;
         }
         let client_left = self.aborted.contains(rec.corr);
-        let target_of = target_of.map(str::to_string);
         if let (Some(t), Some(ms), false) = (target_of.as_deref(), rec.millis, client_left) {
             let reset = c.econnreset + c.socket_hang_up > 0;
             match rec.message {
@@ -428,7 +437,7 @@ impl Triage {
         }
         let errored = |corr: &str| self.corr_target.get(corr).is_some_and(|(_, e)| *e);
         let had_error = errored(rec.corr);
-        let target = target_of.unwrap_or_else(|| "unknown".into());
+        let target = target_of.map_or_else(|| "unknown".to_string(), |t| t.into_owned());
         if target_error && target != "unknown" {
             self.corr_target.insert(rec.corr, (target.clone(), true));
         }

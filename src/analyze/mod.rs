@@ -477,19 +477,28 @@ pub fn conclude(e: Evidence) -> Vec<Finding> {
 mod tests {
     use super::*;
 
-    /// A probe of a target without keep-alive is its own finding, never a keep-alive race.
-    #[test]
-    fn a_target_without_keep_alive_is_not_called_a_race() {
-        let probe = keepalive::Probe {
+    /// A probe of `http://t:80/` that answered 200.
+    fn probe_of_t80(
+        header: Option<&str>,
+        idle_close_s: Option<f64>,
+        no_keep_alive: bool,
+    ) -> keepalive::Probe {
+        keepalive::Probe {
             url: "http://t:80/".into(),
             target: "t:80".into(),
             status: Some(200),
-            keep_alive_header: None,
-            idle_close_s: None,
-            no_keep_alive: true,
-            waited_s: 0.0,
+            keep_alive_header: header.map(Into::into),
+            idle_close_s,
+            no_keep_alive,
+            waited_s: idle_close_s.unwrap_or(0.0),
             error: None,
-        };
+        }
+    }
+
+    /// A probe of a target without keep-alive is its own finding, never a keep-alive race.
+    #[test]
+    fn a_target_without_keep_alive_is_not_called_a_race() {
+        let probe = probe_of_t80(None, None, true);
         let keepalive = keepalive::from_configs(std::iter::empty(), Default::default());
         let findings = conclude(Evidence {
             node: None,
@@ -517,16 +526,7 @@ mod tests {
             (None, "timeout=1", true),
             (Some("v20.18.1"), "timeout=2", true),
         ] {
-            let probe = keepalive::Probe {
-                url: "http://t:80/".into(),
-                target: "t:80".into(),
-                status: Some(200),
-                keep_alive_header: Some(header.into()),
-                idle_close_s: Some(1.0),
-                no_keep_alive: false,
-                waited_s: 1.0,
-                error: None,
-            };
+            let probe = probe_of_t80(Some(header), Some(1.0), false);
             let findings = conclude(Evidence {
                 node,
                 triage: &logs::Triage::default(),

@@ -18,6 +18,9 @@ type Entries = Vec<(&'static str, &'static str, Vec<u8>, u64)>;
 struct Early {
     entries: Entries,
     facts_report: FileReport,
+    /// The logs' and configs' redaction reports with the facts' one: what the page and the
+    /// redaction report count.
+    all: Vec<(String, FileReport)>,
     findings: Vec<crate::analyze::Finding>,
     keepalive: crate::analyze::keepalive::KeepAlive,
 }
@@ -50,7 +53,8 @@ fn early(
     let mut facts_json = Vec::new();
     facts_redactor.lines(&serde_json::to_vec_pretty(facts)?, false, &mut facts_json);
     let facts_report = facts_redactor.report;
-    let all = with_facts(reports, &facts_report);
+    let mut all = reports.to_vec();
+    all.push(("system/facts.json".into(), facts_report.clone()));
     let entries = vec![
         (
             "findings.json",
@@ -80,18 +84,14 @@ fn early(
     Ok(Early {
         entries,
         facts_report,
+        all,
         findings,
         keepalive,
     })
 }
 
-fn with_facts(reports: &[(String, FileReport)], facts: &FileReport) -> Vec<(String, FileReport)> {
-    let mut all = reports.to_vec();
-    all.push(("system/facts.json".into(), facts.clone()));
-    all
-}
-
-/// report.html (which lists the entries written before it) and README.txt.
+/// report.html (which lists the entries written before it) and README.txt, and the redaction
+/// counts of the whole bundle.
 #[allow(clippy::too_many_arguments)]
 fn late(
     settings: &Settings,
@@ -100,10 +100,10 @@ fn late(
     facts: &facts::Facts,
     engine: &TextEngine,
     files: &[FileEntry],
-    all: &[(String, FileReport)],
     early: &Early,
     reproduced: bool,
-) -> Entries {
+) -> (Entries, Redactions) {
+    let all = &early.all;
     let redactions = Redactions::sum(all);
     let page = report_page(
         settings,
@@ -128,7 +128,7 @@ fn late(
     let mut shown = Vec::new();
     let mut readme_redactor = engine.file();
     readme_redactor.lines(text.as_bytes(), false, &mut shown);
-    vec![
+    let entries = vec![
         ("report.html", "edgemicro-diag", page.into_bytes(), 0),
         (
             "README.txt",
@@ -136,7 +136,8 @@ fn late(
             shown,
             readme_redactor.report.total,
         ),
-    ]
+    ];
+    (entries, redactions)
 }
 
 /// What the entries written after the logs take in the zip if the run ended now, plus room
@@ -160,10 +161,7 @@ pub(super) fn trailing_bytes(
     let Ok(first) = early(triage, found, facts, engine, reports, Vec::new()) else {
         return u64::MAX;
     };
-    let all = with_facts(reports, &first.facts_report);
-    let rest = late(
-        settings, triage, found, facts, engine, files, &all, &first, false,
-    );
+    let (rest, _) = late(settings, triage, found, facts, engine, files, &first, false);
     let deflated: u64 = first
         .entries
         .iter()
@@ -230,14 +228,13 @@ pub(super) fn conclude(
             .map_err(leak_to_fail)?;
     }
     reports.push(("system/facts.json".into(), first.facts_report.clone()));
-    let rest = late(
+    let (rest, redactions) = late(
         settings,
         triage,
         found,
         &facts,
         engine,
         writer.files(),
-        reports,
         &first,
         reproduced,
     );
@@ -247,7 +244,7 @@ pub(super) fn conclude(
             .map_err(leak_to_fail)?;
     }
     Ok(Concluded {
-        redactions: Redactions::sum(reports),
+        redactions,
         findings: first.findings,
         versions: facts.versions,
     })

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::logs::{copy_log, Copied, Polled, Stream};
+use super::logs::{copy_pipe, Stream};
 use crate::bundle::BundleWriter;
 use crate::discover::Discovery;
 use crate::model::{unit_name, JournalChoice, Skipped};
@@ -100,53 +100,32 @@ pub(super) fn collect_journal(
             continue;
         };
         // journalctl's complaints, bounded, read beside the log so neither pipe fills.
-        let errors = std::thread::spawn(move || {
-            use std::io::Read;
-            let mut text = String::new();
-            let _ = stderr.take(4096).read_to_string(&mut text);
-            text
-        });
-        let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
+        let errors = crate::child::drain(stderr, 4096);
         let mut entry = writer.entry(&path)?;
-        let mut redactor = engine.file();
-        let polled = Polled {
-            inner: &mut stdout,
-            deadline: stream.limits.deadline,
-            interrupt: stream.interrupt,
-        };
-        let mut limited = std::io::Read::take(polled, limit);
-        let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry);
-        let cut = limited.limit() == 0;
+        let copied = copy_pipe(
+            &mut stdout,
+            &path,
+            "the journal",
+            &source,
+            settings,
+            engine,
+            stream,
+            &mut entry,
+            found,
+        );
         let _ = child.kill();
         let status = child.wait();
-        let errors = errors.join().unwrap_or_default();
-        let outcome = outcome?;
-        let mut truncated = cut;
-        match outcome {
-            Copied::Whole => {}
-            Copied::ReadError(e) => found.skipped.push(Skipped {
-                source: source.clone(),
-                reason: format!("read stopped: {}", crate::safe_fs::io_reason(&e)),
-            }),
-            Copied::Limited(reason) => {
-                truncated = true;
-                found.warnings.push(format!("{path}: cut short, {reason}"));
-            }
-        }
-        if !cut && !truncated && status.is_ok_and(|s| !s.success()) {
+        let errors = String::from_utf8_lossy(&errors.join().unwrap_or_default()).into_owned();
+        let copied = copied?;
+        if !copied.truncated && status.is_ok_and(|s| !s.success()) {
             let first = errors.lines().next().unwrap_or("no message");
             found.warnings.push(format!(
                 "journalctl --unit={unit} failed: {}",
                 first.chars().take(200).collect::<String>()
             ));
         }
-        if cut {
-            found.warnings.push(format!(
-                "{path}: only the first {limit} bytes of the journal (--max-log-bytes)"
-            ));
-        }
-        entry.finish(&source, redactor.report.total, truncated)?;
-        reports.push((path, redactor.report));
+        entry.finish(&source, copied.report.total, copied.truncated)?;
+        reports.push((path, copied.report));
     }
     Ok(())
 }

@@ -330,41 +330,79 @@ pub(super) fn collect_stdin_log(
         )
         .into());
     }
-    let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
     // `Stdin` (not its lock, which is tied to this thread) goes to the reader stage.
     let mut input = stdin;
     let mut entry = writer.entry(&path)?;
+    let copied = copy_pipe(
+        &mut input, name, "stdin", "stdin", settings, engine, stream, &mut entry, found,
+    )?;
+    entry.finish("stdin", copied.report.total, copied.truncated)?;
+    reports.push((path, copied.report));
+    Ok(())
+}
+
+/// How a piped log ended.
+pub(super) struct PipeCopy {
+    pub(super) report: FileReport,
+    /// Cut by a limit (`--max-log-bytes` while the pipe had more, or the bundle's): the entry
+    /// holds the first part.
+    pub(super) truncated: bool,
+}
+
+/// Streams a pipe (stdin, journalctl) into `entry` like a log file: redacted and triaged, at
+/// most `--max-log-bytes`, never waiting past `--max-seconds` or a signal (a followed pipe,
+/// `docker logs -f`, stalls). A read error is listed as skipped under `source`; a limit is a
+/// warning naming `label` and `what` was read.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn copy_pipe<R: Read + Send + std::os::fd::AsFd>(
+    pipe: &mut R,
+    label: &str,
+    what: &str,
+    source: &str,
+    settings: &Settings,
+    engine: &TextEngine,
+    stream: &Stream,
+    entry: &mut crate::bundle::Entry,
+    found: &mut Discovery,
+) -> Result<PipeCopy> {
+    let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
     let mut redactor = engine.file();
-    // A pipe that stalls (`docker logs -f`) must not hang the run: reads wait in slices and
-    // give up at --max-seconds or on a signal.
     let polled = Polled {
-        inner: &mut input,
+        inner: &mut *pipe,
         deadline: stream.limits.deadline,
         interrupt: stream.interrupt,
     };
     let mut limited = polled.take(limit);
-    let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
-    let mut more = [0u8; 1];
-    let mut truncated = limited.limit() == 0 && input.read(&mut more).unwrap_or(0) > 0;
+    let outcome = copy_log(&mut limited, false, &mut redactor, stream, entry)?;
+    let at_limit = limited.limit() == 0;
+    // Whether the pipe had more than the limit: one byte, waited for a second at most.
+    let mut more = Polled {
+        inner: pipe,
+        deadline: Some(Instant::now() + std::time::Duration::from_secs(1)),
+        interrupt: stream.interrupt,
+    };
+    let cut = at_limit && more.read(&mut [0u8; 1]).unwrap_or(0) > 0;
+    let mut truncated = cut;
     match outcome {
         Copied::Whole => {}
         Copied::ReadError(e) => found.skipped.push(Skipped {
-            source: "stdin".into(),
+            source: source.to_string(),
             reason: format!("read stopped: {}", io_reason(&e)),
         }),
         Copied::Limited(reason) => {
             truncated = true;
-            found.warnings.push(format!("{name}: cut short, {reason}"));
+            found.warnings.push(format!("{label}: cut short, {reason}"));
         }
     }
-    if truncated {
+    if cut {
         found.warnings.push(format!(
-            "{name}: only the first {limit} bytes of stdin (--max-log-bytes)"
+            "{label}: only the first {limit} bytes of {what} (--max-log-bytes)"
         ));
     }
-    entry.finish("stdin", redactor.report.total, truncated)?;
-    reports.push((path, redactor.report));
-    Ok(())
+    Ok(PipeCopy {
+        report: redactor.report,
+        truncated,
+    })
 }
 
 /// Reads a pipe (stdin, journalctl) without blocking past a deadline or a signal: poll in 200 ms slices, then read.

@@ -483,9 +483,11 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         }
         let skip = self.skip;
         self.blocks(&line[skip..], rules);
-        for span in &mut self.spans {
-            span.0 += skip;
-            span.1 += skip;
+        if skip > 0 {
+            for span in &mut self.spans {
+                span.0 += skip;
+                span.1 += skip;
+            }
         }
         let content = line.len() - usize::from(line.ends_with(b"\n"));
         let content = content - usize::from(line[..content].ends_with(b"\r"));

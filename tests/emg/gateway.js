@@ -5,21 +5,8 @@
 // stdout as the docker image does), "level" (default info).
 // Prints "listening PORT" once it accepts connections; exits on SIGTERM.
 const cfg = JSON.parse(process.argv[2]);
-process.env.CurrentOrgName = 'o';
-process.env.CurrentEnvironmentName = 'e';
-const gateway = require(cfg.core || 'microgateway-core')({
-  edgemicro: {
-    port: cfg.port, address: '127.0.0.1', max_connections: 1000,
-    keep_alive_timeout: cfg.keepAliveTimeout, request_timeout: cfg.requestTimeout,
-    logging: { level: cfg.level || 'info', dir: cfg.logDir, to_console: !!cfg.toConsole, stats_log_interval: 60, rotate_interval: 24 },
-    plugins: { sequence: ['noop'] },
-  },
-  headers: { 'x-forwarded-for': true, 'x-forwarded-host': true, 'x-request-id': true, 'x-response-time': true, via: true },
-  proxies: cfg.proxies.map((p, i) => ({
-    max_connections: 1000, name: 'edgemicro_t' + i, proxy_name: 'default', revision: '1',
-    base_path: p.base, target_name: 'default', url: p.url,
-  })),
-});
+const config = require('./config')(cfg); // before the core loads: it sets the org/env it logs
+const gateway = require(cfg.core || 'microgateway-core')(config);
 // One no-op plugin: with zero plugins microgateway-core crashes on some error paths (notes §7).
 gateway.addPlugin('noop', () => ({ onrequest: (req, res, next) => next() }));
 gateway.start((err) => {

@@ -6,23 +6,7 @@
 const cluster = require('cluster');
 const cfg = JSON.parse(process.argv[2]);
 const core = cfg.core;
-process.env.CurrentOrgName = 'o';
-process.env.CurrentEnvironmentName = 'e';
-function config() {
-  return {
-    edgemicro: {
-      port: cfg.port, address: '127.0.0.1', max_connections: 1000,
-      keep_alive_timeout: cfg.keepAliveTimeout, request_timeout: cfg.requestTimeout,
-      logging: { level: cfg.level || 'info', dir: cfg.logDir, to_console: !!cfg.toConsole, stats_log_interval: 60, rotate_interval: 24 },
-      plugins: { sequence: ['noop'] },
-    },
-    headers: { 'x-forwarded-for': true, 'x-forwarded-host': true, 'x-request-id': true, 'x-response-time': true, via: true },
-    proxies: cfg.proxies.map((p, i) => ({
-      max_connections: 1000, name: 'edgemicro_t' + i, proxy_name: 'default', revision: '1',
-      base_path: p.base, target_name: 'default', url: p.url,
-    })),
-  };
-}
+const config = () => require('./config')(cfg);
 if (cluster.isMaster) {
   const c = config();
   c.uid = 'master';
@@ -35,7 +19,8 @@ if (cluster.isMaster) {
   worker.on('exit', (code) => process.exit(code || 1));
   process.on('SIGTERM', () => { worker.kill(); process.exit(0); });
 } else {
-  const gateway = require(core)(config());
+  const c = config(); // before the core loads: it sets the org/env it logs
+  const gateway = require(core)(c);
   gateway.addPlugin('noop', () => ({ onrequest: (req, res, next) => next() }));
   gateway.start((err) => {
     if (err) { console.error(err); process.exit(1); }
