@@ -58,6 +58,15 @@ out=$work/results.md
     echo "| $case ($(du -h "$dir/logs/"* | cut -f1)) | $wall | $((rss / 1024)) | $rc |"
   done
   echo
+  echo "analyze against \`grep -c ECONNRESET\` over the same logs (issue #18: at most 2 ×; medians of 3):"
+  echo
+  median() { sort -n | sed -n 2p; }
+  g=$(for _ in 1 2 3; do /usr/bin/time -f %e sh -c "grep -c ECONNRESET $corpus/logs/* > $work/grep.out" 2>&1; done | median)
+  a=$(for _ in 1 2 3; do /usr/bin/time -f %e "$bin" analyze --json -c "$corpus/config" --log-dir "$corpus/logs" 2>&1 > "$work/analyze.json" | tail -1; done | median)
+  echo "| grep -c s | analyze s | ratio |"
+  echo "|---|---|---|"
+  echo "| $g | $a | $(awk -v a="$a" -v g="$g" 'BEGIN { printf "%.2f", a / g }') |"
+  echo
   echo "Redaction engine alone on 64 MiB of the corpus logs (\`cargo bench --bench redact\`, one core):"
   echo
   echo '```'

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::analyze::keepalive::{self, KeepAlive, Probe};
-use crate::analyze::logs::Triage;
+use crate::analyze::logs::{Scan, Triage};
 use crate::analyze::{conclude, Evidence, Finding};
 use crate::yaml::Yaml;
 
@@ -148,7 +148,6 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
     let plan =
         crate::collect::Plan::build(settings, crate::redact::RuleSet::load(&settings.rules)?)?;
     let mut triage = Triage::default();
-    let mut block = Vec::new();
     for log in &plan.found.logs {
         let dir = log.path.parent().unwrap_or(Path::new("/"));
         let Ok(opened) = crate::safe_fs::open_in_dir(dir, log.path.file_name().unwrap_or_default())
@@ -159,9 +158,9 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
         let file = opened.file.take(log.size);
         if log.gz {
             let inflated = flate2::read::MultiGzDecoder::new(file).take(MAX_GZ_INFLATED);
-            triage_stream(&mut triage, inflated, &mut block)?;
+            triage_stream(&mut triage, inflated)?;
         } else {
-            triage_stream(&mut triage, file, &mut block)?;
+            triage_stream(&mut triage, file)?;
         }
     }
     // The triage reads the logs as they are (fast, and error codes intact); what it shows
@@ -196,31 +195,52 @@ const MAX_GZ_INFLATED: u64 = 8 << 30;
 const BLOCK: usize = 1 << 20;
 
 /// Feeds `reader` to the triage in blocks of whole lines; a line longer than a block is cut.
-fn triage_stream(triage: &mut Triage, mut reader: impl Read, block: &mut Vec<u8>) -> Result<()> {
-    block.clear();
-    block.resize(BLOCK, 0);
-    let mut filled = 0;
-    loop {
-        let n = match reader.read(&mut block[filled..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        filled += n;
-        if n == 0 || filled == block.len() {
-            let whole = if n == 0 {
-                filled
-            } else {
-                memchr::memrchr(b'\n', &block[..filled]).map_or(filled, |at| at + 1)
-            };
-            triage.block(&block[..whole]);
-            block.copy_within(whole..filled, 0);
-            filled -= whole;
-            if n == 0 {
-                return Ok(());
+/// One thread reads and scans each block for the lines worth parsing (the stateless, costly
+/// half), while this one parses them in order: on two cores, about half the wall time.
+fn triage_stream(triage: &mut Triage, mut reader: impl Read + Send) -> Result<()> {
+    use std::sync::mpsc::sync_channel;
+    // One block scanned ahead, one parsed, one read: memory stays at a few blocks.
+    let (scanned, blocks) = sync_channel::<(Vec<u8>, usize, Scan)>(1);
+    let (spare, spares) = sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|s| {
+        let scanner = s.spawn(move || -> Result<()> {
+            let mut block = vec![0; BLOCK];
+            let mut filled = 0;
+            loop {
+                let n = match reader.read(&mut block[filled..]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                filled += n;
+                if n == 0 || filled == block.len() {
+                    let whole = if n == 0 {
+                        filled
+                    } else {
+                        memchr::memrchr(b'\n', &block[..filled]).map_or(filled, |at| at + 1)
+                    };
+                    let scan = Scan::of(&block[..whole]);
+                    let mut next = spares.try_recv().unwrap_or_else(|_| vec![0; BLOCK]);
+                    next[..filled - whole].copy_from_slice(&block[whole..filled]);
+                    if scanned.send((block, whole, scan)).is_err() {
+                        return Ok(());
+                    }
+                    block = next;
+                    filled -= whole;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                }
             }
+        });
+        for (block, whole, scan) in blocks {
+            triage.scanned(&block[..whole], &scan);
+            let _ = spare.try_send(block);
         }
-    }
+        scanner
+            .join()
+            .map_err(|_| anyhow::anyhow!("the log scanner stopped unexpectedly"))?
+    })
 }
 
 /// Calls `f` with each entry of a bundle: a zip, or a directory it was unzipped into (regular
@@ -261,11 +281,10 @@ fn from_bundle(path: &Path) -> Result<Gathered> {
     let mut pcap = None;
     let mut ports: Vec<u16> = Vec::new();
     let mut listed = Listed::default();
-    let mut buf = Vec::new();
     each_entry(path, |name, entry| {
         if name.starts_with("logs/") {
             triage.start_file();
-            triage_stream(&mut triage, entry, &mut buf)?;
+            triage_stream(&mut triage, entry)?;
         } else if name.starts_with("config/") && name.ends_with(".yaml") {
             let mut text = String::new();
             entry.take(32 << 20).read_to_string(&mut text)?;
@@ -384,4 +403,44 @@ pub fn print(a: &Analysis, out: &mut impl std::io::Write) -> std::io::Result<()>
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out a few bytes at a time, so lines straddle every block boundary.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_two_thread_stream_agrees_with_line_by_line_triage() {
+        let mut log = String::new();
+        for i in 0..60_000u32 {
+            let (s, m, ms) = (i % 60, (i / 60) % 60, i % 1000);
+            log += &format!("2021-06-23T03:{m:02}:{s:02}.{ms:03}Z [info][10.1.2.3:8080][3][o][e][p/q][][][c{i}][plugins-middleware][targetResponse][GET][200][][][5]\n");
+            if i % 7 == 0 {
+                log += &format!("2021-06-23T03:{m:02}:{s:02}.{ms:03}Z [error][0:8000][3][o][e][p/q][][][d{i}][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n");
+            }
+        }
+        assert!(log.len() > 3 * BLOCK, "several blocks");
+        let mut by_line = Triage::default();
+        log.lines().for_each(|l| by_line.line(l.as_bytes()));
+        for step in [7, 4096, BLOCK + 13] {
+            let mut streamed = Triage::default();
+            triage_stream(&mut streamed, Trickle(log.as_bytes(), step)).unwrap();
+            assert_eq!(streamed.lines, by_line.lines, "reads of {step} bytes");
+            assert_eq!(streamed.totals, by_line.totals, "reads of {step} bytes");
+            assert_eq!(streamed.target_responses, by_line.target_responses);
+            assert_eq!(streamed.totals.status_502, 60_000 / 7 + 1);
+        }
+    }
 }

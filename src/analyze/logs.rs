@@ -266,6 +266,29 @@ impl<V> Recent<V> {
     }
 }
 
+/// The stateless half of triaging a block: how many lines it holds and where the lines worth
+/// parsing start. It needs no triage, so another thread can do it while this one parses.
+#[derive(Debug, Default)]
+pub struct Scan {
+    lines: u64,
+    starts: Vec<usize>,
+}
+
+impl Scan {
+    pub fn of(block: &[u8]) -> Scan {
+        let lines = memchr::memchr_iter(b'\n', block).count() as u64
+            + u64::from(!block.is_empty() && !block.ends_with(b"\n"));
+        let mut starts: Vec<usize> = FINDERS
+            .iter()
+            .flat_map(|f| f.find_iter(block))
+            .map(|at| memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1))
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        Scan { lines, starts }
+    }
+}
+
 /// One record's fields, whichever format it came in.
 struct Record<'a> {
     time: &'a str,
@@ -303,16 +326,14 @@ impl Triage {
     /// Many whole redacted lines at once: the lines holding an interesting word are parsed,
     /// each once, in order.
     pub fn block(&mut self, block: &[u8]) {
-        self.lines += memchr::memchr_iter(b'\n', block).count() as u64
-            + u64::from(!block.is_empty() && !block.ends_with(b"\n"));
-        let mut starts: Vec<usize> = FINDERS
-            .iter()
-            .flat_map(|f| f.find_iter(block))
-            .map(|at| memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1))
-            .collect();
-        starts.sort_unstable();
-        starts.dedup();
-        for start in starts {
+        let scan = Scan::of(block);
+        self.scanned(block, &scan);
+    }
+
+    /// Parses the lines a [`Scan`] of `block` found, in order.
+    pub fn scanned(&mut self, block: &[u8], scan: &Scan) {
+        self.lines += scan.lines;
+        for &start in &scan.starts {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p + 1);
             self.parse(&block[start..end]);
         }
