@@ -349,18 +349,24 @@ const FIN_DELAY_MS: u64 = 100;
 /// A keep-alive target that decides to close a connection after `RACE_IDLE_MS` idle but closes
 /// it `FIN_DELAY_MS` later (as a FIN in flight or a slow relay would): a request that arrives in
 /// between is left unread, so the kernel answers it with RST — a real FIN→request→RST race.
-fn fin_in_flight(mut s: TcpStream) {
+fn fin_in_flight(s: TcpStream) {
+    close_idle_late(s, RACE_IDLE_MS, "");
+}
+
+/// `fin_in_flight` after 1 s idle, announcing it: `Keep-Alive: timeout=1`.
+fn fin_in_flight_hinting_1s(s: TcpStream) {
+    close_idle_late(s, 1000, "Keep-Alive: timeout=1\r\n");
+}
+
+fn close_idle_late(mut s: TcpStream, idle_ms: u64, hint: &str) {
+    let response =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n{hint}\r\nok");
     loop {
         s.set_read_timeout(None).unwrap();
-        if !read_request(&mut s)
-            || s.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
-            )
-            .is_err()
-        {
+        if !read_request(&mut s) || s.write_all(response.as_bytes()).is_err() {
             return;
         }
-        s.set_read_timeout(Some(Duration::from_millis(RACE_IDLE_MS)))
+        s.set_read_timeout(Some(Duration::from_millis(idle_ms)))
             .unwrap();
         let mut peek = [0u8; 1];
         if s.peek(&mut peek).is_err() {
@@ -753,6 +759,43 @@ fn healthy(mut s: TcpStream) {
     }
 }
 
+/// Starts the gateway on `node` (a `tests/emg/node_modules` alias, or "node" on PATH) with its
+/// console (stdout and stderr) where the docker image tees it, `console_log`; core 2.x runs
+/// from a cluster master, as edgemicro 2.x runs it. Returns once it listens.
+fn gateway_on(node: &str, config: &serde_json::Value, console_log: &std::path::Path) -> Gateway {
+    let node_bin = match node {
+        "node" => std::path::PathBuf::from("node"),
+        alias => repo()
+            .join("tests/emg/node_modules")
+            .join(alias)
+            .join("bin/node"),
+    };
+    let core = config["core"].as_str().unwrap_or("microgateway-core");
+    let harness = match core.starts_with("mgc-2.") {
+        true => "tests/emg/gateway2.js",
+        false => "tests/emg/gateway.js",
+    };
+    let console_file = std::fs::File::create(console_log).unwrap();
+    let gateway = Gateway(
+        Command::new(&node_bin)
+            .arg(repo().join(harness))
+            .arg(config.to_string())
+            .stdout(console_file.try_clone().unwrap())
+            .stderr(console_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{node_bin:?} runs: {e}")),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(console_log)
+        .unwrap_or_default()
+        .contains("listening")
+    {
+        assert!(Instant::now() < deadline, "{core} on {node} did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    gateway
+}
+
 /// Every core version in the matrix, logging to files or to the console (the docker image's
 /// `edgemicro.log`), on Node 18 and 20: `collect` takes every log source and leaks no planted
 /// secret, `analyze` counts the 502s the client saw, and every time it prints is RFC 3339 UTC.
@@ -773,14 +816,6 @@ fn every_core_in_the_matrix_is_collected_and_counted() {
             "o-e-config.yaml",
             &format!("edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n    to_console: {console}\n", logs.display()),
         );
-        let node_bin = match *node {
-            "node" => std::path::PathBuf::from("node"),
-            alias => repo()
-                .join("tests/emg/node_modules")
-                .join(alias)
-                .join("bin/node"),
-        };
-        let console_log = logs.join("edgemicro.log");
         let config = serde_json::json!({
             "core": core, "toConsole": console, "port": gw_port, "logDir": logs,
             "requestTimeout": 10, "keepAliveTimeout": 5000,
@@ -789,31 +824,7 @@ fn every_core_in_the_matrix_is_collected_and_counted() {
                 {"base": "/good", "url": format!("http://127.0.0.1:{good_port}")},
             ]
         });
-        // Core 2.x logs from a cluster master, as edgemicro 2.x runs it.
-        let harness = match core.starts_with("mgc-2.") {
-            true => "tests/emg/gateway2.js",
-            false => "tests/emg/gateway.js",
-        };
-        // The console (stdout and stderr) goes where the docker image tees it:
-        // logs/edgemicro.log.
-        let console_file = std::fs::File::create(&console_log).unwrap();
-        let _gateway = Gateway(
-            Command::new(&node_bin)
-                .arg(repo().join(harness))
-                .arg(config.to_string())
-                .stdout(console_file.try_clone().unwrap())
-                .stderr(console_file)
-                .spawn()
-                .unwrap_or_else(|e| panic!("{node_bin:?} runs: {e}")),
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !std::fs::read_to_string(&console_log)
-            .unwrap_or_default()
-            .contains("listening")
-        {
-            assert!(Instant::now() < deadline, "{core} on {node} did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let _gateway = gateway_on(node, &config, &logs.join("edgemicro.log"));
         let key = format!("MATRIXKEY{i}x7c1e9f3a5b");
         let query = format!("MATRIXQUERY{i}q8d2b4f6a0");
         let mut seen = Vec::new();
@@ -917,6 +928,94 @@ fn every_core_in_the_matrix_is_collected_and_counted() {
                     "{what}: {secret} in {name}"
                 );
             }
+        }
+    }
+}
+
+/// A target that closes idle connections after 1 s and says so (`Keep-Alive: timeout=1`), through
+/// the real core 3.3.7 on Node 18 and on Node 20 side by side: Node 18 reuses the pooled socket
+/// and races (502s); Node 20 takes the hint as "do not reuse" and opens a new connection per
+/// request (none). With a probe, the finding follows the Node version the gateway logged:
+/// keepalive-race on 18, no-keep-alive (and no race) on 20.
+#[test]
+fn a_keep_alive_timeout_1_hint_races_on_node_18_and_not_on_node_20() {
+    gateway_installed();
+    let runs = ["node-18", "node"].map(|node| {
+        let (target, target_port) = bind();
+        serve(target, fin_in_flight_hinting_1s);
+        let t = Test::minimal();
+        let logs = t.log_dir();
+        let (free, gw_port) = bind();
+        drop(free);
+        let t = t.config(
+            "o-e-config.yaml",
+            &format!("edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n", logs.display()),
+        );
+        let config = serde_json::json!({
+            "port": gw_port, "logDir": logs, "announce": true,
+            "requestTimeout": 10, "keepAliveTimeout": 5000,
+            "proxies": [{"base": "/hint", "url": format!("http://127.0.0.1:{target_port}")}]
+        });
+        let gateway = gateway_on(node, &config, &logs.join("edgemicro.log"));
+        (node, t, logs, target_port, gw_port, gateway)
+    });
+    // Bounded: 20 requests per gateway, both loops side by side, about 20 s. Most gaps fall
+    // just after the target's idle close, while its FIN is in flight.
+    let seen: Vec<Vec<u16>> = std::thread::scope(|s| {
+        let loops: Vec<_> = runs
+            .iter()
+            .map(|run| {
+                let gw_port = run.4;
+                s.spawn(move || paced(gw_port, "/hint/x", &[200, 1015, 1040, 1070], 20, 0x2545))
+            })
+            .collect();
+        loops.into_iter().map(|l| l.join().unwrap()).collect()
+    });
+    let count = |seen: &[u16]| seen.iter().filter(|c| **c == 502).count();
+    assert!(count(&seen[0]) >= 3, "Node 18 reuses the socket and races: {:?}", seen[0]);
+    assert_eq!(count(&seen[1]), 0, "Node 20 does not reuse it: {:?}", seen[1]);
+
+    for ((node, t, logs, target_port, _, _), seen) in runs.iter().zip(&seen) {
+        let target = format!("127.0.0.1:{target_port}");
+        let run = Test::new()
+            .args([
+                "analyze".into(),
+                "-c".into(),
+                t.config_dir().into_os_string(),
+                "--log-dir".into(),
+                logs.clone().into_os_string(),
+                "--probe".into(),
+                format!("http://{target}/").into(),
+                "--probe-max-seconds".into(),
+                "5".into(),
+                "--json".into(),
+            ])
+            .run();
+        assert_eq!(run.code, 0, "{node}: {}", run.stderr);
+        let json = run.json();
+        let ids: Vec<&str> = json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        let named_in = |id: &str| {
+            json["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["id"] == id)
+                .any(|f| f["evidence"]["targets"].to_string().contains(&target))
+        };
+        let logged = json["logs"]["versions"]["nodejs"].as_str().unwrap_or("");
+        if *node == "node-18" {
+            assert!(logged.starts_with("v18."), "{json:#}");
+            assert!(named_in("keepalive-race"), "{node} ({seen:?}): {ids:?} {json:#}");
+            assert!(!named_in("no-keep-alive"), "{node}: {ids:?}");
+        } else {
+            assert!(logged.starts_with("v2"), "{json:#}");
+            assert!(named_in("no-keep-alive"), "{node}: {ids:?} {json:#}");
+            assert!(!ids.contains(&"keepalive-race"), "{node}: {ids:?} {json:#}");
         }
     }
 }
