@@ -406,13 +406,22 @@ fn estimate(target: &str, s: &Samples) -> Estimate {
         _ => Confidence::Low,
     };
     let race = verdict == Verdict::KeepaliveRace;
+    // Where the close lies in [survived, lo]: a FIN in flight resets only just after the close
+    // (later requests get a fresh socket and succeed), so `lo` is it. When no reuse succeeded
+    // after a longer pause (a silent drop resets every one), nothing places it nearer either
+    // end, and the middle errs least.
+    let silent = !all[best_at.1 + 1..].iter().any(|(_, reset)| !*reset);
+    let close_ms = match survived {
+        Some(below) if silent => (f64::from(below) + f64::from(lo)) / 2.0,
+        _ => f64::from(lo),
+    };
     Estimate {
         target: target.to_string(),
         verdict,
         confidence,
         resets,
         successes,
-        idle_close_s: race.then(|| round3(f64::from(lo) / 1000.0)),
+        idle_close_s: race.then(|| round3(close_ms / 1000.0)),
         interval_s: race.then(|| {
             (
                 round3(f64::from(survived.unwrap_or(0)) / 1000.0),
@@ -478,6 +487,38 @@ mod tests {
             assert!(
                 (found - close as f64 / 1000.0).abs() <= 0.2 * close as f64 / 1000.0,
                 "{close}: {found}"
+            );
+            let (low, high) = e.interval_s.unwrap();
+            assert!(
+                low * 1000.0 < close as f64 && close as f64 <= high * 1000.0 + 1.0,
+                "{e:?}"
+            );
+        }
+    }
+
+    /// Traffic with few distinct pauses (a poller, a health check): the close lies between the
+    /// longest pause a reuse survived and the shortest that reset, and when every longer pause
+    /// reset too (a silent drop), the middle of that gap is the estimate, not its top.
+    #[test]
+    fn a_silent_drop_seen_through_coarse_pauses_is_placed_between_them() {
+        for (seed, close) in [(21u64, 1200i64), (22, 1500), (23, 800), (24, 2000)] {
+            let pauses = [0.2, 0.5, 0.8, 1.28, 1.6, 2.0].map(|f| (f * close as f64) as i64);
+            let mut x = seed;
+            let seq: Vec<(i64, bool)> = (0..60)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let gap = pauses[(x % pauses.len() as u64) as usize];
+                    (gap, gap >= close)
+                })
+                .collect();
+            let e = run(&seq);
+            assert_eq!(e.verdict, Verdict::KeepaliveRace, "{close}: {e:?}");
+            let found = e.idle_close_s.unwrap() * 1000.0;
+            assert!(
+                (found - close as f64).abs() <= 0.1 * close as f64,
+                "{close}: {found} {e:?}"
             );
             let (low, high) = e.interval_s.unwrap();
             assert!(

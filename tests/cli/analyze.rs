@@ -376,6 +376,32 @@ fn close_idle_late(mut s: TcpStream, idle_ms: u64, hint: &str) {
     }
 }
 
+/// Idle time after which the silent dropper has forgotten a connection.
+const SILENT_IDLE_MS: u64 = 1200;
+
+/// A keep-alive target behind something that forgets idle connections silently (a NAT or a
+/// firewall): no FIN, nothing on the wire, until a request arrives on a connection idle for
+/// `SILENT_IDLE_MS` or more; it is closed with the request unread, so the kernel answers RST.
+fn silent_dropper(mut s: TcpStream) {
+    loop {
+        if !read_request(&mut s)
+            || s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+            )
+            .is_err()
+        {
+            return;
+        }
+        let answered = Instant::now();
+        let mut peek = [0u8; 1];
+        if !matches!(s.peek(&mut peek), Ok(1))
+            || answered.elapsed() >= Duration::from_millis(SILENT_IDLE_MS)
+        {
+            return; // dropped with the request unread: RST
+        }
+    }
+}
+
 static SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A keep-alive target that hangs up on every fifth request, whatever the idle time.
@@ -416,8 +442,10 @@ fn paced(port: u16, path: &str, gaps_ms: &[u64], n: usize, seed: u64) -> Vec<u16
 fn logs_alone_tell_the_race_from_a_failing_target() {
     let (racer, race_port) = bind();
     let (rude, rude_port) = bind();
+    let (quiet, quiet_port) = bind();
     serve(racer, fin_in_flight);
     serve(rude, every_fifth_hangs_up);
+    serve(quiet, silent_dropper);
     let t = Test::minimal();
     let (free, gw_port) = bind();
     drop(free);
@@ -434,10 +462,11 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
         "proxies": [
             {"base": "/race", "url": format!("http://127.0.0.1:{race_port}")},
             {"base": "/rude", "url": format!("http://127.0.0.1:{rude_port}")},
+            {"base": "/quiet", "url": format!("http://127.0.0.1:{quiet_port}")},
         ]
     }));
-    // Bounded: 48 + 40 requests, both loops side by side, about 25 s.
-    let (race_seen, rude_seen) = std::thread::scope(|s| {
+    // Bounded: 48 + 40 + 24 requests, three loops side by side, about 25 s.
+    let (race_seen, rude_seen, quiet_seen) = std::thread::scope(|s| {
         let race = s.spawn(|| {
             let just_after = [RACE_IDLE_MS + 15, RACE_IDLE_MS + 40, RACE_IDLE_MS + 70];
             paced(
@@ -457,12 +486,30 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
             )
         });
         let rude = s.spawn(|| paced(gw_port, "/rude/y", &[50, 300, 700, 1200], 40, 0x51f1));
-        (race.join().unwrap(), rude.join().unwrap())
+        let quiet = s.spawn(|| {
+            paced(
+                gw_port,
+                "/quiet/z",
+                &[200, 500, 900, 1050, 1350, 1500, 1800],
+                24,
+                0x7f4a,
+            )
+        });
+        (
+            race.join().unwrap(),
+            rude.join().unwrap(),
+            quiet.join().unwrap(),
+        )
     });
     let count = |seen: &[u16]| seen.iter().filter(|c| **c == 502).count() as u64;
-    let (race_502, rude_502) = (count(&race_seen), count(&rude_seen));
+    let (race_502, rude_502, quiet_502) =
+        (count(&race_seen), count(&rude_seen), count(&quiet_seen));
     assert!(race_502 >= 3, "the race happened: {race_seen:?}");
     assert_eq!(rude_502, 8, "{rude_seen:?}");
+    assert!(
+        quiet_502 >= 3,
+        "idle connections were dropped: {quiet_seen:?}"
+    );
 
     let deadline = Instant::now() + Duration::from_secs(15);
     let race_target = format!("127.0.0.1:{race_port}");
@@ -480,7 +527,8 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
             .run();
         assert_eq!(run.code, 0, "{}", run.stderr);
         let json = run.json();
-        if json["logs"]["totals"]["status_502"] == race_502 + rude_502 || Instant::now() > deadline
+        if json["logs"]["totals"]["status_502"] == race_502 + rude_502 + quiet_502
+            || Instant::now() > deadline
         {
             break json;
         }
@@ -501,17 +549,34 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
             .find(|f| f["id"] == id)
             .unwrap_or_else(|| panic!("no {id}: {json:#}"))
     };
+    let quiet_target = format!("127.0.0.1:{quiet_port}");
+    assert_eq!(
+        json["logs"]["by_target"][&quiet_target]["status_502"], quiet_502,
+        "{json}"
+    );
     let race = find("keepalive-race");
     let targets = race["evidence"]["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 1, "{race:#}");
-    assert_eq!(targets[0]["target"], race_target.as_str());
-    assert_eq!(targets[0]["measured_by"], "log estimate");
-    let estimate = targets[0]["idle_close_s"].as_f64().unwrap();
-    let real = RACE_IDLE_MS as f64 / 1000.0;
-    assert!(
-        (estimate - real).abs() <= 0.2 * real,
-        "log-only estimate {estimate} s within ±20 % of the real {real} s: {race:#}"
+    assert_eq!(
+        targets.len(),
+        2,
+        "the FIN in flight and the silent drop: {race:#}"
     );
+    for (target, idle_ms) in [
+        (&race_target, RACE_IDLE_MS),
+        (&quiet_target, SILENT_IDLE_MS),
+    ] {
+        let found = targets
+            .iter()
+            .find(|t| t["target"] == target.as_str())
+            .unwrap_or_else(|| panic!("{target} in {race:#}"));
+        assert_eq!(found["measured_by"], "log estimate");
+        let estimate = found["idle_close_s"].as_f64().unwrap();
+        let real = idle_ms as f64 / 1000.0;
+        assert!(
+            (estimate - real).abs() <= 0.2 * real,
+            "{target}: log-only estimate {estimate} s within ±20 % of the real {real} s: {race:#}"
+        );
+    }
     assert_ne!(race["confidence"], "low", "{race:#}");
     let hangup = find("target-hangup");
     let hung: Vec<&str> = hangup["evidence"]["targets"]
@@ -949,7 +1014,10 @@ fn a_keep_alive_timeout_1_hint_races_on_node_18_and_not_on_node_20() {
         drop(free);
         let t = t.config(
             "o-e-config.yaml",
-            &format!("edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n", logs.display()),
+            &format!(
+                "edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n",
+                logs.display()
+            ),
         );
         let config = serde_json::json!({
             "port": gw_port, "logDir": logs, "announce": true,
@@ -972,8 +1040,17 @@ fn a_keep_alive_timeout_1_hint_races_on_node_18_and_not_on_node_20() {
         loops.into_iter().map(|l| l.join().unwrap()).collect()
     });
     let count = |seen: &[u16]| seen.iter().filter(|c| **c == 502).count();
-    assert!(count(&seen[0]) >= 3, "Node 18 reuses the socket and races: {:?}", seen[0]);
-    assert_eq!(count(&seen[1]), 0, "Node 20 does not reuse it: {:?}", seen[1]);
+    assert!(
+        count(&seen[0]) >= 3,
+        "Node 18 reuses the socket and races: {:?}",
+        seen[0]
+    );
+    assert_eq!(
+        count(&seen[1]),
+        0,
+        "Node 20 does not reuse it: {:?}",
+        seen[1]
+    );
 
     for ((node, t, logs, target_port, _, _), seen) in runs.iter().zip(&seen) {
         let target = format!("127.0.0.1:{target_port}");
@@ -1010,7 +1087,10 @@ fn a_keep_alive_timeout_1_hint_races_on_node_18_and_not_on_node_20() {
         let logged = json["logs"]["versions"]["nodejs"].as_str().unwrap_or("");
         if *node == "node-18" {
             assert!(logged.starts_with("v18."), "{json:#}");
-            assert!(named_in("keepalive-race"), "{node} ({seen:?}): {ids:?} {json:#}");
+            assert!(
+                named_in("keepalive-race"),
+                "{node} ({seen:?}): {ids:?} {json:#}"
+            );
             assert!(!named_in("no-keep-alive"), "{node}: {ids:?}");
         } else {
             assert!(logged.starts_with("v2"), "{json:#}");
