@@ -25,6 +25,8 @@ pub struct Planned {
     /// Every file that would be read: entry name, source path, bytes, and redactions.
     pub files: Vec<PlannedFile>,
     pub skipped: Vec<crate::model::Skipped>,
+    /// systemd units whose journal would be read (`journalctl --unit=UNIT`), and why.
+    pub journal: Vec<crate::collect::JournalSource>,
     pub warnings: Vec<String>,
     /// Configs and logs to read, and a bundle-size estimate (logs compress about 10:1).
     pub bytes_to_read: u64,
@@ -98,6 +100,7 @@ pub fn plan(settings: &Settings) -> Result<Planned> {
             Output::Stdout => None,
         },
         skipped: plan.found.skipped.clone(),
+        journal: crate::collect::journal_units(settings),
         warnings: plan.found.warnings.clone(),
         bytes_to_read: config_bytes + log_bytes,
         estimated_bundle_bytes: estimated_bundle_bytes(config_bytes, log_bytes),
@@ -148,6 +151,13 @@ impl Planned {
                 } else {
                     rules.join(", ")
                 }
+            )?;
+        }
+        for j in &self.journal {
+            writeln!(
+                out,
+                "  {:<48} from journalctl --unit={} ({})",
+                j.path, j.unit, j.why
             )?;
         }
         for s in &self.skipped {

@@ -68,9 +68,9 @@ pub struct Process {
     /// edgemicro keeps edgemicro.sock and edgemicro.pid in its working dir.
     pub cwd: Option<String>,
     pub max_open_files: Option<String>,
-    /// `node --version` of this process's own binary (`/proc/PID/exe`), asked only when it is
-    /// a `node` owned by the user running edgemicro-diag: the Node that really runs EMG.
+    /// The version of the Node that really runs EMG (`/proc/PID/exe`), and how it was read.
     pub node_version: Option<String>,
+    pub node_version_from: Option<String>,
 }
 
 const SYSCTLS: &[&str] = &[
@@ -169,7 +169,7 @@ impl Facts {
             put(
                 "nodejs",
                 p.node_version.as_ref(),
-                format!("/proc/{}/exe --version (the running edgemicro)", p.pid),
+                p.node_version_from.clone().unwrap_or_default(),
             );
         }
         for what in ["edgemicro", "microgateway-core", "nodejs"] {
@@ -198,22 +198,83 @@ impl Facts {
     }
 }
 
-/// `/proc/PID/exe --version`, only for a `node` binary owned by the user running us: running
-/// another user's program is never done.
-fn running_node_version(pid: u32) -> Option<String> {
+/// The running node's version and how it was read: `/proc/PID/exe --version` only for a `node`
+/// binary owned by the user running us (another user's program is never run); otherwise read
+/// beside the binary without running it.
+fn running_node_version(pid: u32) -> Option<(String, String)> {
     use std::os::unix::fs::MetadataExt;
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
     let name = exe.file_name()?.to_str()?;
-    if !(name == "node" || name.starts_with("node")) {
+    if !name.starts_with("node") {
         return None;
     }
     let meta = std::fs::metadata(&exe).ok()?;
-    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+    if !meta.is_file() {
         return None;
     }
-    let version = run_bounded(exe.to_str()?, &["--version"], Duration::from_secs(5))?;
-    let plain = version.trim();
-    (plain.starts_with('v') && plain.len() < 32).then(|| plain.to_string())
+    if meta.uid() == nix::unistd::geteuid().as_raw() {
+        let version = run_bounded(exe.to_str()?, &["--version"], Duration::from_secs(5))?;
+        let plain = version.trim();
+        return (plain.starts_with('v') && plain.len() < 32).then(|| {
+            let how = format!("/proc/{pid}/exe --version (the running edgemicro)");
+            (plain.to_string(), how)
+        });
+    }
+    node_version_beside(&exe).map(|(version, how)| {
+        (
+            version,
+            format!("{how} (the running edgemicro's node, pid {pid}, not run: another user's)"),
+        )
+    })
+}
+
+/// A node binary's version without running it: its install's `include/node/node_version.h`
+/// (official builds, nvm and the npm `node` packages ship it), else a `vX.Y.Z` directory on
+/// its path (nvm, n, volta, asdf and the official tarballs name them so).
+fn node_version_beside(exe: &Path) -> Option<(String, String)> {
+    let prefix = exe.parent()?.parent()?;
+    let header = prefix.join("include/node/node_version.h");
+    if let Ok(text) = crate::safe_fs::read_regular(&header, 64 << 10) {
+        let text = String::from_utf8_lossy(&text);
+        let part = |name: &str| {
+            text.lines()
+                .filter_map(|l| l.trim().strip_prefix("#define ")?.strip_prefix(name))
+                .find_map(|v| v.trim().parse::<u32>().ok())
+        };
+        if let (Some(major), Some(minor), Some(patch)) = (
+            part("NODE_MAJOR_VERSION"),
+            part("NODE_MINOR_VERSION"),
+            part("NODE_PATCH_VERSION"),
+        ) {
+            return Some((
+                format!("v{major}.{minor}.{patch}"),
+                header.display().to_string(),
+            ));
+        }
+    }
+    exe.ancestors().skip(1).find_map(|dir| {
+        let name = dir.file_name()?.to_str()?;
+        let parent = dir.parent()?.file_name()?.to_str()?;
+        // `v18.20.4` (nvm), `node-v18.20.4-linux-x64` (the official tarball), or a bare
+        // `18.20.4` under a directory named node or nodejs (n, volta, asdf).
+        let digits = match name
+            .strip_prefix("node-v")
+            .or_else(|| name.strip_prefix('v'))
+        {
+            Some(rest) => rest.split_once('-').map_or(rest, |(v, _)| v),
+            None if parent == "node" || parent == "nodejs" => name,
+            None => return None,
+        };
+        let parts: Vec<&str> = digits.split('.').collect();
+        let numeric =
+            |p: &&str| !p.is_empty() && p.len() < 6 && p.bytes().all(|b| b.is_ascii_digit());
+        (parts.len() == 3 && parts.iter().all(numeric)).then(|| {
+            (
+                format!("v{digits}"),
+                format!("the directory name {}", dir.display()),
+            )
+        })
+    })
 }
 
 fn clock_synchronized() -> Option<bool> {
@@ -369,14 +430,18 @@ fn run_bounded(program: &str, args: &[&str], limit: Duration) -> Option<String> 
 pub fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
     crate::running::edgemicro()
         .into_iter()
-        .map(|p| Process {
-            pid: p.pid,
-            argv: redact_argv(&p.argv, secrets),
-            cwd: std::fs::read_link(format!("/proc/{}/cwd", p.pid))
-                .ok()
-                .map(|c| c.display().to_string()),
-            max_open_files: max_open_files(format!("/proc/{}/limits", p.pid)),
-            node_version: running_node_version(p.pid),
+        .map(|p| {
+            let (node_version, node_version_from) = running_node_version(p.pid).unzip();
+            Process {
+                pid: p.pid,
+                argv: redact_argv(&p.argv, secrets),
+                cwd: std::fs::read_link(format!("/proc/{}/cwd", p.pid))
+                    .ok()
+                    .map(|c| c.display().to_string()),
+                max_open_files: max_open_files(format!("/proc/{}/limits", p.pid)),
+                node_version,
+                node_version_from,
+            }
         })
         .collect()
 }
@@ -468,6 +533,44 @@ fn installed_versions(processes: &[Process]) -> (Option<String>, Option<String>)
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn a_node_version_is_read_beside_the_binary_without_running_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let make = |rel: &str| {
+            let exe = dir.path().join(rel);
+            std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+            // Not a program: were it run, nothing would come back.
+            std::fs::write(&exe, "not a program").unwrap();
+            exe
+        };
+        let official = make("opt/node-x/bin/node");
+        std::fs::create_dir_all(dir.path().join("opt/node-x/include/node")).unwrap();
+        std::fs::write(
+            dir.path().join("opt/node-x/include/node/node_version.h"),
+            "#ifndef SRC_NODE_VERSION_H_\n#define NODE_MAJOR_VERSION 18\n#define NODE_MINOR_VERSION 20\n#define NODE_PATCH_VERSION 4\n#define NODE_MODULE_VERSION 108\n",
+        )
+        .unwrap();
+        let (version, how) = node_version_beside(&official).unwrap();
+        assert_eq!(version, "v18.20.4");
+        assert!(how.ends_with("include/node/node_version.h"), "{how}");
+        for (path, want) in [
+            (".nvm/versions/node/v20.11.1/bin/node", Some("v20.11.1")),
+            ("opt/node-v16.20.2-linux-x64/bin/node", Some("v16.20.2")),
+            (
+                "usr/local/n/versions/node/14.21.3/bin/node",
+                Some("v14.21.3"),
+            ),
+            (".asdf/installs/nodejs/22.1.0/bin/node", Some("v22.1.0")),
+            ("srv/app/1.2.3/bin/node", None),
+            ("srv/v1.2/bin/node", None),
+            ("srv/vX.1.2/bin/node", None),
+            ("usr/bin/node", None),
+        ] {
+            let got = node_version_beside(&make(path)).map(|(v, _)| v);
+            assert_eq!(got.as_deref(), want, "{path}");
+        }
+    }
 
     #[test]
     fn argv_secrets_are_replaced_and_remembered() {

@@ -23,6 +23,7 @@ pub mod model;
 pub mod preview;
 pub mod priority;
 pub mod progress;
+pub mod record;
 pub mod redact;
 pub mod report;
 pub mod running;

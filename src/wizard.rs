@@ -498,6 +498,12 @@ fn show_plan(term: &Term, settings: &Settings, plan: &Plan) -> Result<()> {
             log_bytes
         )),
     ))?;
+    for j in crate::collect::journal_units(settings) {
+        term.write_line(&format!(
+            "  will read the journal of {} into {} ({})",
+            j.unit, j.path, j.why
+        ))?;
+    }
     for skipped in &plan.found.skipped {
         term.write_line(&format!(
             "  will skip {}: {}",

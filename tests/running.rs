@@ -22,22 +22,39 @@ fn fake_edgemicro(
     cwd: &std::path::Path,
     args: &[&str],
 ) -> Child {
+    // The system's python: nobody cannot enter root's pyenv or venv dirs.
+    let python = std::path::Path::new("/usr/bin/python3");
+    fake_edgemicro_on(
+        python,
+        "import time\ntime.sleep(60)\n",
+        dir,
+        home,
+        cwd,
+        args,
+    )
+}
+
+/// The same with `interpreter` (python or node) running `script` as `DIR/bin/edgemicro`.
+fn fake_edgemicro_on(
+    interpreter: &std::path::Path,
+    script: &str,
+    dir: &std::path::Path,
+    home: &std::path::Path,
+    cwd: &std::path::Path,
+    args: &[&str],
+) -> Child {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let script = bin.join("edgemicro");
-    std::fs::write(&script, "import time\ntime.sleep(60)\n").unwrap();
+    let path = bin.join("edgemicro");
+    std::fs::write(&path, script).unwrap();
+    let script = path;
     let mut cmd = if is_root() {
         let mut c = Command::new("setpriv");
-        // The system's python: nobody cannot enter root's pyenv or venv dirs.
-        c.args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "/usr/bin/python3",
-        ]);
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(interpreter);
         c
     } else {
-        Command::new("python3")
+        Command::new(interpreter)
     };
     let child = cmd
         .arg(&script)
@@ -160,6 +177,49 @@ fn a_root_shell_finds_the_running_edgemicros_config_before_its_own() {
             t.config_dir().display().to_string(),
             "{json}"
         );
+    }
+    // 5. A real node runs it, installed by another user: its version is read beside the
+    // binary (the install's node_version.h), never by running another user's program.
+    {
+        let node = root.join("nodejs");
+        let from = repo().join("tests/emg/node_modules/node-18");
+        std::fs::create_dir_all(node.join("bin")).unwrap();
+        std::fs::create_dir_all(node.join("include/node")).unwrap();
+        for rel in ["bin/node", "include/node/node_version.h"] {
+            std::fs::copy(from.join(rel), node.join(rel))
+                .unwrap_or_else(|e| panic!("{rel} of node 18 (npm ci in tests/emg): {e}"));
+        }
+        if is_root() {
+            let chown = Command::new("chown")
+                .args(["-R", "nobody:nogroup"])
+                .arg(&node)
+                .status()
+                .unwrap();
+            assert!(chown.success());
+        }
+        let _gw = Killed(vec![fake_edgemicro_on(
+            &node.join("bin/node"),
+            "setTimeout(() => {}, 60000);\n",
+            &root.join("nodegw"),
+            &gw_home,
+            &gw_cwd,
+            &[],
+        )]);
+        let json = run_tool("node.zip");
+        let entries = unzip_all(&t.path("out").join("node.zip"));
+        let facts: serde_json::Value =
+            serde_json::from_slice(entry(&entries, "system/facts.json")).unwrap();
+        let node_facts = &facts["versions"]["nodejs"];
+        assert_eq!(node_facts["version"], "18.20.8", "{facts:#} {json}");
+        let source = node_facts["source"].as_str().unwrap();
+        if is_root() {
+            assert!(
+                source.contains("node_version.h") && source.contains("not run"),
+                "{source}"
+            );
+        } else {
+            assert!(source.contains("--version"), "{source}");
+        }
     }
     // 4. None running: the tool's own home, as always.
     let json = run_tool("none.zip");

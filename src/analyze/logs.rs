@@ -645,41 +645,27 @@ fn add(into: &mut Counts, c: &Counts) {
     into.client_abort += c.client_abort;
 }
 
-/// `<ISO ts> [level][host][pid][org][env][proxy][clientIP][clientId][corr][component][message]
-/// [method][status][errMessage][errCode][timeTaken]` (core/lib/logging.js).
+/// An event record (`crate::record`, the parser the redactor shares), whatever brackets its URL
+/// holds.
 fn current(text: &str) -> Option<Record<'_>> {
-    let (time, rest) = text.split_once(' ')?;
-    let body = rest.strip_prefix('[')?.strip_suffix(']')?;
-    // Sixteen fields, no allocation: this runs on every target response of every log. Fields
-    // are separated by `][`: find each `]` and check the byte after it.
-    let mut f = [""; 16];
-    let bytes = body.as_bytes();
-    let (mut from, mut n) = (0, 0);
-    for close in memchr::memchr_iter(b']', bytes) {
-        if bytes.get(close + 1) == Some(&b'[') {
-            *f.get_mut(n)? = &body[from..close];
-            n += 1;
-            from = close + 2;
-        }
-    }
-    *f.get_mut(n)? = &body[from..];
-    if n != 15 {
-        return None;
-    }
-    let target = (f[10].starts_with("target")).then_some(f[1]);
+    let r = crate::record::event_record(text.as_bytes())?;
+    // The parser splits at ASCII brackets only, so every span lies on character boundaries.
+    let f = |i: usize| text.get(r.fields[i].0..r.fields[i].1).unwrap_or("");
+    let time = text.get(r.time.0..r.time.1)?;
+    let target = f(10).starts_with("target").then(|| f(crate::record::HOST));
     Some(Record {
         client: "",
         time,
         millis: iso_millis(time),
-        pid: f[2],
-        taken_ms: f[15].parse().ok(),
+        pid: f(2),
+        taken_ms: f(15).parse().ok(),
         target,
-        proxy: f[5],
-        corr: f[8],
-        message: f[10],
-        status: f[12],
-        err: f[13],
-        code: f[14],
+        proxy: f(5),
+        corr: f(8),
+        message: f(10),
+        status: f(12),
+        err: f(13),
+        code: f(14),
     })
 }
 
@@ -851,6 +837,22 @@ mod tests {
             "idle from the last response (03:52:20.100) to the request's start (24.109 - 0.395 s): {idle:?}"
         );
         assert_eq!(t.samples.len(), 3);
+    }
+
+    /// A query with `][` in it (`?f[a][b]=1`) does not hide the record: the triage reads it with
+    /// the redactor's parser, target and all.
+    #[test]
+    fn a_url_holding_brackets_keeps_its_record() {
+        let mut t = Triage::default();
+        for url in ["p/x?f[a][b]=1", "p/x?q=][", "p/x?a[]=1&b[c]=2"] {
+            let line = format!("2021-06-23T03:52:24.109Z [warn][10.1.2.3:8080][3][o][e][{url}][][][6b08][plugins-middleware][targetRequest error][GET][][socket hang up][ECONNRESET][395]");
+            t.line(line.as_bytes());
+        }
+        assert_eq!(
+            t.by_target["10.1.2.3:8080"].socket_hang_up, 3,
+            "{:?}",
+            t.by_target
+        );
     }
 
     #[test]

@@ -34,9 +34,18 @@ fn journalctl(settings: &Settings) -> Command {
     cmd
 }
 
+/// One systemd unit whose journal is a log source, and why it is read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JournalSource {
+    pub unit: String,
+    /// The entry it becomes in the bundle.
+    pub path: String,
+    pub why: &'static str,
+}
+
 /// The units to read, and why; empty when journalctl is missing or knows no EMG unit.
-fn units(settings: &Settings) -> Vec<(String, &'static str)> {
-    match &settings.journal {
+pub fn journal_units(settings: &Settings) -> Vec<JournalSource> {
+    let units: Vec<(String, &'static str)> = match &settings.journal {
         JournalChoice::Off => Vec::new(),
         JournalChoice::Unit(unit) => vec![(unit.clone(), "named with --journal")],
         JournalChoice::Auto => {
@@ -58,7 +67,15 @@ fn units(settings: &Settings) -> Vec<(String, &'static str)> {
             units.truncate(8);
             units
         }
-    }
+    };
+    units
+        .into_iter()
+        .map(|(unit, why)| JournalSource {
+            path: format!("logs/journal-{unit}.log"),
+            unit,
+            why,
+        })
+        .collect()
 }
 
 /// Streams each unit's journal into `logs/journal-UNIT.log`.
@@ -70,8 +87,7 @@ pub(super) fn collect_journal(
     reports: &mut Vec<(String, FileReport)>,
     found: &mut Discovery,
 ) -> Result<()> {
-    for (unit, why) in units(settings) {
-        let path = format!("logs/journal-{unit}.log");
+    for JournalSource { unit, path, why } in journal_units(settings) {
         let mut cmd = journalctl(settings);
         cmd.arg(format!("--unit={unit}"))
             .args(["-o", "short-iso-precise"])

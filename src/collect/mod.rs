@@ -35,6 +35,7 @@ mod reproduce;
 use capture::*;
 use conclude::*;
 use journal::collect_journal;
+pub use journal::{journal_units, JournalSource};
 use logs::*;
 use package::*;
 use reproduce::*;

@@ -108,7 +108,7 @@ pub fn emg_field_spans(line: &[u8], n: usize, out: &mut Vec<(usize, usize)>) {
         }
         return;
     }
-    if n != 8 || memchr::memmem::find(line, b"][").is_none() {
+    if n - 1 != crate::record::CLIENT_ID || memchr::memmem::find(line, b"][").is_none() {
         return;
     }
     for caps in EMG_CLIENT_ID.captures_iter(line) {
@@ -118,39 +118,20 @@ pub fn emg_field_spans(line: &[u8], n: usize, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// The 16 fields of the line when it is one EMG event record from its first byte: 16 fields,
-/// the client IP and the correlation id in their shapes, nothing after the last field.
-fn whole_record(line: &[u8]) -> Option<[(usize, usize); 16]> {
-    if !line.first()?.is_ascii_digit() {
-        return None;
-    }
-    let space = memchr::memchr(b' ', line)?;
-    if line.get(space + 1) != Some(&b'[') {
-        return None;
-    }
-    let mut fields = [(0, 0); 16];
-    let mut start = space + 2;
-    for (i, field) in fields.iter_mut().enumerate() {
-        let close = start + memchr::memchr(b']', &line[start..])?;
-        *field = (start, close);
-        if i < 15 {
-            if line.get(close + 1) != Some(&b'[') {
-                return None;
-            }
-            start = close + 2;
-        } else {
-            start = close + 1;
-        }
-    }
-    let (ip, corr) = (fields[6], fields[8]);
-    let ip_ok = line[ip.0..ip.1]
+/// The fields of the line when it is one EMG event record from its first byte, placed with no
+/// doubt: fifteen separators, the client IP and the correlation id in their shapes. Anything
+/// less sure goes to the grammar above, which finds the clientId by what surrounds it.
+fn whole_record(line: &[u8]) -> Option<[(usize, usize); crate::record::FIELDS]> {
+    use crate::record::{CLIENT_IP, CORRELATION};
+    let record = crate::record::event_record(line).filter(|r| r.exact)?;
+    let field = |i: usize| &line[record.fields[i].0..record.fields[i].1];
+    let ip_ok = field(CLIENT_IP)
         .iter()
         .all(|b| b.is_ascii_hexdigit() || *b == b'.' || *b == b':');
-    let corr_ok = line[corr.0..corr.1]
+    let corr_ok = field(CORRELATION)
         .iter()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    let rest_ok = line[start..].iter().all(|b| matches!(b, b'\r' | b'\n'));
-    (ip_ok && corr_ok && rest_ok).then_some(fields)
+    (ip_ok && corr_ok).then_some(record.fields)
 }
 
 #[derive(Debug)]

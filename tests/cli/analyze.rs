@@ -490,8 +490,8 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
             paced(
                 gw_port,
                 "/quiet/z",
-                &[200, 500, 900, 1050, 1350, 1500, 1800],
-                24,
+                &[200, 500, 800, 1600, 1900],
+                28,
                 0x7f4a,
             )
         });
@@ -559,7 +559,7 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
     assert_eq!(
         targets.len(),
         2,
-        "the FIN in flight and the silent drop: {race:#}"
+        "the FIN in flight and the silent drop: {json:#}"
     );
     for (target, idle_ms) in [
         (&race_target, RACE_IDLE_MS),

@@ -11,7 +11,7 @@ use crate::harness::*;
 const REMOTE: &str = "/lib/systemd/systemd-journal-remote";
 
 /// A journal in `dir` with one entry per (unit, message).
-fn journal(dir: &std::path::Path, entries: &[(&str, &str)]) -> bool {
+pub(crate) fn journal(dir: &std::path::Path, entries: &[(&str, &str)]) -> bool {
     let have = std::path::Path::new(REMOTE).exists()
         && Command::new("journalctl").arg("--version").output().is_ok();
     if !have {
@@ -114,6 +114,34 @@ fn the_journal_of_units_named_like_edgemicro_is_collected_redacted_and_counted()
         contains(findings, b"socket hang up"),
         "{}",
         String::from_utf8_lossy(findings)
+    );
+
+    // The dry run names the journal it would read, reads none of it, and writes nothing.
+    let dry = Test::minimal()
+        .collect("dry.zip")
+        .args(["--dry-run", "--json", "--journal-dir"])
+        .args([dir.as_os_str()]);
+    let run = dry.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = run.json();
+    assert_eq!(plan["journal"][0]["unit"], "edgemicro.service", "{plan:#}");
+    assert_eq!(
+        plan["journal"][0]["path"],
+        "logs/journal-edgemicro.service.log"
+    );
+    assert_eq!(plan["journal"].as_array().unwrap().len(), 1, "{plan:#}");
+    assert!(!dry.path("out/dry.zip").exists());
+    let human = Test::minimal()
+        .collect("dry.zip")
+        .args(["--dry-run", "--journal-dir"])
+        .args([dir.as_os_str()])
+        .run();
+    assert!(
+        human
+            .stdout_str()
+            .contains("from journalctl --unit=edgemicro.service"),
+        "{}",
+        human.stdout_str()
     );
 
     // `--journal off` reads none; a named unit reads only that one.

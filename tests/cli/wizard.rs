@@ -405,3 +405,34 @@ fn the_bare_command_reads_the_same_environment() {
         .any(|(_, b)| contains(b, b"SITEONLY-0f0f0f0f")));
     assert_eq!(manifest_of(&entries)["case"], "ENV-CASE-9");
 }
+
+/// The wizard's plan names the systemd journal it will read, and its bundle holds it.
+#[test]
+fn the_wizard_plans_and_collects_the_journal() {
+    let t = install();
+    let dir = t.path("journal");
+    let line = "2026-11-30T00:29:40.850Z [error][gw][7][o][e][h/x][::1][][c1][microgateway-core][][GET][502][socket hang up][ECONNRESET][]";
+    if !crate::journal::journal(&dir, &[("edgemicro.service", line)]) {
+        return;
+    }
+    let mut pty = Pty::start(&t, &["wizard", "--journal-dir", dir.to_str().unwrap()]);
+    pty.defaults_until_preview("\r");
+    pty.expect(
+        "will read the journal of edgemicro.service into logs/journal-edgemicro.service.log",
+    );
+    pty.answer("Write the bundle?", "\r");
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    let zip = bundles(&t)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let entries = unzip_all(&zip);
+    assert!(
+        contains(
+            entry(&entries, "logs/journal-edgemicro.service.log"),
+            b"[GET][502]"
+        ),
+        "{transcript}"
+    );
+}
