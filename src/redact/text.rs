@@ -822,6 +822,33 @@ mod tests {
         assert_eq!(report.by_rule["query_secret"].lines, vec![1]);
     }
 
+    /// A password printed raw may hold `@`, and after it a base64 `/`: all of it goes, and the
+    /// host stays; a host with a dot before a `/` (npm's `/@scope/`) is not taken for password.
+    #[test]
+    fn userinfo_passwords_holding_at_and_slash_go_whole() {
+        for (line, secret, kept) in [
+            (
+                "connecting https://svc:Zx9@AAq2LZh1jn0Qla+b/@db.internal/x\n",
+                "AAq2LZh1jn0Qla",
+                "@db.internal/x",
+            ),
+            (
+                "proxy http://u:p@ss/w0rd+Q@proxy.corp:3128\n",
+                "ss/w0rd+Q",
+                "@proxy.corp:3128",
+            ),
+            (
+                "get https://u:PlainPw1@registry.npmjs.org/@apigee/x\n",
+                "PlainPw1",
+                "registry.npmjs.org/@apigee/x",
+            ),
+        ] {
+            let (out, _) = run(&[], line);
+            assert!(!out.contains(secret), "{out}");
+            assert!(out.contains(kept), "{kept} lost: {out}");
+        }
+    }
+
     #[test]
     fn header_dump_json_and_plain_tokens() {
         let input = concat!(
