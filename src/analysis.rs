@@ -17,7 +17,8 @@ use crate::analyze::{conclude, Evidence, Finding};
 use crate::yaml::Yaml;
 
 pub struct Request {
-    pub bundle: Option<PathBuf>,
+    /// Bundles to analyze as one (their logs together); none: this host.
+    pub bundles: Vec<PathBuf>,
     /// For a host: where EMG is (as `collect` resolves it).
     pub settings: crate::settings::Settings,
     pub probes: Vec<String>,
@@ -80,9 +81,9 @@ impl Analysis {
 }
 
 pub fn run(req: Request) -> Result<Analysis> {
-    let (source, triage, keepalive, capture, targets, manifest) = match &req.bundle {
-        Some(zip) => from_bundle(zip)?,
-        None => from_host(&req.settings)?,
+    let (source, triage, keepalive, capture, targets, manifest) = match req.bundles.as_slice() {
+        [_, ..] => from_bundles(&req.bundles)?,
+        [] => from_host(&req.settings)?,
     };
     let mut urls = req.probes.clone();
     if req.probe_targets {
@@ -274,72 +275,90 @@ fn each_entry(
     Ok(())
 }
 
-fn from_bundle(path: &Path) -> Result<Gathered> {
+/// One analysis of every log in `paths` (gateways behind one load balancer share targets):
+/// configs and manifests of all, each bundle's capture read with its own target ports.
+fn from_bundles(paths: &[PathBuf]) -> Result<Gathered> {
     let mut configs: Vec<(String, Yaml)> = Vec::new();
     let mut sysctl: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut triage = Triage::default();
-    let mut pcap = None;
-    let mut ports: Vec<u16> = Vec::new();
+    let mut capture = Vec::new();
     let mut listed = Listed::default();
-    each_entry(path, |name, entry| {
-        if name.starts_with("logs/") {
-            triage.start_file();
-            triage_stream(&mut triage, entry)?;
-        } else if name.starts_with("config/") && name.ends_with(".yaml") {
-            let mut text = String::new();
-            entry.take(32 << 20).read_to_string(&mut text)?;
-            configs.push((
-                name.trim_start_matches("config/").to_string(),
-                Yaml::parse(&text).with_context(|| format!("{name} in the bundle"))?,
-            ));
-        } else if name == "system/facts.json" {
-            let facts: serde_json::Value = serde_json::from_reader(entry.take(16 << 20))?;
-            if let Some(map) = facts["sysctl"].as_object() {
-                sysctl = map
-                    .iter()
-                    .filter(|(k, _)| k.contains("keepalive"))
-                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
-                    .collect();
-            }
-        } else if name == "manifest.json" {
-            let manifest: serde_json::Value = serde_json::from_reader(entry.take(64 << 20))?;
-            listed = Listed {
-                files: serde_json::from_value(manifest["files"].clone()).unwrap_or_default(),
-                skipped: serde_json::from_value(manifest["skipped"].clone()).unwrap_or_default(),
-                by_rule: manifest["redaction"]["by_rule"]
+    for path in paths {
+        let mut pcap = None;
+        let mut ports: Vec<u16> = Vec::new();
+        each_entry(path, |name, entry| {
+            if name.starts_with("logs/") {
+                triage.start_file();
+                triage_stream(&mut triage, entry)?;
+            } else if name.starts_with("config/") && name.ends_with(".yaml") {
+                let mut text = String::new();
+                entry.take(32 << 20).read_to_string(&mut text)?;
+                configs.push((
+                    name.trim_start_matches("config/").to_string(),
+                    Yaml::parse(&text).with_context(|| format!("{name} in the bundle"))?,
+                ));
+            } else if name == "system/facts.json" {
+                let facts: serde_json::Value = serde_json::from_reader(entry.take(16 << 20))?;
+                if let Some(map) = facts["sysctl"].as_object() {
+                    sysctl = map
+                        .iter()
+                        .filter(|(k, _)| k.contains("keepalive"))
+                        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
+                        .collect();
+                }
+            } else if name == "manifest.json" {
+                let manifest: serde_json::Value = serde_json::from_reader(entry.take(64 << 20))?;
+                let files: Vec<crate::bundle::FileEntry> =
+                    serde_json::from_value(manifest["files"].clone()).unwrap_or_default();
+                let skipped: Vec<crate::model::Skipped> =
+                    serde_json::from_value(manifest["skipped"].clone()).unwrap_or_default();
+                listed.files.extend(files);
+                listed.skipped.extend(skipped);
+                for (rule, n) in manifest["redaction"]["by_rule"]
                     .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .into_iter()
+                    .flatten()
+                {
+                    let n = n.as_u64().unwrap_or(0);
+                    match listed.by_rule.iter_mut().find(|(r, _)| r == rule) {
+                        Some((_, sum)) => *sum += n,
+                        None => listed.by_rule.push((rule.clone(), n)),
+                    }
+                }
+                ports = manifest["capture"]["target_ports"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|p| p.as_u64().map(|p| p as u16))
                             .collect()
                     })
-                    .unwrap_or_default(),
-            };
-            ports = manifest["capture"]["target_ports"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|p| p.as_u64().map(|p| p as u16))
-                        .collect()
-                })
-                .unwrap_or_default();
-        } else if name == "capture/targets.pcap" {
-            // Streamed, and bounded: a bundle is untrusted input (our captures stop at 50 MiB
-            // unless told otherwise).
-            pcap = Some(crate::analyze::pcap::segments(entry.take(MAX_PCAP))?);
+                    .unwrap_or_default();
+            } else if name == "capture/targets.pcap" {
+                // Streamed, and bounded: a bundle is untrusted input (our captures stop at 50 MiB
+                // unless told otherwise).
+                pcap = Some(crate::analyze::pcap::segments(entry.take(MAX_PCAP))?);
+            }
+            Ok(())
+        })?;
+        if let Some(segments) = pcap {
+            capture.extend(crate::analyze::pcap::findings(
+                &crate::analyze::pcap::connections(&segments, &ports),
+                "capture/targets.pcap",
+            ));
         }
-        Ok(())
-    })?;
-    let capture = match pcap {
-        Some(segments) => crate::analyze::pcap::findings(
-            &crate::analyze::pcap::connections(&segments, &ports),
-            "capture/targets.pcap",
-        ),
-        None => Vec::new(),
-    };
+    }
     let keepalive = keepalive::from_configs(configs.iter().map(|(n, y)| (n.as_str(), y)), sysctl);
     Ok((
-        format!("bundle {}", path.display()),
+        match paths {
+            [one] => format!("bundle {}", one.display()),
+            many => format!(
+                "bundles {}",
+                many.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
         triage,
         keepalive,
         capture,

@@ -491,7 +491,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
         source: crate::settings::Source::Flag("--log-dir"),
     });
     let request = crate::analysis::Request {
-        bundle: args.bundle,
+        bundles: args.bundles,
         settings,
         probes: args.probes,
         probe_targets: args.probe_targets,

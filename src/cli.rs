@@ -126,9 +126,10 @@ pub struct ExecTiedArgs {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Analyze this bundle (a .zip, or the directory it was unzipped into) instead of this host
+    /// Analyze these bundles (each a .zip, or the directory it was unzipped into) instead of this
+    /// host; several (gateways behind one load balancer) give one analysis of all their logs
     #[arg(value_name = "BUNDLE.zip")]
-    pub bundle: Option<PathBuf>,
+    pub bundles: Vec<PathBuf>,
 
     #[command(flatten)]
     pub emg: EmgArgs,

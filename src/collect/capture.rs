@@ -54,6 +54,39 @@ pub(super) fn start_capture(
         }))
 }
 
+/// After the logs: a capture that ran is packaged with what its connections show; one that
+/// could not run is a skipped source with its reason and hint.
+pub(super) fn capture_stage(
+    capture: Option<Captured>,
+    found: &mut Discovery,
+    writer: &mut BundleWriter,
+    limits: &Limits,
+) -> Result<(
+    Option<crate::capture::CaptureRecord>,
+    Vec<crate::analyze::Finding>,
+)> {
+    match capture {
+        Some((Some(file), mut record)) => {
+            let findings =
+                package_capture(file, &mut record, writer, limits).map_err(leak_to_fail)?;
+            Ok((Some(record), findings))
+        }
+        Some((None, record)) => {
+            let reason = record.reason.clone().unwrap_or_default();
+            found.skipped.push(Skipped {
+                source: "capture".into(),
+                reason: reason.clone(),
+            });
+            found.warnings.push(format!(
+                "capture: {reason}; {}",
+                record.hint.as_deref().unwrap_or("see the manifest")
+            ));
+            Ok((Some(record), Vec::new()))
+        }
+        None => Ok((None, Vec::new())),
+    }
+}
+
 /// The pcap into `capture/targets.pcap` (whole packets, within the byte bound), and what the
 /// connections in it show.
 pub(super) fn package_capture(

@@ -10,6 +10,38 @@ pub(super) const BLOCK: usize = 256 << 10;
 /// Chunks between the two stages: bounds memory at about IN_FLIGHT × CHUNK.
 pub(super) const IN_FLIGHT: usize = 4;
 
+/// Every source in order: configs first (their secrets are already literals for the rest), then
+/// the log files, a piped log, the systemd journal.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn stream_sources(
+    settings: &Settings,
+    rules: &RuleSet,
+    engine: &TextEngine,
+    stream: &Stream,
+    facts: &facts::Facts,
+    found: &mut Discovery,
+    writer: &mut BundleWriter,
+    reports: &mut Vec<(String, FileReport)>,
+) -> Result<()> {
+    collect_configs(found, rules, engine, writer, reports).map_err(leak_to_fail)?;
+    collect_logs(settings, found, facts, engine, stream, writer, reports).map_err(|e| {
+        // The whole bundle holds about what is in it before the logs plus every log byte.
+        let before_logs: u64 = writer
+            .files()
+            .iter()
+            .filter(|f| !f.path.starts_with("logs/"))
+            .map(|f| f.bytes)
+            .sum();
+        let total = before_logs + stream.progress.length().unwrap_or(0);
+        crate::bundle::disk_full_estimated(leak_to_fail(e), Some((writer.plain_bytes(), total)))
+    })?;
+    if let Some(name) = &settings.stdin_log {
+        collect_stdin_log(name, settings, engine, stream, writer, reports, found)
+            .map_err(leak_to_fail)?;
+    }
+    super::collect_journal(settings, engine, stream, writer, reports, found).map_err(leak_to_fail)
+}
+
 pub(super) fn collect_configs(
     found: &Discovery,
     rules: &RuleSet,

@@ -31,6 +31,7 @@ mod journal;
 mod logs;
 mod package;
 mod reproduce;
+mod seal;
 
 use capture::*;
 use conclude::*;
@@ -39,6 +40,7 @@ pub use journal::{journal_units, JournalSource};
 use logs::*;
 use package::*;
 use reproduce::*;
+use seal::{seal, Sealing};
 
 /// Everything known before the first byte is written: the rules, what is on the host, and every
 /// secret value (from the configs, argv, the environment) with its encodings.
@@ -120,11 +122,106 @@ pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     collect(settings, interrupt, front).map_err(crate::bundle::disk_full_to_fail)
 }
 
+/// The flow, stage by stage; each stage lives in its own file under `collect/`.
 fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
     let started = Instant::now();
     // Before the bundle's workers start: they inherit it.
     let lowered = settings.low_priority.then(crate::priority::lower);
     let rules = RuleSet::load(&settings.rules)?;
+    let Opened {
+        output,
+        mut writer,
+        pseudonyms,
+    } = open(settings)?;
+    // Dropping the switch on any error or signal below restores the level.
+    let reproduced = reproduce(settings, front, interrupt)?;
+    // Discovery after the reproduction: logs written during it are in.
+    interrupt.stage("discover")?;
+    let Plan {
+        rules,
+        mut found,
+        facts,
+        known,
+    } = Plan::build(settings, rules)?;
+    interrupt.check()?;
+    found.warnings.extend(reproduced.capture_warnings);
+    found.warnings.extend(
+        lowered
+            .and_then(|l| l.note)
+            .map(|n| format!("--low-priority: {n}")),
+    );
+    if reproduced.switch.is_none() {
+        found
+            .warnings
+            .extend(pending_switches(settings, &found.pairs));
+    }
+    found.warnings.extend(world_writable_output(&output));
+    let engine = engine(&rules, &known, pseudonyms.as_ref(), &mut writer);
+    let window = TimeWindow::new(settings.since, settings.until);
+    let empty_window = empty_window(settings);
+    found.warnings.extend(empty_window.clone());
+
+    let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
+    let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
+    let limits = Limits::new(settings, started, found.logs.len() + found.configs.len());
+    let stream = Stream {
+        window: &window,
+        limits: &limits,
+        interrupt,
+        progress: &progress,
+        triage: &triage,
+    };
+    let mut reports: Vec<(String, FileReport)> = Vec::new();
+    stream_sources(
+        settings,
+        &rules,
+        &engine,
+        &stream,
+        &facts,
+        &mut found,
+        &mut writer,
+        &mut reports,
+    )?;
+    progress.finish_and_clear();
+    let (capture, capture_findings) =
+        capture_stage(reproduced.capture, &mut found, &mut writer, &limits)?;
+    let concluded = conclude(
+        settings,
+        &triage.borrow(),
+        &mut found,
+        facts,
+        &engine,
+        &mut writer,
+        &mut reports,
+        capture_findings,
+        reproduced.switch.is_some() || capture.is_some(),
+        interrupt,
+    )?;
+    seal(Sealing {
+        settings,
+        interrupt,
+        started,
+        output: &output,
+        writer,
+        found,
+        rules: &rules,
+        reports: &reports,
+        pseudonyms: pseudonyms.as_ref(),
+        switch: reproduced.switch,
+        capture,
+        concluded,
+        empty_window,
+    })
+}
+
+/// The bundle's output, opened first (a bad `-o` fails before any work), and the pseudonym key.
+struct Opened {
+    output: Output,
+    writer: BundleWriter,
+    pseudonyms: Option<redact::pseudonym::Pseudonyms>,
+}
+
+fn open(settings: &Settings) -> Result<Opened> {
     if settings.pseudonymize.is_some() && settings.output == Output::Stdout {
         return Err(crate::exit::Fail::usage(
             "--pseudonymize writes its token map beside the bundle, and -o - has no \"beside\"",
@@ -139,217 +236,50 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let output = crate::bundle::resolve_output(settings)?;
     let mut writer = BundleWriter::create(&output, settings.force, settings.started)?;
     writer.limit(settings.max_bundle_bytes);
-    // Dropping the switch on any error or signal below restores the level.
-    let Reproduced {
-        switch,
-        capture,
-        capture_warnings,
-    } = reproduce(settings, front, interrupt)?;
-    // Discovery after the reproduction: logs written during it are in.
-    interrupt.stage("discover")?;
-    let Plan {
-        rules,
-        mut found,
-        facts,
-        known,
-    } = Plan::build(settings, rules)?;
-    interrupt.check()?;
-    found.warnings.extend(capture_warnings);
-    found.warnings.extend(
-        lowered
-            .and_then(|l| l.note)
-            .map(|n| format!("--low-priority: {n}")),
-    );
-    if switch.is_none() {
-        found
-            .warnings
-            .extend(pending_switches(settings, &found.pairs));
-    }
-    if let Some(warning) = world_writable_output(&output) {
-        found.warnings.push(warning);
-    }
-    let mut engine = TextEngine::new(&rules, &known);
-    match &pseudonyms {
+    Ok(Opened {
+        output,
+        writer,
+        pseudonyms,
+    })
+}
+
+/// The redaction engine, and the values the bundle's self-check refuses anywhere.
+fn engine<'r>(
+    rules: &'r RuleSet,
+    known: &[KnownSecret],
+    pseudonyms: Option<&'r redact::pseudonym::Pseudonyms>,
+    writer: &mut BundleWriter,
+) -> TextEngine<'r> {
+    let engine = TextEngine::new(rules, known);
+    match pseudonyms {
         Some(p) => {
-            engine = engine.pseudonymize(p);
             // The key in any form is a secret: the self-check refuses it anywhere in the bundle.
-            writer.set_known(&[known.as_slice(), &p.guarded()].concat());
+            writer.set_known(&[known, &p.guarded()].concat());
+            engine.pseudonymize(p)
         }
-        None => writer.set_known(&known),
+        None => {
+            writer.set_known(known);
+            engine
+        }
     }
-    let window = TimeWindow::new(settings.since, settings.until);
-    // A window that holds no time at all keeps no log line: say so, and call the bundle partial.
-    let empty_window = match (settings.since, settings.until) {
+}
+
+/// A window that holds no time at all keeps no log line: say so, and call the bundle partial.
+fn empty_window(settings: &Settings) -> Option<String> {
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match (settings.since, settings.until) {
         (Some(since), Some(until)) if since >= until => Some(format!(
             "--since ({}) is not before --until ({}): the window is empty, so no log line was kept",
-            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            at(since),
+            at(until)
         )),
         (Some(since), _) if since > settings.started => Some(format!(
             "--since ({}) is in the future: the window is empty, so no log line was kept",
-            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            at(since)
         )),
         _ => None,
-    };
-    found.warnings.extend(empty_window.clone());
-    let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
-    let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
-    let limits = Limits::new(settings, started, found.logs.len() + found.configs.len());
-    let stream = Stream {
-        window: &window,
-        limits: &limits,
-        interrupt,
-        progress: &progress,
-        triage: &triage,
-    };
-
-    let mut reports: Vec<(String, FileReport)> = Vec::new();
-    collect_configs(&found, &rules, &engine, &mut writer, &mut reports).map_err(leak_to_fail)?;
-    collect_logs(
-        settings,
-        &mut found,
-        &facts,
-        &engine,
-        &stream,
-        &mut writer,
-        &mut reports,
-    )
-    .map_err(|e| {
-        // The whole bundle holds about what is in it before the logs plus every log byte.
-        let before_logs: u64 = writer
-            .files()
-            .iter()
-            .filter(|f| !f.path.starts_with("logs/"))
-            .map(|f| f.bytes)
-            .sum();
-        let total = before_logs + progress.length().unwrap_or(0);
-        crate::bundle::disk_full_estimated(leak_to_fail(e), Some((writer.plain_bytes(), total)))
-    })?;
-    if let Some(name) = &settings.stdin_log {
-        collect_stdin_log(
-            name,
-            settings,
-            &engine,
-            &stream,
-            &mut writer,
-            &mut reports,
-            &mut found,
-        )
-        .map_err(leak_to_fail)?;
     }
-    collect_journal(
-        settings,
-        &engine,
-        &stream,
-        &mut writer,
-        &mut reports,
-        &mut found,
-    )
-    .map_err(leak_to_fail)?;
-    progress.finish_and_clear();
-
-    let mut capture_findings = Vec::new();
-    let capture = match capture {
-        Some((Some(file), mut record)) => {
-            capture_findings.extend(
-                package_capture(file, &mut record, &mut writer, &limits).map_err(leak_to_fail)?,
-            );
-            Some(record)
-        }
-        Some((None, record)) => {
-            let reason = record.reason.clone().unwrap_or_default();
-            found.skipped.push(Skipped {
-                source: "capture".into(),
-                reason: reason.clone(),
-            });
-            found.warnings.push(format!(
-                "capture: {reason}; {}",
-                record.hint.as_deref().unwrap_or("see the manifest")
-            ));
-            Some(record)
-        }
-        None => None,
-    };
-    let Concluded {
-        findings,
-        redactions,
-        versions,
-    } = conclude(
-        settings,
-        &triage.borrow(),
-        &mut found,
-        facts,
-        &engine,
-        &mut writer,
-        &mut reports,
-        capture_findings,
-        switch.is_some() || capture.is_some(),
-        interrupt,
-    )?;
-    let files: Vec<FileEntry> = writer.files().to_vec();
-    let truncated = files.iter().any(|f| f.truncated);
-    // Restored before sealing, so the manifest records the outcome.
-    let log_level = switch.map(|switch| restore(switch, settings, &mut found.warnings));
-    let restored = log_level.as_ref().is_none_or(|l| l["restored"] == true);
-    let complete = found.skipped.is_empty()
-        && empty_window.is_none()
-        && !truncated
-        && (!found.logs.is_empty() || settings.stdin_log.is_some())
-        && restored;
-    let exit = if complete { Exit::Ok } else { Exit::Partial };
-    let manifest = manifest(
-        settings,
-        &output,
-        &found,
-        &files,
-        &rules,
-        &redactions,
-        log_level.clone(),
-        capture.as_ref(),
-    );
-    let sealed = match &pseudonyms {
-        Some(p) => {
-            let map = |bundle: &str, sha256: &str| {
-                redact::pseudonym::map_json(&reports, bundle, sha256, p.keep_values)
-            };
-            writer.seal_with(
-                &manifest,
-                Some((crate::bundle::MAP_SUFFIX, &map)),
-                interrupt,
-            )
-        }
-        None => writer.seal(&manifest, interrupt),
-    }
-    .map_err(leak_to_fail)?;
-    let map = pseudonyms.as_ref().and(sealed.path.as_ref()).map(|p| {
-        crate::bundle::companion_path(p, crate::bundle::MAP_SUFFIX)
-            .display()
-            .to_string()
-    });
-    Ok(Report {
-        exit,
-        bundle: sealed
-            .path
-            .map(|p| p.display().to_string())
-            .or_else(|| Some("-".into())),
-        sha256: Some(sealed.sha256),
-        bytes: Some(sealed.bytes),
-        map,
-        config_dir: Some(PathSource::of(&found.config_dir)),
-        log_dirs: found.log_dirs.iter().map(PathSource::of).collect(),
-        pairs: found.pairs,
-        files,
-        skipped: found.skipped,
-        redactions,
-        warnings: found.warnings,
-        log_level,
-        capture,
-        findings,
-        versions,
-        duration_ms: started.elapsed().as_millis() as u64,
-        error: None,
-        hint: None,
-    })
 }
 
 #[allow(clippy::too_many_arguments)]

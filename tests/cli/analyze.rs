@@ -1210,3 +1210,49 @@ fn a_client_that_leaves_is_a_client_abort_not_a_target_hangup() {
         "{ids:?}"
     );
 }
+
+/// Two gateways' bundles (one zipped, one unzipped into a directory) give one analysis of all
+/// their logs: the 502s add up, the source names both, and the redaction counts of both
+/// manifests are summed.
+#[test]
+fn several_bundles_are_analyzed_as_one() {
+    let one = Test::example().collect("a.zip");
+    assert_eq!(one.run().code, 0);
+    let two = Test::minimal()
+        .log(
+            "edgemicro-gw2-1-api.log",
+            "2021-06-23T03:52:24.110Z [error][0:8000][3][o][e][p/x][][][c1][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n2021-06-23T03:52:25.110Z [error][0:8000][3][o][e][p/x][][][c2][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n",
+        )
+        .collect("b.zip");
+    assert!(two.run().code <= 3);
+    let unzipped = two.path("b");
+    std::fs::create_dir_all(&unzipped).unwrap();
+    for (name, bytes) in unzip_all(&two.path("out/b.zip")) {
+        let at = unzipped.join(&name);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, bytes).unwrap();
+    }
+    let analyze = |bundles: &[std::path::PathBuf]| {
+        let run = Test::new()
+            .args(["analyze", "--json"])
+            .args(bundles.iter().map(|b| b.clone().into_os_string()))
+            .run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()
+    };
+    let a = analyze(&[one.path("out/a.zip")]);
+    let b = analyze(std::slice::from_ref(&unzipped));
+    let both = analyze(&[one.path("out/a.zip"), unzipped.clone()]);
+    let n = |j: &serde_json::Value| j["logs"]["totals"]["status_502"].as_u64().unwrap();
+    assert_eq!((n(&a), n(&b)), (23, 2));
+    assert_eq!(n(&both), 25, "{both:#}");
+    let source = both["source"].as_str().unwrap();
+    assert!(
+        source.starts_with("bundles ") && source.contains("a.zip"),
+        "{source}"
+    );
+    assert_eq!(
+        both["logs"]["files"],
+        a["logs"]["files"].as_u64().unwrap() + b["logs"]["files"].as_u64().unwrap()
+    );
+}
