@@ -786,9 +786,10 @@ fn unresolvable_and_self_signed_targets_are_named_as_such() {
 }
 
 /// The cores operators run, on the Node versions each supports (aliases in tests/emg/package.json).
-/// (core, node, console, level): each core on Node 18 and 20, to files and to the console; at
-/// level error too, where cores up to 3.2.2 log the target's error at warn and so hide it.
-const MATRIX: [(&str, &str, bool, &str); 11] = [
+/// (core, node, console, level): each core on Node 18 and 20 (and 14 for the older ones), to
+/// files and to the console; at level error too, where cores up to 3.2.2 log the target's error
+/// at warn and so hide it.
+const MATRIX: [(&str, &str, bool, &str); 14] = [
     ("mgc-2.5.17", "node-18", false, "info"),
     ("mgc-2.5.17", "node", true, "info"),
     ("mgc-3.3.1", "node-18", false, "info"),
@@ -800,6 +801,10 @@ const MATRIX: [(&str, &str, bool, &str); 11] = [
     ("mgc-2.5.17", "node-18", false, "error"),
     ("mgc-3.1.6", "node", false, "error"),
     ("microgateway-core", "node-18", true, "error"),
+    // Node 14, which older gateways still run.
+    ("mgc-2.5.17", "node-14", true, "info"),
+    ("mgc-3.0.4", "node-14", false, "error"),
+    ("mgc-3.3.1", "node-14", false, "info"),
 ];
 
 /// One request with an `x-api-key` header (EMG logs it as the clientId from core 3.0.5 on).
@@ -867,7 +872,7 @@ fn gateway_on(node: &str, config: &serde_json::Value, console_log: &std::path::P
 }
 
 /// Every core version in the matrix, logging to files or to the console (the docker image's
-/// `edgemicro.log`), on Node 18 and 20: `collect` takes every log source and leaks no planted
+/// `edgemicro.log`), on Node 14, 18 and 20, at levels info and error: `collect` takes every log source and leaks no planted
 /// secret, `analyze` counts the 502s the client saw, and every time it prints is RFC 3339 UTC.
 #[test]
 fn every_core_in_the_matrix_is_collected_and_counted() {
