@@ -1,8 +1,10 @@
-//! EMG's event record, the one parser the redactor and the triage share:
-//! `<time> [level][host][pid][org][env][url][clientIP][clientId][corr][component][message]
-//! [method][status][errMessage][errCode][ms]` (microgateway-core's lib/logging.js, 3.0.2 on).
+//! EMG's log records, parsed in one place for the redactor (the clientId by position) and the
+//! triage (every field): the 3.x event record, the 2.x `<epoch ms> <level> k=v` record, and
+//! either behind a transport's prefix (docker, kubectl, journald) or after a torn record.
 //!
-//! Fields are separated by `][`. A field may hold `]` (a host `[::1]:8000`) and the URL may even
+//! The event record is `<time> [level][host][pid][org][env][url][clientIP][clientId][corr]
+//! [component][message][method][status][errMessage][errCode][ms]` (microgateway-core's
+//! lib/logging.js, 3.0.2 on). Fields are separated by `][`. A field may hold `]` (a host `[::1]:8000`) and the URL may even
 //! hold `][` (`?a[x][y]=1`): the five fields before the URL are counted from the left, the ten
 //! after it from the right, and the URL is what lies between.
 
@@ -98,6 +100,177 @@ pub fn event_record(line: &[u8]) -> Option<EventRecord> {
         fields,
         exact,
     })
+}
+
+/// One record's fields, whichever format it came in.
+pub struct Record<'a> {
+    pub time: &'a str,
+    pub millis: Option<i64>,
+    /// The worker (each has its own pool of target sockets); empty when not logged.
+    pub pid: &'a str,
+    /// How long the request took (ms), when logged.
+    pub taken_ms: Option<i64>,
+    pub target: Option<&'a str>,
+    pub proxy: &'a str,
+    pub corr: &'a str,
+    /// The client's `address:port` (2.x `r=`), to find a 2.x status record's request.
+    pub client: &'a str,
+    pub message: &'a str,
+    pub status: &'a str,
+    pub err: &'a str,
+    pub code: &'a str,
+}
+
+/// A record in any format EMG writes: the 3.x event record, the 2.x `<epoch ms> <level> k=v`
+/// record, or either behind a transport's prefix or after a torn record.
+pub fn read(text: &str) -> Option<Record<'_>> {
+    event(text)
+        .or_else(|| legacy(text))
+        .or_else(|| framed(text))
+}
+
+/// An event record (`crate::record`, the parser the redactor shares), whatever brackets its URL
+/// holds.
+fn event(text: &str) -> Option<Record<'_>> {
+    let r = event_record(text.as_bytes())?;
+    // The parser splits at ASCII brackets only, so every span lies on character boundaries.
+    let f = |i: usize| text.get(r.fields[i].0..r.fields[i].1).unwrap_or("");
+    let time = text.get(r.time.0..r.time.1)?;
+    let target = f(10).starts_with("target").then(|| f(HOST));
+    Some(Record {
+        client: "",
+        time,
+        millis: iso_millis(time),
+        pid: f(2),
+        taken_ms: f(15).parse().ok(),
+        target,
+        proxy: f(5),
+        corr: f(8),
+        message: f(10),
+        status: f(12),
+        err: f(13),
+        code: f(14),
+    })
+}
+
+static ISO_THEN_FIELDS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Z ["));
+
+/// A record behind a prefix its transport added (`svc_1  | ` from docker compose, a `kubectl
+/// logs --timestamps` time, journald's `Mon DD HH:MM:SS host edgemicro[pid]: `, a CR or NUL
+/// padding), or the whole record after a torn one on the same line: found by its own grammar,
+/// an ISO time right before the fields, or a 13-digit epoch before a level word.
+pub fn framed(text: &str) -> Option<Record<'_>> {
+    for z in ISO_THEN_FIELDS.find_iter(text.as_bytes()) {
+        let Some(start) = z.checked_sub(23) else {
+            continue;
+        };
+        if let Some(rec) = text
+            .get(start..)
+            .filter(|t| t.get(..24).and_then(iso_millis).is_some())
+            .and_then(event)
+        {
+            return Some(rec);
+        }
+    }
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at + 14 < bytes.len() {
+        let digits = bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        // A whole run of 13 digits (runs are skipped whole, so none precedes it).
+        if digits == 13 {
+            let rest = &text[at + 14..];
+            let level = rest.split(' ').next().unwrap_or("");
+            if matches!(
+                level,
+                "trace" | "debug" | "info" | "warn" | "error" | "fatal"
+            ) {
+                return legacy(&text[at..]);
+            }
+        }
+        at += digits.max(1);
+        while at < bytes.len() && !text.is_char_boundary(at) {
+            at += 1;
+        }
+    }
+    None
+}
+
+/// microgateway-core 2.x: `<epoch ms> <level> [text ]k=v, k=v`; errors carry `s=`, `message=`,
+/// `code=` (then `stack=` running over several lines), requests `u=` and the target `h=`.
+pub fn legacy(text: &str) -> Option<Record<'_>> {
+    let (ms, rest) = text.split_once(' ')?;
+    if ms.len() != 13 || !ms.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis: i64 = ms.parse().ok()?;
+    let (_level, rest) = rest.split_once(' ')?;
+    // `k=v` items are joined by ", "; the first may follow free text (`targetRequest m=GET`).
+    let value = |key: &str| -> &str {
+        let needle = format!("{key}=");
+        rest.split(", ")
+            .enumerate()
+            .find_map(|(i, item)| match item.strip_prefix(&needle) {
+                Some(v) => Some(v),
+                None if i == 0 => item.split_once(&format!(" {needle}")).map(|(_, v)| v),
+                None => None,
+            })
+            .unwrap_or("")
+    };
+    let message = if rest.starts_with("targetRequest error") {
+        "targetRequest error"
+    } else if rest.starts_with("targetResponse ") {
+        "targetResponse"
+    } else if rest.starts_with("targetRequest m=") {
+        "targetRequest"
+    } else if rest.starts_with("sourceRequest m=") {
+        "sourceRequest"
+    } else {
+        ""
+    };
+    let host = value("h");
+    Some(Record {
+        client: value("r"),
+        time: ms,
+        millis: Some(millis),
+        pid: "",
+        taken_ms: value("d").parse().ok(),
+        target: (!host.is_empty() && message.starts_with("target")).then_some(host),
+        proxy: value("u").trim_start_matches('/'),
+        corr: value("i"),
+        message,
+        status: value("s"),
+        err: value("message"),
+        code: value("code"),
+    })
+}
+
+/// `2021-06-23T03:52:24.110Z` (what `toISOString()` writes) to epoch ms without a date library
+/// on the hot path; anything else goes through chrono.
+pub fn iso_millis(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b.get(r)?.iter().try_fold(0i64, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + (d - b'0') as i64)
+        })
+    };
+    if b.len() == 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z' {
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+        let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+        let secs = days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+        return Some(secs * 1000 + num(20..23)?);
+    }
+    chrono::DateTime::parse_from_rfc3339(ts)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 #[cfg(test)]
