@@ -159,7 +159,8 @@ static ISO_THEN_FIELDS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 /// A record behind a prefix its transport added (`svc_1  | ` from docker compose, a `kubectl
 /// logs --timestamps` time, journald's `Mon DD HH:MM:SS host edgemicro[pid]: `, a CR or NUL
 /// padding), or the whole record after a torn one on the same line: found by its own grammar,
-/// an ISO time right before the fields, or a 13-digit epoch before a level word.
+/// an ISO time right before the fields, a 13-digit epoch before a level word, or a level word
+/// right after the prefix.
 pub fn framed(text: &str) -> Option<Record<'_>> {
     for z in ISO_THEN_FIELDS.find_iter(text.as_bytes()) {
         let Some(start) = z.checked_sub(23) else {
@@ -184,10 +185,7 @@ pub fn framed(text: &str) -> Option<Record<'_>> {
         if digits == 13 {
             let rest = &text[at + 14..];
             let level = rest.split(' ').next().unwrap_or("");
-            if matches!(
-                level,
-                "trace" | "debug" | "info" | "warn" | "error" | "fatal"
-            ) {
+            if is_level(level) {
                 return legacy(&text[at..]);
             }
         }
@@ -196,18 +194,50 @@ pub fn framed(text: &str) -> Option<Record<'_>> {
             at += 1;
         }
     }
-    None
+    // A 2.x console record without its epoch, after docker compose's `svc_1  | ` or journald's
+    // `edgemicro[pid]: `.
+    ["| ", ": "].iter().find_map(|sep| {
+        let (_, after) = text.split_once(sep)?;
+        legacy(after).filter(|r| r.millis.is_none())
+    })
 }
 
 /// microgateway-core 2.x: `<epoch ms> <level> [text ]k=v, k=v`; errors carry `s=`, `message=`,
 /// `code=` (then `stack=` running over several lines), requests `u=` and the target `h=`.
+/// Core 2.5.13 and older drop the epoch when logging to the console: `<level> <text> k=v, …`,
+/// read the same way, without a time.
 pub fn legacy(text: &str) -> Option<Record<'_>> {
-    let (ms, rest) = text.split_once(' ')?;
-    if ms.len() != 13 || !ms.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    let (first, rest) = text.split_once(' ')?;
+    if first.len() == 13 && first.bytes().all(|b| b.is_ascii_digit()) {
+        return legacy_fields(first, Some(first.parse().ok()?), rest);
     }
-    let millis: i64 = ms.parse().ok()?;
-    let (_level, rest) = rest.split_once(' ')?;
+    // Without the epoch: a level word, then no pid (3.x plain records have one), then items.
+    let items = ["m=", "u=", "h=", "i=", "s=", "code="];
+    let has_items = rest.split(", ").any(|item| {
+        items
+            .iter()
+            .any(|k| item.starts_with(k) || item.contains(&format!(" {k}")))
+    });
+    let pid_next = rest
+        .split(' ')
+        .next()
+        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
+    if is_level(first) && has_items && !pid_next {
+        return legacy_fields("", None, text);
+    }
+    None
+}
+
+fn is_level(word: &str) -> bool {
+    matches!(
+        word,
+        "trace" | "debug" | "info" | "warn" | "error" | "fatal"
+    )
+}
+
+/// The fields of a 2.x record from its level on.
+fn legacy_fields<'a>(ms: &'a str, millis: Option<i64>, from_level: &'a str) -> Option<Record<'a>> {
+    let (_level, rest) = from_level.split_once(' ')?;
     // `k=v` items are joined by ", "; the first may follow free text (`targetRequest m=GET`).
     let value = |key: &str| -> &str {
         let needle = format!("{key}=");
@@ -235,7 +265,7 @@ pub fn legacy(text: &str) -> Option<Record<'_>> {
     Some(Record {
         client: value("r"),
         time: ms,
-        millis: Some(millis),
+        millis,
         pid: "",
         taken_ms: value("d").parse().ok(),
         target: (!host.is_empty() && message.starts_with("target")).then_some(host),

@@ -737,6 +737,32 @@ mod tests {
     /// target error has `u=undefined, h=` and no client, the 502 record no correlation id.
     /// The request is followed from its start: the target and proxy are named, the reset is
     /// counted once, and the sample shows an RFC 3339 time.
+    /// Core 2.5.13 and older, logging to the console, drop the epoch: `<level> <text> k=v`.
+    /// The records count the same, bare or behind docker compose's prefix.
+    #[test]
+    fn records_of_2x_consoles_without_the_epoch_are_understood() {
+        for prefix in ["", "gw_1  | "] {
+            let mut t = Triage::default();
+            for line in [
+                "info sourceRequest m=GET, u=/h/x, h=127.0.0.1:18902, r=127.0.0.1:42078, i=21c8f770",
+                "info targetRequest m=GET, u=/x, h=10.0.0.5:8080, i=21c8f770",
+                "warn targetRequest error m=GET, u=/x, h=10.0.0.5:8080, r=:0, d=10, i=21c8f770, name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+                "    at connResetException (node:internal/errors:720:14)",
+                "error m=GET, u=/h/x, h=127.0.0.1:18902, r=127.0.0.1:42078, s=502, name=Error, message=socket hang up, code=ECONNRESET, stack=Error: socket hang up",
+                "info: a plain line = not a record",
+            ] {
+                t.line(format!("{prefix}{line}").as_bytes());
+            }
+            assert_eq!(t.totals.status_502, 1, "{prefix:?}");
+            assert_eq!(t.kinds.hangup_502, 1, "{prefix:?}");
+            assert_eq!(
+                t.by_target["10.0.0.5:8080"].status_502, 1,
+                "{prefix:?}: {:?}",
+                t.by_target
+            );
+        }
+    }
+
     #[test]
     fn core_2_5_17_records_are_joined_by_correlation_id_and_client() {
         let mut t = Triage::default();
