@@ -291,12 +291,14 @@ pub fn usage_error_json(err: &clap::Error) -> Option<u8> {
         None => String::new(),
     };
     let rendered = err.render().to_string();
-    let message = rendered
-        .lines()
-        .next()
-        .unwrap_or("usage error")
-        .trim_start_matches("error: ")
-        .to_string();
+    let message = env_usage_error(err).unwrap_or_else(|| {
+        rendered
+            .lines()
+            .next()
+            .unwrap_or("usage error")
+            .trim_start_matches("error: ")
+            .to_string()
+    });
     let hint = format!("see `edgemicro-diag {command} --help`").replace("  ", " ");
     out!(
         "{}",
@@ -309,6 +311,54 @@ pub fn usage_error_json(err: &clap::Error) -> Option<u8> {
         )
     );
     Some(Exit::Usage.code())
+}
+
+/// A bad value that came from an environment twin (`EDGEMICRO_DIAG_YES=maybe`), not from the
+/// command line: the message names the variable the user set, which clap's names the flag.
+pub fn env_usage_error(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        err.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split([' ', '=']).next()?.to_string();
+    let long = flag.strip_prefix("--")?;
+    let typed = std::env::args()
+        .skip(1)
+        .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    if typed {
+        return None;
+    }
+    let command = Cli::command();
+    let env = std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())?
+        .to_string_lossy()
+        .into_owned();
+    let value = std::env::var_os(&env)?;
+    let value = value.to_string_lossy().into_owned();
+    let shown = crate::safe_fs::shown(&value);
+    // clap's reason after `for '--flag': ` (not a boolean, not a unit name, the valid values).
+    let rendered = err.render().to_string();
+    let reason = rendered
+        .lines()
+        .next()
+        .and_then(|l| l.split_once("': ").map(|(_, why)| why.to_string()))
+        .map(|why| match why.contains("not a boolean") {
+            true => format!(": {why} (1/0, true/false, yes/no, on/off)"),
+            false => format!(": {why}"),
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "invalid value '{shown}' in the environment variable {env} (the twin of {flag}){reason}"
+    ))
 }
 
 /// A failed command's error: the one JSON object with `--json`, else the error and hint on stderr.

@@ -8,9 +8,14 @@ fn main() -> std::process::ExitCode {
     let matches = match cli::Cli::command().try_get_matches() {
         Ok(matches) => matches,
         // A bot that asked for JSON gets its one object for a usage error too.
-        Err(err) => match app::usage_error_json(&err) {
-            Some(code) => return std::process::ExitCode::from(code),
-            None => err.exit(),
+        Err(err) => match (app::usage_error_json(&err), app::env_usage_error(&err)) {
+            (Some(code), _) => return std::process::ExitCode::from(code),
+            (None, Some(message)) => {
+                eprintln!("edgemicro-diag: error: {message}");
+                eprintln!("hint: set it to a valid value or unset it; `edgemicro-diag help` lists every variable");
+                return std::process::ExitCode::from(edgemicro_diag::exit::Exit::Usage.code());
+            }
+            (None, None) => err.exit(),
         },
     };
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

@@ -669,6 +669,55 @@ fn boolean_env_twins_accept_the_usual_spellings() {
     assert_eq!(t.run().code, 2);
 }
 
+/// A bad value in an environment twin names the variable the user set, not the flag they never
+/// typed; human and JSON alike, exit 2. A bad value typed as a flag keeps the flag's name.
+#[test]
+fn a_bad_env_twin_is_named_in_the_error() {
+    for (var, value) in [
+        ("EDGEMICRO_DIAG_YES", "maybe"),
+        ("EDGEMICRO_DIAG_LOW_PRIORITY", "2"),
+        ("EDGEMICRO_DIAG_FOLLOW_HARDLINKS", "sometimes"),
+        ("EDGEMICRO_DIAG_PSEUDONYMIZE", "perhaps"),
+        ("EDGEMICRO_DIAG_MAX_BUNDLE_BYTES", "lots"),
+        ("EDGEMICRO_DIAG_MAX_LOG_BYTES", "-5"),
+        ("EDGEMICRO_DIAG_SINCE", "yesterday-ish"),
+        ("EDGEMICRO_DIAG_JOURNAL", "a b"),
+        ("EDGEMICRO_DIAG_MAX_SECONDS", "0"),
+    ] {
+        // Not `collect()`: it types -y, which would hide EDGEMICRO_DIAG_YES.
+        let run = Test::minimal()
+            .env(var, value)
+            .args(["collect", "--dry-run"])
+            .run();
+        assert_eq!(run.code, 2, "{var}={value}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(var) && run.stderr.contains(value),
+            "{var}={value}: {}",
+            run.stderr
+        );
+        let run = Test::minimal()
+            .env(var, value)
+            .args(["collect", "--dry-run", "--json"])
+            .run();
+        assert_eq!(run.code, 2, "{var}={value} --json: {}", run.stderr);
+        let json = run.json();
+        assert!(
+            json["error"].as_str().unwrap().contains(var),
+            "{var}={value}: {json}"
+        );
+    }
+    let run = Test::minimal()
+        .collect("b.zip")
+        .args(["--max-bundle-bytes", "lots"])
+        .run();
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--max-bundle-bytes") && !run.stderr.contains("EDGEMICRO_DIAG_"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// `rules list`: every shipped rule with its id and why (and a user's, with its file), on
 /// stdout, as text or one JSON object.
 #[test]
