@@ -101,21 +101,39 @@ pub(super) fn keepalive_race(
             .chain(log_races.iter().filter_map(|e| e.idle_close_s))
             .fold(f64::MAX, f64::min);
         let announced = closing.iter().any(|p| p.keep_alive_header.is_some());
-        let how = if closing.is_empty() {
-            let e = log_races[0];
-            let (low, high) = e.interval_s.unwrap_or_default();
-            format!(
-                "From the logs alone: on {} target(s) the resets are explained by idle time. {} ({}), so the target (or a NAT, firewall or load balancer between EMG and it) closes connections idle for about {:.1} s (between {low:.1} and {high:.1} s; idle times in logs are lower bounds on the socket's idle time).",
-                log_races.len(), e.target, e.reason, shortest
-            )
-        } else {
+        // Each estimated target with its own close and interval; the measured ones together.
+        let measured = (!closing.is_empty()).then(|| {
             format!(
                 "{} target(s) close idle keep-alive connections themselves, the first after {:.1} s (measured){}.",
                 closing.len(),
-                shortest,
+                closing.iter().filter_map(|p| p.idle_close_s).fold(f64::MAX, f64::min),
                 if announced { ", announced with Keep-Alive: timeout=" } else { ", without announcing it in a Keep-Alive header" }
             )
-        };
+        });
+        let estimated = (!log_races.is_empty()).then(|| {
+            let each: Vec<String> = log_races
+                .iter()
+                .map(|e| {
+                    let (low, high) = e.interval_s.unwrap_or_default();
+                    format!(
+                        "{} after about {:.1} s idle (between {low:.1} and {high:.1} s; {})",
+                        e.target,
+                        e.idle_close_s.unwrap_or_default(),
+                        e.reason
+                    )
+                })
+                .collect();
+            format!(
+                "From the logs alone, idle time explains the resets on {} target(s): the target (or a NAT, firewall or load balancer between EMG and it) closes connections: {}. Idle times in logs are lower bounds on the socket's idle time.",
+                log_races.len(),
+                each.join("; ")
+            )
+        });
+        let how = [measured, estimated]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
         let summary = format!(
             "{how} EMG keeps pooled target sockets with no idle timeout, so it sends a request on a socket the target has closed or is closing: the request dies with a reset and the client gets 502 socket hang up / ECONNRESET.{}",
             if raced > 0 { format!(" The logs show {raced} hang-up(s) on these targets.") } else { String::new() }
@@ -132,7 +150,7 @@ pub(super) fn keepalive_race(
                 .map(|e| e.confidence)
                 .min_by_key(|c| *c as u8)
                 .unwrap_or(Confidence::Low);
-            (best, format!("log estimate from {} reset(s) and {} success(es) with known idle times; a probe (`analyze --probe-targets`) or a capture measures it", log_races[0].resets, log_races[0].successes))
+            (best, format!("log estimate from {} reset(s) and {} success(es) with known idle times; a probe (`analyze --probe-targets`) or a capture measures it", log_races.iter().map(|e| e.resets).sum::<usize>(), log_races.iter().map(|e| e.successes).sum::<usize>()))
         };
         let finding = Finding {
             id: FindingId::KeepaliveRace,

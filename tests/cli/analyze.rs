@@ -561,6 +561,12 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
         2,
         "the FIN in flight and the silent drop: {json:#}"
     );
+    let summary = race["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("{race_target} after about"))
+            && summary.contains(&format!("{quiet_target} after about")),
+        "each racing target with its own close: {summary}"
+    );
     for (target, idle_ms) in [
         (&race_target, RACE_IDLE_MS),
         (&quiet_target, SILENT_IDLE_MS),
