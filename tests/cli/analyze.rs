@@ -94,6 +94,23 @@ fn bind() -> (TcpListener, u16) {
     (l, port)
 }
 
+/// An EMG config dir whose ORG-ENV config listens on a free port and logs at level info to the
+/// test's log dir, with `edgemicro_extra` (indented YAML) under `edgemicro:`.
+fn emg_install(edgemicro_extra: &str) -> (Test, std::path::PathBuf, u16) {
+    let t = Test::minimal();
+    let logs = t.log_dir();
+    let (free, gw_port) = bind();
+    drop(free);
+    let t = t.config(
+        "o-e-config.yaml",
+        &format!(
+            "edgemicro:\n  port: {gw_port}\n{edgemicro_extra}  logging:\n    level: info\n    dir: {}\n",
+            logs.display()
+        ),
+    );
+    (t, logs, gw_port)
+}
+
 struct Gateway(Child);
 
 impl Drop for Gateway {
@@ -171,14 +188,7 @@ fn findings_from_a_real_gateway_match_what_the_client_saw() {
     serve(idle, idle_closer);
     serve(rude, hangup);
     serve(slowl, slow);
-    let t = Test::minimal();
-    let (free, gw_port) = bind();
-    drop(free);
-    let logs = t.log_dir();
-    let t = t.config(
-        "o-e-config.yaml",
-        &format!("edgemicro:\n  port: {gw_port}\n  keep_alive_timeout: 5000\n  request_timeout: 1\n  logging:\n    level: info\n    dir: {}\n", logs.display()),
-    );
+    let (t, logs, gw_port) = emg_install("  keep_alive_timeout: 5000\n  request_timeout: 1\n");
     let (_gateway, gw_port) = start_gateway(serde_json::json!({
         "port": gw_port, "logDir": logs, "requestTimeout": 1, "keepAliveTimeout": 5000,
         "proxies": [
@@ -446,17 +456,7 @@ fn logs_alone_tell_the_race_from_a_failing_target() {
     serve(racer, fin_in_flight);
     serve(rude, every_fifth_hangs_up);
     serve(quiet, silent_dropper);
-    let t = Test::minimal();
-    let (free, gw_port) = bind();
-    drop(free);
-    let logs = t.log_dir();
-    let t = t.config(
-        "o-e-config.yaml",
-        &format!(
-            "edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n",
-            logs.display()
-        ),
-    );
+    let (t, logs, gw_port) = emg_install("");
     let (_gateway, gw_port) = start_gateway(serde_json::json!({
         "port": gw_port, "logDir": logs, "requestTimeout": 10, "keepAliveTimeout": 5000,
         "proxies": [
@@ -1042,17 +1042,7 @@ fn a_keep_alive_timeout_1_hint_races_on_node_18_and_not_on_node_20() {
     let runs = ["node-18", "node"].map(|node| {
         let (target, target_port) = bind();
         serve(target, fin_in_flight_hinting_1s);
-        let t = Test::minimal();
-        let logs = t.log_dir();
-        let (free, gw_port) = bind();
-        drop(free);
-        let t = t.config(
-            "o-e-config.yaml",
-            &format!(
-                "edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n",
-                logs.display()
-            ),
-        );
+        let (t, logs, gw_port) = emg_install("");
         let config = serde_json::json!({
             "port": gw_port, "logDir": logs, "announce": true,
             "requestTimeout": 10, "keepAliveTimeout": 5000,
@@ -1142,17 +1132,7 @@ fn a_client_that_leaves_is_a_client_abort_not_a_target_hangup() {
     gateway_installed();
     let (slowl, slow_port) = bind();
     serve(slowl, slow);
-    let t = Test::minimal();
-    let logs = t.log_dir();
-    let (free, gw_port) = bind();
-    drop(free);
-    let t = t.config(
-        "o-e-config.yaml",
-        &format!(
-            "edgemicro:\n  port: {gw_port}\n  logging:\n    level: info\n    dir: {}\n",
-            logs.display()
-        ),
-    );
+    let (t, logs, gw_port) = emg_install("");
     let config = serde_json::json!({
         "core": "mgc-3.3.1", "port": gw_port, "logDir": logs, "requestTimeout": 10,
         "keepAliveTimeout": 5000,
