@@ -575,6 +575,33 @@ mod tests {
         }
     }
 
+    /// The shape support sees most: a middlebox drops connections idle for T, and about 20 of
+    /// 60 requests reset. Whatever the order of the pauses (60 seeds for each T), the race is
+    /// found and T placed within 20 %.
+    #[test]
+    fn sixty_requests_through_a_silent_drop_are_a_race_whatever_the_order() {
+        for close in [1000i64, 1500, 2000] {
+            for seed in 1..=60u64 {
+                let mut pooled = true;
+                let seq: Vec<(i64, bool)> = gaps(60, seed * 7919)
+                    .into_iter()
+                    .map(|gap| {
+                        let reset = pooled && gap >= close;
+                        pooled = !reset;
+                        (gap, reset)
+                    })
+                    .collect();
+                let e = run(&seq);
+                assert_eq!(e.verdict, Verdict::KeepaliveRace, "{close} #{seed}: {e:?}");
+                let found = e.idle_close_s.unwrap() * 1000.0;
+                assert!(
+                    (found - close as f64).abs() <= 0.2 * close as f64,
+                    "{close} #{seed}: {found} {e:?}"
+                );
+            }
+        }
+    }
+
     /// As a real pool sees a silent drop: a request after a reset goes out on a fresh
     /// connection and succeeds whatever the pause before it, so its pause says nothing of the
     /// close. The race is still found, and the close placed within 20 %.
