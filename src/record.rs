@@ -212,17 +212,23 @@ pub fn legacy(text: &str) -> Option<Record<'_>> {
         return legacy_fields(first, Some(first.parse().ok()?), rest);
     }
     // Without the epoch: a level word, then no pid (3.x plain records have one), then items.
-    let items = ["m=", "u=", "h=", "i=", "s=", "code="];
-    let has_items = rest.split(", ").any(|item| {
-        items
-            .iter()
-            .any(|k| item.starts_with(k) || item.contains(&format!(" {k}")))
-    });
+    if !is_level(first) {
+        return None;
+    }
     let pid_next = rest
         .split(' ')
         .next()
         .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
-    if is_level(first) && has_items && !pid_next {
+    const ITEMS: [&str; 6] = ["m=", "u=", "h=", "i=", "s=", "code="];
+    let has_items = rest.split(", ").any(|item| {
+        ITEMS.iter().any(|k| {
+            item.starts_with(k)
+                || item
+                    .match_indices(k)
+                    .any(|(at, _)| item[..at].ends_with(' '))
+        })
+    });
+    if has_items && !pid_next {
         return legacy_fields("", None, text);
     }
     None
