@@ -508,6 +508,29 @@ mod tests {
         idle.estimates().remove(0)
     }
 
+    /// The outcomes a pool of one socket sees behind a silent drop at `close` ms: a pause of
+    /// `close` or more resets the pooled socket, and the next request goes out on a fresh one.
+    fn silent_drop(gaps: Vec<i64>, close: i64) -> Vec<(i64, bool)> {
+        let mut pooled = true;
+        gaps.into_iter()
+            .map(|gap| {
+                let reset = pooled && gap >= close;
+                pooled = !reset;
+                (gap, reset)
+            })
+            .collect()
+    }
+
+    /// A race, with its close within 20 % of `close` ms.
+    fn race_near(e: &Estimate, close: i64, what: &str) {
+        assert_eq!(e.verdict, Verdict::KeepaliveRace, "{what}: {e:?}");
+        let found = e.idle_close_s.unwrap() * 1000.0;
+        assert!(
+            (found - close as f64).abs() <= 0.2 * close as f64,
+            "{what}: {found} {e:?}"
+        );
+    }
+
     /// Deterministic pseudo-random gaps from 50 ms to 3 s.
     fn gaps(n: usize, seed: u64) -> Vec<i64> {
         let mut x = seed | 1;
@@ -582,22 +605,8 @@ mod tests {
     fn sixty_requests_through_a_silent_drop_are_a_race_whatever_the_order() {
         for close in [1000i64, 1500, 2000] {
             for seed in 1..=60u64 {
-                let mut pooled = true;
-                let seq: Vec<(i64, bool)> = gaps(60, seed * 7919)
-                    .into_iter()
-                    .map(|gap| {
-                        let reset = pooled && gap >= close;
-                        pooled = !reset;
-                        (gap, reset)
-                    })
-                    .collect();
-                let e = run(&seq);
-                assert_eq!(e.verdict, Verdict::KeepaliveRace, "{close} #{seed}: {e:?}");
-                let found = e.idle_close_s.unwrap() * 1000.0;
-                assert!(
-                    (found - close as f64).abs() <= 0.2 * close as f64,
-                    "{close} #{seed}: {found} {e:?}"
-                );
+                let e = run(&silent_drop(gaps(60, seed * 7919), close));
+                race_near(&e, close, &format!("{close} #{seed}"));
             }
         }
     }
@@ -614,22 +623,8 @@ mod tests {
             (34, 2200),
             (35, 400),
         ] {
-            let mut pooled = true;
-            let seq: Vec<(i64, bool)> = gaps(120, seed)
-                .into_iter()
-                .map(|gap| {
-                    let reset = pooled && gap >= close;
-                    pooled = !reset;
-                    (gap, reset)
-                })
-                .collect();
-            let e = run(&seq);
-            assert_eq!(e.verdict, Verdict::KeepaliveRace, "{close}: {e:?}");
-            let found = e.idle_close_s.unwrap() * 1000.0;
-            assert!(
-                (found - close as f64).abs() <= 0.2 * close as f64,
-                "{close}: {found} {e:?}"
-            );
+            let e = run(&silent_drop(gaps(120, seed), close));
+            race_near(&e, close, &close.to_string());
         }
     }
 
