@@ -9,7 +9,31 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::units::{parse_size, parse_time, TimeBound};
 
+const EXIT_CODES: &str = "\
+Exit codes:
+  0 bundle complete   1 failed, nothing left behind   2 usage error
+  3 bundle written with something skipped (listed)    4 verify mismatch or leak self-check
+  129/130/143 stopped by SIGHUP/SIGINT/SIGTERM, nothing left behind";
+
 const EXAMPLES: &str = "\
+Examples:
+  # The wizard: asks what it cannot find, shows the plan, writes the bundle
+  edgemicro-diag
+
+  # The same without questions; bots add --json (one JSON object on stdout)
+  edgemicro-diag collect --yes --json
+
+  # Why the 502s? From this host's logs and configs, or from a bundle
+  edgemicro-diag analyze --probe-targets
+  edgemicro-diag analyze edgemicro-diag-gw1-20260101T120000Z.zip
+
+  # Check a bundle before attaching it
+  edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip
+
+Each command has its own examples: edgemicro-diag help COMMAND
+";
+
+const COLLECT_EXAMPLES: &str = "\
 Examples:
   # On the gateway, as the user that runs edgemicro: one bundle in the current dir
   edgemicro-diag collect --yes
@@ -17,7 +41,7 @@ Examples:
   # Another config dir and log dir, only the last 2 hours, at most 500 MB of logs
   edgemicro-diag collect -y -c /opt/emg/.edgemicro --log-dir /logs --since 2h --max-log-bytes 500M
 
-  # Incident bots: no prompts, one JSON object on stdout, exit code per README
+  # Incident bots: no prompts, one JSON object on stdout, exit codes below
   edgemicro-diag collect --yes --json
 
   # Stream the zip over ssh; the report (with the zip's sha256) goes to stderr
@@ -26,15 +50,8 @@ Examples:
   # Switch edgemicro to log level info, give the 502s 5 minutes, collect, switch back
   edgemicro-diag collect -y --log-level info --reproduce-seconds 300
 
-  # Or by hand: switch, reproduce, collect, then put the file back byte for byte
-  edgemicro-diag log-level set info && edgemicro-diag log-level restore
-
   # Capture 2 minutes of traffic to the targets (header-only) while the 502s happen
   sudo edgemicro-diag collect -y --capture-seconds 120
-
-  # Why the 502s? Log triage, keep-alive settings, and each target's measured idle close
-  edgemicro-diag analyze --probe-targets --lb-idle-timeout 60
-  edgemicro-diag analyze edgemicro-diag-gw1-20260101T120000Z.zip
 
   # On a busy gateway: yield the CPU and the disk to its traffic (nice 19, ionice idle)
   edgemicro-diag collect -y --low-priority
@@ -42,8 +59,9 @@ Examples:
   # Same secret, same token (REDACTED_PASSWORD_3f9c0a1b2c4d) across files; map kept beside it
   edgemicro-diag collect -y --pseudonymize -o gw1.zip   # writes gw1.zip.map.json (0600)
 
-  # Check a bundle before attaching it
-  edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip";
+  # What would be collected and redacted; writes nothing
+  edgemicro-diag collect --dry-run
+";
 
 const WIZARD_EXAMPLES: &str = "\
 Examples:
@@ -51,12 +69,91 @@ Examples:
   edgemicro-diag
 
   # Start with the case id and a site rule file; those questions are not asked
-  edgemicro-diag wizard --case 01234567 --rules /etc/edgemicro-diag/site-rules.yaml";
+  edgemicro-diag wizard --case 01234567 --rules /etc/edgemicro-diag/site-rules.yaml
+";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  # Check a bundle (and the .sha256 beside it) before attaching it
+  edgemicro-diag verify edgemicro-diag-gw1-20260101T120000Z.zip
+
+  # Several bundles, or a directory a bundle was unzipped into; the worst exit code wins
+  edgemicro-diag verify gw1.zip gw2.zip ./gw3-unzipped --json
+
+Exit codes: 0 every bundle intact, 1 not a bundle or unreadable, 4 a mismatch (named)";
+
+const ANALYZE_EXAMPLES: &str = "\
+Examples:
+  # On the gateway: log triage, keep-alive order of client, LB, EMG and targets
+  edgemicro-diag analyze
+
+  # Also measure how long each target keeps an idle connection (up to 2 minutes each)
+  edgemicro-diag analyze --probe-targets --lb-idle-timeout 60
+
+  # Support's side: one bundle, or several gateways behind one load balancer as one analysis
+  edgemicro-diag analyze gw1.zip gw2.zip --html report.html";
+
+const REDACT_EXAMPLES: &str = "\
+Examples:
+  # What the bundle would hide in one log and one config dir
+  edgemicro-diag redact /var/tmp/edgemicro-gw1-0a1b-0-api.log ~/.edgemicro
+
+  # With a site rule file, counts per file and rule as JSON
+  edgemicro-diag redact --rules site-rules.yaml --json ~/.edgemicro";
+
+const SHOW_EXAMPLES: &str = "\
+Examples:
+  edgemicro-diag log-level show
+  edgemicro-diag log-level show -c /opt/emg/.edgemicro --org myorg --env test --json";
+
+const SET_EXAMPLES: &str = "\
+Examples:
+  # Switch to info (backup kept), then reload edgemicro so it takes effect
+  edgemicro-diag log-level set info --reload
+
+  # One pair of several
+  edgemicro-diag log-level set info --org myorg --env test";
+
+const RESTORE_EXAMPLES: &str = "\
+Examples:
+  # Put the file back byte for byte and reload
+  edgemicro-diag log-level restore --reload";
+
+const RULES_LIST_EXAMPLES: &str = "\
+Examples:
+  edgemicro-diag rules list
+  edgemicro-diag rules list --rules site-rules.yaml --json";
+
+/// The rule file format, for a user who has the binary only (a unit test loads the example).
+const RULES_FORMAT: &str = r#"Rule files (--rules FILE, YAML) add to the shipped rules; any of four sections:
+
+  keep: ["*public_key"]             # key names that are never secret (globs)
+  keys:                             # YAML configs: keys whose values are secret
+    - id: vault_pin                 # [a-z0-9_]+, unique; the token is REDACTED_VAULT_PIN
+      why: "our vault plugin keeps a PIN"
+      names: ["*_pin"]              # globs on the normalized key name
+  patterns:                         # every file: a byte regex, tried when a keyword occurs
+    - id: vault_token_header
+      why: "our plugin logs X-Vault-Token"
+      keywords: ["x-vault-token"]
+      regex: '(?i)x-vault-token\s*[:=]\s*(\S+)'   # group 1 is the secret
+  blocks:                           # multi-line key material, from begin to end
+    - id: pgp_private
+      why: "exported keys in a plugin log"
+      keywords: ["pgp private key"]
+      begin: '-----BEGIN PGP PRIVATE KEY BLOCK-----'
+      end: '-----END PGP PRIVATE KEY BLOCK-----'
+
+`rules list` shows every rule in effect; a bad rule is named with its file and line.
+
+Examples:
+  edgemicro-diag rules list
+  edgemicro-diag rules list --rules site-rules.yaml --json"#;
 
 /// Builds the redacted, verifiable diagnostic bundle for an Apigee Edge Microgateway support case
 /// (502 Bad Gateway, socket hang up / ECONNRESET).
 #[derive(Debug, Parser)]
-#[command(name = "edgemicro-diag", version, after_help = EXAMPLES)]
+#[command(name = "edgemicro-diag", version, after_help = format!("{EXAMPLES}\n{EXIT_CODES}"))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -65,26 +162,26 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Collect configs, logs and system facts into one redacted bundle, without prompting
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = format!("{COLLECT_EXAMPLES}\n{EXIT_CODES}"))]
     Collect(Box<CollectArgs>),
     /// Guided collection for an operator at a terminal (also what a bare `edgemicro-diag` runs);
     /// takes collect's flags and EDGEMICRO_DIAG_* variables and asks only what they leave open
     #[command(after_help = WIZARD_EXAMPLES)]
     Wizard(Box<CollectArgs>),
     /// Check a bundle: zip CRCs, manifest against entries, every sha256, the .sha256 sidecar
+    #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// Tell why the 502s happen: log triage, keep-alive order, target probes, a bundle's capture
+    #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze(Box<AnalyzeArgs>),
     /// Preview redaction: each redacted line as `file:line rule: text`; writes nothing
+    #[command(after_help = REDACT_EXAMPLES)]
     Redact(RedactArgs),
     /// Show, switch or restore edgemicro.logging.level (the only host change this tool makes)
     #[command(subcommand)]
     LogLevel(LogLevelCommand),
     /// List the redaction rules: the shipped ones (embedded) and any --rules files, with why
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  edgemicro-diag rules list\n  edgemicro-diag rules list --rules site-rules.yaml --json"
-    )]
+    #[command(subcommand, after_help = RULES_FORMAT)]
     Rules(RulesCommand),
     /// Internal: runs a program that dies with the calling process (used for tcpdump)
     #[command(name = "exec-tied", hide = true)]
@@ -94,6 +191,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// Every rule: kind (key, pattern, block), id (its REDACTED_<ID> token), why, and file
+    #[command(after_help = RULES_LIST_EXAMPLES)]
     List(RulesListArgs),
 }
 
@@ -175,7 +273,7 @@ pub struct RedactArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Extra redaction rules (YAML, see redaction-rules/README.md); repeatable
+    /// Extra redaction rules (YAML; the format: edgemicro-diag rules --help); repeatable
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
 
@@ -187,8 +285,10 @@ pub struct RedactArgs {
 #[derive(Debug, Subcommand)]
 pub enum LogLevelCommand {
     /// The level in effect, the file it comes from, and the cache config's level if different
+    #[command(after_help = SHOW_EXAMPLES)]
     Show(LogLevelArgs),
     /// Switch ORG-ENV-config.yaml to LEVEL (backup kept; only that value's bytes change)
+    #[command(after_help = SET_EXAMPLES)]
     Set {
         /// error, warn, info, debug, trace or none; support asks for info while the 502s happen
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::model::LEVELS))]
@@ -197,6 +297,7 @@ pub enum LogLevelCommand {
         args: LogLevelArgs,
     },
     /// Put ORG-ENV-config.yaml back byte for byte, as it was before `set`
+    #[command(after_help = RESTORE_EXAMPLES)]
     Restore(LogLevelArgs),
 }
 
@@ -260,7 +361,7 @@ pub struct CollectArgs {
     #[arg(long, env = "EDGEMICRO_DIAG_MAX_SECONDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_seconds: Option<u64>,
 
-    /// Extra redaction rules (YAML, see redaction-rules/README.md); repeatable
+    /// Extra redaction rules (YAML; the format: edgemicro-diag rules --help); repeatable
     #[arg(
         long = "rules",
         env = "EDGEMICRO_DIAG_RULES",
@@ -427,4 +528,32 @@ pub struct VerifyArgs {
     /// Print the result as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    /// The rule file shown in `rules --help` is one the tool accepts, and it does what it says.
+    #[test]
+    fn the_rule_format_in_the_help_loads() {
+        let example: String = super::RULES_FORMAT
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.is_empty())
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        let dir = std::env::temp_dir().join(format!("rules-help-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("site.yaml");
+        std::fs::write(&file, &example).unwrap();
+        let rules = crate::redact::rules::RuleSet::load(&[&file]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let rules = rules.unwrap();
+        let listed = format!("{rules:?}");
+        for id in ["vault_pin", "vault_token_header", "pgp_private"] {
+            assert!(
+                listed.contains(id),
+                "{id} missing from the loaded example:\n{example}"
+            );
+        }
+    }
 }

@@ -44,7 +44,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l max-log-bytes -d 'Read at most this many log bytes, newest first (e.g. 500M, 2G); the rest is listed as skipped' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l max-bundle-bytes -d 'Keep the bundle under this size (e.g. 25M for a mail attachment): newest logs first, the rest listed as skipped' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l max-seconds -d 'Stop reading logs after this many seconds (newest first); the rest is listed as skipped' -r
-complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l rules -d 'Extra redaction rules (YAML, see redaction-rules/README.md); repeatable' -r -F
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l rules -d 'Extra redaction rules (YAML; the format: edgemicro-diag rules --help); repeatable' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l case -d 'Support case id, recorded in the manifest' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -s o -l output -d 'Bundle path, or - to stream the zip to stdout [default: ./edgemicro-diag-HOST-UTCSTAMP.zip]' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand collect" -l from-pid -d 'Read EDGEMICRO_CONFIG (and the key/secret to redact) from this running edgemicro\'s environment (/proc/PID/environ): the docker/Kubernetes way of configuring EMG' -r
@@ -85,7 +85,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l max-log-bytes -d 'Read at most this many log bytes, newest first (e.g. 500M, 2G); the rest is listed as skipped' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l max-bundle-bytes -d 'Keep the bundle under this size (e.g. 25M for a mail attachment): newest logs first, the rest listed as skipped' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l max-seconds -d 'Stop reading logs after this many seconds (newest first); the rest is listed as skipped' -r
-complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l rules -d 'Extra redaction rules (YAML, see redaction-rules/README.md); repeatable' -r -F
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l rules -d 'Extra redaction rules (YAML; the format: edgemicro-diag rules --help); repeatable' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l case -d 'Support case id, recorded in the manifest' -r
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -s o -l output -d 'Bundle path, or - to stream the zip to stdout [default: ./edgemicro-diag-HOST-UTCSTAMP.zip]' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand wizard" -l from-pid -d 'Read EDGEMICRO_CONFIG (and the key/secret to redact) from this running edgemicro\'s environment (/proc/PID/environ): the docker/Kubernetes way of configuring EMG' -r
@@ -131,7 +131,7 @@ complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -l probe-insecure -d 'Probe https:// targets without checking their certificate (what EMG does for a target with ssl.client.rejectUnauthorized: false); by default the system\'s roots are trusted'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -l json -d 'Print the analysis as one JSON object on stdout'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand analyze" -s h -l help -d 'Print help'
-complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand redact" -l rules -d 'Extra redaction rules (YAML, see redaction-rules/README.md); repeatable' -r -F
+complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand redact" -l rules -d 'Extra redaction rules (YAML; the format: edgemicro-diag rules --help); repeatable' -r -F
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand redact" -l json -d 'One JSON object on stdout: per file, counts by rule and every redacted line'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand redact" -s h -l help -d 'Print help'
 complete -c edgemicro-diag -n "__fish_edgemicro_diag_using_subcommand log-level; and not __fish_seen_subcommand_from show set restore help" -s h -l help -d 'Print help'
