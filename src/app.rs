@@ -537,7 +537,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
     let mut settings = Settings::new(config_dir, facts::hostname(), chrono::Utc::now());
     settings.pair = pair;
     settings.log_dir = args.log_dir.map(|value| crate::settings::Located {
-        value,
+        value: crate::settings::absolute(value),
         source: crate::settings::Source::Flag("--log-dir"),
     });
     let request = crate::analysis::Request {

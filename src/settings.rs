@@ -148,7 +148,7 @@ impl Settings {
             Err(e) => return Err(e),
         };
         let log_dir = args.log_dir.map(|dir| Located {
-            value: dir,
+            value: absolute(dir),
             source: source("log_dir", "--log-dir", "EDGEMICRO_DIAG_LOG_DIR"),
         });
         let base = Settings::new(config_dir, host, now);
@@ -346,7 +346,10 @@ pub fn resolve_emg(
                 Some(ValueSource::EnvVariable) => Source::Env("EDGEMICRO_CONFIG_DIR"),
                 _ => Source::Flag("--config-dir"),
             };
-            Located { value: dir, source }
+            Located {
+                value: absolute(dir),
+                source,
+            }
         }
         None => match home.config_dir() {
             Some((value, source)) => Located { value, source },
@@ -363,6 +366,12 @@ pub fn resolve_emg(
         .zip(args.env)
         .map(|(org, env)| format!("{org}-{env}"));
     Ok((config_dir, pair))
+}
+
+/// A path as given, made absolute against the working dir (symlinks left alone): paths are
+/// printed, recorded in the manifest and pasted into commands run from elsewhere.
+pub fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// `edgemicro-diag-<host>-<YYYYMMDDTHHMMSSZ>.zip` (DESIGN §4); the host is made file-name safe.

@@ -353,3 +353,62 @@ fn analyze_reads_an_unzipped_bundle_like_the_zip() {
     assert_eq!(from_zip["logs"]["totals"], from_dir["logs"]["totals"]);
     assert_eq!(from_dir["logs"]["totals"]["status_502"], 23);
 }
+
+/// Relative `-c`, `--log-dir` and `-o` (and their environment twins) still give absolute paths in
+/// the manifest, the JSON and the printed summary: they are pasted into tickets and scripts run
+/// from elsewhere.
+#[test]
+fn relative_paths_come_out_absolute() {
+    for via_env in [false, true] {
+        let t = Test::example();
+        let mut t = if via_env {
+            t.env("EDGEMICRO_CONFIG_DIR", "home/.edgemicro")
+                .env("EDGEMICRO_DIAG_LOG_DIR", "./logs")
+                .args(["collect", "-y", "--json", "-o", "out/r.zip"])
+        } else {
+            t.args([
+                "collect",
+                "-y",
+                "--json",
+                "-c",
+                "home/.edgemicro",
+                "--log-dir",
+                "./logs",
+                "-o",
+                "out/r.zip",
+            ])
+        };
+        t = t.args(["--log-level", "info"]);
+        let run = t.run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        let mut paths = vec![
+            json["bundle"].as_str().unwrap().to_string(),
+            json["config_dir"]["path"].as_str().unwrap().to_string(),
+        ];
+        paths.extend(
+            json["log_dirs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["path"].as_str().unwrap().to_string()),
+        );
+        let manifest = manifest_of(&unzip_all(&t.path("out/r.zip")));
+        for f in manifest["files"].as_array().unwrap() {
+            let source = f["source"].as_str().unwrap();
+            // Sources that are not files: "edgemicro-diag", "this host", the environment …
+            if source.contains('/') {
+                paths.push(source.to_string());
+            }
+        }
+        assert!(paths.len() > 5, "{paths:?}");
+        for p in &paths {
+            assert!(
+                p.starts_with('/') && !p.contains("/./"),
+                "via_env={via_env}: {p} is not absolute\n{json:#}"
+            );
+        }
+        let reload = json["log_level"].to_string();
+        assert!(!reload.contains("\"home/.edgemicro"), "{reload}");
+    }
+}
