@@ -19,6 +19,9 @@ use crate::yaml::Yaml;
 
 /// EMG's default log dir (default.yaml ships `logging.dir: /var/tmp`).
 pub const DEFAULT_LOG_DIR: &str = "/var/tmp";
+/// Where the official docker image tees edgemicro's console (`edgemicro.log`); also what
+/// `docker logs` / `kubectl logs` show.
+pub const DOCKER_LOG_DIR: &str = "/opt/apigee/logs";
 /// A config larger than this is not an EMG config; it is skipped, never read into memory.
 const MAX_CONFIG_BYTES: u64 = 32 << 20;
 
@@ -150,6 +153,9 @@ pub fn discover(settings: &Settings) -> Result<Discovery> {
             settings.follow_hardlinks,
             &mut found,
         );
+    }
+    if settings.log_dir.is_none() {
+        running_consoles(settings.follow_hardlinks, &mut found);
     }
     // Newest first: support reads the incident's file first, and byte limits keep the newest.
     found.logs.sort_by(|a, b| {
@@ -333,6 +339,13 @@ fn log_dirs(settings: &Settings, found: &Discovery) -> Vec<Located<PathBuf>> {
             source: Source::Default,
         });
     }
+    // In the docker image the configured dir holds no console output (or nothing at all).
+    if Path::new(DOCKER_LOG_DIR).is_dir() {
+        candidates.push(Located {
+            value: PathBuf::from(DOCKER_LOG_DIR),
+            source: Source::Image,
+        });
+    }
     let mut dirs: Vec<Located<PathBuf>> = Vec::new();
     for dir in candidates {
         if !dirs.iter().any(|d| d.value == dir.value) {
@@ -381,6 +394,56 @@ fn resolve_log_dir_warnings(found: &mut Discovery) {
                 "{} sets edgemicro.logging.to_console: true, so edgemicro writes no log files; capture its console output",
                 config.name
             ));
+        }
+    }
+}
+
+/// The console output of each running edgemicro that goes to a file (`nohup.out`, a redirect,
+/// systemd's `append:`), under `logs/console/`, once per file however many workers share it.
+fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
+    let mut seen: std::collections::HashSet<(u64, u64)> = found
+        .logs
+        .iter()
+        .filter_map(|l| std::fs::metadata(&l.path).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    for process in crate::running::edgemicro() {
+        for (fd, path) in process.console_files() {
+            let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+                continue;
+            };
+            let source = path.display().to_string();
+            let opened = match open_in_dir(dir, name) {
+                Ok(opened) => opened,
+                Err(reason) => {
+                    found.skipped.push(Skipped { source, reason });
+                    continue;
+                }
+            };
+            if !seen.insert((opened.meta.dev(), opened.meta.ino())) {
+                continue;
+            }
+            if let Some(reason) = hardlink_reason(dir, &opened.meta).filter(|_| !follow_hardlinks) {
+                found.skipped.push(Skipped { source, reason });
+                continue;
+            }
+            let plain = crate::safe_fs::entry_name(name);
+            let mut entry = format!("console/{plain}");
+            if found.logs.iter().any(|l| l.name == entry) {
+                entry = format!("console/{}-{fd}-{plain}", process.pid);
+            }
+            let stream = if fd == 1 { "stdout" } else { "stderr" };
+            found.logs.push(LogFile {
+                path: opened.path,
+                name: entry,
+                size: opened.meta.len(),
+                modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                gz: false,
+                found_as: format!(
+                    "console output of the running edgemicro (pid {}, its {stream})",
+                    process.pid
+                ),
+            });
         }
     }
 }
@@ -440,7 +503,7 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
                     size: opened.meta.len(),
                     modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                     gz: name.as_encoded_bytes().ends_with(b".gz"),
-                    found_as,
+                    found_as: found_as.to_string(),
                 }),
             },
             Err(reason) => found.skipped.push(Skipped { source, reason }),

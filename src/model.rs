@@ -29,6 +29,8 @@ pub enum Source {
     },
     /// Typed by the operator in the wizard.
     Wizard,
+    /// A place the official docker image writes to, found because it exists.
+    Image,
     Default,
 }
 
@@ -41,6 +43,9 @@ impl fmt::Display for Source {
             Source::Running { pid, how } => write!(f, "the running edgemicro (pid {pid}, {how})"),
             Source::Config { file, key } => write!(f, "{key} in {}", file.display()),
             Source::Wizard => f.write_str("entered in the wizard"),
+            Source::Image => f.write_str(
+                "the official docker image's log dir (its entrypoint tees edgemicro's console into edgemicro.log)",
+            ),
             Source::Default => f.write_str("default"),
         }
     }
@@ -69,7 +74,7 @@ pub struct LogFile {
     pub size: u64,
     pub modified: SystemTime,
     /// Why this file was taken as a log (listed in the manifest).
-    pub found_as: &'static str,
+    pub found_as: String,
     /// A gzip-compressed rotation: decompressed while it is read.
     pub gz: bool,
 }

@@ -3,7 +3,8 @@
 //! user's passwd entry). `sudo edgemicro-diag` or a root shell uses this to find the gateway's
 //! config before root's own `~/.edgemicro`.
 //!
-//! Reads only: argv, cwd, environ and the owner of /proc/PID; runs nothing.
+//! Reads only: argv, cwd, environ, the owner of /proc/PID and the files its stdout and stderr
+//! write to; runs nothing.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,30 @@ impl Running {
             .chain(user)
             .map(|(h, how)| (h.join(".edgemicro"), how))
             .find(|(dir, _)| dir.is_dir())
+    }
+}
+
+impl Running {
+    /// The regular files its stdout (1) and stderr (2) are open for writing on: the console log
+    /// of `nohup edgemicro start` (nohup.out), of a shell redirect, of systemd's
+    /// `StandardOutput=append:FILE`. Pipes, terminals, sockets, /dev/null and deleted files are
+    /// not. Needs the process's user or root (the kernel hides another user's fds).
+    pub fn console_files(&self) -> Vec<(u8, PathBuf)> {
+        [1u8, 2]
+            .into_iter()
+            .filter_map(|fd| {
+                let path = std::fs::read_link(format!("/proc/{}/fd/{fd}", self.pid)).ok()?;
+                let info =
+                    std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", self.pid)).ok()?;
+                let writes = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                    .is_some_and(|flags| flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32);
+                let deleted = path.as_os_str().as_encoded_bytes().ends_with(b" (deleted)");
+                (writes && path.is_absolute() && !deleted && path.is_file()).then_some((fd, path))
+            })
+            .collect()
     }
 }
 

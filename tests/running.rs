@@ -3,8 +3,12 @@
 //! of its own environment — before root's own `~/.edgemicro`; two gateways with different
 //! dirs are not guessed between.
 //!
+//! The console a running edgemicro writes to a file, and the official docker image's log dir,
+//! are collected with how they were found.
+//!
 //! A test binary of its own: while its fake edgemicro runs, every other run of the tool on this
-//! host would find it too, and cargo runs test binaries one after another.
+//! host would find it too, and cargo runs test binaries one after another. Its tests take
+//! `SERIAL` so they never see each other's gateways either.
 
 #[path = "cli/harness.rs"]
 #[allow(dead_code)]
@@ -14,6 +18,12 @@ use harness::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A long-lived process whose argv is `python3 DIR/bin/edgemicro start …ARGS`, as nobody when
 /// we are root (its files then belong to another user), with HOME and cwd as given.
 fn fake_edgemicro(
@@ -21,6 +31,18 @@ fn fake_edgemicro(
     home: &std::path::Path,
     cwd: &std::path::Path,
     args: &[&str],
+) -> Child {
+    fake_edgemicro_to(dir, home, cwd, args, Stdio::null(), Stdio::null())
+}
+
+/// The same with its console (stdout, stderr) going where the caller says.
+fn fake_edgemicro_to(
+    dir: &std::path::Path,
+    home: &std::path::Path,
+    cwd: &std::path::Path,
+    args: &[&str],
+    stdout: Stdio,
+    stderr: Stdio,
 ) -> Child {
     // The system's python: nobody cannot enter root's pyenv or venv dirs.
     let python = std::path::Path::new("/usr/bin/python3");
@@ -31,6 +53,7 @@ fn fake_edgemicro(
         home,
         cwd,
         args,
+        (stdout, stderr),
     )
 }
 
@@ -42,6 +65,7 @@ fn fake_edgemicro_on(
     home: &std::path::Path,
     cwd: &std::path::Path,
     args: &[&str],
+    (stdout, stderr): (Stdio, Stdio),
 ) -> Child {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -65,6 +89,8 @@ fn fake_edgemicro_on(
         .env("HOME", home)
         .current_dir(cwd)
         .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .unwrap();
     // Until python has its argv, /proc shows setpriv's.
@@ -107,6 +133,7 @@ fn emg_dir(at: &std::path::Path, logs: &std::path::Path) {
 
 #[test]
 fn a_root_shell_finds_the_running_edgemicros_config_before_its_own() {
+    let _serial = serial();
     let t = Test::new();
     let root = t.dir.path();
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -204,6 +231,7 @@ fn a_root_shell_finds_the_running_edgemicros_config_before_its_own() {
             &gw_home,
             &gw_cwd,
             &[],
+            (Stdio::null(), Stdio::null()),
         )]);
         let json = run_tool("node.zip");
         let entries = unzip_all(&t.path("out").join("node.zip"));
@@ -246,4 +274,176 @@ fn t_run(t: &Test, name: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(json["exit_code"], 0, "{json}");
     json
+}
+
+const KEY: &str = "CONSOLEKEY0123456789abcdef0123456789abcdef0123456789abcdef012345";
+const SECRET: &str = "CONSOLESECRET876543210fedcba9876543210fedcba9876543210fedcba987";
+
+/// What an edgemicro console shows: the start line with key and secret, and a 502 record.
+fn console_text(host: &str) -> String {
+    format!(
+        "edgemicro start -o o -e e -k {KEY} -s {SECRET}\n\
+         2026-01-01T00:00:00.000Z [3] [microgateway edgemicro] current edgemicro version is 3.3.7\n\
+         2026-01-01T00:00:01.000Z [error][{host}][1][o][e][orders][][][c1][microgateway-core][][GET][502][socket hang up][ECONNRESET][]\n"
+    )
+}
+
+/// `nohup edgemicro start` (console in nohup.out, stdout and stderr alike) and a redirect into a
+/// file of another name: each file is collected once, as `logs/console/…`, with the pid and
+/// stream it was found through, redacted like any log; a console going to /dev/null is not.
+#[test]
+fn the_console_a_running_edgemicro_writes_to_a_file_is_collected() {
+    let _serial = serial();
+    let t = Test::new();
+    let root = t.dir.path();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = t.log_dir();
+    std::fs::write(
+        logs.join("edgemicro-h-1-api.log"),
+        "2026-01-01T00:00:00.000Z info 1 x\n",
+    )
+    .unwrap();
+    emg_dir(&t.config_dir(), &logs);
+    let gw_cwd = root.join("gw-cwd");
+    std::fs::create_dir_all(&gw_cwd).unwrap();
+    std::fs::set_permissions(&gw_cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let nohup = gw_cwd.join("nohup.out");
+    let redirect = gw_cwd.join("emg console.txt");
+    std::fs::write(&nohup, console_text("0:8000")).unwrap();
+    std::fs::write(&redirect, console_text("[::1]:8000")).unwrap();
+    let append = |p: &std::path::Path| -> Stdio {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(p)
+            .unwrap()
+            .into()
+    };
+    let home = t.path("home");
+    let _gw = Killed(vec![
+        // The cluster master and a worker share nohup.out on both streams.
+        fake_edgemicro_to(root, &home, &gw_cwd, &[], append(&nohup), append(&nohup)),
+        fake_edgemicro_to(root, &home, &gw_cwd, &[], append(&nohup), append(&nohup)),
+        fake_edgemicro_to(root, &home, &gw_cwd, &[], append(&redirect), Stdio::null()),
+        fake_edgemicro_to(root, &home, &gw_cwd, &[], Stdio::null(), Stdio::null()),
+    ]);
+    let json = t_run(&t, "console.zip");
+    let entries = unzip_all(&t.path("out").join("console.zip"));
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    let consoles: Vec<&&str> = names
+        .iter()
+        .filter(|n| n.starts_with("logs/console/"))
+        .collect();
+    assert_eq!(
+        consoles.len(),
+        2,
+        "nohup.out once and the redirect: {names:?}\n{json:#}"
+    );
+    assert!(names.contains(&"logs/console/nohup.out"), "{names:?}");
+    for (name, body) in &entries {
+        for secret in [KEY, SECRET] {
+            assert!(!contains(body, secret.as_bytes()), "{secret} in {name}");
+        }
+    }
+    let manifest = manifest_of(&entries);
+    let listed: Vec<&serde_json::Value> = manifest["logs_newest_first"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{manifest:#}"))
+        .iter()
+        .filter(|l| l["name"].as_str().unwrap_or("").starts_with("console/"))
+        .collect();
+    assert_eq!(listed.len(), 2, "{manifest:#}");
+    for l in &listed {
+        let how = l["found_as"].as_str().unwrap();
+        assert!(
+            how.contains("console output of the running edgemicro (pid ") && how.contains("stdout"),
+            "{how}"
+        );
+    }
+    // The 502s the consoles hold are counted with the rest.
+    let out = Command::new(BIN)
+        .args(["analyze", "--json"])
+        .arg(t.path("out").join("console.zip"))
+        .output()
+        .unwrap();
+    let analysis: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(analysis["logs"]["totals"]["status_502"], 2, "{analysis:#}");
+}
+
+/// Removes what the test made under /opt.
+struct Made(std::path::PathBuf);
+impl Drop for Made {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The official docker image's layout, for real: the entrypoint echoes `edgemicro start … -k … -s
+/// …` and tees the console into /opt/apigee/logs/edgemicro.log, while the config comes from a
+/// secret-free EDGEMICRO_CONFIG whose logging.dir is empty. No --log-dir: the image's dir is
+/// found because it exists, the console log is collected (key and secret redacted, its 502
+/// counted) and the bundle is complete (exit 0).
+#[test]
+fn the_docker_images_console_log_is_found_in_container_mode() {
+    let _serial = serial();
+    let image = std::path::Path::new("/opt/apigee");
+    if !is_root() || image.exists() {
+        assert!(
+            std::env::var_os("EDGEMICRO_DIAG_REQUIRE_CAPTURE").is_none() || !is_root(),
+            "/opt/apigee exists on this host: the test would not own it"
+        );
+        eprintln!("skipped: needs root and no /opt/apigee");
+        return;
+    }
+    let _made = Made(image.to_path_buf());
+    std::fs::create_dir_all(image.join("logs")).unwrap();
+    std::fs::write(image.join("logs/edgemicro.log"), console_text("0:8000")).unwrap();
+    let t = Test::new();
+    std::fs::remove_dir_all(t.config_dir()).unwrap();
+    let config = format!(
+        "edgemicro:\n  port: 8000\n  logging:\n    level: info\n    dir: {}\n",
+        t.log_dir().display()
+    );
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &config);
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", t.path("home"))
+        .env("EDGEMICRO_CONFIG", &encoded)
+        .env("EDGEMICRO_ORG", "o")
+        .env("EDGEMICRO_ENV", "e")
+        .env("EDGEMICRO_KEY", KEY)
+        .env("EDGEMICRO_SECRET", SECRET)
+        .args(["collect", "-y", "--json", "-o"])
+        .arg(t.path("out/pod.zip"))
+        .current_dir(t.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(json["exit_code"], 0, "{json:#}");
+    let dirs = json["log_dirs"].as_array().unwrap();
+    assert!(
+        dirs.iter().any(|d| d["path"] == "/opt/apigee/logs"
+            && d["source"].as_str().unwrap().contains("docker image")),
+        "{json:#}"
+    );
+    let entries = unzip_all(&t.path("out/pod.zip"));
+    let (_, log) = entries
+        .iter()
+        .find(|(n, _)| n.ends_with("/edgemicro.log") || n == "logs/edgemicro.log")
+        .unwrap_or_else(|| panic!("no edgemicro.log: {json:#}"));
+    assert!(contains(log, b"[502][socket hang up]"));
+    for (name, body) in &entries {
+        for secret in [KEY, SECRET, encoded.as_str()] {
+            assert!(!contains(body, secret.as_bytes()), "{secret} in {name}");
+        }
+    }
+    let out = Command::new(BIN)
+        .args(["analyze", "--json"])
+        .arg(t.path("out/pod.zip"))
+        .output()
+        .unwrap();
+    let analysis: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(analysis["logs"]["totals"]["status_502"], 1, "{analysis:#}");
 }
