@@ -525,11 +525,10 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             if !self.patterns_fired[p] {
                 continue;
             }
-            // A keyword is not a match: the lazy DFA says no quickly, and only then are
-            // capture groups (slower) extracted.
-            if !regex.is_match(line) {
-                continue;
-            }
+            // No `is_match` first: a capture search runs the lazy DFA to find the match and
+            // the capture engine on that span only, so a line without a match costs the same,
+            // and `is_match` could fall back to the slow engine on a whole line (measured:
+            // json_secret at 8 µs a line when `"` is everywhere).
             let mut at = 0;
             while at <= line.len() {
                 let slots = &mut self.slots[p];
