@@ -5,8 +5,8 @@
 //! `EDGEMICRO_DIAG_BENCH_LOGS=DIR` it reads up to 64 MiB of that dir's logs (the gen-corpus
 //! logs, as bench/run.sh does) instead of the built-in sample.
 
-use edgemicro_diag::analyze::logs::Triage;
-use edgemicro_diag::redact::{KnownSecret, RuleSet, TextEngine};
+use edgemicro_diag::engine::Triage;
+use edgemicro_diag::engine::{KnownSecret, RuleSet, TextEngine};
 
 fn main() {
     divan::main();

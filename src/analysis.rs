@@ -16,45 +16,45 @@ use crate::analyze::logs::{Scan, Triage};
 use crate::analyze::{conclude, Evidence, Finding};
 use crate::yaml::Yaml;
 
-pub struct Request {
+pub(crate) struct Request {
     /// Bundles to analyze as one (their logs together); none: this host.
-    pub bundles: Vec<PathBuf>,
+    pub(crate) bundles: Vec<PathBuf>,
     /// For a host: where EMG is (as `collect` resolves it).
-    pub settings: crate::settings::Settings,
-    pub probes: Vec<String>,
-    pub probe_targets: bool,
-    pub probe_max: Duration,
+    pub(crate) settings: crate::settings::Settings,
+    pub(crate) probes: Vec<String>,
+    pub(crate) probe_targets: bool,
+    pub(crate) probe_max: Duration,
     /// `--probe-insecure`: accept any certificate (as `rejectUnauthorized: false` does).
-    pub probe_insecure: bool,
-    pub lb_idle_timeout_s: Option<u64>,
+    pub(crate) probe_insecure: bool,
+    pub(crate) lb_idle_timeout_s: Option<u64>,
 }
 
 #[derive(Serialize)]
-pub struct Analysis {
-    pub schema_version: u32,
-    pub source: String,
-    pub findings: Vec<Finding>,
+pub(crate) struct Analysis {
+    pub(crate) schema_version: u32,
+    pub(crate) source: String,
+    pub(crate) findings: Vec<Finding>,
     /// Client or LB → EMG → target, each side's idle timeout and whether the order holds.
-    pub hops: Vec<crate::analyze::hops::Hop>,
-    pub logs: Triage,
-    pub keepalive: KeepAlive,
-    pub probes: Vec<Probe>,
+    pub(crate) hops: Vec<crate::analyze::hops::Hop>,
+    pub(crate) logs: Triage,
+    pub(crate) keepalive: KeepAlive,
+    pub(crate) probes: Vec<Probe>,
     /// What a bundle's manifest lists (for report.html); empty on a host.
     #[serde(skip)]
-    pub manifest: Listed,
+    pub(crate) manifest: Listed,
 }
 
 /// A bundle's entries, skipped items and redaction counts, from its manifest.
 #[derive(Default)]
-pub struct Listed {
-    pub files: Vec<crate::bundle::FileEntry>,
-    pub skipped: Vec<crate::model::Skipped>,
-    pub by_rule: Vec<(String, u64)>,
+pub(crate) struct Listed {
+    pub(crate) files: Vec<crate::bundle::FileEntry>,
+    pub(crate) skipped: Vec<crate::model::Skipped>,
+    pub(crate) by_rule: Vec<(String, u64)>,
 }
 
 impl Analysis {
     /// report.html for this analysis: the same page `collect` puts into a bundle.
-    pub fn html(&self) -> String {
+    pub(crate) fn html(&self) -> String {
         let by_file = self
             .manifest
             .files
@@ -80,7 +80,7 @@ impl Analysis {
     }
 }
 
-pub fn run(req: Request) -> Result<Analysis> {
+pub(crate) fn run(req: Request) -> Result<Analysis> {
     let (source, triage, keepalive, capture, targets, manifest) = match req.bundles.as_slice() {
         [_, ..] => from_bundles(&req.bundles)?,
         [] => from_host(&req.settings)?,
@@ -368,7 +368,7 @@ fn from_bundles(paths: &[PathBuf]) -> Result<Gathered> {
 }
 
 /// The human view: findings first, then the counts behind them.
-pub fn print(a: &Analysis, out: &mut impl std::io::Write) -> std::io::Result<()> {
+pub(crate) fn print(a: &Analysis, out: &mut impl std::io::Write) -> std::io::Result<()> {
     writeln!(
         out,
         "analyzed {}: {} log line(s) in {} file(s)",

@@ -17,34 +17,30 @@ use crate::settings::{Output, Settings};
 use crate::signals::Interrupt;
 use crate::{bundle, collect, facts, loglevel};
 
-pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
-    match cli.command {
-        None if crate::wizard::has_terminal() => {
-            // A bare `edgemicro-diag` is `edgemicro-diag wizard`: the same EDGEMICRO_DIAG_* apply.
-            match Cli::command().try_get_matches_from(["edgemicro-diag", "wizard"]) {
-                Ok(matches) => match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
-                    Ok(Cli {
-                        command: Some(Command::Wizard(args)),
-                    }) => run_wizard(
-                        *args,
-                        matches.subcommand_matches("wizard").expect("wizard parsed"),
-                    ),
-                    _ => Exit::Usage,
-                },
-                Err(err) => {
-                    let _ = err.print();
-                    Exit::Usage
-                }
+/// The whole program: parse the command line (usage errors as JSON when asked, or naming the
+/// environment variable at fault), run, and give the exit code.
+pub fn main() -> std::process::ExitCode {
+    use clap::FromArgMatches;
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        // A bot that asked for JSON gets its one object for a usage error too.
+        Err(err) => match (usage_error_json(&err), env_usage_error(&err)) {
+            (Some(code), _) => return std::process::ExitCode::from(code),
+            (None, Some(message)) => {
+                eprintln!("edgemicro-diag: error: {message}");
+                eprintln!("hint: set it to a valid value or unset it; `edgemicro-diag help` lists every variable");
+                return std::process::ExitCode::from(Exit::Usage.code());
             }
-        }
-        None => {
-            // The wizard is for a person at a terminal; without one, print usage (exit 2).
-            let _ = Cli::command().write_help(&mut std::io::stderr());
-            eprintln!(
-                "\nhint: no terminal: run `edgemicro-diag collect --yes` (add --json for bots)"
-            );
-            Exit::Usage
-        }
+            (None, None) => err.exit(),
+        },
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    std::process::ExitCode::from(run(cli, &matches).code())
+}
+
+fn run(cli: Cli, matches: &ArgMatches) -> Exit {
+    match cli.command {
+        None => run_bare(),
         Some(Command::Wizard(_)) if !crate::wizard::has_terminal() => {
             eprintln!("edgemicro-diag: error: the wizard needs a terminal to ask questions");
             eprintln!("hint: run `edgemicro-diag collect --yes` (add --json for bots)");
@@ -60,21 +56,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             let sub = matches
                 .subcommand_matches("collect")
                 .expect("collect was parsed");
-            let home = crate::settings::Home::of_this_process();
-            let json = args.json;
-            match Settings::resolve(*args, sub, home, facts::hostname(), chrono::Utc::now()) {
-                Ok(settings) if settings.dry_run => run_dry(&settings),
-                Ok(settings) => run_collect(&settings),
-                Err(fail) if json => {
-                    let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
-                    out!("{}", report.to_json_line());
-                    Exit::Usage
-                }
-                Err(fail) => {
-                    print_error(&fail.into());
-                    Exit::Usage
-                }
-            }
+            resolve_and_collect(*args, sub)
         }
         Some(Command::Analyze(args)) => {
             let sub = matches
@@ -82,26 +64,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 .expect("analyze was parsed");
             run_analyze(*args, sub)
         }
-        Some(Command::Redact(args)) => {
-            let mut stdout = std::io::stdout().lock();
-            match crate::preview::command(&args.paths, &args.rules, args.json, &mut stdout) {
-                Ok(preview) => {
-                    drop(stdout);
-                    match preview.json {
-                        Some(fields) => out!(
-                            "{}",
-                            crate::envelope::render("redact", Exit::Ok, None, None, fields)
-                        ),
-                        None => eprintln!(
-                            "{} value(s) would be redacted; nothing was written",
-                            preview.total
-                        ),
-                    }
-                    Exit::Ok
-                }
-                Err(err) => json_or_print("redact", args.json, &err),
-            }
-        }
+        Some(Command::Redact(args)) => run_redact(&args),
         Some(Command::LogLevel(command)) => {
             let sub = matches
                 .subcommand_matches("log-level")
@@ -110,30 +73,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
                 .expect("log-level was parsed");
             run_log_level(command, sub)
         }
-        Some(Command::Rules(crate::cli::RulesCommand::List(args))) => {
-            match crate::redact::RuleSet::load(&args.rules) {
-                Ok(rules) if args.json => {
-                    out!(
-                        "{}",
-                        crate::envelope::render(
-                            "rules list",
-                            Exit::Ok,
-                            None,
-                            None,
-                            serde_json::json!({"rules": rules.catalogue})
-                        )
-                    );
-                    Exit::Ok
-                }
-                Ok(rules) => {
-                    for r in &rules.catalogue {
-                        out!("{:<8} {:<22} {}  [{}]", r.kind, r.id, r.why, r.file);
-                    }
-                    Exit::Ok
-                }
-                Err(err) => json_or_print("rules list", args.json, &err),
-            }
-        }
+        Some(Command::Rules(crate::cli::RulesCommand::List(args))) => run_rules_list(&args),
         Some(Command::ExecTied(args)) => {
             // Returns only when the exec failed or the parent was gone.
             std::process::exit(crate::child::exec_tied(
@@ -143,6 +83,99 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Exit {
             ))
         }
         Some(Command::Verify(args)) => run_verify(&args.bundles, args.json),
+    }
+}
+
+/// A bare `edgemicro-diag`: the wizard at a terminal (the same EDGEMICRO_DIAG_* apply as to
+/// `edgemicro-diag wizard`), else usage on stderr and exit 2.
+fn run_bare() -> Exit {
+    if !crate::wizard::has_terminal() {
+        let _ = Cli::command().write_help(&mut std::io::stderr());
+        eprintln!("\nhint: no terminal: run `edgemicro-diag collect --yes` (add --json for bots)");
+        return Exit::Usage;
+    }
+    match Cli::command().try_get_matches_from(["edgemicro-diag", "wizard"]) {
+        Ok(matches) => match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+            Ok(Cli {
+                command: Some(Command::Wizard(args)),
+            }) => run_wizard(
+                *args,
+                matches.subcommand_matches("wizard").expect("wizard parsed"),
+            ),
+            _ => Exit::Usage,
+        },
+        Err(err) => {
+            let _ = err.print();
+            Exit::Usage
+        }
+    }
+}
+
+/// `collect`: settings from flags, environment and defaults, then the plan (`--dry-run`) or the
+/// bundle; a settings error is a usage error, as JSON with `--json`.
+fn resolve_and_collect(args: crate::cli::CollectArgs, sub: &ArgMatches) -> Exit {
+    let home = crate::settings::Home::of_this_process();
+    let json = args.json;
+    match Settings::resolve(args, sub, home, facts::hostname(), chrono::Utc::now()) {
+        Ok(settings) if settings.dry_run => run_dry(&settings),
+        Ok(settings) => run_collect(&settings),
+        Err(fail) if json => {
+            let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
+            out!("{}", report.to_json_line());
+            Exit::Usage
+        }
+        Err(fail) => {
+            print_error(&fail.into());
+            Exit::Usage
+        }
+    }
+}
+
+/// `redact PATH…`: each redacted line on stdout, the count on stderr (or one JSON object).
+fn run_redact(args: &crate::cli::RedactArgs) -> Exit {
+    let mut stdout = std::io::stdout().lock();
+    match crate::preview::command(&args.paths, &args.rules, args.json, &mut stdout) {
+        Ok(preview) => {
+            drop(stdout);
+            match preview.json {
+                Some(fields) => out!(
+                    "{}",
+                    crate::envelope::render("redact", Exit::Ok, None, None, fields)
+                ),
+                None => eprintln!(
+                    "{} value(s) would be redacted; nothing was written",
+                    preview.total
+                ),
+            }
+            Exit::Ok
+        }
+        Err(err) => json_or_print("redact", args.json, &err),
+    }
+}
+
+/// `rules list`: every rule in effect with its kind, id, reason and file.
+fn run_rules_list(args: &crate::cli::RulesListArgs) -> Exit {
+    match crate::redact::RuleSet::load(&args.rules) {
+        Ok(rules) if args.json => {
+            out!(
+                "{}",
+                crate::envelope::render(
+                    "rules list",
+                    Exit::Ok,
+                    None,
+                    None,
+                    serde_json::json!({"rules": rules.catalogue})
+                )
+            );
+            Exit::Ok
+        }
+        Ok(rules) => {
+            for r in &rules.catalogue {
+                out!("{:<8} {:<22} {}  [{}]", r.kind, r.id, r.why, r.file);
+            }
+            Exit::Ok
+        }
+        Err(err) => json_or_print("rules list", args.json, &err),
     }
 }
 
@@ -262,7 +295,7 @@ fn run_collect(settings: &Settings) -> Exit {
 /// A usage error (bad flag or value) when `--json` or `EDGEMICRO_DIAG_JSON` asked for JSON:
 /// the one JSON object on stdout, and the exit code to use. `None`: let clap print it (help and
 /// version requests are not errors).
-pub fn usage_error_json(err: &clap::Error) -> Option<u8> {
+fn usage_error_json(err: &clap::Error) -> Option<u8> {
     use clap::error::ErrorKind;
     if matches!(
         err.kind(),
@@ -315,7 +348,7 @@ pub fn usage_error_json(err: &clap::Error) -> Option<u8> {
 
 /// A bad value that came from an environment twin (`EDGEMICRO_DIAG_YES=maybe`), not from the
 /// command line: the message names the variable the user set, which clap's names the flag.
-pub fn env_usage_error(err: &clap::Error) -> Option<String> {
+fn env_usage_error(err: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if !matches!(
         err.kind(),

@@ -24,45 +24,45 @@ use crate::signals::Interrupt;
 use crate::targets::{Host, Target};
 
 /// Header-only snaplen: Linux SLL2 (20) + IPv6 (40) + TCP with options (60), rounded up.
-pub const HEADER_SNAPLEN: u32 = 128;
+pub(crate) const HEADER_SNAPLEN: u32 = 128;
 
 #[derive(Debug, Clone)]
-pub struct CaptureSpec {
-    pub interface: String,
+pub(crate) struct CaptureSpec {
+    pub(crate) interface: String,
     /// `--capture-host`: replaces the discovered hosts.
-    pub hosts: Vec<Host>,
+    pub(crate) hosts: Vec<Host>,
     /// `--capture-port`: replaces the discovered ports.
-    pub ports: Vec<u16>,
-    pub seconds: u64,
-    pub max_bytes: u64,
-    pub max_packets: u64,
-    pub payload: bool,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) seconds: u64,
+    pub(crate) max_bytes: u64,
+    pub(crate) max_packets: u64,
+    pub(crate) payload: bool,
 }
 
 /// What the manifest and the JSON say about the capture.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct CaptureRecord {
-    pub status: crate::model::CaptureStatus,
-    pub file: Option<String>,
-    pub interface: String,
-    pub filter: String,
+pub(crate) struct CaptureRecord {
+    pub(crate) status: crate::model::CaptureStatus,
+    pub(crate) file: Option<String>,
+    pub(crate) interface: String,
+    pub(crate) filter: String,
     /// What the filter was built from, and where each target came from.
-    pub targets: Vec<Target>,
-    pub snaplen: u32,
-    pub seconds: u64,
-    pub max_bytes: u64,
-    pub max_packets: u64,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) snaplen: u32,
+    pub(crate) seconds: u64,
+    pub(crate) max_bytes: u64,
+    pub(crate) max_packets: u64,
     /// Whole packets were captured: the payload is NOT redacted.
-    pub unredacted: bool,
-    pub stopped_by: Option<&'static str>,
-    pub packets_captured: Option<u64>,
-    pub packets_received_by_filter: Option<u64>,
-    pub packets_dropped_by_kernel: Option<u64>,
-    pub bytes: u64,
+    pub(crate) unredacted: bool,
+    pub(crate) stopped_by: Option<&'static str>,
+    pub(crate) packets_captured: Option<u64>,
+    pub(crate) packets_received_by_filter: Option<u64>,
+    pub(crate) packets_dropped_by_kernel: Option<u64>,
+    pub(crate) bytes: u64,
     /// The server side of the connections the analysis follows.
-    pub target_ports: Vec<u16>,
-    pub reason: Option<String>,
-    pub hint: Option<String>,
+    pub(crate) target_ports: Vec<u16>,
+    pub(crate) reason: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 /// The targets to capture: the flags' hosts and ports when given, else the discovered ones.
@@ -104,7 +104,7 @@ fn chosen(spec: &CaptureSpec, discovered: &[Target]) -> Vec<Target> {
 /// The BPF filter, from addresses and port numbers only: each target as `host IP and port P`,
 /// both directions; overrides replace the hosts, the port, or both. Names are resolved here
 /// (tcpdump would resolve them too); a name that does not resolve is dropped with a warning.
-pub fn filter(
+pub(crate) fn filter(
     spec: &CaptureSpec,
     discovered: &[Target],
     warnings: &mut Vec<String>,
@@ -161,7 +161,7 @@ pub fn filter(
 }
 
 /// The ports the analysis treats as the server side; empty: hosts were given without ports.
-pub fn target_ports(spec: &CaptureSpec, discovered: &[Target]) -> Vec<u16> {
+pub(crate) fn target_ports(spec: &CaptureSpec, discovered: &[Target]) -> Vec<u16> {
     let mut ports = match (spec.hosts.is_empty(), spec.ports.is_empty()) {
         (_, false) => spec.ports.clone(),
         (true, true) => discovered.iter().map(|t| t.port).collect(),
@@ -173,19 +173,19 @@ pub fn target_ports(spec: &CaptureSpec, discovered: &[Target]) -> Vec<u16> {
 }
 
 /// A running tcpdump, and the thread that copies its pcap stream into an anonymous file.
-pub struct Running {
+pub(crate) struct Running {
     child: Child,
     started: Instant,
     stderr: mpsc::Receiver<String>,
     /// Set by the copier when the next packet would pass the byte bound.
     full: Arc<AtomicBool>,
     copier: Option<std::thread::JoinHandle<std::io::Result<(std::fs::File, u64)>>>,
-    pub record: CaptureRecord,
+    pub(crate) record: CaptureRecord,
 }
 
 /// Starts tcpdump and waits until it says it is listening, so the reproduction is captured.
 /// `Err(record)` when it could not start (missing binary, no permission): a warning, not a failure.
-pub fn start(
+pub(crate) fn start(
     spec: &CaptureSpec,
     filter: String,
 ) -> std::result::Result<Running, Box<CaptureRecord>> {
@@ -327,7 +327,7 @@ impl Running {
     /// Waits for the first bound (time, bytes, packets) or stops now; tcpdump is stopped with
     /// SIGINT, waited for, then killed. Returns the pcap (whole packets, within the byte bound,
     /// read from the start) and its record.
-    pub fn finish(
+    pub(crate) fn finish(
         mut self,
         stop_now: bool,
         interrupt: &Interrupt,
@@ -405,7 +405,11 @@ impl Drop for Running {
 
 /// Copies a classic pcap into `out`, whole records only, at most `max` bytes (the global header
 /// included); other formats are copied up to `max`. Returns the bytes written.
-pub fn copy_bounded(from: impl Read, out: &mut impl Write, max: u64) -> std::io::Result<u64> {
+pub(crate) fn copy_bounded(
+    from: impl Read,
+    out: &mut impl Write,
+    max: u64,
+) -> std::io::Result<u64> {
     copy_records(from, out, max).map(|(written, _)| written)
 }
 

@@ -13,11 +13,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The hidden subcommand that `tied` runs.
-pub const EXEC_TIED: &str = "exec-tied";
+pub(crate) const EXEC_TIED: &str = "exec-tied";
 
 /// A command that runs `program args…` tied to this process, and killed by SIGALRM after
 /// `alarm_seconds` whatever happens to us.
-pub fn tied(program: &str, args: &[String], alarm_seconds: u64) -> Command {
+pub(crate) fn tied(program: &str, args: &[String], alarm_seconds: u64) -> Command {
     let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let mut cmd = Command::new(me);
     cmd.arg(EXEC_TIED)
@@ -30,7 +30,7 @@ pub fn tied(program: &str, args: &[String], alarm_seconds: u64) -> Command {
 }
 
 /// The child side of `tied`: returns only when it cannot exec (127) or the parent is gone (125).
-pub fn exec_tied(parent: u32, alarm_seconds: u64, argv: &[OsString]) -> i32 {
+pub(crate) fn exec_tied(parent: u32, alarm_seconds: u64, argv: &[OsString]) -> i32 {
     use std::os::unix::process::CommandExt;
     if nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_err() {
         eprintln!("edgemicro-diag: error: cannot tie the child to its parent");
@@ -54,15 +54,18 @@ pub fn exec_tied(parent: u32, alarm_seconds: u64, argv: &[OsString]) -> i32 {
     127
 }
 
-pub struct Finished {
-    pub status: ExitStatus,
+pub(crate) struct Finished {
+    pub(crate) status: ExitStatus,
     /// stdout followed by stderr, at most 64 KiB of each.
-    pub output: String,
+    pub(crate) output: String,
 }
 
 /// Reads at most `limit` bytes of a child's pipe on a thread (a chatty child never blocks on a
 /// full pipe), then drops the pipe.
-pub fn drain(pipe: impl Read + Send + 'static, limit: u64) -> std::thread::JoinHandle<Vec<u8>> {
+pub(crate) fn drain(
+    pipe: impl Read + Send + 'static,
+    limit: u64,
+) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = pipe.take(limit).read_to_end(&mut buf);
@@ -71,7 +74,7 @@ pub fn drain(pipe: impl Read + Send + 'static, limit: u64) -> std::thread::JoinH
 }
 
 /// `Ok(None)` when the program ran out of time (it was killed); `Err` when it could not start.
-pub fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<Option<Finished>> {
+pub(crate) fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<Option<Finished>> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -156,11 +156,11 @@ Examples:
 #[command(name = "edgemicro-diag", version, after_help = format!("{EXAMPLES}\n{EXIT_CODES}"))]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Collect configs, logs and system facts into one redacted bundle, without prompting
     #[command(after_help = format!("{COLLECT_EXAMPLES}\n{EXIT_CODES}"))]
     Collect(Box<CollectArgs>),
@@ -189,14 +189,14 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RulesCommand {
+pub(crate) enum RulesCommand {
     /// Every rule: kind (key, pattern, block), id (its REDACTED_<ID> token), why, and file
     #[command(after_help = RULES_LIST_EXAMPLES)]
     List(RulesListArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct RulesListArgs {
+pub(crate) struct RulesListArgs {
     /// Extra redaction rules to list with the shipped ones; repeatable
     #[arg(
         long = "rules",
@@ -204,86 +204,86 @@ pub struct RulesListArgs {
         value_name = "FILE",
         value_delimiter = ','
     )]
-    pub rules: Vec<PathBuf>,
+    pub(crate) rules: Vec<PathBuf>,
 
     /// One JSON object on stdout: {"rules": [{kind, id, why, file}]}
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct ExecTiedArgs {
+pub(crate) struct ExecTiedArgs {
     /// The pid that must be our parent
-    pub parent: u32,
+    pub(crate) parent: u32,
     /// SIGALRM after this many seconds
-    pub alarm_seconds: u64,
+    pub(crate) alarm_seconds: u64,
     /// The program and its arguments
     #[arg(last = true, required = true)]
-    pub argv: Vec<std::ffi::OsString>,
+    pub(crate) argv: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
-pub struct AnalyzeArgs {
+pub(crate) struct AnalyzeArgs {
     /// Analyze these bundles (each a .zip, or the directory it was unzipped into) instead of this
     /// host; several (gateways behind one load balancer) give one analysis of all their logs
     #[arg(value_name = "BUNDLE.zip")]
-    pub bundles: Vec<PathBuf>,
+    pub(crate) bundles: Vec<PathBuf>,
 
     #[command(flatten)]
-    pub emg: EmgArgs,
+    pub(crate) emg: EmgArgs,
 
     /// Log dir on this host; overrides edgemicro.logging.dir
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_DIR", value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
+    pub(crate) log_dir: Option<PathBuf>,
 
     /// Measure how long a target keeps an idle keep-alive connection (http://HOST:PORT/PATH; repeatable)
     #[arg(long = "probe", value_name = "URL")]
-    pub probes: Vec<String>,
+    pub(crate) probes: Vec<String>,
 
     /// Probe every target found in the cache config and the logs
     #[arg(long)]
-    pub probe_targets: bool,
+    pub(crate) probe_targets: bool,
 
     /// How long a probe waits for the target to close the idle connection
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=600))]
-    pub probe_max_seconds: u64,
+    pub(crate) probe_max_seconds: u64,
 
     /// Probe https:// targets without checking their certificate (what EMG does for a target
     /// with ssl.client.rejectUnauthorized: false); by default the system's roots are trusted
     #[arg(long)]
-    pub probe_insecure: bool,
+    pub(crate) probe_insecure: bool,
 
     /// Idle timeout of a load balancer in front of EMG, in seconds (GCLB 600, AWS ALB 60)
     #[arg(long, value_name = "SECONDS")]
-    pub lb_idle_timeout: Option<u64>,
+    pub(crate) lb_idle_timeout: Option<u64>,
 
     /// Print the analysis as one JSON object on stdout
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Also write the report page (the bundle's report.html) to FILE
     #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct RedactArgs {
+pub(crate) struct RedactArgs {
     /// Files or directories to preview (a directory is walked: regular files only, links
     /// never followed): YAML configs (.yaml/.yml get the structural pass) and logs
     #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
 
     /// Extra redaction rules (YAML; the format: edgemicro-diag rules --help); repeatable
     #[arg(long = "rules", value_name = "FILE")]
-    pub rules: Vec<PathBuf>,
+    pub(crate) rules: Vec<PathBuf>,
 
     /// One JSON object on stdout: per file, counts by rule and every redacted line
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum LogLevelCommand {
+pub(crate) enum LogLevelCommand {
     /// The level in effect, the file it comes from, and the cache config's level if different
     #[command(after_help = SHOW_EXAMPLES)]
     Show(LogLevelArgs),
@@ -302,64 +302,64 @@ pub enum LogLevelCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct LogLevelArgs {
+pub(crate) struct LogLevelArgs {
     #[command(flatten)]
-    pub emg: EmgArgs,
+    pub(crate) emg: EmgArgs,
 
     /// After set/restore, run `edgemicro reload` (needs EDGEMICRO_KEY and EDGEMICRO_SECRET set)
     #[arg(long)]
-    pub reload: bool,
+    pub(crate) reload: bool,
 
     /// Print the result as one JSON object on stdout
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Where the EMG install is: shared by every command that reads it.
 #[derive(Debug, Args)]
-pub struct EmgArgs {
+pub(crate) struct EmgArgs {
     /// EMG config dir holding default.yaml and ORG-ENV-config.yaml [default: $HOME/.edgemicro]
     #[arg(short = 'c', long, env = "EDGEMICRO_CONFIG_DIR", value_name = "DIR")]
-    pub config_dir: Option<PathBuf>,
+    pub(crate) config_dir: Option<PathBuf>,
 
     /// Organization of the ORG-ENV pair (all pairs when omitted)
     #[arg(long, env = "EDGEMICRO_ORG", requires = "env")]
-    pub org: Option<String>,
+    pub(crate) org: Option<String>,
 
     /// Environment of the ORG-ENV pair (all pairs when omitted)
     #[arg(long, env = "EDGEMICRO_ENV", requires = "org")]
-    pub env: Option<String>,
+    pub(crate) env: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct CollectArgs {
+pub(crate) struct CollectArgs {
     #[command(flatten)]
-    pub emg: EmgArgs,
+    pub(crate) emg: EmgArgs,
 
     /// Log dir; overrides edgemicro.logging.dir of the EMG config [default: /var/tmp]
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_DIR", value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
+    pub(crate) log_dir: Option<PathBuf>,
 
     /// Keep log lines from this time on: RFC 3339 (2026-01-01T10:00:00Z) or an age (2h, 30m, 7d)
     #[arg(long, env = "EDGEMICRO_DIAG_SINCE", value_parser = parse_time, value_name = "TIME")]
-    pub since: Option<TimeBound>,
+    pub(crate) since: Option<TimeBound>,
 
     /// Keep log lines up to this time: RFC 3339 or an age (1h = one hour ago)
     #[arg(long, env = "EDGEMICRO_DIAG_UNTIL", value_parser = parse_time, value_name = "TIME")]
-    pub until: Option<TimeBound>,
+    pub(crate) until: Option<TimeBound>,
 
     /// Read at most this many log bytes, newest first (e.g. 500M, 2G); the rest is listed as skipped
     #[arg(long, env = "EDGEMICRO_DIAG_MAX_LOG_BYTES", value_parser = parse_size, value_name = "SIZE")]
-    pub max_log_bytes: Option<u64>,
+    pub(crate) max_log_bytes: Option<u64>,
 
     /// Keep the bundle under this size (e.g. 25M for a mail attachment): newest logs first, the
     /// rest listed as skipped
     #[arg(long, env = "EDGEMICRO_DIAG_MAX_BUNDLE_BYTES", value_parser = parse_size, value_name = "SIZE")]
-    pub max_bundle_bytes: Option<u64>,
+    pub(crate) max_bundle_bytes: Option<u64>,
 
     /// Stop reading logs after this many seconds (newest first); the rest is listed as skipped
     #[arg(long, env = "EDGEMICRO_DIAG_MAX_SECONDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_seconds: Option<u64>,
+    pub(crate) max_seconds: Option<u64>,
 
     /// Extra redaction rules (YAML; the format: edgemicro-diag rules --help); repeatable
     #[arg(
@@ -368,38 +368,38 @@ pub struct CollectArgs {
         value_name = "FILE",
         value_delimiter = ','
     )]
-    pub rules: Vec<PathBuf>,
+    pub(crate) rules: Vec<PathBuf>,
 
     /// Support case id, recorded in the manifest
     #[arg(long = "case", env = "EDGEMICRO_DIAG_CASE", value_name = "ID")]
-    pub case_id: Option<String>,
+    pub(crate) case_id: Option<String>,
 
     /// Replace secrets with REDACTED_<RULE>_<12 hex> instead of REDACTED_<RULE>: one secret gets
     /// one token across lines and files (HMAC-SHA256 under a key drawn for this bundle, never
     /// stored). The token map is written to BUNDLE.map.json (mode 0600), never into the bundle
     #[arg(long, env = "EDGEMICRO_DIAG_PSEUDONYMIZE", value_parser = clap::builder::BoolishValueParser::new())]
-    pub pseudonymize: bool,
+    pub(crate) pseudonymize: bool,
 
     /// With --pseudonymize: also write each secret's value into the map (keep the map private;
     /// support never needs it)
     #[arg(long, requires = "pseudonymize")]
-    pub keep_map_values: bool,
+    pub(crate) keep_map_values: bool,
 
     /// Bundle path, or - to stream the zip to stdout [default: ./edgemicro-diag-HOST-UTCSTAMP.zip]
     #[arg(short = 'o', long, env = "EDGEMICRO_DIAG_OUTPUT", value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 
     /// Print the plan (files, sizes, estimated bundle size, redaction counts) and write nothing
     #[arg(long, env = "EDGEMICRO_DIAG_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new())]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 
     /// Replace an existing bundle (and its .sha256) at the output path
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 
     /// Print exactly one JSON object on stdout (on stderr with -o -); no human summary
     #[arg(long, env = "EDGEMICRO_DIAG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Never prompt (collect never does; accepted so bots can say it explicitly)
     #[arg(
@@ -409,25 +409,25 @@ pub struct CollectArgs {
         env = "EDGEMICRO_DIAG_YES",
         value_parser = clap::builder::BoolishValueParser::new()
     )]
-    pub yes: bool,
+    pub(crate) yes: bool,
 
     /// Print only errors and the result
     #[arg(short = 'q', long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Yield to the gateway: run at nice 19 and in the idle I/O class (ionice -c 3), as
     /// `sos report --low-priority` does; slower on a busy host, unnoticed by its traffic
     #[arg(long, env = "EDGEMICRO_DIAG_LOW_PRIORITY", value_parser = clap::builder::BoolishValueParser::new())]
-    pub low_priority: bool,
+    pub(crate) low_priority: bool,
 
     /// Read EDGEMICRO_CONFIG (and the key/secret to redact) from this running edgemicro's
     /// environment (/proc/PID/environ): the docker/Kubernetes way of configuring EMG
     #[arg(long, env = "EDGEMICRO_DIAG_FROM_PID", value_name = "PID")]
-    pub from_pid: Option<u32>,
+    pub(crate) from_pid: Option<u32>,
 
     /// Also collect a log piped into stdin as logs/NAME (e.g. `docker logs gw | … --stdin-log gw1.log`)
     #[arg(long, env = "EDGEMICRO_DIAG_STDIN_LOG", value_name = "NAME")]
-    pub stdin_log: Option<String>,
+    pub(crate) stdin_log: Option<String>,
 
     /// Read EMG's systemd journal: `auto` (default) takes every unit named like edgemicro the
     /// journal knows, UNIT takes that unit, `off` none; each becomes logs/journal-UNIT.log
@@ -438,33 +438,33 @@ pub struct CollectArgs {
         default_value = "auto",
         hide_default_value = true
     )]
-    pub journal: crate::model::JournalChoice,
+    pub(crate) journal: crate::model::JournalChoice,
 
     /// Read the journal from the files in DIR (a /var/log/journal copied from a gateway or a
     /// container) instead of this host's journal
     #[arg(long, env = "EDGEMICRO_DIAG_JOURNAL_DIR", value_name = "DIR")]
-    pub journal_dir: Option<std::path::PathBuf>,
+    pub(crate) journal_dir: Option<std::path::PathBuf>,
 
     /// Also read logs that are hard links in a log dir other users can write (skipped by
     /// default: a second name for a file may be another file's contents)
     #[arg(long, env = "EDGEMICRO_DIAG_FOLLOW_HARDLINKS", value_parser = clap::builder::BoolishValueParser::new())]
-    pub follow_hardlinks: bool,
+    pub(crate) follow_hardlinks: bool,
 
     /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_LEVEL", value_name = "LEVEL",
           value_parser = clap::builder::PossibleValuesParser::new(crate::model::LEVELS))]
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
 
     /// With --log-level: run `edgemicro reload` after the switch and after the restore (needs
     /// EDGEMICRO_KEY and EDGEMICRO_SECRET in the environment and edgemicro on PATH)
     #[arg(long, requires = "log_level", env = "EDGEMICRO_DIAG_RELOAD", value_parser = clap::builder::BoolishValueParser::new())]
-    pub reload: bool,
+    pub(crate) reload: bool,
 
     /// Capture traffic to the targets with tcpdump for N seconds (at most 3600) while the
     /// problem is reproduced; needs root or CAP_NET_RAW
     #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_SECONDS", value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub capture_seconds: Option<u64>,
+    pub(crate) capture_seconds: Option<u64>,
 
     /// Capture traffic to this host (repeatable) instead of the targets found in the cache
     /// config (proxies[].url) and the logs (targetRequest errors)
@@ -474,7 +474,7 @@ pub struct CollectArgs {
         value_name = "HOST",
         value_delimiter = ','
     )]
-    pub capture_host: Vec<crate::targets::Host>,
+    pub(crate) capture_host: Vec<crate::targets::Host>,
 
     /// Capture this target port (repeatable) instead of the discovered ones
     #[arg(
@@ -484,7 +484,7 @@ pub struct CollectArgs {
         value_delimiter = ',',
         value_parser = clap::value_parser!(u16).range(1..)
     )]
-    pub capture_port: Vec<u16>,
+    pub(crate) capture_port: Vec<u16>,
 
     /// Interface for the capture
     #[arg(
@@ -493,11 +493,11 @@ pub struct CollectArgs {
         value_name = "IF",
         default_value = "any"
     )]
-    pub capture_interface: String,
+    pub(crate) capture_interface: String,
 
     /// Stop the capture at this size (the pcap in the bundle never exceeds it)
     #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_MAX_BYTES", value_name = "SIZE", value_parser = parse_size, default_value = "50M")]
-    pub capture_max_bytes: u64,
+    pub(crate) capture_max_bytes: u64,
 
     /// Stop the capture after this many packets
     #[arg(
@@ -506,28 +506,28 @@ pub struct CollectArgs {
         value_name = "N",
         default_value_t = 200_000
     )]
-    pub capture_max_packets: u64,
+    pub(crate) capture_max_packets: u64,
 
     /// Capture whole packets: the payload is NOT redacted (marked "unredacted" in the manifest)
     #[arg(long, env = "EDGEMICRO_DIAG_CAPTURE_PAYLOAD", value_parser = clap::builder::BoolishValueParser::new())]
-    pub capture_payload: bool,
+    pub(crate) capture_payload: bool,
 
     /// With --log-level or a capture: wait this long (at most 3600 s) for the problem to happen
     #[arg(long, env = "EDGEMICRO_DIAG_REPRODUCE_SECONDS", value_name = "N",
           value_parser = clap::value_parser!(u64).range(0..=3600))]
-    pub reproduce_seconds: Option<u64>,
+    pub(crate) reproduce_seconds: Option<u64>,
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The bundles to check (or directories a bundle was unzipped into); BUNDLE.sha256 beside
     /// each zip is checked too when present
     #[arg(value_name = "BUNDLE.zip", required = true, num_args = 1..)]
-    pub bundles: Vec<PathBuf>,
+    pub(crate) bundles: Vec<PathBuf>,
 
     /// Print the result as one JSON object on stdout
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[cfg(test)]

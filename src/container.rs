@@ -20,7 +20,7 @@ use crate::redact::KnownSecret;
 use crate::yaml::Yaml;
 
 /// Variables whose values are secrets wherever they appear (notes/edgemicro.md §1).
-pub const SECRET_VARS: &[&str] = &[
+pub(crate) const SECRET_VARS: &[&str] = &[
     "EDGEMICRO_KEY",
     "EDGEMICRO_SECRET",
     "EDGEMICRO_REDIS_PASSWORD",
@@ -30,7 +30,7 @@ pub const SECRET_VARS: &[&str] = &[
 
 /// EMG's own secret variables, and any `*_KEY`, `*_SECRET`, `*_PASSWORD`, `*_TOKEN` (any case):
 /// an incident bot often carries its own API tokens in the environment it runs this tool from.
-pub fn is_secret_var(name: &str, value: &str) -> bool {
+pub(crate) fn is_secret_var(name: &str, value: &str) -> bool {
     secret_var(name, value) == Some(Ok(()))
 }
 
@@ -38,7 +38,7 @@ pub fn is_secret_var(name: &str, value: &str) -> bool {
 /// name is a secret's but the value is not one to search for everywhere — too short, an
 /// ordinary word (`default`), a number or a path. Searching for those would destroy text
 /// across the bundle and stop it at the self-check (`config/default.yaml` holds `default`).
-pub fn secret_var(name: &str, value: &str) -> Option<Result<(), &'static str>> {
+pub(crate) fn secret_var(name: &str, value: &str) -> Option<Result<(), &'static str>> {
     let upper = name.to_ascii_uppercase();
     let named = SECRET_VARS.contains(&upper.as_str())
         || ["_KEY", "_SECRET", "_PASSWORD", "_TOKEN"]
@@ -92,7 +92,7 @@ fn blob_forms(value: &str) -> Vec<String> {
 }
 
 /// The secret-named variables whose values are not taken as secrets, with why (names only).
-pub fn ignored_secret_vars(env: &HashMap<String, String>) -> Vec<String> {
+pub(crate) fn ignored_secret_vars(env: &HashMap<String, String>) -> Vec<String> {
     let mut out: Vec<String> = env
         .iter()
         .filter_map(|(name, value)| match secret_var(name, value) {
@@ -105,17 +105,17 @@ pub fn ignored_secret_vars(env: &HashMap<String, String>) -> Vec<String> {
 }
 
 /// The config found in an environment, and that environment's secrets.
-pub struct EnvConfig {
-    pub config: Option<ConfigFile>,
-    pub secrets: Vec<KnownSecret>,
+pub(crate) struct EnvConfig {
+    pub(crate) config: Option<ConfigFile>,
+    pub(crate) secrets: Vec<KnownSecret>,
     /// `EDGEMICRO_CONFIG` was set but could not be read as a config: why (it is left out).
-    pub skipped: Option<crate::model::Skipped>,
+    pub(crate) skipped: Option<crate::model::Skipped>,
     /// Secret-named variables whose values were not taken as secrets (names and why).
-    pub ignored: Vec<String>,
+    pub(crate) ignored: Vec<String>,
 }
 
 /// Reads the environment of `pid`, or of this process when `None`.
-pub fn environment(pid: Option<u32>) -> Result<HashMap<String, String>> {
+pub(crate) fn environment(pid: Option<u32>) -> Result<HashMap<String, String>> {
     let Some(pid) = pid else {
         return Ok(std::env::vars().collect());
     };
@@ -140,7 +140,7 @@ pub fn environment(pid: Option<u32>) -> Result<HashMap<String, String>> {
 
 /// The config in `EDGEMICRO_CONFIG` of that environment, if any, named `ORG-ENV-config.yaml`.
 /// The secrets are those of that environment and of this process (a bot may export them too).
-pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
+pub(crate) fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
     let env = environment(pid)?;
     let own = if pid.is_some() {
         environment(None)?
@@ -235,7 +235,7 @@ pub fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
 }
 
 /// A `--stdin-log NAME` must be a plain file name: it becomes `logs/NAME` in the bundle.
-pub fn check_log_name(name: &str) -> Result<()> {
+pub(crate) fn check_log_name(name: &str) -> Result<()> {
     let ok = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
     if ok {
         return Ok(());

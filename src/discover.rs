@@ -18,25 +18,25 @@ use crate::settings::Settings;
 use crate::yaml::Yaml;
 
 /// EMG's default log dir (default.yaml ships `logging.dir: /var/tmp`).
-pub const DEFAULT_LOG_DIR: &str = "/var/tmp";
+pub(crate) const DEFAULT_LOG_DIR: &str = "/var/tmp";
 /// Where the official docker image tees edgemicro's console (`edgemicro.log`); also what
 /// `docker logs` / `kubectl logs` show.
-pub const DOCKER_LOG_DIR: &str = "/opt/apigee/logs";
+pub(crate) const DOCKER_LOG_DIR: &str = "/opt/apigee/logs";
 /// A config larger than this is not an EMG config; it is skipped, never read into memory.
 const MAX_CONFIG_BYTES: u64 = 32 << 20;
 
 #[derive(Debug)]
-pub struct Discovery {
-    pub config_dir: Located<PathBuf>,
-    pub configs: Vec<ConfigFile>,
+pub(crate) struct Discovery {
+    pub(crate) config_dir: Located<PathBuf>,
+    pub(crate) configs: Vec<ConfigFile>,
     /// The `ORG-ENV` stems collected.
-    pub pairs: Vec<String>,
-    pub log_dirs: Vec<Located<PathBuf>>,
-    pub logs: Vec<LogFile>,
-    pub skipped: Vec<Skipped>,
-    pub warnings: Vec<String>,
+    pub(crate) pairs: Vec<String>,
+    pub(crate) log_dirs: Vec<Located<PathBuf>>,
+    pub(crate) logs: Vec<LogFile>,
+    pub(crate) skipped: Vec<Skipped>,
+    pub(crate) warnings: Vec<String>,
     /// Secret values of the environment (this process's, or `--from-pid`'s).
-    pub secrets: Vec<crate::redact::KnownSecret>,
+    pub(crate) secrets: Vec<crate::redact::KnownSecret>,
 }
 
 /// Which files of a log dir are EMG's logs, and why. EMG writes `edgemicro-HOST-UUID-N-api.log`
@@ -66,7 +66,7 @@ fn log_kind(name: &[u8]) -> Option<&'static str> {
     rotated.then_some("rotated EMG log (.log.N or .log-DATE)")
 }
 
-pub fn discover(settings: &Settings) -> Result<Discovery> {
+pub(crate) fn discover(settings: &Settings) -> Result<Discovery> {
     let dir = &settings.config_dir;
     // Containers: the config may come from EDGEMICRO_CONFIG instead of a dir.
     let env = crate::container::env_config(settings.from_pid)?;
@@ -186,7 +186,7 @@ fn list_or_none(items: &[String]) -> String {
 }
 
 /// The `ORG-ENV` pairs configured in a config dir, sorted.
-pub fn pairs(dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn pairs(dir: &Path) -> Result<Vec<String>> {
     Ok(pairs_in(&config_names(dir)?))
 }
 

@@ -14,39 +14,39 @@ const LOG_RATIO: u64 = 10;
 
 /// The bundle size to expect from configs and logs of these sizes (the wizard's plan and
 /// `--dry-run` say the same number).
-pub fn estimated_bundle_bytes(config_bytes: u64, log_bytes: u64) -> u64 {
+pub(crate) fn estimated_bundle_bytes(config_bytes: u64, log_bytes: u64) -> u64 {
     config_bytes + log_bytes / LOG_RATIO + 4096
 }
 
 #[derive(Debug, Serialize)]
-pub struct Planned {
-    pub dry_run: bool,
-    pub bundle: Option<String>,
+pub(crate) struct Planned {
+    pub(crate) dry_run: bool,
+    pub(crate) bundle: Option<String>,
     /// Every file that would be read: entry name, source path, bytes, and redactions.
-    pub files: Vec<PlannedFile>,
-    pub skipped: Vec<crate::model::Skipped>,
+    pub(crate) files: Vec<PlannedFile>,
+    pub(crate) skipped: Vec<crate::model::Skipped>,
     /// systemd units whose journal would be read (`journalctl --unit=UNIT`), and why.
-    pub journal: Vec<crate::collect::JournalSource>,
-    pub warnings: Vec<String>,
+    pub(crate) journal: Vec<crate::collect::JournalSource>,
+    pub(crate) warnings: Vec<String>,
     /// Configs and logs to read, and a bundle-size estimate (logs compress about 10:1).
-    pub bytes_to_read: u64,
-    pub estimated_bundle_bytes: u64,
-    pub redactions: crate::report::Redactions,
+    pub(crate) bytes_to_read: u64,
+    pub(crate) estimated_bundle_bytes: u64,
+    pub(crate) redactions: crate::report::Redactions,
     /// What would happen around the collection.
-    pub log_level_switch: Option<String>,
-    pub capture_seconds: Option<u64>,
+    pub(crate) log_level_switch: Option<String>,
+    pub(crate) capture_seconds: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct PlannedFile {
-    pub path: String,
-    pub source: String,
-    pub bytes: u64,
-    pub redactions: u64,
-    pub by_rule: BTreeMap<String, u64>,
+pub(crate) struct PlannedFile {
+    pub(crate) path: String,
+    pub(crate) source: String,
+    pub(crate) bytes: u64,
+    pub(crate) redactions: u64,
+    pub(crate) by_rule: BTreeMap<String, u64>,
 }
 
-pub fn plan(settings: &Settings) -> Result<Planned> {
+pub(crate) fn plan(settings: &Settings) -> Result<Planned> {
     let plan = Plan::build(settings, crate::redact::RuleSet::load(&settings.rules)?)?;
     let engine = plan.engine();
     let mut files = Vec::new();
@@ -131,7 +131,7 @@ fn planned(
 
 impl Planned {
     /// The plan as an operator reads it; values are never shown, only counts.
-    pub fn print(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    pub(crate) fn print(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         writeln!(
             out,
             "dry run: nothing is written, nothing is switched; about {} byte(s) to read, a bundle of about {} byte(s){}",

@@ -6,10 +6,10 @@
 use crate::exit::Exit;
 
 /// Changes when a field changes meaning or goes away (manifest, findings, every --json object).
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The envelope's fields, in the order they are printed.
-pub const FIELDS: [&str; 6] = [
+pub(crate) const FIELDS: [&str; 6] = [
     "schema_version",
     "command",
     "status",
@@ -19,7 +19,7 @@ pub const FIELDS: [&str; 6] = [
 ];
 
 /// `fields` (an object; anything else is put under `result`) inside the envelope, as one line.
-pub fn render(
+pub(crate) fn render(
     command: &str,
     exit: Exit,
     error: Option<&str>,
@@ -59,7 +59,7 @@ pub fn render(
 }
 
 /// For a failed command: the error, its hint, and the exit code they map to.
-pub fn failure(command: &str, err: &anyhow::Error) -> (Exit, String) {
+pub(crate) fn failure(command: &str, err: &anyhow::Error) -> (Exit, String) {
     let exit = Exit::of_error(err);
     let text = render(
         command,

@@ -6,7 +6,7 @@
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// Bundle complete.
     Ok = 0,
     /// Failed; nothing left behind.
@@ -26,12 +26,12 @@ pub enum Exit {
 }
 
 impl Exit {
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         self as u8
     }
 
     /// "ok" | "partial" | "failed", the `status` field of the JSON report.
-    pub fn status(self) -> &'static str {
+    pub(crate) fn status(self) -> &'static str {
         match self {
             Exit::Ok => "ok",
             Exit::Partial => "partial",
@@ -40,7 +40,7 @@ impl Exit {
     }
 
     /// Maps an error to its exit code: typed errors carry their own, anything else is a failure.
-    pub fn of_error(err: &anyhow::Error) -> Exit {
+    pub(crate) fn of_error(err: &anyhow::Error) -> Exit {
         err.chain()
             .find_map(|cause| {
                 cause.downcast_ref::<Fail>().or_else(|| {
@@ -58,14 +58,14 @@ impl Exit {
 
 /// An error whose exit code is not 1, with an optional hint printed on its own line.
 #[derive(Debug)]
-pub struct Fail {
-    pub exit: Exit,
-    pub message: String,
-    pub hint: Option<String>,
+pub(crate) struct Fail {
+    pub(crate) exit: Exit,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
 }
 
 impl Fail {
-    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Fail {
             exit: Exit::Usage,
             message: message.into(),
@@ -73,7 +73,7 @@ impl Fail {
         }
     }
 
-    pub fn integrity(message: impl Into<String>) -> Self {
+    pub(crate) fn integrity(message: impl Into<String>) -> Self {
         Fail {
             exit: Exit::Integrity,
             message: message.into(),
@@ -81,7 +81,7 @@ impl Fail {
         }
     }
 
-    pub fn failure(message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn failure(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Fail {
             exit: Exit::Failure,
             message: message.into(),
@@ -89,7 +89,7 @@ impl Fail {
         }
     }
 
-    pub fn interrupted(signal: i32) -> Self {
+    pub(crate) fn interrupted(signal: i32) -> Self {
         let exit = match signal {
             libc::SIGTERM => Exit::Terminated,
             libc::SIGHUP => Exit::HungUp,
@@ -112,7 +112,7 @@ impl fmt::Display for Fail {
 impl std::error::Error for Fail {}
 
 /// The hint of the first `Fail` in an error chain, if any.
-pub fn hint_of(err: &anyhow::Error) -> Option<&str> {
+pub(crate) fn hint_of(err: &anyhow::Error) -> Option<&str> {
     err.chain()
         .find_map(|c| c.downcast_ref::<Fail>().and_then(|f| f.hint.as_deref()))
 }

@@ -15,62 +15,62 @@ use serde::Serialize;
 use crate::redact::KnownSecret;
 
 #[derive(Debug, Default, Serialize)]
-pub struct Facts {
-    pub hostname: String,
-    pub os: Option<String>,
-    pub kernel: Option<String>,
+pub(crate) struct Facts {
+    pub(crate) hostname: String,
+    pub(crate) os: Option<String>,
+    pub(crate) kernel: Option<String>,
     /// `net.ipv4.tcp_keepalive_*` and friends, as the kernel reports them.
-    pub sysctl: std::collections::BTreeMap<String, Option<String>>,
+    pub(crate) sysctl: std::collections::BTreeMap<String, Option<String>>,
     /// `ulimit -n` of this process (soft limit).
-    pub max_open_files: Option<String>,
-    pub node_version: Option<String>,
-    pub edgemicro_version: Option<String>,
-    pub edgemicro_processes: Vec<Process>,
+    pub(crate) max_open_files: Option<String>,
+    pub(crate) node_version: Option<String>,
+    pub(crate) edgemicro_version: Option<String>,
+    pub(crate) edgemicro_processes: Vec<Process>,
     /// `microgateway-core` beside the installed edgemicro (its node_modules).
-    pub core_version: Option<String>,
+    pub(crate) core_version: Option<String>,
     /// The versions in one place, each with where it came from: the running process first,
     /// then what the logs say, then what is installed.
-    pub versions: std::collections::BTreeMap<String, Version>,
+    pub(crate) versions: std::collections::BTreeMap<String, Version>,
     /// `/proc/loadavg`: a loaded host answers late.
-    pub load: Option<String>,
+    pub(crate) load: Option<String>,
     /// Whether the clock is synchronized (log times are compared across hosts).
-    pub clock_synchronized: Option<bool>,
+    pub(crate) clock_synchronized: Option<bool>,
     /// Proxy variables of this process and of each running edgemicro (values redacted like
     /// every other text of this file: credentials in a proxy URL never appear).
-    pub proxy_env: std::collections::BTreeMap<String, String>,
+    pub(crate) proxy_env: std::collections::BTreeMap<String, String>,
     /// TCP connections by state toward each remote endpoint (the busiest 20), from
     /// /proc/net/tcp{,6}: many TIME_WAIT or CLOSE_WAIT toward a target tell their own story.
-    pub sockets: Vec<SocketCount>,
+    pub(crate) sockets: Vec<SocketCount>,
     /// What the targets' names resolve to on this host, now.
-    pub target_dns: std::collections::BTreeMap<String, String>,
+    pub(crate) target_dns: std::collections::BTreeMap<String, String>,
     /// What the gateway logged of itself at start (`edgemicro`, `nodejs`), newest first: the
     /// versions that were running when the logs were written, which may not be this host's now.
-    pub versions_from_logs: std::collections::BTreeMap<String, String>,
+    pub(crate) versions_from_logs: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SocketCount {
-    pub remote: String,
-    pub states: std::collections::BTreeMap<String, u32>,
+pub(crate) struct SocketCount {
+    pub(crate) remote: String,
+    pub(crate) states: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Version {
-    pub version: String,
-    pub source: String,
+pub(crate) struct Version {
+    pub(crate) version: String,
+    pub(crate) source: String,
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Process {
-    pub pid: u32,
+pub(crate) struct Process {
+    pub(crate) pid: u32,
     /// argv with the values of secret flags replaced.
-    pub argv: Vec<String>,
+    pub(crate) argv: Vec<String>,
     /// edgemicro keeps edgemicro.sock and edgemicro.pid in its working dir.
-    pub cwd: Option<String>,
-    pub max_open_files: Option<String>,
+    pub(crate) cwd: Option<String>,
+    pub(crate) max_open_files: Option<String>,
     /// The version of the Node that really runs EMG (`/proc/PID/exe`), and how it was read.
-    pub node_version: Option<String>,
-    pub node_version_from: Option<String>,
+    pub(crate) node_version: Option<String>,
+    pub(crate) node_version_from: Option<String>,
 }
 
 const SYSCTLS: &[&str] = &[
@@ -108,12 +108,12 @@ const SECRET_FLAGS: &[&str] = &[
     "--token",
 ];
 
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     read_trimmed("/proc/sys/kernel/hostname").unwrap_or_else(|| "localhost".into())
 }
 
 /// Gathers the facts, and the secrets found on edgemicro command lines.
-pub fn gather() -> (Facts, Vec<KnownSecret>) {
+pub(crate) fn gather() -> (Facts, Vec<KnownSecret>) {
     let mut secrets = Vec::new();
     let processes = edgemicro_processes(&mut secrets);
     let (edgemicro_version, core_version) = installed_versions(&processes);
@@ -151,7 +151,7 @@ pub fn gather() -> (Facts, Vec<KnownSecret>) {
 impl Facts {
     /// `versions`: for each of edgemicro, microgateway-core and nodejs, the running process's
     /// if known, else the newest the logs name, else the installed one.
-    pub fn settle_versions(&mut self) {
+    pub(crate) fn settle_versions(&mut self) {
         let mut out = std::collections::BTreeMap::new();
         let mut put = |what: &str, version: Option<&String>, source: String| {
             if let Some(v) = version.filter(|v| !v.is_empty()) {
@@ -427,7 +427,7 @@ fn run_bounded(program: &str, args: &[&str], limit: Duration) -> Option<String> 
     (done.status.success() && !text.is_empty()).then_some(text)
 }
 
-pub fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
+pub(crate) fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
     crate::running::edgemicro()
         .into_iter()
         .map(|p| {
@@ -448,7 +448,7 @@ pub fn edgemicro_processes(secrets: &mut Vec<KnownSecret>) -> Vec<Process> {
 
 /// Replaces the values of `-k KEY`, `--secret=S` and the like, and of `NAME_TOKEN=V` style
 /// assignments (`env EDGEMICRO_KEY=… edgemicro start`); records them as known secrets.
-pub fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<String> {
+pub(crate) fn redact_argv(argv: &[String], secrets: &mut Vec<KnownSecret>) -> Vec<String> {
     let mut out = Vec::with_capacity(argv.len());
     let mut next_is_secret = false;
     for arg in argv {

@@ -24,20 +24,20 @@ const PALETTE: [&str; 6] = [
 ];
 
 /// Everything the page shows.
-pub struct Page<'a> {
-    pub title: String,
+pub(crate) struct Page<'a> {
+    pub(crate) title: String,
     /// What the page describes: a host and time, or a bundle's name.
-    pub subject: String,
-    pub findings: &'a [Finding],
-    pub triage: &'a Triage,
-    pub hops: &'a [Hop],
+    pub(crate) subject: String,
+    pub(crate) findings: &'a [Finding],
+    pub(crate) triage: &'a Triage,
+    pub(crate) hops: &'a [Hop],
     /// Moments marked on the timeline (a log-level switch, a capture), epoch ms.
-    pub marks: Vec<(String, i64)>,
-    pub files: &'a [FileEntry],
-    pub skipped: &'a [Skipped],
+    pub(crate) marks: Vec<(String, i64)>,
+    pub(crate) files: &'a [FileEntry],
+    pub(crate) skipped: &'a [Skipped],
     /// Redactions per rule, and per file.
-    pub by_rule: Vec<(String, u64)>,
-    pub by_file: Vec<(String, u64)>,
+    pub(crate) by_rule: Vec<(String, u64)>,
+    pub(crate) by_file: Vec<(String, u64)>,
 }
 
 const STYLE: &str = "
@@ -55,7 +55,7 @@ svg{max-width:100%;height:auto}.legend span{display:inline-block;margin-right:14
 details{margin:6px 0}@media print{details{display:block}body{max-width:none}.finding{break-inside:avoid}}
 ";
 
-pub fn render(page: &Page) -> String {
+pub(crate) fn render(page: &Page) -> String {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -121,14 +121,71 @@ fn utc(ms: i64) -> String {
     })
 }
 
+/// The timeline's minutes in at most `COLUMNS` buckets: failures per bucket and series (the
+/// worst `STACKED` targets, then the rest as one), successes per bucket.
+struct Buckets {
+    /// First and last minute since the epoch, and minutes per bucket.
+    first: i64,
+    last: i64,
+    bucket: i64,
+    failures_by_target: Vec<u64>,
+    /// Targets by failures, most first; `shown` are those with a series of their own.
+    order: Vec<usize>,
+    shown: Vec<usize>,
+    /// Per bucket: failures per series (the last is "other targets"), and successes.
+    failed: Vec<Vec<u64>>,
+    ok: Vec<u64>,
+}
+
+impl Buckets {
+    fn of(tl: &crate::analyze::logs::Timeline) -> Option<Buckets> {
+        let first = tl.cells.keys().map(|(m, _)| *m).min()?;
+        let last = tl.cells.keys().map(|(m, _)| *m).max()?;
+        let bucket = ((last - first + 1) + COLUMNS - 1) / COLUMNS;
+        let columns = ((last - first) / bucket + 1) as usize;
+        // The targets with most failures get their own colour.
+        let mut failures_by_target = vec![0u64; tl.targets.len()];
+        for ((_, t), [failed, _]) in &tl.cells {
+            failures_by_target[usize::from(*t)] += u64::from(*failed);
+        }
+        let mut order: Vec<usize> = (0..tl.targets.len()).collect();
+        order.sort_by_key(|t| std::cmp::Reverse(failures_by_target[*t]));
+        let shown: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|t| failures_by_target[*t] > 0)
+            .take(STACKED)
+            .collect();
+        let series = shown.len() + 1;
+        let mut failed = vec![vec![0u64; series]; columns];
+        let mut ok = vec![0u64; columns];
+        for ((minute, t), [f, s]) in &tl.cells {
+            let col = ((minute - first) / bucket) as usize;
+            let slot = shown
+                .iter()
+                .position(|x| usize::from(*t) == *x)
+                .unwrap_or(series - 1);
+            failed[col][slot] += u64::from(*f);
+            ok[col] += u64::from(*s);
+        }
+        Some(Buckets {
+            first,
+            last,
+            bucket,
+            failures_by_target,
+            order,
+            shown,
+            failed,
+            ok,
+        })
+    }
+}
+
 /// Failures per bucket, stacked by target (the worst `STACKED`, the rest as one), with the
 /// successful responses as a line on their own scale.
 fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
     let tl = &triage.timeline;
-    let (Some(first), Some(last)) = (
-        tl.cells.keys().map(|(m, _)| *m).min(),
-        tl.cells.keys().map(|(m, _)| *m).max(),
-    ) else {
+    let Some(b) = Buckets::of(tl) else {
         return html! {
             section aria-labelledby="timeline" {
                 h2 #timeline { "Timeline" }
@@ -136,33 +193,17 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
             }
         };
     };
-    let bucket = ((last - first + 1) + COLUMNS - 1) / COLUMNS;
-    let columns = ((last - first) / bucket + 1) as usize;
-    // The targets with most failures get their own colour.
-    let mut failures_by_target = vec![0u64; tl.targets.len()];
-    for ((_, t), [failed, _]) in &tl.cells {
-        failures_by_target[usize::from(*t)] += u64::from(*failed);
-    }
-    let mut order: Vec<usize> = (0..tl.targets.len()).collect();
-    order.sort_by_key(|t| std::cmp::Reverse(failures_by_target[*t]));
-    let shown: Vec<usize> = order
-        .iter()
-        .copied()
-        .filter(|t| failures_by_target[*t] > 0)
-        .take(STACKED)
-        .collect();
-    let series = shown.len() + 1;
-    let mut failed = vec![vec![0u64; series]; columns];
-    let mut ok = vec![0u64; columns];
-    for ((minute, t), [f, s]) in &tl.cells {
-        let col = ((minute - first) / bucket) as usize;
-        let slot = shown
-            .iter()
-            .position(|x| usize::from(*t) == *x)
-            .unwrap_or(series - 1);
-        failed[col][slot] += u64::from(*f);
-        ok[col] += u64::from(*s);
-    }
+    let Buckets {
+        first,
+        last,
+        bucket,
+        failures_by_target,
+        order,
+        shown,
+        failed,
+        ok,
+    } = b;
+    let (columns, series) = (failed.len(), shown.len() + 1);
     let max_failed = failed
         .iter()
         .map(|c| c.iter().sum::<u64>())
@@ -175,16 +216,7 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
     let plot_h = h - bottom - 10.0;
     let col_w = plot_w / columns as f64;
     let x_of_ms = |ms: i64| left + ((ms as f64 / 60_000.0 - first as f64) / bucket as f64) * col_w;
-    // Stacked bars: (x, y, height, series, count), bottom to top in each column.
-    let mut bars = Vec::new();
-    for (col, stack) in failed.iter().enumerate() {
-        let mut y = 10.0 + plot_h;
-        for (slot, n) in stack.iter().enumerate().filter(|(_, n)| **n > 0) {
-            let height = (*n as f64 / max_failed as f64) * plot_h;
-            y -= height;
-            bars.push((left + col as f64 * col_w, y, height, slot, *n));
-        }
-    }
+    let bars = stacked_bars(&failed, max_failed, left, col_w, plot_h);
     let total_failed: u64 = failures_by_target.iter().sum();
     let total_ok: u64 = ok.iter().sum();
     let label = |slot: usize| -> String {
@@ -240,18 +272,49 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
                     text x=(format!("{:.1}", x_of_ms(*ms) + 3.0)) y="22" font-size="11" { (name) }
                 }
             }
-            details {
-                summary { "The numbers per target" }
-                table {
-                    thead { tr { th scope="col" { "target" } th scope="col" { "failed requests" } } }
-                    tbody {
-                        @for t in &order {
-                            tr { td { (tl.targets[*t]) } td.n { (failures_by_target[*t]) } }
-                        }
+            (per_target(tl, &order, &failures_by_target))
+        }
+    }
+}
+
+/// Stacked bars: (x, y, height, series, count), bottom to top in each column.
+fn stacked_bars(
+    failed: &[Vec<u64>],
+    max_failed: u64,
+    left: f64,
+    col_w: f64,
+    plot_h: f64,
+) -> Vec<(f64, f64, f64, usize, u64)> {
+    let mut bars = Vec::new();
+    for (col, stack) in failed.iter().enumerate() {
+        let mut y = 10.0 + plot_h;
+        for (slot, n) in stack.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let height = (*n as f64 / max_failed as f64) * plot_h;
+            y -= height;
+            bars.push((left + col as f64 * col_w, y, height, slot, *n));
+        }
+    }
+    bars
+}
+
+/// The timeline's numbers as a table, for screen readers and for copying into a ticket.
+fn per_target(
+    tl: &crate::analyze::logs::Timeline,
+    order: &[usize],
+    failures_by_target: &[u64],
+) -> Markup {
+    html! {
+        details {
+            summary { "The numbers per target" }
+            table {
+                thead { tr { th scope="col" { "target" } th scope="col" { "failed requests" } } }
+                tbody {
+                    @for t in order {
+                        tr { td { (tl.targets[*t]) } td.n { (failures_by_target[*t]) } }
                     }
                 }
-                @if tl.dropped > 0 { p { (tl.dropped) " records past the timeline's bound are not drawn." } }
             }
+            @if tl.dropped > 0 { p { (tl.dropped) " records past the timeline's bound are not drawn." } }
         }
     }
 }

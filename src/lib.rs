@@ -2,37 +2,55 @@
 //! binary share one implementation. The data flow is discover → plan → collect → redact →
 //! package → report (`collect.rs`); `app.rs` dispatches the command line.
 
-pub mod analysis;
-pub mod analyze;
-pub mod app;
-pub mod bundle;
-pub mod capture;
-pub mod child;
-pub mod cli;
-pub mod collect;
-pub mod container;
-pub mod discover;
-pub mod dry_run;
-pub mod envelope;
-pub mod exit;
-pub mod facts;
-pub mod html;
-pub mod lines;
-pub mod loglevel;
-pub mod model;
-pub mod preview;
-pub mod priority;
-pub mod progress;
-pub mod record;
-pub mod redact;
-pub mod report;
-pub mod running;
-pub mod safe_fs;
-pub mod settings;
-pub mod signals;
-pub mod stdout;
-pub mod targets;
-pub mod units;
-pub mod window;
-pub mod wizard;
-pub mod yaml;
+#![deny(unreachable_pub)]
+
+mod analysis;
+mod analyze;
+mod app;
+mod bundle;
+mod capture;
+mod child;
+mod cli;
+mod collect;
+mod container;
+mod discover;
+mod dry_run;
+mod envelope;
+mod exit;
+mod facts;
+mod html;
+mod lines;
+mod loglevel;
+mod model;
+mod preview;
+mod priority;
+mod progress;
+mod record;
+mod redact;
+mod report;
+mod running;
+mod safe_fs;
+mod settings;
+mod signals;
+mod stdout;
+mod targets;
+mod units;
+mod window;
+mod wizard;
+mod yaml;
+
+// The binary runs `main`; the install test renders `Cli` into completions and man pages; the
+// benches and the fuzz tests drive the engines in `engine`. Everything else is crate-private.
+pub use app::main;
+pub use cli::Cli;
+
+/// The engines the benches and the fuzz tests drive directly.
+pub mod engine {
+    pub use crate::analyze::logs::Triage;
+    pub use crate::bundle::verify;
+    pub use crate::redact::{
+        config_secrets, redact_config, with_encodings, FileRedactor, FileReport, KnownSecret,
+        RuleSet, TextEngine, MIN_LITERAL,
+    };
+    pub use crate::yaml::{ParseError, Yaml};
+}

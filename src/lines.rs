@@ -7,18 +7,18 @@
 
 use std::io::{self, BufRead};
 
-pub const MAX_PIECE: usize = 1 << 20;
+pub(crate) const MAX_PIECE: usize = 1 << 20;
 /// How far back from the limit a separator is looked for.
 const CUT_WINDOW: usize = 16 << 10;
 
-pub struct BoundedLines<R> {
+pub(crate) struct BoundedLines<R> {
     reader: R,
     carry: Vec<u8>,
 }
 
 /// One piece of input: a whole line, or a part of an over-long one.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum Piece {
+pub(crate) enum Piece {
     /// Ends with `\n` or at end of input.
     End,
     /// Cut short; the next piece continues the same line.
@@ -26,7 +26,7 @@ pub enum Piece {
 }
 
 impl<R: BufRead> BoundedLines<R> {
-    pub fn new(reader: R) -> Self {
+    pub(crate) fn new(reader: R) -> Self {
         BoundedLines {
             reader,
             carry: Vec::new(),
@@ -34,7 +34,7 @@ impl<R: BufRead> BoundedLines<R> {
     }
 
     /// Reads the next piece into `buf` (cleared first). `None` at end of input.
-    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Piece>> {
+    pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Piece>> {
         buf.clear();
         buf.append(&mut self.carry);
         if let Some(i) = memchr::memchr(b'\n', buf) {
@@ -122,7 +122,7 @@ fn cut_piece(buf: &mut Vec<u8>, carry: &mut Vec<u8>) {
 
 /// What `Blocks::next_into` handed over.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum Block {
+pub(crate) enum Block {
     /// Whole lines (the last one may lack its `\n` at the end of input).
     Lines,
     /// A piece of a line longer than the block size, as `BoundedLines` cuts it.
@@ -131,7 +131,7 @@ pub enum Block {
 
 /// Whole lines, many at a time (up to `cap` bytes): one automaton pass per block instead of
 /// one per line. A line longer than `cap` is handed over in pieces cut at a separator.
-pub struct Blocks<R> {
+pub(crate) struct Blocks<R> {
     reader: R,
     carry: Vec<u8>,
     cap: usize,
@@ -141,7 +141,7 @@ pub struct Blocks<R> {
 }
 
 impl<R: std::io::Read> Blocks<R> {
-    pub fn new(reader: R, cap: usize) -> Self {
+    pub(crate) fn new(reader: R, cap: usize) -> Self {
         Blocks {
             reader,
             carry: Vec::new(),
@@ -152,7 +152,7 @@ impl<R: std::io::Read> Blocks<R> {
     }
 
     /// Drops everything up to and including the first `\n` (after a seek into a line).
-    pub fn skip_line(&mut self) -> io::Result<()> {
+    pub(crate) fn skip_line(&mut self) -> io::Result<()> {
         let mut buf = Vec::new();
         loop {
             match self.next_into(&mut buf)? {
@@ -170,7 +170,7 @@ impl<R: std::io::Read> Blocks<R> {
     }
 
     /// The next block into `buf` (cleared first); `None` at the end of input.
-    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Block>> {
+    pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Block>> {
         buf.clear();
         if let Some(e) = self.pending.take() {
             return Err(e);

@@ -30,45 +30,45 @@ use crate::exit::Fail;
 use crate::model::Located;
 use crate::yaml::{Node, Yaml};
 
-pub use crate::model::LEVELS;
+pub(crate) use crate::model::LEVELS;
 const LEVEL_PATH: &str = "#0.edgemicro.logging.level";
 
 /// The files of one ORG-ENV pair.
 #[derive(Debug, Clone)]
-pub struct Target {
-    pub pair: String,
+pub(crate) struct Target {
+    pub(crate) pair: String,
     /// ORG-ENV-config.yaml: the file `set` edits.
-    pub file: PathBuf,
-    pub default: PathBuf,
-    pub cache: PathBuf,
+    pub(crate) file: PathBuf,
+    pub(crate) default: PathBuf,
+    pub(crate) cache: PathBuf,
 }
 
 /// What `set` left behind so `restore` knows what to put back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct State {
-    pub file: PathBuf,
-    pub original_sha256: String,
-    pub modified_sha256: String,
-    pub before: Option<String>,
-    pub level: String,
-    pub at: String,
+pub(crate) struct State {
+    pub(crate) file: PathBuf,
+    pub(crate) original_sha256: String,
+    pub(crate) modified_sha256: String,
+    pub(crate) before: Option<String>,
+    pub(crate) level: String,
+    pub(crate) at: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Shown {
-    pub pair: String,
+pub(crate) struct Shown {
+    pub(crate) pair: String,
     /// The level in effect and the file it comes from (`None`: no file sets one).
-    pub level: Option<String>,
-    pub file: Option<PathBuf>,
+    pub(crate) level: Option<String>,
+    pub(crate) file: Option<PathBuf>,
     /// The cache config's level when it differs: running workers use it until a reload.
-    pub cache_level: Option<String>,
+    pub(crate) cache_level: Option<String>,
     /// A `set` that has not been restored yet.
-    pub pending: Option<State>,
+    pub(crate) pending: Option<State>,
 }
 
 impl Target {
     /// The pair named by `--org/--env`, or the only pair in the dir.
-    pub fn find(config_dir: &Located<PathBuf>, pair: Option<String>) -> Result<Target> {
+    pub(crate) fn find(config_dir: &Located<PathBuf>, pair: Option<String>) -> Result<Target> {
         let dir = &config_dir.value;
         let pairs = crate::discover::pairs(dir).map_err(|e| {
             Fail::failure(
@@ -124,7 +124,7 @@ impl Target {
         suffixed(&self.file, ".edgemicro-diag.state")
     }
 
-    pub fn pending(&self) -> Result<Option<State>> {
+    pub(crate) fn pending(&self) -> Result<Option<State>> {
         match read_own(&self.state_path())? {
             Some(bytes) => Ok(Some(
                 serde_json::from_slice(&bytes).context("the log-level state record is damaged")?,
@@ -135,7 +135,7 @@ impl Target {
 
     /// A `set` whose level is still in the file (a record left by a run cut short before the
     /// file changed, or after it was put back, is not).
-    pub fn pending_in_force(&self) -> Result<Option<State>> {
+    pub(crate) fn pending_in_force(&self) -> Result<Option<State>> {
         let Some(state) = self.pending()? else {
             return Ok(None);
         };
@@ -209,7 +209,7 @@ impl Target {
 
     /// Org and env: the cache config records them (`edgemicro.global`); otherwise the pair is
     /// split at its first `-` (an org with a dash and no cache config makes this a guess).
-    pub fn org_env(&self) -> (String, String) {
+    pub(crate) fn org_env(&self) -> (String, String) {
         let global = read_config(&self.cache)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
@@ -236,13 +236,13 @@ impl Target {
     }
 
     /// `edgemicro reload` with placeholders: key and secret never appear in our output.
-    pub fn reload_command(&self) -> String {
+    pub(crate) fn reload_command(&self) -> String {
         let (org, env) = self.org_env();
         format!("edgemicro reload -o {org} -e {env} -k \"$EDGEMICRO_KEY\" -s \"$EDGEMICRO_SECRET\" -c {}", self.config_dir())
     }
 
     /// How EMG picks up the change, for the operator.
-    pub fn pickup_hint(&self) -> String {
+    pub(crate) fn pickup_hint(&self) -> String {
         format!(
             "edgemicro picks this up on reload, run where edgemicro was started (its edgemicro.sock is there):\n  {}\nor on a restart",
             self.reload_command()
@@ -252,7 +252,7 @@ impl Target {
 
 /// What `--reload` needs, checked before anything changes: the key and secret in the
 /// environment and `edgemicro` on PATH.
-pub fn check_reload() -> Result<()> {
+pub(crate) fn check_reload() -> Result<()> {
     let missing: Vec<&str> = ["EDGEMICRO_KEY", "EDGEMICRO_SECRET"]
         .into_iter()
         .filter(|v| std::env::var_os(v).is_none())
@@ -279,7 +279,7 @@ pub fn check_reload() -> Result<()> {
 /// Runs `edgemicro reload` with the key and secret from the environment (EMG reads
 /// EDGEMICRO_KEY/EDGEMICRO_SECRET itself, so they never go on a command line), in the working dir
 /// of the running edgemicro, bounded to 90 s. Returns edgemicro's last line.
-pub fn reload(target: &Target) -> Result<String> {
+pub(crate) fn reload(target: &Target) -> Result<String> {
     check_reload()?;
     let mut known = Vec::new();
     let cwd = crate::facts::edgemicro_processes(&mut known)
@@ -324,15 +324,15 @@ pub fn reload(target: &Target) -> Result<String> {
 }
 
 /// The level switched for one `collect`: restored explicitly, or on drop (errors, signals).
-pub struct Switch {
+pub(crate) struct Switch {
     target: Target,
-    pub before: Option<String>,
-    pub during: String,
+    pub(crate) before: Option<String>,
+    pub(crate) during: String,
     done: bool,
 }
 
 impl Switch {
-    pub fn set(target: Target, level: &str) -> Result<Switch> {
+    pub(crate) fn set(target: Target, level: &str) -> Result<Switch> {
         if target.pending_in_force()?.is_some() {
             return Err(Fail::failure(
                 format!(
@@ -352,11 +352,11 @@ impl Switch {
         })
     }
 
-    pub fn target(&self) -> &Target {
+    pub(crate) fn target(&self) -> &Target {
         &self.target
     }
 
-    pub fn restore(mut self) -> Result<()> {
+    pub(crate) fn restore(mut self) -> Result<()> {
         self.done = true;
         restore(&self.target).map(|_| ())
     }
@@ -417,7 +417,7 @@ fn level_in(path: &Path) -> Result<Option<String>> {
     Ok(yaml.get_str("edgemicro.logging.level").map(str::to_string))
 }
 
-pub fn show(target: &Target) -> Result<Shown> {
+pub(crate) fn show(target: &Target) -> Result<Shown> {
     let (level, file) = match level_in(&target.file)? {
         Some(l) => (Some(l), Some(target.file.clone())),
         None => match level_in(&target.default)? {
@@ -440,7 +440,7 @@ pub fn show(target: &Target) -> Result<Shown> {
 }
 
 /// At debug and trace EMG dumps request headers (authorization, cookie) into its log files.
-pub fn header_warning(level: &str) -> Option<String> {
+pub(crate) fn header_warning(level: &str) -> Option<String> {
     matches!(level, "debug" | "trace").then(|| {
         format!(
             "at {level} edgemicro writes request headers (authorization, cookie) into its logs; \
@@ -449,13 +449,13 @@ pub fn header_warning(level: &str) -> Option<String> {
     })
 }
 
-pub fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// Sets the level; returns the level before. A second `set` keeps the first one's backup, so
 /// `restore` always returns to the file as it was before this tool touched it.
-pub fn set(target: &Target, level: &str) -> Result<Option<String>> {
+pub(crate) fn set(target: &Target, level: &str) -> Result<Option<String>> {
     if !LEVELS.contains(&level) {
         return Err(Fail::usage(
             format!("`{level}` is not an EMG log level"),
@@ -555,7 +555,7 @@ fn discard(target: &Target) -> Result<()> {
 
 /// Puts the original bytes back; refuses if the file is not what `set` wrote. A switch that
 /// never reached the file, or a restore that was cut short, is finished here.
-pub fn restore(target: &Target) -> Result<Option<String>> {
+pub(crate) fn restore(target: &Target) -> Result<Option<String>> {
     let _lock = target.lock()?;
     let path = &target.edited()?;
     let Some(state) = target.pending()? else {
@@ -732,7 +732,7 @@ fn write_atomic(
 }
 
 /// The edited text and the level before. Pure: unit-tested on every shape below.
-pub fn edit_level(text: &str, level: &str) -> Result<(String, Option<String>)> {
+pub(crate) fn edit_level(text: &str, level: &str) -> Result<(String, Option<String>)> {
     let yaml = Yaml::parse(text).map_err(|e| anyhow::anyhow!("{e}: not valid YAML"))?;
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let root = yaml.docs.first().filter(|d| matches!(d, Node::Map { .. }));

@@ -9,11 +9,11 @@ use std::time::SystemTime;
 use crate::yaml::Yaml;
 
 /// The levels EMG's logger knows (core/lib/logging.js); `none` silences it.
-pub const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "none"];
+pub(crate) const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "none"];
 
 /// Where a setting came from, shown in the summary, the JSON and the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Flag(&'static str),
     Env(&'static str),
     /// `sudo edgemicro-diag …`: the home of the user who ran sudo, not root's.
@@ -52,44 +52,44 @@ impl fmt::Display for Source {
 }
 
 #[derive(Clone, Debug)]
-pub struct Located<T> {
-    pub value: T,
-    pub source: Source,
+pub(crate) struct Located<T> {
+    pub(crate) value: T,
+    pub(crate) source: Source,
 }
 
 #[derive(Debug)]
-pub struct ConfigFile {
-    pub path: PathBuf,
+pub(crate) struct ConfigFile {
+    pub(crate) path: PathBuf,
     /// File name, also its name under `config/` in the bundle.
-    pub name: String,
-    pub text: String,
-    pub yaml: Yaml,
+    pub(crate) name: String,
+    pub(crate) text: String,
+    pub(crate) yaml: Yaml,
 }
 
 #[derive(Debug)]
-pub struct LogFile {
-    pub path: PathBuf,
+pub(crate) struct LogFile {
+    pub(crate) path: PathBuf,
     /// Name under `logs/` in the bundle.
-    pub name: String,
-    pub size: u64,
-    pub modified: SystemTime,
+    pub(crate) name: String,
+    pub(crate) size: u64,
+    pub(crate) modified: SystemTime,
     /// Why this file was taken as a log (listed in the manifest).
-    pub found_as: String,
+    pub(crate) found_as: String,
     /// A gzip-compressed rotation: decompressed while it is read.
-    pub gz: bool,
+    pub(crate) gz: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Skipped {
-    pub source: String,
-    pub reason: String,
+pub(crate) struct Skipped {
+    pub(crate) source: String,
+    pub(crate) reason: String,
 }
 
 /// A finding's stable id: the contract (`findings.json`, `--json`, the JSON Schema) spells it
 /// in kebab-case; code compares the enum, never the text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum FindingId {
+pub(crate) enum FindingId {
     KeepaliveRace,
     NoKeepAlive,
     TargetHangup,
@@ -107,7 +107,7 @@ pub enum FindingId {
 }
 
 impl FindingId {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FindingId::KeepaliveRace => "keepalive-race",
             FindingId::NoKeepAlive => "no-keep-alive",
@@ -135,14 +135,14 @@ impl fmt::Display for FindingId {
 /// produces them, `info` is context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     High,
     Medium,
     Info,
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::High => "high",
             Severity::Medium => "medium",
@@ -220,7 +220,7 @@ mod finding_tests {
 /// What became of a requested capture.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CaptureStatus {
+pub(crate) enum CaptureStatus {
     /// tcpdump ran and its pcap is in the bundle.
     Captured,
     /// It could not run (no tcpdump, no permission, nothing to capture): a warning says why.
@@ -230,7 +230,7 @@ pub enum CaptureStatus {
 
 /// `--journal`: which units to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JournalChoice {
+pub(crate) enum JournalChoice {
     /// Every unit named like edgemicro the journal knows (the default).
     Auto,
     /// Never read the journal.
@@ -254,7 +254,7 @@ impl std::str::FromStr for JournalChoice {
 
 /// A plain unit name (`edgemicro`, `edgemicro@prod.service`), `.service` added when it has no
 /// suffix; anything else (an option, a path, spaces, a glob) is refused.
-pub fn unit_name(name: &str) -> Option<String> {
+pub(crate) fn unit_name(name: &str) -> Option<String> {
     let ok = !name.is_empty()
         && name.len() <= 200
         && name.as_bytes()[0].is_ascii_alphanumeric()

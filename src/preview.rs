@@ -13,20 +13,20 @@ use crate::yaml::Yaml;
 
 /// One redacted line: where, by which rules, and the line as it would be written.
 #[derive(Debug, Clone, Serialize)]
-pub struct Hit {
-    pub line: u64,
-    pub rules: Vec<String>,
-    pub text: String,
+pub(crate) struct Hit {
+    pub(crate) line: u64,
+    pub(crate) rules: Vec<String>,
+    pub(crate) text: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct FilePreview {
-    pub file: String,
-    pub total: u64,
-    pub by_rule: std::collections::BTreeMap<String, u64>,
+pub(crate) struct FilePreview {
+    pub(crate) file: String,
+    pub(crate) total: u64,
+    pub(crate) by_rule: std::collections::BTreeMap<String, u64>,
     /// Bytes read; `complete` is false when `limit` stopped the scan early.
-    pub scanned: u64,
-    pub complete: bool,
+    pub(crate) scanned: u64,
+    pub(crate) complete: bool,
 }
 
 impl FilePreview {
@@ -57,7 +57,7 @@ fn shown(line: &[u8]) -> String {
 
 /// Streams up to `limit` bytes of a log through the line redactor; `on_hit` sees every line
 /// that changed.
-pub fn log(
+pub(crate) fn log(
     file: &str,
     reader: impl Read,
     engine: &TextEngine,
@@ -88,7 +88,7 @@ pub fn log(
 
 /// A YAML config through both passes; hits are the changed lines of the redacted file (its line
 /// numbers match the original's except after a multi-line secret, which becomes one line).
-pub fn config(
+pub(crate) fn config(
     file: &str,
     text: &str,
     yaml: &Yaml,
@@ -137,14 +137,14 @@ fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
 }
 
 /// What `redact` found: the count, and with `--json` the fields of its JSON object.
-pub struct Previewed {
-    pub total: u64,
-    pub json: Option<serde_json::Value>,
+pub(crate) struct Previewed {
+    pub(crate) total: u64,
+    pub(crate) json: Option<serde_json::Value>,
 }
 
 /// `edgemicro-diag redact PATH...`: every YAML path's secrets become known literals for all
 /// paths, exactly as in `collect`; then each file is previewed in full. Text hits go to `out`.
-pub fn command(
+pub(crate) fn command(
     paths: &[std::path::PathBuf],
     rule_files: &[std::path::PathBuf],
     json: bool,

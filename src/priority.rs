@@ -10,11 +10,11 @@ use std::time::Duration;
 
 /// What could be lowered.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Lowered {
-    pub cpu: bool,
-    pub io: bool,
+pub(crate) struct Lowered {
+    pub(crate) cpu: bool,
+    pub(crate) io: bool,
     /// Why one of them could not be lowered.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// The lowest CPU priority.
@@ -23,7 +23,7 @@ const NICE: i32 = 19;
 const IDLE_CLASS: &str = "3";
 
 /// Lowers every thread of this process.
-pub fn lower() -> Lowered {
+pub(crate) fn lower() -> Lowered {
     let threads = threads();
     let cpu = threads.iter().all(|&tid| {
         rustix::process::Pid::from_raw(tid as i32)

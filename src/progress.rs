@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub fn log_bar(wanted: bool, total: u64) -> ProgressBar {
+pub(crate) fn log_bar(wanted: bool, total: u64) -> ProgressBar {
     if !wanted || !std::io::stderr().is_terminal() {
         // Drawn nowhere, still counting: a full disk's estimate reads how far the logs got.
         return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());

@@ -9,27 +9,27 @@
 //! after it from the right, and the URL is what lies between.
 
 /// Fields of an event record, the time not included.
-pub const FIELDS: usize = 16;
+pub(crate) const FIELDS: usize = 16;
 /// Field numbers (0-based) the consumers name.
-pub const HOST: usize = 1;
-pub const URL: usize = 5;
-pub const CLIENT_IP: usize = 6;
-pub const CLIENT_ID: usize = 7;
-pub const CORRELATION: usize = 8;
+pub(crate) const HOST: usize = 1;
+pub(crate) const URL: usize = 5;
+pub(crate) const CLIENT_IP: usize = 6;
+pub(crate) const CLIENT_ID: usize = 7;
+pub(crate) const CORRELATION: usize = 8;
 
 /// Where each part of one record lies in its line (byte ranges, end excluded).
 #[derive(Debug, Clone, Copy)]
-pub struct EventRecord {
-    pub time: (usize, usize),
-    pub fields: [(usize, usize); FIELDS],
+pub(crate) struct EventRecord {
+    pub(crate) time: (usize, usize),
+    pub(crate) fields: [(usize, usize); FIELDS],
     /// Exactly fifteen separators: no field needed the counting from both ends. Only such a
     /// record is trusted to place the clientId by position.
-    pub exact: bool,
+    pub(crate) exact: bool,
 }
 
 /// The record that makes up `line` from its first byte (a line ending may follow), or `None`
 /// when the line does not read as one whole event record.
-pub fn event_record(line: &[u8]) -> Option<EventRecord> {
+pub(crate) fn event_record(line: &[u8]) -> Option<EventRecord> {
     let text_end = line.len()
         - line
             .iter()
@@ -103,27 +103,27 @@ pub fn event_record(line: &[u8]) -> Option<EventRecord> {
 }
 
 /// One record's fields, whichever format it came in.
-pub struct Record<'a> {
-    pub time: &'a str,
-    pub millis: Option<i64>,
+pub(crate) struct Record<'a> {
+    pub(crate) time: &'a str,
+    pub(crate) millis: Option<i64>,
     /// The worker (each has its own pool of target sockets); empty when not logged.
-    pub pid: &'a str,
+    pub(crate) pid: &'a str,
     /// How long the request took (ms), when logged.
-    pub taken_ms: Option<i64>,
-    pub target: Option<&'a str>,
-    pub proxy: &'a str,
-    pub corr: &'a str,
+    pub(crate) taken_ms: Option<i64>,
+    pub(crate) target: Option<&'a str>,
+    pub(crate) proxy: &'a str,
+    pub(crate) corr: &'a str,
     /// The client's `address:port` (2.x `r=`), to find a 2.x status record's request.
-    pub client: &'a str,
-    pub message: &'a str,
-    pub status: &'a str,
-    pub err: &'a str,
-    pub code: &'a str,
+    pub(crate) client: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) err: &'a str,
+    pub(crate) code: &'a str,
 }
 
 /// A record in any format EMG writes: the 3.x event record, the 2.x `<epoch ms> <level> k=v`
 /// record, or either behind a transport's prefix or after a torn record.
-pub fn read(text: &str) -> Option<Record<'_>> {
+pub(crate) fn read(text: &str) -> Option<Record<'_>> {
     event(text)
         .or_else(|| legacy(text))
         .or_else(|| framed(text))
@@ -161,7 +161,7 @@ static ISO_THEN_FIELDS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 /// padding), or the whole record after a torn one on the same line: found by its own grammar,
 /// an ISO time right before the fields, a 13-digit epoch before a level word, or a level word
 /// right after the prefix.
-pub fn framed(text: &str) -> Option<Record<'_>> {
+pub(crate) fn framed(text: &str) -> Option<Record<'_>> {
     for z in ISO_THEN_FIELDS.find_iter(text.as_bytes()) {
         let Some(start) = z.checked_sub(23) else {
             continue;
@@ -206,7 +206,7 @@ pub fn framed(text: &str) -> Option<Record<'_>> {
 /// `code=` (then `stack=` running over several lines), requests `u=` and the target `h=`.
 /// Core 2.5.13 and older drop the epoch when logging to the console: `<level> <text> k=v, …`,
 /// read the same way, without a time.
-pub fn legacy(text: &str) -> Option<Record<'_>> {
+pub(crate) fn legacy(text: &str) -> Option<Record<'_>> {
     let (first, rest) = text.split_once(' ')?;
     if first.len() == 13 && first.bytes().all(|b| b.is_ascii_digit()) {
         return legacy_fields(first, Some(first.parse().ok()?), rest);
@@ -286,7 +286,7 @@ fn legacy_fields<'a>(ms: &'a str, millis: Option<i64>, from_level: &'a str) -> O
 
 /// `2021-06-23T03:52:24.110Z` (what `toISOString()` writes) to epoch ms without a date library
 /// on the hot path; anything else goes through chrono.
-pub fn iso_millis(ts: &str) -> Option<i64> {
+pub(crate) fn iso_millis(ts: &str) -> Option<i64> {
     let b = ts.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         b.get(r)?.iter().try_fold(0i64, |n, d| {

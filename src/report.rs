@@ -11,22 +11,22 @@ use crate::exit::Exit;
 use crate::model::Skipped;
 use crate::settings::Located;
 
-pub use crate::envelope::SCHEMA_VERSION;
+pub(crate) use crate::envelope::SCHEMA_VERSION;
 
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct Redactions {
-    pub total: u64,
-    pub by_rule: BTreeMap<String, u64>,
+pub(crate) struct Redactions {
+    pub(crate) total: u64,
+    pub(crate) by_rule: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PathSource {
-    pub path: String,
-    pub source: String,
+pub(crate) struct PathSource {
+    pub(crate) path: String,
+    pub(crate) source: String,
 }
 
 impl PathSource {
-    pub fn of(located: &Located<std::path::PathBuf>) -> Self {
+    pub(crate) fn of(located: &Located<std::path::PathBuf>) -> Self {
         PathSource {
             path: located.value.display().to_string(),
             source: located.source.to_string(),
@@ -35,33 +35,38 @@ impl PathSource {
 }
 
 #[derive(Debug)]
-pub struct Report {
-    pub exit: Exit,
-    pub bundle: Option<String>,
-    pub sha256: Option<String>,
-    pub bytes: Option<u64>,
+pub(crate) struct Report {
+    pub(crate) exit: Exit,
+    pub(crate) bundle: Option<String>,
+    pub(crate) sha256: Option<String>,
+    pub(crate) bytes: Option<u64>,
     /// `--pseudonymize`: the token map beside the bundle.
-    pub map: Option<String>,
-    pub config_dir: Option<PathSource>,
-    pub log_dirs: Vec<PathSource>,
-    pub pairs: Vec<String>,
-    pub files: Vec<FileEntry>,
-    pub skipped: Vec<Skipped>,
-    pub redactions: Redactions,
-    pub warnings: Vec<String>,
+    pub(crate) map: Option<String>,
+    pub(crate) config_dir: Option<PathSource>,
+    pub(crate) log_dirs: Vec<PathSource>,
+    pub(crate) pairs: Vec<String>,
+    pub(crate) files: Vec<FileEntry>,
+    pub(crate) skipped: Vec<Skipped>,
+    pub(crate) redactions: Redactions,
+    pub(crate) warnings: Vec<String>,
     /// `{file, before, during, restored}` when `--log-level` switched it.
-    pub log_level: Option<serde_json::Value>,
-    pub capture: Option<crate::capture::CaptureRecord>,
-    pub findings: Vec<crate::analyze::Finding>,
+    pub(crate) log_level: Option<serde_json::Value>,
+    pub(crate) capture: Option<crate::capture::CaptureRecord>,
+    pub(crate) findings: Vec<crate::analyze::Finding>,
     /// EMG, microgateway-core and Node versions, each with its source (system/facts.json).
-    pub versions: BTreeMap<String, crate::facts::Version>,
-    pub duration_ms: u64,
-    pub error: Option<String>,
-    pub hint: Option<String>,
+    pub(crate) versions: BTreeMap<String, crate::facts::Version>,
+    pub(crate) duration_ms: u64,
+    pub(crate) error: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 impl Report {
-    pub fn failed(exit: Exit, error: String, hint: Option<String>, duration_ms: u64) -> Report {
+    pub(crate) fn failed(
+        exit: Exit,
+        error: String,
+        hint: Option<String>,
+        duration_ms: u64,
+    ) -> Report {
         Report {
             exit,
             bundle: None,
@@ -86,7 +91,7 @@ impl Report {
     }
 
     /// The one JSON object of `collect --json`, in the common envelope.
-    pub fn to_json_line(&self) -> String {
+    pub(crate) fn to_json_line(&self) -> String {
         crate::envelope::render(
             "collect",
             self.exit,
@@ -96,7 +101,7 @@ impl Report {
         )
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "schema_version": SCHEMA_VERSION,
             "status": self.exit.status(),
@@ -125,7 +130,7 @@ impl Report {
 
     /// What an operator reads at 3 a.m.: where things came from, what was left out and why,
     /// what was redacted, and what to do next.
-    pub fn print_human(&self, err: &mut impl Write) -> std::io::Result<()> {
+    pub(crate) fn print_human(&self, err: &mut impl Write) -> std::io::Result<()> {
         if let Some(dir) = &self.config_dir {
             writeln!(err, "config dir  {} (from {})", dir.path, dir.source)?;
         }

@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 
 /// A running edgemicro (`edgemicro start`, its cluster workers, `node …/edgemicro …`).
 #[derive(Debug, Clone)]
-pub struct Running {
-    pub pid: u32,
-    pub uid: u32,
-    pub argv: Vec<String>,
+pub(crate) struct Running {
+    pub(crate) pid: u32,
+    pub(crate) uid: u32,
+    pub(crate) argv: Vec<String>,
 }
 
 /// Every running edgemicro but this tool, lowest pid (the cluster master) first.
-pub fn edgemicro() -> Vec<Running> {
+pub(crate) fn edgemicro() -> Vec<Running> {
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -52,7 +52,7 @@ fn is_edgemicro(arg: &str) -> bool {
 
 /// How a config dir was found from a running edgemicro.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum How {
+pub(crate) enum How {
     /// Its `-c DIR` / `--configDir DIR`.
     Flag,
     /// `$HOME/.edgemicro` of its environment.
@@ -63,7 +63,7 @@ pub enum How {
 
 impl Running {
     /// The config dir this process reads, when it exists as a directory.
-    pub fn config_dir(&self) -> Option<(PathBuf, How)> {
+    pub(crate) fn config_dir(&self) -> Option<(PathBuf, How)> {
         let cwd = std::fs::read_link(format!("/proc/{}/cwd", self.pid)).ok();
         if let Some(dir) = config_dir_flag(&self.argv) {
             let dir = match (Path::new(&dir).is_absolute(), cwd) {
@@ -92,7 +92,7 @@ impl Running {
     /// of `nohup edgemicro start` (nohup.out), of a shell redirect, of systemd's
     /// `StandardOutput=append:FILE`. Pipes, terminals, sockets, /dev/null and deleted files are
     /// not. Needs the process's user or root (the kernel hides another user's fds).
-    pub fn console_files(&self) -> Vec<(u8, PathBuf)> {
+    pub(crate) fn console_files(&self) -> Vec<(u8, PathBuf)> {
         [1u8, 2]
             .into_iter()
             .filter_map(|fd| {

@@ -10,16 +10,16 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// A file that was opened, with the metadata of what was actually opened (not of the link).
-pub struct Opened {
-    pub file: File,
-    pub meta: Metadata,
+pub(crate) struct Opened {
+    pub(crate) file: File,
+    pub(crate) meta: Metadata,
     /// The path read: the entry itself, or the target of a symlink that stays inside the dir.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 /// Opens `dir/name` for reading if it is (or links, inside `dir`, to) a regular file.
 /// `Err(reason)` says why it was skipped, in words for the manifest.
-pub fn open_in_dir(dir: &Path, name: &std::ffi::OsStr) -> Result<Opened, String> {
+pub(crate) fn open_in_dir(dir: &Path, name: &std::ffi::OsStr) -> Result<Opened, String> {
     let path = dir.join(name);
     let link = std::fs::symlink_metadata(&path).map_err(|e| io_reason(&e))?;
     let target = if link.file_type().is_symlink() {
@@ -68,7 +68,7 @@ fn special_reason(meta: &Metadata) -> String {
 /// What a file that is not a regular file is, in words for a reason.
 /// What `walk` found below a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Walked {
+pub(crate) enum Walked {
     File,
     /// A symbolic link: reported, never followed.
     Link,
@@ -79,17 +79,17 @@ pub enum Walked {
 /// One entry below the walked directory: its name relative to it (`logs/a.log`), the directory
 /// it is in and its own name (for `open_in_dir`), and its kind.
 #[derive(Debug, Clone)]
-pub struct WalkEntry {
-    pub name: String,
-    pub dir: PathBuf,
-    pub file_name: std::ffi::OsString,
-    pub kind: Walked,
+pub(crate) struct WalkEntry {
+    pub(crate) name: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) file_name: std::ffi::OsString,
+    pub(crate) kind: Walked,
 }
 
 /// Every entry but directories below `root`, links never followed, at most `WALK_DEPTH` levels
 /// and `WALK_FILES` entries, sorted by name: how an unzipped bundle or a directory given to
 /// `redact` is read.
-pub fn walk(root: &Path) -> io::Result<Vec<WalkEntry>> {
+pub(crate) fn walk(root: &Path) -> io::Result<Vec<WalkEntry>> {
     let mut out = Vec::new();
     let mut stack = vec![(root.to_path_buf(), String::new(), 0)];
     while let Some((dir, prefix, depth)) = stack.pop() {
@@ -126,7 +126,7 @@ pub fn walk(root: &Path) -> io::Result<Vec<WalkEntry>> {
 const WALK_DEPTH: usize = 8;
 const WALK_FILES: usize = 100_000;
 
-pub fn kind_of(meta: &Metadata) -> &'static str {
+pub(crate) fn kind_of(meta: &Metadata) -> &'static str {
     let kind = meta.file_type();
     if kind.is_fifo() {
         "a FIFO"
@@ -153,7 +153,7 @@ fn is_deceptive(c: char) -> bool {
 /// A host file name as a bundle entry name: bytes that are not UTF-8, control characters,
 /// reordering marks, `\` and `:` (a path separator and a drive or stream mark where support
 /// engineers unzip; zip writers strip what comes before them) and `%` itself become `%XX`. The mapping is one to one, so two names never become the same entry.
-pub fn entry_name(raw: &std::ffi::OsStr) -> String {
+pub(crate) fn entry_name(raw: &std::ffi::OsStr) -> String {
     let mut out = String::with_capacity(raw.len());
     for chunk in raw.as_encoded_bytes().utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -175,7 +175,7 @@ pub fn entry_name(raw: &std::ffi::OsStr) -> String {
 
 /// Text for a terminal or a log: control characters and reordering marks escaped (`\u{1b}`),
 /// so a file name or a log's content can never move the cursor or recolour the screen.
-pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(|c| is_deceptive(c) && c != '\n') {
         return text.into();
     }
@@ -192,7 +192,7 @@ pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A writer for a terminal: every write goes through `shown`.
-pub struct ShownWriter<W>(pub W);
+pub(crate) struct ShownWriter<W>(pub(crate) W);
 
 impl<W: io::Write> io::Write for ShownWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -208,7 +208,7 @@ impl<W: io::Write> io::Write for ShownWriter<W> {
 /// Why a log that is a hard link must not be read (unless `--follow-hardlinks`): in a dir that
 /// other users can write, a second name for a file may be another file's contents (`ln
 /// /etc/shadow /var/tmp/edgemicro-x.log` where the kernel allows it).
-pub fn hardlink_reason(dir: &Path, meta: &Metadata) -> Option<String> {
+pub(crate) fn hardlink_reason(dir: &Path, meta: &Metadata) -> Option<String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     if meta.nlink() <= 1 {
         return None;
@@ -226,7 +226,7 @@ pub fn hardlink_reason(dir: &Path, meta: &Metadata) -> Option<String> {
 
 /// A host file that must be a regular file (a config, a package.json): opened without
 /// blocking (a FIFO or a device is refused, not waited on), at most `max` bytes read.
-pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     use io::Read;
     let file = OpenOptions::new()
         .read(true)
@@ -245,7 +245,7 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
 /// blocking beyond a signal or `wait`. A FIFO or a pipe (`--rules <(…)`) is read as it is
 /// written, polled in slices, so SIGINT/SIGTERM/SIGHUP end the wait within a fraction of a
 /// second; a directory, a socket or a device is refused.
-pub fn read_small(path: &Path, max: u64, wait: std::time::Duration) -> io::Result<Vec<u8>> {
+pub(crate) fn read_small(path: &Path, max: u64, wait: std::time::Duration) -> io::Result<Vec<u8>> {
     use io::Read;
     let mut file = OpenOptions::new()
         .read(true)
@@ -302,7 +302,7 @@ pub fn read_small(path: &Path, max: u64, wait: std::time::Duration) -> io::Resul
 }
 
 /// The kind of skip reason an operator can act on, in lower case.
-pub fn io_reason(err: &io::Error) -> String {
+pub(crate) fn io_reason(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::PermissionDenied => {
             "permission denied (run as the user that runs edgemicro)".into()

@@ -11,73 +11,73 @@ use clap::parser::ValueSource;
 use clap::ArgMatches;
 
 use crate::cli::{CollectArgs, EmgArgs};
-pub use crate::model::{Located, Source};
+pub(crate) use crate::model::{Located, Source};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// `-o -`: the zip streams to stdout.
     Stdout,
     File(PathBuf),
 }
 
 #[derive(Debug)]
-pub struct Settings {
-    pub config_dir: Located<PathBuf>,
+pub(crate) struct Settings {
+    pub(crate) config_dir: Located<PathBuf>,
     /// The `ORG-ENV` stem to collect; `None` means every pair found.
-    pub pair: Option<String>,
+    pub(crate) pair: Option<String>,
     /// A log dir given by flag or env; otherwise discovery reads the EMG config.
-    pub log_dir: Option<Located<PathBuf>>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub max_log_bytes: Option<u64>,
+    pub(crate) log_dir: Option<Located<PathBuf>>,
+    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
+    pub(crate) max_log_bytes: Option<u64>,
     /// The bundle never exceeds this; newest logs first.
-    pub max_bundle_bytes: Option<u64>,
+    pub(crate) max_bundle_bytes: Option<u64>,
     /// Wall-clock budget for reading logs.
-    pub max_seconds: Option<u64>,
-    pub rules: Vec<PathBuf>,
-    pub case_id: Option<String>,
+    pub(crate) max_seconds: Option<u64>,
+    pub(crate) rules: Vec<PathBuf>,
+    pub(crate) case_id: Option<String>,
     /// `--pseudonymize`: `Some(keep_map_values)`.
-    pub pseudonymize: Option<bool>,
-    pub output: Output,
-    pub force: bool,
-    pub json: bool,
-    pub quiet: bool,
-    pub host: String,
-    pub started: DateTime<Utc>,
+    pub(crate) pseudonymize: Option<bool>,
+    pub(crate) output: Output,
+    pub(crate) force: bool,
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
+    pub(crate) host: String,
+    pub(crate) started: DateTime<Utc>,
     /// Switch `edgemicro.logging.level` to this while collecting (restored afterwards).
-    pub log_level: Option<String>,
-    pub reproduce_seconds: u64,
+    pub(crate) log_level: Option<String>,
+    pub(crate) reproduce_seconds: u64,
     /// A bounded tcpdump while reproducing (`--capture-seconds` or `--capture-host`).
-    pub capture: Option<crate::capture::CaptureSpec>,
+    pub(crate) capture: Option<crate::capture::CaptureSpec>,
     /// Read `EDGEMICRO_CONFIG` from this process's environment instead of ours.
-    pub from_pid: Option<u32>,
+    pub(crate) from_pid: Option<u32>,
     /// A log piped into stdin, collected as `logs/NAME`.
-    pub stdin_log: Option<String>,
+    pub(crate) stdin_log: Option<String>,
     /// `--journal`: which systemd units' journal to read (default: those named like edgemicro).
-    pub journal: crate::model::JournalChoice,
+    pub(crate) journal: crate::model::JournalChoice,
     /// `--journal-dir`: read journal files from this dir (a copied /var/log/journal).
-    pub journal_dir: Option<std::path::PathBuf>,
+    pub(crate) journal_dir: Option<std::path::PathBuf>,
     /// Read logs that are hard links in dirs other users can write (skipped by default).
-    pub follow_hardlinks: bool,
+    pub(crate) follow_hardlinks: bool,
     /// `--dry-run`: plan and preview, write nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `--reload`: `edgemicro reload` after the switch and after the restore.
-    pub reload: bool,
+    pub(crate) reload: bool,
     /// `--low-priority`: nice 19 and the idle I/O class for the whole run.
-    pub low_priority: bool,
+    pub(crate) low_priority: bool,
     /// What flags and the environment answered, in command-line order: the wizard asks only
     /// the rest and shows these with where they came from.
-    pub given: Vec<Given>,
+    pub(crate) given: Vec<Given>,
 }
 
 /// One setting answered by a flag or an environment variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Given {
+pub(crate) struct Given {
     /// The clap id (`case_id`, `log_dir`, …).
-    pub id: String,
+    pub(crate) id: String,
     /// `--case` or `$EDGEMICRO_DIAG_CASE`.
-    pub by: String,
-    pub value: String,
+    pub(crate) by: String,
+    pub(crate) value: String,
 }
 
 /// The settings of `matches` that a flag or the environment set, named as the user wrote them.
@@ -119,10 +119,10 @@ fn given(matches: &ArgMatches) -> Vec<Given> {
 }
 
 /// EMG's default config dir is `$HOME/.edgemicro` (config/locations.js).
-pub const DEFAULT_CONFIG_SUBDIR: &str = ".edgemicro";
+pub(crate) const DEFAULT_CONFIG_SUBDIR: &str = ".edgemicro";
 
 impl Settings {
-    pub fn resolve(
+    pub(crate) fn resolve(
         args: CollectArgs,
         matches: &ArgMatches,
         home: Home,
@@ -204,7 +204,7 @@ impl Settings {
 
     /// The defaults: every pair, the log dir from the EMG config, all of the logs, a bundle named
     /// after the host and time in the current dir. The wizard starts from here too.
-    pub fn new(config_dir: Located<PathBuf>, host: String, now: DateTime<Utc>) -> Settings {
+    pub(crate) fn new(config_dir: Located<PathBuf>, host: String, now: DateTime<Utc>) -> Settings {
         Settings {
             config_dir,
             pair: None,
@@ -243,16 +243,16 @@ impl Settings {
 /// (needed for a capture) that is the invoking user's (`SUDO_USER`), when they have an
 /// `.edgemicro`, not root's: the operator who types `sudo` means their gateway's config.
 #[derive(Clone, Debug)]
-pub struct Home {
-    pub path: Option<PathBuf>,
-    pub source: Source,
+pub(crate) struct Home {
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) source: Source,
     /// The config dir itself, when it is not `path/.edgemicro` (a running edgemicro's `-c`).
-    pub config_dir: Option<PathBuf>,
+    pub(crate) config_dir: Option<PathBuf>,
 }
 
 impl Home {
     /// `$HOME`, or under sudo the invoking user's home when it holds `.edgemicro`.
-    pub fn of_this_process() -> Home {
+    pub(crate) fn of_this_process() -> Home {
         let own = std::env::var_os("HOME").map(PathBuf::from);
         let sudo = std::env::var("SUDO_USER")
             .ok()
@@ -297,7 +297,8 @@ impl Home {
     }
 
     /// A home given as is (tests, `$HOME`).
-    pub fn plain(path: Option<PathBuf>) -> Home {
+    #[cfg(test)]
+    pub(crate) fn plain(path: Option<PathBuf>) -> Home {
         Home {
             path,
             source: Source::Default,
@@ -335,7 +336,7 @@ fn running_config_dir() -> Option<(PathBuf, Source)> {
 /// The config dir (flag > `EDGEMICRO_CONFIG_DIR` > `$HOME/.edgemicro`) and the `ORG-ENV` pair.
 /// Without a flag and with `HOME` unset or empty there is no default: a relative `.edgemicro`
 /// would be read from wherever the tool was started (exit 2, asking for `-c`).
-pub fn resolve_emg(
+pub(crate) fn resolve_emg(
     args: EmgArgs,
     matches: &ArgMatches,
     home: Home,
@@ -370,14 +371,14 @@ pub fn resolve_emg(
 
 /// A path as given, made absolute against the working dir (symlinks left alone): paths are
 /// printed, recorded in the manifest and pasted into commands run from elsewhere.
-pub fn absolute(path: PathBuf) -> PathBuf {
+pub(crate) fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
 }
 
 /// `edgemicro-diag-<host>-<YYYYMMDDTHHMMSSZ>.zip` (DESIGN §4); the host is made file-name safe.
 /// `edgemicro-diag-HOST[-CASE]-UTCSTAMP.zip`: host and case id kept to characters every shell,
 /// `sha256sum -c` and mail client take as they are.
-pub fn default_bundle_name(host: &str, case: Option<&str>, now: DateTime<Utc>) -> String {
+pub(crate) fn default_bundle_name(host: &str, case: Option<&str>, now: DateTime<Utc>) -> String {
     let plain = |text: &str| -> String {
         text.chars()
             .take(64)

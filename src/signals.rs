@@ -9,14 +9,14 @@ use std::sync::{Arc, OnceLock};
 use crate::exit::Fail;
 
 #[derive(Clone)]
-pub struct Interrupt(Arc<AtomicUsize>);
+pub(crate) struct Interrupt(Arc<AtomicUsize>);
 
 /// The one flag of this process, once handlers are installed.
 static INSTALLED: OnceLock<Interrupt> = OnceLock::new();
 
 impl Interrupt {
     /// Installs the handlers (once per process) and returns the flag.
-    pub fn install() -> std::io::Result<Interrupt> {
+    pub(crate) fn install() -> std::io::Result<Interrupt> {
         if let Some(installed) = INSTALLED.get() {
             return Ok(installed.clone());
         }
@@ -29,12 +29,12 @@ impl Interrupt {
 
     /// The installed flag, for code deep in a read that must give up on a signal; `None`
     /// before `install` (a signal then ends the process the default way).
-    pub fn current() -> Option<Interrupt> {
+    pub(crate) fn current() -> Option<Interrupt> {
         INSTALLED.get().cloned()
     }
 
     /// `Err` once a signal arrived; call it between units of work.
-    pub fn check(&self) -> Result<(), Fail> {
+    pub(crate) fn check(&self) -> Result<(), Fail> {
         match self.0.load(Ordering::Relaxed) {
             0 => Ok(()),
             signal => Err(Fail::interrupted(signal as i32)),
@@ -45,7 +45,7 @@ impl Interrupt {
     /// signal and race tests: `EDGEMICRO_DIAG_TEST_STALL=STAGE[:SECONDS]` waits there (for a
     /// signal, at most SECONDS, 30 by default) after printing `stalled at STAGE`, so a real
     /// `kill` or a second run lands in that stage every time.
-    pub fn stage(&self, name: &str) -> Result<(), Fail> {
+    pub(crate) fn stage(&self, name: &str) -> Result<(), Fail> {
         #[cfg(debug_assertions)]
         if let Some(seconds) = stall_seconds(name) {
             eprintln!("stalled at {name}");
@@ -64,7 +64,7 @@ impl Interrupt {
 /// A stall at a named step where no signal flag is at hand (the log-level switch). Debug builds
 /// only, for the crash tests: `EDGEMICRO_DIAG_TEST_STALL=STEP[:SECONDS]` prints
 /// `stalled at STEP` and sleeps, so a test can `kill -9` the tool exactly there.
-pub fn test_stall(name: &str) {
+pub(crate) fn test_stall(name: &str) {
     #[cfg(debug_assertions)]
     if let Some(seconds) = stall_seconds(name) {
         eprintln!("stalled at {name}");

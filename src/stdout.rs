@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-pub fn print(text: std::fmt::Arguments) {
+pub(crate) fn print(text: std::fmt::Arguments) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_fmt(text)

@@ -19,7 +19,7 @@ use crate::yaml::Yaml;
 /// A host that is safe to put on a command line: an IP address, or a DNS name of RFC 1123
 /// labels (letters, digits, inner hyphens; 253 bytes at most).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Host {
+pub(crate) enum Host {
     Ip(IpAddr),
     Name(String),
 }
@@ -53,7 +53,7 @@ impl std::str::FromStr for Host {
 }
 
 /// `10.0.0.5`, `::1`, `[::1]`, `orders.example.com`; anything else is `None`.
-pub fn parse_host(text: &str) -> Option<Host> {
+pub(crate) fn parse_host(text: &str) -> Option<Host> {
     let bare = text
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
@@ -80,7 +80,7 @@ pub fn parse_host(text: &str) -> Option<Host> {
 }
 
 /// A port number, digits only, 1 to 65535.
-pub fn parse_port(text: &str) -> Option<u16> {
+pub(crate) fn parse_port(text: &str) -> Option<u16> {
     (!text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit()))
         .then(|| text.parse::<u16>().ok())
         .flatten()
@@ -89,12 +89,12 @@ pub fn parse_port(text: &str) -> Option<u16> {
 
 /// A target and where it came from (`proxies[].url in o-e-cache-config.yaml`, a log, a flag).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    pub host: Host,
-    pub port: u16,
-    pub source: String,
+pub(crate) struct Target {
+    pub(crate) host: Host,
+    pub(crate) port: u16,
+    pub(crate) source: String,
     /// Spoken to over TLS: an `https://` URL, or port 443 when only a log names it.
-    pub tls: bool,
+    pub(crate) tls: bool,
 }
 
 impl std::fmt::Display for Target {
@@ -108,9 +108,9 @@ impl std::fmt::Display for Target {
 
 /// The targets found, and what was dropped on the way (for the operator and the manifest).
 #[derive(Debug, Default)]
-pub struct Found {
-    pub targets: Vec<Target>,
-    pub warnings: Vec<String>,
+pub(crate) struct Found {
+    pub(crate) targets: Vec<Target>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Found {
@@ -131,7 +131,7 @@ const MAX_LOG_TARGETS: usize = 16;
 
 /// Targets from `proxies[].url` of the configs and the forward proxy when enabled; only when
 /// those name none, the `host:port` of `targetRequest error` records in the newest log.
-pub fn discover(configs: &[ConfigFile], logs: &[LogFile]) -> Found {
+pub(crate) fn discover(configs: &[ConfigFile], logs: &[LogFile]) -> Found {
     let mut out = Found::default();
     for config in configs {
         let mut from_url = |url: &str, key: &str| match host_port(url) {
@@ -182,7 +182,7 @@ fn proxy_urls(yaml: &Yaml) -> Vec<String> {
 }
 
 /// `host:port` of a URL authority, without a `user:pass@` part.
-pub fn without_userinfo(authority: &str) -> &str {
+pub(crate) fn without_userinfo(authority: &str) -> &str {
     authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host)
@@ -190,7 +190,7 @@ pub fn without_userinfo(authority: &str) -> &str {
 
 /// `http://user:pw@host:8080/path` → (`host`, 8080); default ports by scheme; `None` unless the
 /// host parses as an address or a name and the port as a number.
-pub fn host_port(url: &str) -> Option<(Host, u16)> {
+pub(crate) fn host_port(url: &str) -> Option<(Host, u16)> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let default = if scheme.eq_ignore_ascii_case("https") {
@@ -202,7 +202,7 @@ pub fn host_port(url: &str) -> Option<(Host, u16)> {
 }
 
 /// `host:port`, `[v6]:port`, or (with a default) a bare host.
-pub fn authority_host_port(authority: &str, default: Option<u16>) -> Option<(Host, u16)> {
+pub(crate) fn authority_host_port(authority: &str, default: Option<u16>) -> Option<(Host, u16)> {
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => {
             let (host, rest) = v6.split_once(']')?;
@@ -276,7 +276,7 @@ fn error_targets(log: &Path, out: &mut Found) {
 }
 
 /// The addresses of a host: itself for an IP, a bounded lookup (3 s) for a name.
-pub fn addresses(host: &Host) -> Result<Vec<IpAddr>, String> {
+pub(crate) fn addresses(host: &Host) -> Result<Vec<IpAddr>, String> {
     let name = match host {
         Host::Ip(ip) => return Ok(vec![*ip]),
         Host::Name(name) => name.clone(),

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 
 /// A point in time given on the command line, resolved against "now" when parsed.
-pub type TimeBound = DateTime<Utc>;
+pub(crate) type TimeBound = DateTime<Utc>;
 
 /// `123`, `64K`, `500M`, `2G`, `1GiB`, `10MB`: binary multiples (K = 1024).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let upper = t.to_ascii_uppercase();
     let trimmed = upper.trim_end_matches('B').trim_end_matches('I');
@@ -30,7 +30,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// RFC 3339 (`2026-01-01T10:00:00Z`) or an age before now (`2h`, `90m`, `7d`, `1h 30m`).
-pub fn parse_time(text: &str) -> Result<TimeBound, String> {
+pub(crate) fn parse_time(text: &str) -> Result<TimeBound, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
         return Ok(t.with_timezone(&Utc));
     }

@@ -6,13 +6,13 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
-pub struct TimeWindow {
+pub(crate) struct TimeWindow {
     since: Option<(String, i64)>,
     until: Option<(String, i64)>,
 }
 
 impl TimeWindow {
-    pub fn new(since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn new(since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Self {
         let bound = |t: DateTime<Utc>| {
             (
                 t.format("%Y-%m-%dT%H:%M:%S").to_string(),
@@ -26,12 +26,12 @@ impl TimeWindow {
     }
 
     /// True when no bound is set: every line is kept.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.since.is_none() && self.until.is_none()
     }
 
     /// A file last written before `--since` holds no line inside the window.
-    pub fn older_than_since(&self, modified: SystemTime) -> bool {
+    pub(crate) fn older_than_since(&self, modified: SystemTime) -> bool {
         let Some((_, since_ms)) = &self.since else {
             return false;
         };
@@ -43,7 +43,7 @@ impl TimeWindow {
     }
 
     /// `Some(keep)` for a line that starts with a timestamp, `None` for one that does not.
-    pub fn keeps(&self, line: &[u8]) -> Option<bool> {
+    pub(crate) fn keeps(&self, line: &[u8]) -> Option<bool> {
         if self.is_open() {
             return Some(true);
         }

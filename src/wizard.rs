@@ -34,12 +34,12 @@ const PREVIEW_BYTES: u64 = 32 << 20;
 const SAMPLES: usize = 4;
 
 /// True when a person can answer: stdin and stderr are terminals.
-pub fn has_terminal() -> bool {
+pub(crate) fn has_terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// Runs the wizard; `Ok(None)` when the operator cancelled (nothing was written).
-pub fn run(settings: Settings, interrupt: &Interrupt) -> Result<Option<Report>> {
+pub(crate) fn run(settings: Settings, interrupt: &Interrupt) -> Result<Option<Report>> {
     let term = Term::stderr();
     let result = guided(&term, settings, interrupt);
     let _ = term.show_cursor();
@@ -655,7 +655,7 @@ impl FrontEnd for Wizard<'_> {
 }
 
 /// Exit code and output of a wizard run, printed the way `collect` prints.
-pub fn finish(result: Result<Option<Report>>) -> Exit {
+pub(crate) fn finish(result: Result<Option<Report>>) -> Exit {
     match result {
         Ok(Some(report)) => {
             let _ = report.print_human(&mut std::io::stderr());

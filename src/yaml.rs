@@ -13,7 +13,7 @@ use std::ops::Range;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 #[derive(Clone, Debug)]
-pub enum Node {
+pub(crate) enum Node {
     Scalar(Scalar),
     /// `start`: byte offset of `{` for a flow map, of the first key for a block map.
     Map {
@@ -35,25 +35,25 @@ pub enum Node {
 }
 
 #[derive(Clone, Debug)]
-pub struct Scalar {
+pub(crate) struct Scalar {
     /// The parsed value (escapes decoded, folding applied).
-    pub value: String,
-    pub style: ScalarStyle,
+    pub(crate) value: String,
+    pub(crate) style: ScalarStyle,
     /// Bytes of the value in the source: quotes included, anchor and tag excluded; for block
     /// scalars the body lines (from the first content byte), not the `|`/`>` header.
-    pub span: Range<usize>,
+    pub(crate) span: Range<usize>,
     /// 1-based line of the value.
-    pub line: usize,
-    pub anchor: usize,
+    pub(crate) line: usize,
+    pub(crate) anchor: usize,
 }
 
 /// A parse error with the position a human needs (`file:line:column`).
 #[derive(Debug, thiserror::Error)]
 #[error("{line}:{column}: {message}")]
 pub struct ParseError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) message: String,
 }
 
 /// Nodes copied for anchors in one document stream: nested anchors copy their subtrees again
@@ -65,7 +65,7 @@ const MAX_MERGED_MAPS: u64 = 10_000;
 /// All documents of one YAML stream, plus the nodes that carry anchors.
 #[derive(Debug, Default)]
 pub struct Yaml {
-    pub docs: Vec<Node>,
+    pub(crate) docs: Vec<Node>,
     anchors: HashMap<usize, Node>,
 }
 
@@ -222,12 +222,12 @@ impl Yaml {
     }
 
     /// The node an alias refers to (the anchored node itself, with its own spans).
-    pub fn anchored(&self, id: usize) -> Option<&Node> {
+    pub(crate) fn anchored(&self, id: usize) -> Option<&Node> {
         self.anchors.get(&id)
     }
 
     /// Follows an alias to its anchor; any other node is returned as is.
-    pub fn resolve<'a>(&'a self, node: &'a Node) -> &'a Node {
+    pub(crate) fn resolve<'a>(&'a self, node: &'a Node) -> &'a Node {
         match node {
             Node::Alias { id, .. } => self.anchored(*id).unwrap_or(node),
             _ => node,
@@ -236,7 +236,7 @@ impl Yaml {
 
     /// The value at a dotted path of map keys in the first document (`edgemicro.logging.dir`),
     /// looking through aliases and `<<` merge keys as EMG's YAML loader does.
-    pub fn get(&self, path: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, path: &str) -> Option<&Node> {
         let mut node = self.docs.first()?;
         for key in path.split('.') {
             node = self.child(self.resolve(node), key, 0)?;
@@ -245,7 +245,7 @@ impl Yaml {
     }
 
     /// A scalar at a dotted path, as text.
-    pub fn get_str(&self, path: &str) -> Option<&str> {
+    pub(crate) fn get_str(&self, path: &str) -> Option<&str> {
         match self.get(path)? {
             Node::Scalar(s) => Some(s.value.as_str()),
             _ => None,
@@ -285,7 +285,7 @@ impl Yaml {
 
     /// Every scalar leaf by path (`#0.a.list[1].b`), aliases as `*`: what must not change when
     /// a tool edits one value.
-    pub fn leaves(&self) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn leaves(&self) -> std::collections::BTreeMap<String, String> {
         fn walk(node: &Node, path: String, out: &mut std::collections::BTreeMap<String, String>) {
             match node {
                 Node::Scalar(s) => {
@@ -316,7 +316,7 @@ impl Yaml {
     /// Every map key path in all documents (`a.b`, `a.list[]`), with `&` after a path whose value
     /// carries an anchor and `*` after one whose value is an alias: redaction may change values,
     /// never this shape.
-    pub fn key_paths(&self) -> Vec<String> {
+    pub(crate) fn key_paths(&self) -> Vec<String> {
         fn walk(node: &Node, prefix: &str, out: &mut Vec<String>) {
             match node {
                 Node::Map { entries, .. } => {
@@ -353,14 +353,14 @@ impl Yaml {
 }
 
 impl Node {
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Node::Scalar(s) => Some(&s.value),
             _ => None,
         }
     }
 
-    pub fn line(&self) -> usize {
+    pub(crate) fn line(&self) -> usize {
         match self {
             Node::Scalar(s) => s.line,
             Node::Map { line, .. } | Node::Seq { line, .. } | Node::Alias { line, .. } => *line,
@@ -368,7 +368,7 @@ impl Node {
     }
 
     /// The entry of a map with this key (no merges), as (key, value).
-    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+    pub(crate) fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         match self {
             Node::Map { entries, .. } => entries
                 .iter()
@@ -401,7 +401,7 @@ impl Node {
         count
     }
 
-    pub fn anchor(&self) -> Option<usize> {
+    pub(crate) fn anchor(&self) -> Option<usize> {
         match self {
             Node::Scalar(s) => Some(s.anchor),
             Node::Map { anchor, .. } | Node::Seq { anchor, .. } => Some(*anchor),

@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use edgemicro_diag::redact::{self, KnownSecret, RuleSet, TextEngine};
-use edgemicro_diag::yaml::Yaml;
+use edgemicro_diag::engine::Yaml;
+use edgemicro_diag::engine::{self as redact, KnownSecret, RuleSet, TextEngine};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -344,7 +344,7 @@ fn fuzz_verify() {
     let path = dir.path().join("f.zip");
     fuzz_for("verify", strategy, |bytes| {
         std::fs::write(&path, &bytes).unwrap();
-        let _ = edgemicro_diag::bundle::verify(&path);
+        let _ = edgemicro_diag::engine::verify(&path);
         Ok(())
     });
 }

@@ -10,24 +10,24 @@ use super::idle::{Estimate, Verdict};
 use super::keepalive::{KeepAlive, Probe};
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Side {
-    pub name: String,
+pub(crate) struct Side {
+    pub(crate) name: String,
     /// Seconds it keeps an idle connection; `None` when unknown, `Some(inf)` never closes.
-    pub idle_s: Option<f64>,
+    pub(crate) idle_s: Option<f64>,
     /// `never` for EMG's pool toward targets.
-    pub shown: String,
+    pub(crate) shown: String,
     /// Where the value came from: config key, probe, capture, log estimate, default, flag.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Hop {
+pub(crate) struct Hop {
     /// The side that opens connections and must close idle ones first.
-    pub downstream: Side,
-    pub upstream: Side,
+    pub(crate) downstream: Side,
+    pub(crate) upstream: Side,
     /// `Some(false)`: the order is broken (the finding's hop); `None`: a side is unknown.
-    pub in_order: Option<bool>,
-    pub fix: Option<String>,
+    pub(crate) in_order: Option<bool>,
+    pub(crate) fix: Option<String>,
 }
 
 fn secs(s: f64) -> String {
@@ -92,7 +92,7 @@ fn emg_pool(node: Option<&str>, hint: Option<u64>) -> Side {
 /// The hops this evidence knows about: one for the client side, one per target. A capture's
 /// measured idle close comes from its `keepalive-race` finding. `node`: the Node version that
 /// runs EMG (from its logs or the host), which decides what a target's keep-alive hint does.
-pub fn chain(
+pub(crate) fn chain(
     keepalive: &KeepAlive,
     lb_idle_timeout_s: Option<u64>,
     probes: &[Probe],

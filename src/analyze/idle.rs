@@ -59,7 +59,7 @@ struct Worker {
 }
 
 #[derive(Debug, Default)]
-pub struct Idle {
+pub(crate) struct Idle {
     /// (pid, target), hashed → that worker's pool toward the target. A hash, not the strings:
     /// this runs on every target response of every log.
     last_free: HashMap<u64, Worker>,
@@ -68,13 +68,20 @@ pub struct Idle {
 
 impl Idle {
     /// Files are read newest first: idle times never run across a file boundary.
-    pub fn new_file(&mut self) {
+    pub(crate) fn new_file(&mut self) {
         self.last_free.clear();
     }
 
     /// A request's outcome on `target`: `at_ms` is the record's time, `taken_ms` how long the
     /// request took (the record's last field), `reset` whether the connection was reset or hung up.
-    pub fn outcome(&mut self, pid: &str, target: &str, at_ms: i64, taken_ms: i64, reset: bool) {
+    pub(crate) fn outcome(
+        &mut self,
+        pid: &str,
+        target: &str,
+        at_ms: i64,
+        taken_ms: i64,
+        reset: bool,
+    ) {
         let key = worker_key(pid, target);
         let start = at_ms - taken_ms.max(0);
         let idle = self
@@ -139,14 +146,14 @@ impl Idle {
     }
 
     /// The end of a response (`targetResponse close`): the socket went back to the pool.
-    pub fn freed(&mut self, pid: &str, target: &str, at_ms: i64) {
+    pub(crate) fn freed(&mut self, pid: &str, target: &str, at_ms: i64) {
         if let Some(free) = self.last_free.get_mut(&worker_key(pid, target)) {
             free.free_ms = free.free_ms.max(at_ms);
         }
     }
 
     /// Target names as shown (redacted); samples of targets that become one name are joined.
-    pub fn rename_targets(&mut self, mut name: impl FnMut(&str) -> String) {
+    pub(crate) fn rename_targets(&mut self, mut name: impl FnMut(&str) -> String) {
         for (target, mut samples) in std::mem::take(&mut self.by_target) {
             let into = self.by_target.entry(name(&target)).or_default();
             into.resets.append(&mut samples.resets);
@@ -157,7 +164,7 @@ impl Idle {
 
     /// Resets and successes on `target` in `bins` equal bins of idle time, up to the 99th
     /// percentile of all idle times (or just past the estimated close).
-    pub fn histogram(&self, target: &str, bins: usize) -> Option<Histogram> {
+    pub(crate) fn histogram(&self, target: &str, bins: usize) -> Option<Histogram> {
         let s = self.by_target.get(target)?;
         let mut all: Vec<u32> = s
             .resets
@@ -182,12 +189,12 @@ impl Idle {
     }
 
     /// Successes with a known idle time on `target`.
-    pub fn successes_on(&self, target: &str) -> u64 {
+    pub(crate) fn successes_on(&self, target: &str) -> u64 {
         self.by_target.get(target).map_or(0, |s| s.seen)
     }
 
     /// What idle time says about each target with resets.
-    pub fn estimates(&self) -> Vec<Estimate> {
+    pub(crate) fn estimates(&self) -> Vec<Estimate> {
         self.by_target
             .iter()
             .filter(|(_, s)| !s.resets.is_empty())
@@ -209,14 +216,14 @@ fn worker_key(pid: &str, target: &str) -> u64 {
 
 /// Idle times binned: (resets, successes) per bin of `bin_s` seconds; the last bin holds the rest.
 #[derive(Debug, Clone)]
-pub struct Histogram {
-    pub bin_s: f64,
-    pub bins: Vec<(u64, u64)>,
+pub(crate) struct Histogram {
+    pub(crate) bin_s: f64,
+    pub(crate) bins: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Idle time explains the resets: the keep-alive race.
     KeepaliveRace,
     /// The resets spread over idle times the successes share: the target fails by itself.
@@ -227,7 +234,7 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Confidence {
+pub(crate) enum Confidence {
     High,
     Medium,
     Low,
@@ -235,40 +242,40 @@ pub enum Confidence {
 
 /// min / median / max in seconds.
 #[derive(Debug, Clone, Serialize)]
-pub struct Spread {
-    pub min: f64,
-    pub median: f64,
-    pub max: f64,
+pub(crate) struct Spread {
+    pub(crate) min: f64,
+    pub(crate) median: f64,
+    pub(crate) max: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Estimate {
-    pub target: String,
-    pub verdict: Verdict,
-    pub confidence: Confidence,
+pub(crate) struct Estimate {
+    pub(crate) target: String,
+    pub(crate) verdict: Verdict,
+    pub(crate) confidence: Confidence,
     /// Requests with a known idle time before them.
-    pub resets: usize,
-    pub successes: usize,
+    pub(crate) resets: usize,
+    pub(crate) successes: usize,
     /// The idle time (s) from which the target had closed: the shortest idle before a reset in
     /// the band. `None` unless the verdict is a race.
-    pub idle_close_s: Option<f64>,
+    pub(crate) idle_close_s: Option<f64>,
     /// The target's idle close lies in (low, high]: above the longest idle a reuse survived,
     /// at most the shortest idle a reuse died at.
-    pub interval_s: Option<(f64, f64)>,
+    pub(crate) interval_s: Option<(f64, f64)>,
     /// The band of idle times (s) holding the resets.
-    pub band_s: (f64, f64),
+    pub(crate) band_s: (f64, f64),
     /// Share of the resets inside the band, and of requests inside it that reset.
-    pub resets_in_band: f64,
-    pub reset_rate_in_band: f64,
+    pub(crate) resets_in_band: f64,
+    pub(crate) reset_rate_in_band: f64,
     /// Reset rate among requests that had been idle less than the band.
-    pub reset_rate_below_band: f64,
-    pub idle_before_resets_s: Spread,
-    pub idle_before_successes_s: Option<Spread>,
+    pub(crate) reset_rate_below_band: f64,
+    pub(crate) idle_before_resets_s: Spread,
+    pub(crate) idle_before_successes_s: Option<Spread>,
     /// Median time (s) a reset request took, and a successful one: a target that worked for a
     /// while before hanging up was not racing a close.
-    pub reset_took_median_s: f64,
-    pub success_took_median_s: Option<f64>,
-    pub reason: String,
+    pub(crate) reset_took_median_s: f64,
+    pub(crate) success_took_median_s: Option<f64>,
+    pub(crate) reason: String,
 }
 
 fn spread(mut v: Vec<u32>) -> Option<Spread> {
@@ -325,153 +332,216 @@ fn coincidence(total: usize, resets: usize, group: usize, at_most: usize) -> f64
     sum.min(1.0)
 }
 
-fn estimate(target: &str, s: &Samples) -> Estimate {
-    // Requests in idle order; the band is the run of idle times where resets outweigh
-    // successes two to one (maximum subarray: +1 per reset, -1/2 per success).
-    let mut all: Vec<(u32, bool)> = s
-        .resets
-        .iter()
-        .map(|r| (r.idle_ms, true))
-        .chain(s.successes.iter().map(|r| (r.idle_ms, false)))
-        .collect();
-    all.sort_unstable_by_key(|(idle, reset)| (*idle, !*reset));
-    let (mut best, mut best_at) = (f64::MIN, (0, 0));
-    let (mut sum, mut from) = (0.0, 0);
-    for (i, (_, reset)) in all.iter().enumerate() {
-        if sum <= 0.0 {
-            sum = 0.0;
-            from = i;
+/// The run of idle times where resets outweigh successes, and what lies below it.
+struct Band {
+    /// Requests in idle order: (idle ms, reset?).
+    all: Vec<(u32, bool)>,
+    /// The band's first and last index in `all`.
+    at: (usize, usize),
+    lo: u32,
+    hi: u32,
+    resets_in: usize,
+    successes_below: usize,
+    /// Share of all resets inside the band; reset rates inside, below and near it.
+    share_in: f64,
+    rate_in: f64,
+    rate_below: f64,
+    rate_near: f64,
+    /// The longest idle a reuse survived below the band: the close lies above it.
+    survived: Option<u32>,
+    /// How likely so few resets below the band would be if resets did not depend on idle.
+    chance: f64,
+}
+
+impl Band {
+    fn of(s: &Samples) -> Band {
+        // Requests in idle order; the band is the run of idle times where resets outweigh
+        // successes two to one (maximum subarray: +1 per reset, -1/2 per success).
+        let mut all: Vec<(u32, bool)> = s
+            .resets
+            .iter()
+            .map(|r| (r.idle_ms, true))
+            .chain(s.successes.iter().map(|r| (r.idle_ms, false)))
+            .collect();
+        all.sort_unstable_by_key(|(idle, reset)| (*idle, !*reset));
+        let (mut best, mut at) = (f64::MIN, (0, 0));
+        let (mut sum, mut from) = (0.0, 0);
+        for (i, (_, reset)) in all.iter().enumerate() {
+            if sum <= 0.0 {
+                sum = 0.0;
+                from = i;
+            }
+            sum += if *reset { 1.0 } else { -0.5 };
+            if sum > best {
+                best = sum;
+                at = (from, i);
+            }
         }
-        sum += if *reset { 1.0 } else { -0.5 };
-        if sum > best {
-            best = sum;
-            best_at = (from, i);
+        let (lo, hi) = (all[at.0].0, all[at.1].0);
+        let band = &all[at.0..=at.1];
+        let resets_in = band.iter().filter(|(_, r)| *r).count();
+        let below = &all[..at.0];
+        let resets_below = below.iter().filter(|(_, r)| *r).count();
+        let rate_below = if below.is_empty() {
+            0.0
+        } else {
+            resets_below as f64 / below.len() as f64
+        };
+        let survived = below
+            .iter()
+            .rev()
+            .find(|(_, reset)| !*reset)
+            .map(|(idle, _)| *idle);
+        // A band is a property of idle time only if it survives a little widening: one that
+        // splits requests made after the same pause (a few ms of jitter apart) is a
+        // coincidence of order.
+        let margin = 5u32.max(lo / 33);
+        let near: Vec<&(u32, bool)> = all
+            .iter()
+            .filter(|(idle, _)| *idle + margin >= lo && *idle <= hi.saturating_add(margin))
+            .collect();
+        let rate_near = near.iter().filter(|(_, r)| *r).count() as f64 / near.len().max(1) as f64;
+        // The band was picked to fit, so the bar is low: 1 in 10 000 for a sure race; up to 1
+        // in 100 it is called one with low confidence, since few requests cannot reach the bar.
+        let chance = coincidence(
+            band.len() + below.len(),
+            resets_in + resets_below,
+            below.len(),
+            resets_below,
+        );
+        Band {
+            at,
+            lo,
+            hi,
+            resets_in,
+            successes_below: below.len() - resets_below,
+            share_in: resets_in as f64 / s.resets.len() as f64,
+            rate_in: resets_in as f64 / band.len() as f64,
+            rate_below,
+            rate_near,
+            survived,
+            chance,
+            all,
         }
     }
-    let (lo, hi) = (all[best_at.0].0, all[best_at.1].0);
-    let band = &all[best_at.0..=best_at.1];
-    let resets_in = band.iter().filter(|(_, r)| *r).count();
-    let below = &all[..best_at.0];
-    let resets_below = below.iter().filter(|(_, r)| *r).count();
-    let successes_below = below.len() - resets_below;
+
+    fn below(&self) -> usize {
+        self.at.0
+    }
+
+    /// Race, not idle, or too few, and the reason in words.
+    fn verdict(
+        &self,
+        s: &Samples,
+        reset_took: f64,
+        success_took: Option<f64>,
+    ) -> (Verdict, String) {
+        let (resets, successes) = (s.resets.len(), s.successes.len());
+        let (lo, hi, chance) = (self.lo, self.hi, self.chance);
+        let worked_first = reset_took > 0.2f64.max(2.0 * success_took.unwrap_or(0.0));
+        if resets < 3 || successes < 3 {
+            (
+                Verdict::TooFew,
+                format!("{resets} reset(s) and {successes} success(es) with a known idle time: too few to tell"),
+            )
+        } else if worked_first {
+            (
+                Verdict::NotIdle,
+                format!("the resets took {reset_took:.3} s (median), successes {:.3} s: the target was working on the requests before it closed", success_took.unwrap_or(0.0)),
+            )
+        } else if self.share_in >= 0.75
+            && lo >= MIN_IDLE_MS
+            && self.successes_below >= 3.max(successes / 10)
+            && self.rate_below <= 0.1
+            && chance < 1e-2
+            && self.rate_near >= 0.5
+        {
+            (
+                Verdict::KeepaliveRace,
+                format!(
+                    "{} of {resets} resets came after {:.3}–{:.3} s idle, where {:.0} % of requests reset; below that, {:.0} % of {} requests did (by chance: p = {chance:.1e})",
+                    self.resets_in,
+                    f64::from(lo) / 1000.0,
+                    f64::from(hi) / 1000.0,
+                    self.rate_in * 100.0,
+                    self.rate_below * 100.0,
+                    self.below()
+                ),
+            )
+        } else if s.successes.iter().map(|r| r.idle_ms).max()
+            < s.resets.iter().map(|r| r.idle_ms).min()
+        {
+            // Cleanly apart, and still not enough to tell from chance: say so, not "the same
+            // range".
+            (
+                Verdict::TooFew,
+                format!(
+                    "every reset came after a longer pause (from {:.3} s) than every success (up to {:.3} s), but {} requests are too few to tell that from chance (p = {chance:.1e})",
+                    f64::from(lo) / 1000.0,
+                    f64::from(self.survived.unwrap_or(0)) / 1000.0,
+                    resets + successes
+                ),
+            )
+        } else {
+            (
+                Verdict::NotIdle,
+                format!(
+                    "resets came after idle times from {:.3} to {:.3} s, the same range as the successes: idle time does not explain them",
+                    s.resets.iter().map(|r| r.idle_ms).min().unwrap_or(0) as f64 / 1000.0,
+                    s.resets.iter().map(|r| r.idle_ms).max().unwrap_or(0) as f64 / 1000.0,
+                ),
+            )
+        }
+    }
+
+    fn confidence(&self, verdict: Verdict, resets: usize, successes: usize) -> Confidence {
+        match verdict {
+            Verdict::TooFew => Confidence::Low,
+            Verdict::KeepaliveRace if self.chance >= 1e-4 => Confidence::Low,
+            _ if resets >= 10
+                && successes >= 10
+                && (self.share_in >= 0.9 || verdict == Verdict::NotIdle)
+                && self.rate_below <= 0.05 =>
+            {
+                Confidence::High
+            }
+            _ if resets >= 5 => Confidence::Medium,
+            _ => Confidence::Low,
+        }
+    }
+
+    /// Where the close lies in [survived, lo]: a FIN in flight resets only just after the close
+    /// (later requests get a fresh socket and succeed), so `lo` is it. When no reuse succeeded
+    /// after a longer pause (a silent drop resets every one), nothing places it nearer either
+    /// end, and the middle errs least.
+    fn close_ms(&self) -> f64 {
+        let silent = !self.all[self.at.1 + 1..].iter().any(|(_, reset)| !*reset);
+        match self.survived {
+            Some(below) if silent => (f64::from(below) + f64::from(self.lo)) / 2.0,
+            _ => f64::from(self.lo),
+        }
+    }
+}
+
+fn estimate(target: &str, s: &Samples) -> Estimate {
+    let band = Band::of(s);
     let (resets, successes) = (s.resets.len(), s.successes.len());
-    let share_in = resets_in as f64 / resets as f64;
-    let rate_in = resets_in as f64 / band.len() as f64;
-    let rate_below = if below.is_empty() {
-        0.0
-    } else {
-        resets_below as f64 / below.len() as f64
-    };
     let reset_took = median_s(&s.resets, |r| r.taken_ms).unwrap_or(0.0);
     let success_took = median_s(&s.successes, |r| r.taken_ms);
-    // The longest idle a reuse survived below the band bounds the close from below.
-    let survived = below
-        .iter()
-        .rev()
-        .find(|(_, reset)| !*reset)
-        .map(|(idle, _)| *idle);
-    let worked_first = reset_took > 0.2f64.max(2.0 * success_took.unwrap_or(0.0));
-    // A band is a property of idle time only if it survives a little widening: one that splits
-    // requests made after the same pause (a few ms of jitter apart) is a coincidence of order.
-    let margin = 5u32.max(lo / 33);
-    let near: Vec<&(u32, bool)> = all
-        .iter()
-        .filter(|(idle, _)| *idle + margin >= lo && *idle <= hi.saturating_add(margin))
-        .collect();
-    let rate_near = near.iter().filter(|(_, r)| *r).count() as f64 / near.len().max(1) as f64;
-    // How likely so few resets below the band would be if resets did not depend on idle time
-    // (the band was picked to fit, so the bar is low: 1 in 10 000 for a sure race; up to 1 in
-    // 100 it is called one with low confidence, since few requests cannot reach the bar).
-    let chance = coincidence(
-        band.len() + below.len(),
-        resets_in + resets_below,
-        below.len(),
-        resets_below,
-    );
-
-    let (verdict, reason) = if resets < 3 || successes < 3 {
-        (
-            Verdict::TooFew,
-            format!("{resets} reset(s) and {successes} success(es) with a known idle time: too few to tell"),
-        )
-    } else if worked_first {
-        (
-            Verdict::NotIdle,
-            format!("the resets took {reset_took:.3} s (median), successes {:.3} s: the target was working on the requests before it closed", success_took.unwrap_or(0.0)),
-        )
-    } else if share_in >= 0.75
-        && lo >= MIN_IDLE_MS
-        && successes_below >= 3.max(successes / 10)
-        && rate_below <= 0.1
-        && chance < 1e-2
-        && rate_near >= 0.5
-    {
-        (
-            Verdict::KeepaliveRace,
-            format!(
-                "{resets_in} of {resets} resets came after {:.3}–{:.3} s idle, where {:.0} % of requests reset; below that, {:.0} % of {} requests did (by chance: p = {chance:.1e})",
-                f64::from(lo) / 1000.0,
-                f64::from(hi) / 1000.0,
-                rate_in * 100.0,
-                rate_below * 100.0,
-                below.len()
-            ),
-        )
-    } else if s.successes.iter().map(|r| r.idle_ms).max() < s.resets.iter().map(|r| r.idle_ms).min()
-    {
-        // Cleanly apart, and still not enough to tell from chance: say so, not "the same range".
-        (
-            Verdict::TooFew,
-            format!(
-                "every reset came after a longer pause (from {:.3} s) than every success (up to {:.3} s), but {} requests are too few to tell that from chance (p = {chance:.1e})",
-                f64::from(lo) / 1000.0,
-                f64::from(survived.unwrap_or(0)) / 1000.0,
-                resets + successes
-            ),
-        )
-    } else {
-        (
-            Verdict::NotIdle,
-            format!(
-                "resets came after idle times from {:.3} to {:.3} s, the same range as the successes: idle time does not explain them",
-                s.resets.iter().map(|r| r.idle_ms).min().unwrap_or(0) as f64 / 1000.0,
-                s.resets.iter().map(|r| r.idle_ms).max().unwrap_or(0) as f64 / 1000.0,
-            ),
-        )
-    };
-    let confidence = match verdict {
-        Verdict::TooFew => Confidence::Low,
-        Verdict::KeepaliveRace if chance >= 1e-4 => Confidence::Low,
-        _ if resets >= 10
-            && successes >= 10
-            && (share_in >= 0.9 || verdict == Verdict::NotIdle)
-            && rate_below <= 0.05 =>
-        {
-            Confidence::High
-        }
-        _ if resets >= 5 => Confidence::Medium,
-        _ => Confidence::Low,
-    };
+    let (verdict, reason) = band.verdict(s, reset_took, success_took);
+    let confidence = band.confidence(verdict, resets, successes);
     let race = verdict == Verdict::KeepaliveRace;
-    // Where the close lies in [survived, lo]: a FIN in flight resets only just after the close
-    // (later requests get a fresh socket and succeed), so `lo` is it. When no reuse succeeded
-    // after a longer pause (a silent drop resets every one), nothing places it nearer either
-    // end, and the middle errs least.
-    let silent = !all[best_at.1 + 1..].iter().any(|(_, reset)| !*reset);
-    let close_ms = match survived {
-        Some(below) if silent => (f64::from(below) + f64::from(lo)) / 2.0,
-        _ => f64::from(lo),
-    };
+    let (lo, hi) = (band.lo, band.hi);
     Estimate {
         target: target.to_string(),
         verdict,
         confidence,
         resets,
         successes,
-        idle_close_s: race.then(|| round3(close_ms / 1000.0)),
+        idle_close_s: race.then(|| round3(band.close_ms() / 1000.0)),
         interval_s: race.then(|| {
             (
-                round3(f64::from(survived.unwrap_or(0)) / 1000.0),
+                round3(f64::from(band.survived.unwrap_or(0)) / 1000.0),
                 round3(f64::from(lo) / 1000.0),
             )
         }),
@@ -479,9 +549,9 @@ fn estimate(target: &str, s: &Samples) -> Estimate {
             round3(f64::from(lo) / 1000.0),
             round3(f64::from(hi) / 1000.0),
         ),
-        resets_in_band: round3(share_in),
-        reset_rate_in_band: round3(rate_in),
-        reset_rate_below_band: round3(rate_below),
+        resets_in_band: round3(band.share_in),
+        reset_rate_in_band: round3(band.rate_in),
+        reset_rate_below_band: round3(band.rate_below),
         idle_before_resets_s: spread(s.resets.iter().map(|r| r.idle_ms).collect())
             .expect("resets are not empty"),
         idle_before_successes_s: spread(s.successes.iter().map(|r| r.idle_ms).collect()),

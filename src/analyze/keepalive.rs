@@ -17,33 +17,33 @@ use serde::Serialize;
 use crate::yaml::Yaml;
 
 /// Node's `server.keepAliveTimeout` when EMG sets none (checked on Node 20: 5000 ms).
-pub const NODE_DEFAULT_KEEP_ALIVE_MS: u64 = 5000;
+pub(crate) const NODE_DEFAULT_KEEP_ALIVE_MS: u64 = 5000;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct KeepAlive {
+pub(crate) struct KeepAlive {
     /// The config file the EMG values were read from (cache config first: workers run it).
-    pub source: Option<String>,
-    pub keep_alive_timeout_ms: u64,
-    pub keep_alive_timeout_set: bool,
-    pub headers_timeout_ms: Option<u64>,
-    pub request_timeout_s: Option<u64>,
+    pub(crate) source: Option<String>,
+    pub(crate) keep_alive_timeout_ms: u64,
+    pub(crate) keep_alive_timeout_set: bool,
+    pub(crate) headers_timeout_ms: Option<u64>,
+    pub(crate) request_timeout_s: Option<u64>,
     /// `net.ipv4.tcp_keepalive_*` of the EMG host.
-    pub os: BTreeMap<String, Option<String>>,
+    pub(crate) os: BTreeMap<String, Option<String>>,
     /// `targets[].ssl.client` keys set in the configs (names only, never values): what a TLS
     /// failure toward a target depends on.
-    pub tls_client_keys: Vec<String>,
+    pub(crate) tls_client_keys: Vec<String>,
     /// `edgemicro.maxHttpHeaderSize` (bytes), when set.
-    pub max_http_header_size: Option<u64>,
+    pub(crate) max_http_header_size: Option<u64>,
     /// `edgemicro.on_target_response_abort`, when set.
-    pub on_target_response_abort: Option<String>,
+    pub(crate) on_target_response_abort: Option<String>,
     /// `proxies[].timeout` (ms, from the Edge TargetEndpoint) by base path: it aborts a slow
     /// target before `request_timeout` when shorter.
-    pub proxy_timeouts_ms: BTreeMap<String, u64>,
+    pub(crate) proxy_timeouts_ms: BTreeMap<String, u64>,
 }
 
 /// From (file name, parsed YAML) pairs: the cache config, else the ORG-ENV config, else
 /// default.yaml, as EMG's workers would see them.
-pub fn from_configs<'a>(
+pub(crate) fn from_configs<'a>(
     configs: impl IntoIterator<Item = (&'a str, &'a Yaml)>,
     os: BTreeMap<String, Option<String>>,
 ) -> KeepAlive {
@@ -108,7 +108,7 @@ pub fn from_configs<'a>(
     }
 }
 
-pub fn os_keepalive() -> BTreeMap<String, Option<String>> {
+pub(crate) fn os_keepalive() -> BTreeMap<String, Option<String>> {
     [
         "tcp_keepalive_time",
         "tcp_keepalive_intvl",
@@ -125,26 +125,26 @@ pub fn os_keepalive() -> BTreeMap<String, Option<String>> {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Probe {
-    pub url: String,
+pub(crate) struct Probe {
+    pub(crate) url: String,
     /// `host:port` as EMG's logs name the target.
-    pub target: String,
-    pub status: Option<u16>,
+    pub(crate) target: String,
+    pub(crate) status: Option<u16>,
     /// The `Keep-Alive` response header, if the target announced one.
-    pub keep_alive_header: Option<String>,
+    pub(crate) keep_alive_header: Option<String>,
     /// Seconds from the end of the response until the target closed the idle connection.
-    pub idle_close_s: Option<f64>,
+    pub(crate) idle_close_s: Option<f64>,
     /// The target does no keep-alive at all (HTTP/1.0 without `Connection: keep-alive`, or
     /// `Connection: close`): EMG opens a new connection per request, so there is no idle
     /// socket to race on, and its close right after the response is not an "idle close".
-    pub no_keep_alive: bool,
+    pub(crate) no_keep_alive: bool,
     /// How long the probe waited when the target did not close.
-    pub waited_s: f64,
-    pub error: Option<String>,
+    pub(crate) waited_s: f64,
+    pub(crate) error: Option<String>,
 }
 
 /// Measures a target's idle close on one keep-alive connection, waiting at most `max`.
-pub fn probe(url: &str, max: Duration, insecure: bool) -> Probe {
+pub(crate) fn probe(url: &str, max: Duration, insecure: bool) -> Probe {
     let mut result = Probe {
         url: shown_url(url),
         target: String::new(),

@@ -21,11 +21,11 @@ const KEYS: usize = 500;
 /// (the rest is "(other)") and `TIMELINE_CELLS` minute×target cells (later ones are dropped and
 /// counted).
 #[derive(Debug, Default)]
-pub struct Timeline {
-    pub targets: Vec<String>,
+pub(crate) struct Timeline {
+    pub(crate) targets: Vec<String>,
     /// (minute since the epoch, target index) → [failures, successes].
-    pub cells: BTreeMap<(i64, u16), [u32; 2]>,
-    pub dropped: u64,
+    pub(crate) cells: BTreeMap<(i64, u16), [u32; 2]>,
+    pub(crate) dropped: u64,
 }
 
 const TIMELINE_TARGETS: usize = 32;
@@ -79,7 +79,9 @@ const INTERESTING_WORDS: [&str; 7] = [
     "Request m=",
 ];
 
-/// Whether one line is worth parsing.
+/// Whether one line is worth parsing (the line-by-line reference the block scan is tested
+/// against).
+#[cfg(test)]
 static INTERESTING: std::sync::LazyLock<aho_corasick::AhoCorasick> =
     std::sync::LazyLock::new(|| {
         aho_corasick::AhoCorasick::new(INTERESTING_WORDS).expect("static patterns")
@@ -99,15 +101,15 @@ static VERSION_IS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(" version is "));
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    pub status_502: u64,
-    pub status_504: u64,
-    pub socket_hang_up: u64,
-    pub econnreset: u64,
-    pub etimedout: u64,
-    pub econnrefused: u64,
+pub(crate) struct Counts {
+    pub(crate) status_502: u64,
+    pub(crate) status_504: u64,
+    pub(crate) socket_hang_up: u64,
+    pub(crate) econnreset: u64,
+    pub(crate) etimedout: u64,
+    pub(crate) econnrefused: u64,
     /// Resets of target requests EMG aborted because the client had left.
-    pub client_abort: u64,
+    pub(crate) client_abort: u64,
 }
 
 impl Counts {
@@ -118,29 +120,29 @@ impl Counts {
 
 /// What the 502 and 504 responses were, from their own records.
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct Kinds {
+pub(crate) struct Kinds {
     /// 502 with socket hang up / ECONNRESET: the target closed the connection.
-    pub hangup_502: u64,
+    pub(crate) hangup_502: u64,
     /// 502 with ECONNREFUSED: nothing listened at the target.
-    pub refused_502: u64,
+    pub(crate) refused_502: u64,
     /// 504 "Gateway timed out trying to reach target": request_timeout expired.
-    pub timeout_504: u64,
+    pub(crate) timeout_504: u64,
     /// 502 after the client left: the source request was aborted (a 499 record first), and
     /// EMG aborted the target request (cores from 3.1.7 on).
-    pub client_abort_502: u64,
+    pub(crate) client_abort_502: u64,
     /// 502 with ENOTFOUND / EAI_AGAIN: the target's name did not resolve.
-    pub dns_502: u64,
+    pub(crate) dns_502: u64,
     /// 502 with a TLS error (EPROTO, self-signed, expired, hostname mismatch).
-    pub tls_502: u64,
+    pub(crate) tls_502: u64,
     /// 400/431/502 from a header limit (HPE_HEADER_OVERFLOW, "Header overflow").
-    pub header_overflow: u64,
+    pub(crate) header_overflow: u64,
     /// `targetResponse aborted`: the target died in the middle of its response body.
-    pub target_response_aborted: u64,
+    pub(crate) target_response_aborted: u64,
     /// Source requests the client abandoned (status 499 records).
-    pub client_aborts: u64,
-    pub other_502: u64,
+    pub(crate) client_aborts: u64,
+    pub(crate) other_502: u64,
     /// The error codes of the 502s not explained above, with counts.
-    pub other_codes: BTreeMap<String, u64>,
+    pub(crate) other_codes: BTreeMap<String, u64>,
 }
 
 /// What an error code and message say about the failure.
@@ -191,26 +193,26 @@ fn cause(code: &str, err: &str) -> Cause {
 #[derive(Debug, Default, Serialize)]
 pub struct Triage {
     pub lines: u64,
-    pub files: u64,
-    pub totals: Counts,
-    pub kinds: Kinds,
-    pub by_target: BTreeMap<String, Counts>,
-    pub by_proxy: BTreeMap<String, Counts>,
-    pub by_hour: BTreeMap<String, Counts>,
-    pub first: Option<String>,
-    pub last: Option<String>,
+    pub(crate) files: u64,
+    pub(crate) totals: Counts,
+    pub(crate) kinds: Kinds,
+    pub(crate) by_target: BTreeMap<String, Counts>,
+    pub(crate) by_proxy: BTreeMap<String, Counts>,
+    pub(crate) by_hour: BTreeMap<String, Counts>,
+    pub(crate) first: Option<String>,
+    pub(crate) last: Option<String>,
     /// The earliest failing records (by time, whatever order the files are read in).
-    pub samples: Vec<String>,
+    pub(crate) samples: Vec<String>,
     #[serde(skip)]
     sample_ms: Vec<i64>,
     /// What the gateway said of itself at start (`current edgemicro version is 3.3.7`,
     /// `current nodejs version is v18.20.4`): the newest record of each wins.
-    pub versions: BTreeMap<String, String>,
+    pub(crate) versions: BTreeMap<String, String>,
     #[serde(skip)]
     versions_ms: BTreeMap<String, i64>,
     /// Successful target responses seen: none means the logs are below level info, and idle
     /// times cannot be told.
-    pub target_responses: u64,
+    pub(crate) target_responses: u64,
     /// The earliest and latest time of any parsed record (not only failures), epoch ms.
     #[serde(skip)]
     span_ms: Option<(i64, i64)>,
@@ -220,10 +222,10 @@ pub struct Triage {
     last_ms: Option<i64>,
     /// Idle time before each request, per target: the keep-alive race from the logs alone.
     #[serde(skip)]
-    pub idle: super::idle::Idle,
+    pub(crate) idle: super::idle::Idle,
     /// Per minute and target: failures and successful responses (report.html's timeline).
     #[serde(skip)]
-    pub timeline: Timeline,
+    pub(crate) timeline: Timeline,
     /// Per correlation id: the target, and whether a target error was logged for it.
     #[serde(skip)]
     corr_target: Recent<(String, bool)>,
@@ -271,13 +273,33 @@ impl<V> Recent<V> {
 /// The stateless half of triaging a block: how many lines it holds and where the lines worth
 /// parsing start. It needs no triage, so another thread can do it while this one parses.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     lines: u64,
     starts: Vec<usize>,
 }
 
+/// A record's own failure counts: its status, error message and code.
+fn counts_of(rec: &Record) -> Counts {
+    let mut c = Counts::default();
+    if rec.err.contains("socket hang up") {
+        c.socket_hang_up = 1;
+    }
+    match rec.code {
+        "ECONNRESET" => c.econnreset = 1,
+        "ETIMEDOUT" => c.etimedout = 1,
+        "ECONNREFUSED" => c.econnrefused = 1,
+        _ => {}
+    }
+    match rec.status {
+        "502" => c.status_502 = 1,
+        "504" => c.status_504 = 1,
+        _ => {}
+    }
+    c
+}
+
 impl Scan {
-    pub fn of(block: &[u8]) -> Scan {
+    pub(crate) fn of(block: &[u8]) -> Scan {
         let lines = memchr::memchr_iter(b'\n', block).count() as u64
             + u64::from(!block.is_empty() && !block.ends_with(b"\n"));
         let mut starts: Vec<usize> = FINDERS
@@ -292,13 +314,14 @@ impl Scan {
 }
 
 impl Triage {
-    pub fn start_file(&mut self) {
+    pub(crate) fn start_file(&mut self) {
         self.files += 1;
         self.idle.new_file();
     }
 
     /// One line (redacted, with or without its line ending).
-    pub fn line(&mut self, line: &[u8]) {
+    #[cfg(test)]
+    pub(crate) fn line(&mut self, line: &[u8]) {
         self.lines += 1;
         // Most lines are plain request records; only errors, 5xx and target responses count.
         if INTERESTING.is_match(line) {
@@ -314,7 +337,7 @@ impl Triage {
     }
 
     /// Parses the lines a [`Scan`] of `block` found, in order.
-    pub fn scanned(&mut self, block: &[u8], scan: &Scan) {
+    pub(crate) fn scanned(&mut self, block: &[u8], scan: &Scan) {
         self.lines += scan.lines;
         for &start in &scan.starts {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p + 1);
@@ -337,24 +360,16 @@ impl Triage {
     }
 
     fn record(&mut self, rec: &Record, text: &str) {
-        // 2.x request starts: which client and which target each correlation id belongs to.
-        match rec.message {
-            "sourceRequest" => {
-                self.corr_url.insert(rec.corr, rec.proxy.to_string());
-                return self.client_corr.insert(rec.client, rec.corr.to_string());
-            }
-            "targetRequest" => {
-                if let Some(t) = rec.target {
-                    self.corr_target.insert(rec.corr, (t.to_string(), false));
-                }
-                return;
-            }
-            _ => {}
+        if self.request_start(rec) {
+            return;
         }
-        let found;
+        // A 2.x record without its correlation id: the one its client's request started with
+        // (copied: the helpers below update the maps).
+        let (corr, found);
         let rec = match (rec.corr, rec.client) {
             ("", client) if !client.is_empty() => match self.client_corr.get(client) {
-                Some(corr) => {
+                Some(known) => {
+                    corr = known.clone();
                     found = Record {
                         corr: corr.as_str(),
                         ..*rec
@@ -380,23 +395,9 @@ impl Triage {
                 None => (ms, ms),
             });
         }
-        let mut c = Counts::default();
-        if rec.err.contains("socket hang up") {
-            c.socket_hang_up = 1;
-        }
-        match rec.code {
-            "ECONNRESET" => c.econnreset = 1,
-            "ETIMEDOUT" => c.etimedout = 1,
-            "ECONNREFUSED" => c.econnrefused = 1,
-            _ => {}
-        }
+        let mut c = counts_of(rec);
         let target_error =
             rec.message == "targetRequest error" || rec.message == "targetResponse error";
-        match rec.status {
-            "502" => c.status_502 = 1,
-            "504" => c.status_504 = 1,
-            _ => {}
-        }
         if rec.status == "499" || rec.message.starts_with("sourceResponse on close") {
             self.kinds.client_aborts += 1;
             self.aborted.insert(rec.corr, ());
@@ -406,22 +407,8 @@ impl Triage {
             self.kinds.target_response_aborted += 1;
         }
         let client_left = self.aborted.contains(rec.corr);
-        if let (Some(t), Some(ms), false) = (target_of.as_deref(), rec.millis, client_left) {
-            let reset = c.econnreset + c.socket_hang_up > 0;
-            match rec.message {
-                "targetResponse" if !rec.status.starts_with('5') => {
-                    self.target_responses += 1;
-                    self.timeline.add(ms, t, false);
-                    let taken = rec.taken_ms.unwrap_or(0);
-                    self.idle.outcome(rec.pid, t, ms, taken, false);
-                }
-                "targetResponse close" => self.idle.freed(rec.pid, t, ms),
-                _ if target_error && reset => {
-                    let taken = rec.taken_ms.unwrap_or(0);
-                    self.idle.outcome(rec.pid, t, ms, taken, true);
-                }
-                _ => {}
-            }
+        if let (Some(t), false) = (target_of.as_deref(), client_left) {
+            self.idle_outcome(rec, t, &c, target_error);
         }
         if matches!(rec.status, "400" | "431") && cause(rec.code, rec.err) == Cause::HeaderOverflow
         {
@@ -456,10 +443,53 @@ impl Triage {
             c.etimedout = 0;
             c.econnrefused = 0;
         }
-        let why = cause(rec.code, rec.err);
+        self.kind_of_failure(rec, &c);
+        self.tally(rec, &c, target, text);
+    }
+
+    /// A 2.x request start: which client and which target each correlation id belongs to
+    /// (2.x error and status records do not all carry them). True when `rec` was one.
+    fn request_start(&mut self, rec: &Record) -> bool {
+        match rec.message {
+            "sourceRequest" => {
+                self.corr_url.insert(rec.corr, rec.proxy.to_string());
+                self.client_corr.insert(rec.client, rec.corr.to_string());
+                true
+            }
+            "targetRequest" => {
+                if let Some(t) = rec.target {
+                    self.corr_target.insert(rec.corr, (t.to_string(), false));
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// What the idle estimate learns from a target's answer, reset or freed socket.
+    fn idle_outcome(&mut self, rec: &Record, target: &str, c: &Counts, target_error: bool) {
+        let Some(ms) = rec.millis else {
+            return;
+        };
+        let reset = c.econnreset + c.socket_hang_up > 0;
+        let taken = rec.taken_ms.unwrap_or(0);
+        match rec.message {
+            "targetResponse" if !rec.status.starts_with('5') => {
+                self.target_responses += 1;
+                self.timeline.add(ms, target, false);
+                self.idle.outcome(rec.pid, target, ms, taken, false);
+            }
+            "targetResponse close" => self.idle.freed(rec.pid, target, ms),
+            _ if target_error && reset => self.idle.outcome(rec.pid, target, ms, taken, true),
+            _ => {}
+        }
+    }
+
+    /// Why a 502 or 504 happened, by its error code and message.
+    fn kind_of_failure(&mut self, rec: &Record, c: &Counts) {
+        let kinds = &mut self.kinds;
         if c.status_502 == 1 {
-            let kinds = &mut self.kinds;
-            match why {
+            match cause(rec.code, rec.err) {
                 Cause::Refused => kinds.refused_502 += 1,
                 Cause::Reset if self.aborted.contains(rec.corr) => kinds.client_abort_502 += 1,
                 Cause::Reset => kinds.hangup_502 += 1,
@@ -475,8 +505,13 @@ impl Triage {
             }
         }
         if c.status_504 == 1 {
-            self.kinds.timeout_504 += 1;
+            kinds.timeout_504 += 1;
         }
+    }
+
+    /// Adds a failure to the totals, per target, proxy and hour, the first and last seen, and
+    /// the samples.
+    fn tally(&mut self, rec: &Record, c: &Counts, target: String, text: &str) {
         let proxy = match rec.proxy {
             "" | "undefined" => self.corr_url.get(rec.corr).map_or("", String::as_str),
             url => url,
@@ -503,9 +538,9 @@ impl Triage {
             } else {
                 "(other)".to_string()
             };
-            add(map.entry(key).or_default(), &c);
+            add(map.entry(key).or_default(), c);
         }
-        add(&mut self.totals, &c);
+        add(&mut self.totals, c);
         // Logs are read newest file first: keep the earliest and the latest, not the order seen.
         let at = rec.millis.unwrap_or(0);
         let shown = || {
@@ -586,7 +621,7 @@ impl Triage {
     }
 
     /// The span of the records read (errors, 5xx and target responses), RFC 3339 UTC.
-    pub fn span(&self) -> Option<(String, String)> {
+    pub(crate) fn span(&self) -> Option<(String, String)> {
         let show = |ms: i64| {
             chrono::DateTime::from_timestamp_millis(ms)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -597,7 +632,7 @@ impl Triage {
 
     /// Passes every text the triage shows (sample lines, proxy paths, target names) through
     /// `redact`: the triage may read unredacted logs, its output never shows them.
-    pub fn redact_shown(&mut self, mut redact: impl FnMut(&str) -> String) {
+    pub(crate) fn redact_shown(&mut self, mut redact: impl FnMut(&str) -> String) {
         for sample in &mut self.samples {
             *sample = redact(sample);
         }

@@ -8,32 +8,32 @@
 //! confidence (`high`/`medium`/`low`) and the reason for it.
 
 mod causes;
-pub mod hops;
-pub mod idle;
-pub mod keepalive;
-pub mod logs;
-pub mod pcap;
-pub mod tls;
+pub(crate) mod hops;
+pub(crate) mod idle;
+pub(crate) mod keepalive;
+pub(crate) mod logs;
+pub(crate) mod pcap;
+pub(crate) mod tls;
 
 use serde::Serialize;
 
-pub use crate::model::{FindingId, Severity};
-pub use idle::Confidence;
+pub(crate) use crate::model::{FindingId, Severity};
+pub(crate) use idle::Confidence;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    pub id: FindingId,
-    pub severity: Severity,
+pub(crate) struct Finding {
+    pub(crate) id: FindingId,
+    pub(crate) severity: Severity,
     /// How sure the tool is that this is the cause, and why.
-    pub confidence: Confidence,
-    pub confidence_reason: String,
-    pub summary: String,
-    pub evidence: serde_json::Value,
-    pub next_step: String,
+    pub(crate) confidence: Confidence,
+    pub(crate) confidence_reason: String,
+    pub(crate) summary: String,
+    pub(crate) evidence: serde_json::Value,
+    pub(crate) next_step: String,
 }
 
 /// `findings.md`: the same findings for a person reading the bundle.
-pub fn markdown(findings: &[Finding]) -> String {
+pub(crate) fn markdown(findings: &[Finding]) -> String {
     let mut out = String::from("# Findings\n\n");
     if findings.is_empty() {
         out.push_str("Nothing conclusive in the collected evidence.\n");
@@ -54,22 +54,22 @@ pub fn markdown(findings: &[Finding]) -> String {
 }
 
 /// Everything the conclusion draws on.
-pub struct Evidence<'a> {
-    pub triage: &'a logs::Triage,
-    pub keepalive: &'a keepalive::KeepAlive,
-    pub probes: &'a [keepalive::Probe],
+pub(crate) struct Evidence<'a> {
+    pub(crate) triage: &'a logs::Triage,
+    pub(crate) keepalive: &'a keepalive::KeepAlive,
+    pub(crate) probes: &'a [keepalive::Probe],
     /// `--lb-idle-timeout`: the idle timeout (s) of a load balancer in front of EMG.
-    pub lb_idle_timeout_s: Option<u64>,
+    pub(crate) lb_idle_timeout_s: Option<u64>,
     /// Findings a capture already produced.
-    pub capture: Vec<Finding>,
+    pub(crate) capture: Vec<Finding>,
     /// The Node version that runs EMG (`v20.11.1`), when the logs or the host tell it: it
     /// decides what a target's `Keep-Alive: timeout=1` does.
-    pub node: Option<&'a str>,
+    pub(crate) node: Option<&'a str>,
 }
 
 /// The findings, in support's terms: what happened, the evidence, the next step. Each cause is
 /// its own function in `causes.rs`; here is only their order.
-pub fn conclude(mut e: Evidence) -> Vec<Finding> {
+pub(crate) fn conclude(mut e: Evidence) -> Vec<Finding> {
     let mut out = std::mem::take(&mut e.capture);
     let e = &e;
     let estimates = e.triage.idle.estimates();

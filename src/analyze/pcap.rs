@@ -25,20 +25,20 @@ use super::Finding;
 
 /// One TCP segment, as much as the analysis needs.
 #[derive(Debug, Clone)]
-pub struct Segment {
+pub(crate) struct Segment {
     /// 1-based, as Wireshark numbers packets.
-    pub number: u64,
-    pub time: f64,
-    pub src: (IpAddr, u16),
-    pub dst: (IpAddr, u16),
-    pub syn: bool,
-    pub fin: bool,
-    pub rst: bool,
-    pub payload: u32,
+    pub(crate) number: u64,
+    pub(crate) time: f64,
+    pub(crate) src: (IpAddr, u16),
+    pub(crate) dst: (IpAddr, u16),
+    pub(crate) syn: bool,
+    pub(crate) fin: bool,
+    pub(crate) rst: bool,
+    pub(crate) payload: u32,
 }
 
 /// Reads every TCP segment of a capture, in file order.
-pub fn segments(reader: impl Read + Send) -> Result<Vec<Segment>> {
+pub(crate) fn segments(reader: impl Read + Send) -> Result<Vec<Segment>> {
     let mut reader = match pcap_parser::create_reader(1 << 16, reader) {
         Ok(r) => r,
         Err(PcapError::Eof) => return Ok(Vec::new()),
@@ -172,24 +172,24 @@ fn segment(
 
 /// What happened on one connection to a target.
 #[derive(Debug, Clone, Serialize)]
-pub struct Connection {
-    pub client: String,
-    pub target: String,
-    pub packets: u64,
+pub(crate) struct Connection {
+    pub(crate) client: String,
+    pub(crate) target: String,
+    pub(crate) packets: u64,
     /// Requests: client data after the target spoke (or the first client data).
-    pub requests: u32,
-    pub responses: u32,
+    pub(crate) requests: u32,
+    pub(crate) responses: u32,
     /// The target's first FIN: packet number, time, and how long the connection had been idle.
-    pub target_fin: Option<(u64, f64, f64)>,
-    pub client_fin: Option<u64>,
+    pub(crate) target_fin: Option<(u64, f64, f64)>,
+    pub(crate) client_fin: Option<u64>,
     /// A request sent after the target's FIN: packet number and ms after the FIN.
-    pub request_after_target_fin: Option<(u64, f64)>,
-    pub target_rst: Option<u64>,
-    pub client_rst: Option<u64>,
+    pub(crate) request_after_target_fin: Option<(u64, f64)>,
+    pub(crate) target_rst: Option<u64>,
+    pub(crate) client_rst: Option<u64>,
     /// A request that got FIN or RST from the target before any response byte.
-    pub unanswered: Option<(u64, u64)>,
-    pub unanswered_time: Option<f64>,
-    pub longest_idle_s: f64,
+    pub(crate) unanswered: Option<(u64, u64)>,
+    pub(crate) unanswered_time: Option<f64>,
+    pub(crate) longest_idle_s: f64,
 }
 
 #[derive(Default)]
@@ -205,7 +205,7 @@ struct Track {
 type Endpoint = (IpAddr, u16);
 
 /// Follows every connection whose server side is one of `ports` (a target).
-pub fn connections(segments: &[Segment], ports: &[u16]) -> Vec<Connection> {
+pub(crate) fn connections(segments: &[Segment], ports: &[u16]) -> Vec<Connection> {
     let mut tracks: BTreeMap<(Endpoint, Endpoint), Track> = BTreeMap::new();
     for s in segments {
         // Without known target ports the server is the side with the lower port (clients use
@@ -308,7 +308,7 @@ fn endpoint((ip, port): (IpAddr, u16)) -> String {
 }
 
 /// The seed's two causes, from the connections of one capture.
-pub fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
+pub(crate) fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let races: Vec<&Connection> = conns
         .iter()

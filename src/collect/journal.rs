@@ -36,15 +36,15 @@ fn journalctl(settings: &Settings) -> Command {
 
 /// One systemd unit whose journal is a log source, and why it is read.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct JournalSource {
-    pub unit: String,
+pub(crate) struct JournalSource {
+    pub(crate) unit: String,
     /// The entry it becomes in the bundle.
-    pub path: String,
-    pub why: &'static str,
+    pub(crate) path: String,
+    pub(crate) why: &'static str,
 }
 
 /// The units to read, and why; empty when journalctl is missing or knows no EMG unit.
-pub fn journal_units(settings: &Settings) -> Vec<JournalSource> {
+pub(crate) fn journal_units(settings: &Settings) -> Vec<JournalSource> {
     let units: Vec<(String, &'static str)> = match &settings.journal {
         JournalChoice::Off => Vec::new(),
         JournalChoice::Unit(unit) => vec![(unit.clone(), "named with --journal")],

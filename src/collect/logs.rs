@@ -146,98 +146,120 @@ pub(super) fn collect_logs(
             });
             continue;
         }
-        let dir = log.path.parent().unwrap_or(std::path::Path::new("/"));
-        let opened = match open_in_dir(dir, log.path.file_name().unwrap_or_default()) {
-            Ok(o) => o,
+        let opened = match open_log(&log, settings.follow_hardlinks) {
+            Ok(opened) => opened,
             Err(reason) => {
                 found.skipped.push(Skipped { source, reason });
                 continue;
             }
         };
-        if let Some(reason) = utf16_reason(&opened.file) {
-            found.skipped.push(Skipped { source, reason });
-            continue;
-        }
-        // Checked again on what was opened: a file swapped for a link after the listing.
-        if let Some(reason) = crate::safe_fs::hardlink_reason(dir, &opened.meta)
-            .filter(|_| !settings.follow_hardlinks)
-        {
-            found.skipped.push(Skipped { source, reason });
-            continue;
-        }
-        if log.gz {
-            let outcome = copy_gz_log(&log, opened.file, &source, budget, engine, stream, writer)?;
-            budget -= outcome.bytes.min(budget);
-            found.skipped.extend(outcome.skipped);
-            found.warnings.extend(outcome.warning);
-            reports.push(outcome.report);
-            kept.push(log);
-            continue;
-        }
-        // Copy up to the size seen now: a log that grows while being read ends here.
-        let size = opened.meta.len();
-        let take = size.min(budget);
-        let path = format!("logs/{}", log.name);
-        let mut file = opened.file;
-        let mut entry = writer.entry(&path)?;
-        let mut redactor = engine.file();
-        let start = size - take;
-        let mut limited = (&mut file).take(take);
-        let outcome = match limited.get_mut().seek(SeekFrom::Start(start)) {
-            Ok(_) => copy_log(&mut limited, start > 0, &mut redactor, stream, &mut entry),
-            Err(e) => Ok(Copied::ReadError(e)),
+        let copied = if log.gz {
+            copy_gz_log(&log, opened.file, &source, budget, engine, stream, writer)?
+        } else {
+            copy_plain_log(&log, opened, &source, budget, engine, stream, writer)?
         };
-        // A live log changes under us: copy what it held at open, and say what happened.
-        let read = take - limited.limit();
-        let now = file.metadata().map(|m| m.len()).unwrap_or(size);
-        let completed = matches!(outcome, Ok(Copied::Whole));
-        if completed && read < take {
-            found.warnings.push(format!("{}: shrank while being read (truncated or rotated?): {read} of {size} bytes copied", log.name));
-        } else if now > size {
-            found.warnings.push(format!(
-                "{}: grew while being read; the {size} bytes it had when opened were copied",
-                log.name
-            ));
-        }
-        // Skipped bytes of a truncated file count as done for the bar.
-        stream.progress.inc(size - take);
-        budget -= take.min(budget);
-        let truncated = match outcome? {
-            Copied::Whole => take < size,
-            Copied::ReadError(read_error) => {
-                found.skipped.push(Skipped {
-                    source: source.clone(),
-                    reason: format!("read stopped: {}", io_reason(&read_error)),
-                });
-                true
-            }
-            Copied::Limited(reason) => {
-                found
-                    .warnings
-                    .push(format!("{}: cut short, {reason}", log.name));
-                true
-            }
-        };
-        if take < size {
-            found.warnings.push(format!(
-                "{}: only the newest {} of {} bytes (--max-log-bytes)",
-                log.name, take, size
-            ));
-        }
-        if redactor.open_block() {
-            found.warnings.push(format!(
-                "{}: a private key block had no END line; redacted to the end of its key material",
-                log.name
-            ));
-        }
-        entry.finish(&source, redactor.report.total, truncated)?;
-        reports.push((path, redactor.report));
+        budget -= copied.bytes.min(budget);
+        found.skipped.extend(copied.skipped);
+        found.warnings.extend(copied.warnings);
+        reports.push(copied.report);
         kept.push(log);
     }
     found.logs = kept;
     // The journal and stdin come next, of a size nobody knows.
     measure(found, writer, reports, 2, u64::MAX);
     Ok(())
+}
+
+/// Opens a listed log again, refusing what it must not read: a file swapped for a link or a
+/// hard link after the listing, UTF-16 text the rules cannot read.
+fn open_log(log: &LogFile, follow_hardlinks: bool) -> Result<crate::safe_fs::Opened, String> {
+    let dir = log.path.parent().unwrap_or(std::path::Path::new("/"));
+    let opened = open_in_dir(dir, log.path.file_name().unwrap_or_default())?;
+    if let Some(reason) = utf16_reason(&opened.file) {
+        return Err(reason);
+    }
+    // Checked again on what was opened: a file swapped for a link after the listing.
+    match crate::safe_fs::hardlink_reason(dir, &opened.meta).filter(|_| !follow_hardlinks) {
+        Some(reason) => Err(reason),
+        None => Ok(opened),
+    }
+}
+
+/// A plain log, its newest `budget` bytes, up to the size it had when opened: a log that grows
+/// while read ends there, one that shrinks ends early, and both are said.
+fn copy_plain_log(
+    log: &LogFile,
+    opened: crate::safe_fs::Opened,
+    source: &str,
+    budget: u64,
+    engine: &TextEngine,
+    stream: &Stream,
+    writer: &mut BundleWriter,
+) -> Result<LogCopied> {
+    let size = opened.meta.len();
+    let take = size.min(budget);
+    let path = format!("logs/{}", log.name);
+    let mut file = opened.file;
+    let mut entry = writer.entry(&path)?;
+    let mut redactor = engine.file();
+    let start = size - take;
+    let mut limited = (&mut file).take(take);
+    let outcome = match limited.get_mut().seek(SeekFrom::Start(start)) {
+        Ok(_) => copy_log(&mut limited, start > 0, &mut redactor, stream, &mut entry),
+        Err(e) => Ok(Copied::ReadError(e)),
+    };
+    // A live log changes under us: copy what it held at open, and say what happened.
+    let read = take - limited.limit();
+    let now = file.metadata().map(|m| m.len()).unwrap_or(size);
+    let completed = matches!(outcome, Ok(Copied::Whole));
+    let mut warnings = Vec::new();
+    let mut skipped = None;
+    if completed && read < take {
+        warnings.push(format!(
+            "{}: shrank while being read (truncated or rotated?): {read} of {size} bytes copied",
+            log.name
+        ));
+    } else if now > size {
+        warnings.push(format!(
+            "{}: grew while being read; the {size} bytes it had when opened were copied",
+            log.name
+        ));
+    }
+    // Skipped bytes of a truncated file count as done for the bar.
+    stream.progress.inc(size - take);
+    let truncated = match outcome? {
+        Copied::Whole => take < size,
+        Copied::ReadError(read_error) => {
+            skipped = Some(Skipped {
+                source: source.to_string(),
+                reason: format!("read stopped: {}", io_reason(&read_error)),
+            });
+            true
+        }
+        Copied::Limited(reason) => {
+            warnings.push(format!("{}: cut short, {reason}", log.name));
+            true
+        }
+    };
+    if take < size {
+        warnings.push(format!(
+            "{}: only the newest {} of {} bytes (--max-log-bytes)",
+            log.name, take, size
+        ));
+    }
+    if redactor.open_block() {
+        warnings.push(format!(
+            "{}: a private key block had no END line; redacted to the end of its key material",
+            log.name
+        ));
+    }
+    entry.finish(source, redactor.report.total, truncated)?;
+    Ok(LogCopied {
+        bytes: take,
+        report: (path, redactor.report),
+        skipped,
+        warnings,
+    })
 }
 
 /// A UTF-16 log (a PowerShell redirect, some Windows log shippers): the rules read UTF-8 and
@@ -272,12 +294,13 @@ pub(super) fn redacted_name(engine: &TextEngine, name: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| name.to_string())
 }
 
-/// What copying a compressed log did.
-pub(super) struct GzCopied {
+/// What copying one log did: the bytes it took from the budget, its redactions, and what to
+/// tell the operator.
+pub(super) struct LogCopied {
     bytes: u64,
     report: (String, FileReport),
     skipped: Option<Skipped>,
-    warning: Option<String>,
+    warnings: Vec<String>,
 }
 
 /// A gzip-compressed rotation, decompressed while read, through the same redaction and limits:
@@ -291,7 +314,7 @@ pub(super) fn copy_gz_log(
     engine: &TextEngine,
     stream: &Stream,
     writer: &mut BundleWriter,
-) -> Result<GzCopied> {
+) -> Result<LogCopied> {
     let name = log.name.strip_suffix(".gz").unwrap_or(&log.name);
     let path = format!("logs/{name}");
     let limit = budget.min(MAX_GZ_INFLATED);
@@ -301,7 +324,7 @@ pub(super) fn copy_gz_log(
     let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
     let read = limit - limited.limit();
     let more = limited.limit() == 0 && limited.into_inner().read(&mut [0u8; 1]).unwrap_or(0) > 0;
-    let (mut skipped, mut warning, mut truncated) = (None, None, more);
+    let (mut skipped, mut warnings, mut truncated) = (None, Vec::new(), more);
     match outcome {
         Copied::Whole => {}
         Copied::ReadError(e) => {
@@ -313,20 +336,22 @@ pub(super) fn copy_gz_log(
         }
         Copied::Limited(reason) => {
             truncated = true;
-            warning = Some(format!("{name}: cut short, {reason}"));
+            warnings.push(format!("{name}: cut short, {reason}"));
         }
     }
     if more {
-        warning = Some(format!(
+        // Said instead of a cut: the limit is what stopped it.
+        warnings.clear();
+        warnings.push(format!(
             "{name}: only the first {read} decompressed bytes (--max-log-bytes, or {MAX_GZ_INFLATED} for one compressed log)"
         ));
     }
     entry.finish(source, redactor.report.total, truncated)?;
-    Ok(GzCopied {
+    Ok(LogCopied {
         bytes: read,
         report: (path, redactor.report),
         skipped,
-        warning,
+        warnings,
     })
 }
 

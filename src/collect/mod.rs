@@ -36,7 +36,7 @@ mod seal;
 use capture::*;
 use conclude::*;
 use journal::collect_journal;
-pub use journal::{journal_units, JournalSource};
+pub(crate) use journal::{journal_units, JournalSource};
 use logs::*;
 use package::*;
 use reproduce::*;
@@ -44,15 +44,15 @@ use seal::{seal, Sealing};
 
 /// Everything known before the first byte is written: the rules, what is on the host, and every
 /// secret value (from the configs, argv, the environment) with its encodings.
-pub struct Plan {
-    pub rules: RuleSet,
-    pub found: Discovery,
-    pub facts: facts::Facts,
-    pub known: Vec<KnownSecret>,
+pub(crate) struct Plan {
+    pub(crate) rules: RuleSet,
+    pub(crate) found: Discovery,
+    pub(crate) facts: facts::Facts,
+    pub(crate) known: Vec<KnownSecret>,
 }
 
 impl Plan {
-    pub fn build(settings: &Settings, mut rules: RuleSet) -> Result<Plan> {
+    pub(crate) fn build(settings: &Settings, mut rules: RuleSet) -> Result<Plan> {
         let mut found = discover(settings)?;
         let headers: Vec<String> = found
             .configs
@@ -97,17 +97,17 @@ impl Plan {
         })
     }
 
-    pub fn engine(&self) -> TextEngine<'_> {
+    pub(crate) fn engine(&self) -> TextEngine<'_> {
         TextEngine::new(&self.rules, &self.known)
     }
 
-    pub fn log_bytes(&self) -> u64 {
+    pub(crate) fn log_bytes(&self) -> u64 {
         self.found.logs.iter().map(|l| l.size).sum()
     }
 }
 
 /// What differs between the wizard and the flags; the engine calls these and nothing else.
-pub trait FrontEnd {
+pub(crate) trait FrontEnd {
     /// A status line for the operator (the capture filter, what happens next).
     fn say(&self, line: &str);
     /// The level was switched and/or a capture runs: wait for the reproduction.
@@ -118,7 +118,11 @@ pub trait FrontEnd {
     fn progress(&self, total: u64) -> indicatif::ProgressBar;
 }
 
-pub fn run(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> Result<Report> {
+pub(crate) fn run(
+    settings: &Settings,
+    interrupt: &Interrupt,
+    front: &dyn FrontEnd,
+) -> Result<Report> {
     collect(settings, interrupt, front).map_err(crate::bundle::disk_full_to_fail)
 }
 
@@ -326,13 +330,13 @@ pub(super) const PAST_DEADLINE: &str = "over --max-seconds (newest logs are take
 pub(super) const MIN_ROOM: u64 = 4096;
 
 /// `--max-bundle-bytes` and `--max-seconds`: checked before each log and each chunk.
-pub struct Limits {
-    pub deadline: Option<Instant>,
-    pub max_bundle: Option<u64>,
+pub(crate) struct Limits {
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) max_bundle: Option<u64>,
     /// Room kept for what is written after the logs: findings, facts, the redaction report, the
     /// manifest, the zip directory. Measured from a render of those entries before the logs
     /// and again whenever a log would not fit (`conclude::trailing_bytes`).
-    pub reserve: std::cell::Cell<u64>,
+    pub(crate) reserve: std::cell::Cell<u64>,
 }
 
 impl Limits {
@@ -384,7 +388,7 @@ impl Limits {
 }
 
 impl Redactions {
-    pub fn sum(reports: &[(String, FileReport)]) -> Redactions {
+    pub(crate) fn sum(reports: &[(String, FileReport)]) -> Redactions {
         let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
         for (_, report) in reports {
             for (rule, hits) in &report.by_rule {

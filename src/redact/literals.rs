@@ -55,7 +55,7 @@ impl Sampler {
     }
 }
 
-pub struct Literals {
+pub(crate) struct Literals {
     heads: AhoCorasick,
     sampler: Option<Sampler>,
     values: Vec<Vec<u8>>,
@@ -66,7 +66,7 @@ pub struct Literals {
 
 impl Literals {
     /// `None` when there is nothing to search for.
-    pub fn new<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<Self> {
+    pub(crate) fn new<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<Self> {
         let values: Vec<Vec<u8>> = values.into_iter().map(<[u8]>::to_vec).collect();
         let mut heads: Vec<&[u8]> = values.iter().map(|v| &v[..v.len().min(HEAD)]).collect();
         heads.sort_unstable();
@@ -153,7 +153,7 @@ impl Literals {
     }
 
     /// Every match, non-overlapping, leftmost-longest, as (start, end, index of the value).
-    pub fn find_all(&self, haystack: &[u8], out: &mut Vec<(usize, usize, usize)>) {
+    pub(crate) fn find_all(&self, haystack: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         let mut at = 0;
         while let Some(m) = self.find_at(haystack, at) {
             out.push(m);
@@ -162,7 +162,7 @@ impl Literals {
     }
 
     /// The first value found, if any.
-    pub fn find(&self, haystack: &[u8]) -> Option<usize> {
+    pub(crate) fn find(&self, haystack: &[u8]) -> Option<usize> {
         self.find_at(haystack, 0).map(|m| m.2)
     }
 }

@@ -6,17 +6,19 @@
 //! becomes a known literal, replaced in every file, with its percent- and base64-encoded forms.
 
 mod carry;
-pub mod literals;
-pub mod pseudonym;
-pub mod rules;
-pub mod text;
-pub mod yaml;
+pub(crate) mod literals;
+pub(crate) mod pseudonym;
+pub(crate) mod rules;
+pub(crate) mod text;
+pub(crate) mod yaml;
 
 use anyhow::{bail, Result};
 use base64::Engine as _;
 
-pub use rules::{token, RuleSet};
-pub use text::{FileReport, KnownSecret, TextEngine, MIN_LITERAL};
+pub(crate) use rules::token;
+pub use rules::RuleSet;
+pub use text::FileReport;
+pub use text::{FileRedactor, KnownSecret, TextEngine, MIN_LITERAL};
 
 use crate::yaml::Yaml;
 
@@ -54,7 +56,7 @@ fn text_secrets(engine: &TextEngine, text: &str) -> Vec<KnownSecret> {
 /// ordinary text across the bundle (evidence lost) and stop it at the self-check
 /// (`config/default.yaml` holds `default`). Where they stand as secrets (a config key, an
 /// argument) the structural and pattern rules still replace them.
-pub fn literal_verdict(value: &str) -> Result<(), &'static str> {
+pub(crate) fn literal_verdict(value: &str) -> Result<(), &'static str> {
     let v = value.trim();
     let word = |v: &str| {
         let b = v.as_bytes();

@@ -18,35 +18,35 @@ use super::KnownSecret;
 
 /// Distinct tokens recorded in one bundle's map; past it tokens are still computed, the map
 /// says it is incomplete (a log with a fresh bearer token per request must not grow memory).
-pub const MAP_MAX: usize = 100_000;
+pub(crate) const MAP_MAX: usize = 100_000;
 
 /// Hex digits of the HMAC kept in a token.
 const HEX: usize = 12;
 
 /// The rule id under which the key itself is guarded by the self-check.
-pub const KEY_RULE: &str = "pseudonym_key";
+pub(crate) const KEY_RULE: &str = "pseudonym_key";
 
-pub struct Pseudonyms {
+pub(crate) struct Pseudonyms {
     mac: Hmac<Sha256>,
     key: [u8; 32],
     /// Whether the map keeps the values (`--keep-map-values`).
-    pub keep_values: bool,
+    pub(crate) keep_values: bool,
 }
 
 /// One map row: the first place a token was written.
 #[derive(Debug, Clone, Serialize)]
-pub struct Seen {
-    pub token: String,
-    pub rule: String,
-    pub file: String,
-    pub line: u64,
+pub(crate) struct Seen {
+    pub(crate) token: String,
+    pub(crate) rule: String,
+    pub(crate) file: String,
+    pub(crate) line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub(crate) value: Option<String>,
 }
 
 impl Pseudonyms {
     /// A fresh key from the operating system's generator.
-    pub fn random(keep_values: bool) -> Result<Self> {
+    pub(crate) fn random(keep_values: bool) -> Result<Self> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key)
             .map_err(|e| anyhow::anyhow!("{e}"))
@@ -54,7 +54,7 @@ impl Pseudonyms {
         Ok(Self::with_key(key, keep_values))
     }
 
-    pub fn with_key(key: [u8; 32], keep_values: bool) -> Self {
+    pub(crate) fn with_key(key: [u8; 32], keep_values: bool) -> Self {
         let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("any key length works");
         Pseudonyms {
             mac,
@@ -64,7 +64,7 @@ impl Pseudonyms {
     }
 
     /// The token for `value` found by `rule`.
-    pub fn token(&self, rule: &str, value: &[u8]) -> String {
+    pub(crate) fn token(&self, rule: &str, value: &[u8]) -> String {
         let mut mac = self.mac.clone();
         mac.update(normalize(value));
         let digest = mac.finalize().into_bytes();
@@ -73,7 +73,7 @@ impl Pseudonyms {
 
     /// The key in every form it could be written in, for the self-check, plus a fingerprint
     /// written into the map: a map of this bundle inside the bundle is refused too.
-    pub fn guarded(&self) -> Vec<KnownSecret> {
+    pub(crate) fn guarded(&self) -> Vec<KnownSecret> {
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
         [
             self.key.to_vec(),
@@ -88,7 +88,7 @@ impl Pseudonyms {
     }
 
     /// Names this bundle's map without revealing the key.
-    pub fn map_id(&self) -> String {
+    pub(crate) fn map_id(&self) -> String {
         let mut mac = self.mac.clone();
         mac.update(b"edgemicro-diag pseudonym map");
         format!("map-{}", hex::encode(&mac.finalize().into_bytes()[..16]))
@@ -96,7 +96,7 @@ impl Pseudonyms {
 }
 
 /// The map written beside the bundle: every token's first occurrence, in bundle order.
-pub fn map_json(
+pub(crate) fn map_json(
     reports: &[(String, super::FileReport)],
     bundle: &str,
     sha256: &str,
@@ -139,7 +139,7 @@ pub fn map_json(
 
 /// The value a token stands for, without the white space or line break around it (a block
 /// scalar's trailing `\n` and the same value in a log line get one token).
-pub fn normalize(value: &[u8]) -> &[u8] {
+pub(crate) fn normalize(value: &[u8]) -> &[u8] {
     value.trim_ascii()
 }
 

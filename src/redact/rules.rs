@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::yaml::{Node, Yaml};
 
 /// The shipped rule files, embedded so the binary works anywhere.
-pub const SHIPPED: &[(&str, &str)] = &[
+pub(crate) const SHIPPED: &[(&str, &str)] = &[
     (
         "redaction-rules/config-keys.yaml",
         include_str!("../../redaction-rules/config-keys.yaml"),
@@ -28,49 +28,49 @@ pub const SHIPPED: &[(&str, &str)] = &[
 
 #[derive(Debug)]
 pub struct RuleSet {
-    pub keep: Vec<Regex>,
-    pub keys: Vec<KeyRule>,
-    pub patterns: Vec<PatternRule>,
-    pub blocks: Vec<BlockRule>,
+    pub(crate) keep: Vec<Regex>,
+    pub(crate) keys: Vec<KeyRule>,
+    pub(crate) patterns: Vec<PatternRule>,
+    pub(crate) blocks: Vec<BlockRule>,
     /// sha256 over every rule file's bytes, in load order (recorded in the manifest).
-    pub sha256: String,
-    pub files: Vec<String>,
+    pub(crate) sha256: String,
+    pub(crate) files: Vec<String>,
     /// Every rule with its kind, id, reason and file, in load order (`rules list`).
-    pub catalogue: Vec<RuleInfo>,
+    pub(crate) catalogue: Vec<RuleInfo>,
 }
 
 /// One rule as `rules list` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct RuleInfo {
-    pub kind: &'static str,
-    pub id: String,
-    pub why: String,
-    pub file: String,
+pub(crate) struct RuleInfo {
+    pub(crate) kind: &'static str,
+    pub(crate) id: String,
+    pub(crate) why: String,
+    pub(crate) file: String,
 }
 
 #[derive(Debug)]
-pub struct KeyRule {
-    pub id: String,
-    pub names: Vec<Regex>,
-    pub paths: Vec<Regex>,
-    pub values: Vec<String>,
+pub(crate) struct KeyRule {
+    pub(crate) id: String,
+    pub(crate) names: Vec<Regex>,
+    pub(crate) paths: Vec<Regex>,
+    pub(crate) values: Vec<String>,
 }
 
 #[derive(Debug)]
-pub struct PatternRule {
-    pub id: String,
-    pub keywords: Vec<String>,
+pub(crate) struct PatternRule {
+    pub(crate) id: String,
+    pub(crate) keywords: Vec<String>,
     /// A keyword-gated regex, or (`record: emg-event`, `field: N`) a field of EMG's event
     /// records: a value on nearly every line (the clientId) is found by position, not by a
     /// regex gated on a keyword that every line has.
-    pub matcher: Matcher,
+    pub(crate) matcher: Matcher,
     /// A match whose text this regex finds is not a secret (a flag's meaning depends on the
     /// command: `-p 4` is a process count; `code=ECONNRESET` is an error code).
-    pub unless: Option<BytesRegex>,
+    pub(crate) unless: Option<BytesRegex>,
 }
 
 #[derive(Debug)]
-pub enum Matcher {
+pub(crate) enum Matcher {
     Regex(BytesRegex),
     /// 1-based field of `<ts> [level][host][pid][org][env][proxy][ip][clientId][corr]…`.
     EmgField(usize),
@@ -100,7 +100,7 @@ static EMG_CLIENT_ID: std::sync::LazyLock<BytesRegex> = std::sync::LazyLock::new
 /// Every span of field `n` in a line: the field of the record that starts the line when it
 /// reads as one whole record (most lines, found by position in one pass), else, for the
 /// clientId, of every record found by its grammar anywhere in the line.
-pub fn emg_field_spans(line: &[u8], n: usize, out: &mut Vec<(usize, usize)>) {
+pub(crate) fn emg_field_spans(line: &[u8], n: usize, out: &mut Vec<(usize, usize)>) {
     if let Some(fields) = whole_record(line) {
         let (start, end) = fields[n - 1];
         if end > start {
@@ -156,11 +156,11 @@ static SHAPE: [u8; 256] = {
 };
 
 #[derive(Debug)]
-pub struct BlockRule {
-    pub id: String,
-    pub keywords: Vec<String>,
-    pub begin: BytesRegex,
-    pub end: BytesRegex,
+pub(crate) struct BlockRule {
+    pub(crate) id: String,
+    pub(crate) keywords: Vec<String>,
+    pub(crate) begin: BytesRegex,
+    pub(crate) end: BytesRegex,
 }
 
 #[derive(Deserialize)]
@@ -203,7 +203,7 @@ struct RawBlock {
 }
 
 /// `REDACTED_<RULE>`: YAML-safe as a plain scalar, greppable, fixed per rule (no length leak).
-pub fn token(rule_id: &str) -> String {
+pub(crate) fn token(rule_id: &str) -> String {
     format!("REDACTED_{}", rule_id.to_ascii_uppercase())
 }
 
@@ -392,7 +392,7 @@ impl RuleSet {
     /// The API-key header names a config sets (`apikeys.api-key-header: x-client-key`): their
     /// values in header dumps, util.inspect objects, rawHeaders arrays and query strings are
     /// the API key, like `x-api-key`'s. Names that are not plain header tokens are ignored.
-    pub fn add_api_key_headers(&mut self, names: &[String]) -> Result<()> {
+    pub(crate) fn add_api_key_headers(&mut self, names: &[String]) -> Result<()> {
         let mut names: Vec<String> = names
             .iter()
             .map(|n| n.trim().to_ascii_lowercase())
@@ -508,7 +508,7 @@ fn compile(at: &str, id: &str, pattern: &str) -> Result<BytesRegex> {
 }
 
 /// Key names as the rules see them: lower case, camelCase split, `-` `.` and space as `_`.
-pub fn normalize_key(key: &str) -> String {
+pub(crate) fn normalize_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len() + 4);
     let mut prev_lower = false;
     for c in key.chars() {

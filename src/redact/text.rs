@@ -49,11 +49,11 @@ pub struct TextEngine<'r> {
 #[derive(Clone)]
 pub struct KnownSecret {
     pub value: Vec<u8>,
-    pub rule: String,
+    pub(crate) rule: String,
     /// For an encoded form (percent, base64): the plain value, so both get one pseudonym.
-    pub encodes: Option<Vec<u8>>,
+    pub(crate) encodes: Option<Vec<u8>>,
     /// A piece of a larger secret (a line of a wrapped blob): searched as is, never decoded.
-    pub piece: bool,
+    pub(crate) piece: bool,
 }
 
 impl KnownSecret {
@@ -67,7 +67,7 @@ impl KnownSecret {
     }
 
     /// A piece of a larger secret (see `piece`).
-    pub fn piece(value: impl Into<Vec<u8>>, rule: &str) -> Self {
+    pub(crate) fn piece(value: impl Into<Vec<u8>>, rule: &str) -> Self {
         KnownSecret {
             piece: true,
             ..KnownSecret::new(value, rule)
@@ -84,25 +84,25 @@ impl std::fmt::Debug for KnownSecret {
 /// What one file's redaction did, by rule: never a value.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct FileReport {
-    pub total: u64,
-    pub by_rule: BTreeMap<String, RuleHits>,
+    pub(crate) total: u64,
+    pub(crate) by_rule: BTreeMap<String, RuleHits>,
     /// With `--pseudonymize`: each token's first occurrence in this file (`file` left empty).
     #[serde(skip)]
-    pub pseudonyms: Vec<Seen>,
+    pub(crate) pseudonyms: Vec<Seen>,
     /// More distinct tokens than the map keeps were written.
     #[serde(skip)]
-    pub map_truncated: bool,
+    pub(crate) map_truncated: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct RuleHits {
-    pub count: u64,
+pub(crate) struct RuleHits {
+    pub(crate) count: u64,
     /// The first line numbers (1-based) where the rule fired.
-    pub lines: Vec<u64>,
+    pub(crate) lines: Vec<u64>,
 }
 
 impl FileReport {
-    pub fn add(&mut self, rule: &str, line: u64) {
+    pub(crate) fn add(&mut self, rule: &str, line: u64) {
         self.total += 1;
         let hits = self.by_rule.entry(rule.to_string()).or_default();
         hits.count += 1;
@@ -213,7 +213,7 @@ impl<'r> TextEngine<'r> {
     }
 
     /// Tokens become `REDACTED_<RULE>_<12 hex>` (see `pseudonym`).
-    pub fn pseudonymize(mut self, pseudonyms: &'r Pseudonyms) -> Self {
+    pub(crate) fn pseudonymize(mut self, pseudonyms: &'r Pseudonyms) -> Self {
         self.pseudonyms = Some(pseudonyms);
         self
     }
@@ -295,14 +295,14 @@ pub struct FileRedactor<'e, 'r> {
     /// Pseudonyms already in `report.pseudonyms` (bounded by MAP_MAX).
     tokens_seen: std::collections::HashSet<String>,
     /// With `collecting`: every value replaced, as a known secret (configs only: small).
-    pub found: Option<Vec<KnownSecret>>,
+    pub(crate) found: Option<Vec<KnownSecret>>,
 
-    pub report: FileReport,
+    pub(crate) report: FileReport,
 }
 
 impl<'e, 'r> FileRedactor<'e, 'r> {
     /// Also keeps every replaced value in `found`.
-    pub fn collecting(mut self) -> Self {
+    pub(crate) fn collecting(mut self) -> Self {
         self.found = Some(Vec::new());
         self
     }
@@ -663,7 +663,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
     }
 
     /// The token for one replacement, counted in the report (and recorded for the map).
-    pub fn emit(&mut self, rule: &str, value: &[u8], line: u64) -> String {
+    pub(crate) fn emit(&mut self, rule: &str, value: &[u8], line: u64) -> String {
         self.report.add(rule, line);
         let Some(pseudonyms) = self.engine.pseudonyms else {
             return token(rule);
@@ -689,13 +689,13 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
     }
 
     /// The rules that replaced something in the last line, and its 1-based number.
-    pub fn last_line(&self) -> (u64, &[&'e str]) {
+    pub(crate) fn last_line(&self) -> (u64, &[&'e str]) {
         (self.line_no, &self.line_rules)
     }
 
     /// True while a multi-line block (a PEM key) is open at the end of the input: redaction
     /// failed closed to the end of the file.
-    pub fn open_block(&self) -> bool {
+    pub(crate) fn open_block(&self) -> bool {
         self.block.is_some()
     }
 }

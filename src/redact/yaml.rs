@@ -13,21 +13,21 @@ use crate::yaml::{Node, Yaml};
 
 /// One secret value found in a document.
 #[derive(Debug, Clone)]
-pub struct YamlHit {
-    pub span: Range<usize>,
+pub(crate) struct YamlHit {
+    pub(crate) span: Range<usize>,
     /// A mapping key (a secret used as a key under a credential container), not a value.
-    pub key: bool,
-    pub style: ScalarStyle,
+    pub(crate) key: bool,
+    pub(crate) style: ScalarStyle,
     /// Index into `RuleSet::keys`.
-    pub rule: usize,
-    pub line: usize,
-    pub value: String,
+    pub(crate) rule: usize,
+    pub(crate) line: usize,
+    pub(crate) value: String,
 }
 
 /// Deeper than any real config; stops alias chains and hostile nesting from costing more.
 const MAX_DEPTH: usize = 256;
 
-pub fn find_secrets(rules: &RuleSet, yaml: &Yaml) -> Vec<YamlHit> {
+pub(crate) fn find_secrets(rules: &RuleSet, yaml: &Yaml) -> Vec<YamlHit> {
     let mut walker = Walker {
         rules,
         yaml,
@@ -155,7 +155,11 @@ fn is_secret_value(value: &str) -> bool {
 
 /// Replaces each hit's bytes with its token, keeping the quote style and a block scalar's
 /// trailing line break so the document keeps its shape.
-pub fn apply(text: &str, hits: &[YamlHit], mut token: impl FnMut(&YamlHit) -> String) -> Vec<u8> {
+pub(crate) fn apply(
+    text: &str,
+    hits: &[YamlHit],
+    mut token: impl FnMut(&YamlHit) -> String,
+) -> Vec<u8> {
     let src = text.as_bytes();
     let mut out = Vec::with_capacity(src.len());
     let mut at = 0;

@@ -22,13 +22,13 @@ fn generated() -> Vec<(String, Vec<u8>)> {
         let mut buf = Vec::new();
         clap_complete::generate(
             shell,
-            &mut edgemicro_diag::cli::Cli::command(),
+            &mut edgemicro_diag::Cli::command(),
             "edgemicro-diag",
             &mut buf,
         );
         out.push((name.to_string(), buf));
     }
-    let cmd = edgemicro_diag::cli::Cli::command();
+    let cmd = edgemicro_diag::Cli::command();
     let mut page = Vec::new();
     clap_mangen::Man::new(cmd.clone())
         .render(&mut page)
