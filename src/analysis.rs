@@ -307,32 +307,18 @@ fn from_bundles(paths: &[PathBuf]) -> Result<Gathered> {
                         .collect();
                 }
             } else if name == "manifest.json" {
-                let manifest: serde_json::Value = serde_json::from_reader(entry.take(64 << 20))?;
-                let files: Vec<crate::bundle::FileEntry> =
-                    serde_json::from_value(manifest["files"].clone()).unwrap_or_default();
-                let skipped: Vec<crate::model::Skipped> =
-                    serde_json::from_value(manifest["skipped"].clone()).unwrap_or_default();
-                listed.files.extend(files);
-                listed.skipped.extend(skipped);
-                for (rule, n) in manifest["redaction"]["by_rule"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                {
-                    let n = n.as_u64().unwrap_or(0);
-                    match listed.by_rule.iter_mut().find(|(r, _)| r == rule) {
+                let manifest: crate::bundle::ManifestView =
+                    serde_json::from_reader(entry.take(64 << 20))
+                        .context("manifest.json in the bundle")?;
+                listed.files.extend(manifest.files);
+                listed.skipped.extend(manifest.skipped);
+                for (rule, n) in manifest.redaction.by_rule {
+                    match listed.by_rule.iter_mut().find(|(r, _)| *r == rule) {
                         Some((_, sum)) => *sum += n,
-                        None => listed.by_rule.push((rule.clone(), n)),
+                        None => listed.by_rule.push((rule, n)),
                     }
                 }
-                ports = manifest["capture"]["target_ports"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|p| p.as_u64().map(|p| p as u16))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                ports = manifest.capture.map(|c| c.target_ports).unwrap_or_default();
             } else if name == "capture/targets.pcap" {
                 // Streamed, and bounded: a bundle is untrusted input (our captures stop at 50 MiB
                 // unless told otherwise).

@@ -57,6 +57,22 @@ pub(crate) struct Located<T> {
     pub(crate) source: Source,
 }
 
+/// A path and where it came from, as the JSON and the manifest show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct PathSource {
+    pub(crate) path: String,
+    pub(crate) source: String,
+}
+
+impl PathSource {
+    pub(crate) fn of(located: &Located<std::path::PathBuf>) -> Self {
+        PathSource {
+            path: located.value.display().to_string(),
+            source: located.source.to_string(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct ConfigFile {
     pub(crate) path: PathBuf,

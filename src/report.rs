@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::bundle::FileEntry;
 use crate::exit::Exit;
+use crate::model::PathSource;
 use crate::model::Skipped;
-use crate::settings::Located;
 
 pub(crate) use crate::envelope::SCHEMA_VERSION;
 
@@ -17,21 +17,6 @@ pub(crate) use crate::envelope::SCHEMA_VERSION;
 pub(crate) struct Redactions {
     pub(crate) total: u64,
     pub(crate) by_rule: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct PathSource {
-    pub(crate) path: String,
-    pub(crate) source: String,
-}
-
-impl PathSource {
-    pub(crate) fn of(located: &Located<std::path::PathBuf>) -> Self {
-        PathSource {
-            path: located.value.display().to_string(),
-            source: located.source.to_string(),
-        }
-    }
 }
 
 #[derive(Debug)]

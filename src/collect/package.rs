@@ -160,58 +160,67 @@ pub(super) fn redaction_report(reports: &[(String, FileReport)]) -> serde_json::
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn manifest(
-    settings: &Settings,
+pub(super) fn manifest<'a>(
+    settings: &'a Settings,
     output: &Output,
-    found: &Discovery,
-    files: &[FileEntry],
-    rules: &RuleSet,
-    redactions: &Redactions,
-    log_level: Option<serde_json::Value>,
-    capture: Option<&crate::capture::CaptureRecord>,
-) -> serde_json::Value {
+    found: &'a Discovery,
+    files: &'a [FileEntry],
+    rules: &'a RuleSet,
+    redactions: &'a Redactions,
+    log_level: Option<&'a serde_json::Value>,
+    capture: Option<&'a crate::capture::CaptureRecord>,
+) -> crate::bundle::Manifest<'a> {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     };
-    json!({
-        "tool": "edgemicro-diag",
-        "version": env!("CARGO_PKG_VERSION"),
-        "schema_version": crate::envelope::SCHEMA_VERSION,
-        "created_at": settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "host": settings.host,
-        "case": settings.case_id,
-        "pairs": found.pairs,
-        "config_dir": PathSource::of(&found.config_dir),
-        "log_dirs": found.log_dirs.iter().map(PathSource::of).collect::<Vec<_>>(),
-        "settings": {
-            "since": time(settings.since),
-            "until": time(settings.until),
-            "max_log_bytes": settings.max_log_bytes,
-            "output": match output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
+    crate::bundle::Manifest {
+        tool: "edgemicro-diag",
+        version: env!("CARGO_PKG_VERSION"),
+        schema_version: crate::envelope::SCHEMA_VERSION,
+        created_at: settings
+            .started
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        host: &settings.host,
+        case: settings.case_id.as_deref(),
+        pairs: &found.pairs,
+        config_dir: PathSource::of(&found.config_dir),
+        log_dirs: found.log_dirs.iter().map(PathSource::of).collect(),
+        settings: crate::bundle::SettingsUsed {
+            since: time(settings.since),
+            until: time(settings.until),
+            max_log_bytes: settings.max_log_bytes,
+            output: match output {
+                Output::Stdout => "-".to_string(),
+                Output::File(p) => p.display().to_string(),
+            },
         },
-        "files": files,
-        "skipped": found.skipped,
-        "redaction": {
-            "rules_sha256": rules.sha256,
-            "rule_files": rules.files,
-            "total": redactions.total,
-            "by_rule": redactions.by_rule,
-            "pseudonymized": settings.pseudonymize.is_some(),
+        files,
+        skipped: &found.skipped,
+        redaction: crate::bundle::Redaction {
+            rules_sha256: &rules.sha256,
+            rule_files: &rules.files,
+            total: redactions.total,
+            by_rule: &redactions.by_rule,
+            pseudonymized: settings.pseudonymize.is_some(),
         },
-        "capture": capture,
-        "log_level": log_level,
-        "warnings": found.warnings,
-        "logs_newest_first": found.logs.iter().map(log_summary).collect::<Vec<_>>(),
-    })
+        capture,
+        log_level,
+        warnings: &found.warnings,
+        logs_newest_first: found.logs.iter().map(log_listed).collect(),
+    }
 }
 
-pub(super) fn log_summary(log: &LogFile) -> serde_json::Value {
+pub(super) fn log_listed(log: &LogFile) -> crate::bundle::LogListed {
     let modified = log
         .modified
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let at = chrono::DateTime::from_timestamp(modified as i64, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    json!({"name": log.name, "bytes": log.size, "modified": at, "found_as": log.found_as})
+    crate::bundle::LogListed {
+        name: log.name.clone(),
+        bytes: log.size,
+        modified: chrono::DateTime::from_timestamp(modified as i64, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        found_as: log.found_as.clone(),
+    }
 }

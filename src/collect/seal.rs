@@ -59,7 +59,7 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
         &files,
         rules,
         &redactions,
-        log_level.clone(),
+        log_level.as_ref(),
         capture.as_ref(),
     );
     let sealed = match pseudonyms {
