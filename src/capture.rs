@@ -219,7 +219,43 @@ pub(crate) fn start(
     }
     // tcpdump bounds itself too: SIGALRM a little after our own time bound.
     let alarm = spec.seconds.saturating_add(30);
-    let args: Vec<String> = vec![
+    let args = tcpdump_args(spec, snaplen, filter);
+    let spawned = crate::child::tied("tcpdump", &args, alarm)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            record.reason = Some(format!(
+                "cannot run tcpdump: {}",
+                crate::safe_fs::io_reason(&e)
+            ));
+            return Err(Box::new(record));
+        }
+    };
+    let stderr = stderr_lines(&mut child);
+    let full = Arc::new(AtomicBool::new(false));
+    let copier = spawn_copier(&mut child, file, spec.max_bytes, Arc::clone(&full));
+    if let Err((reason, hint)) = until_listening(&mut child, &stderr) {
+        record.reason = Some(reason);
+        record.hint = Some(hint);
+        return Err(Box::new(record));
+    }
+    Ok(Running {
+        child,
+        started: Instant::now(),
+        stderr,
+        full,
+        copier: Some(copier),
+        record,
+    })
+}
+
+/// tcpdump's command line: numbers only, packet-buffered, bounded by packets, to our pipe.
+fn tcpdump_args(spec: &CaptureSpec, snaplen: u32, filter: String) -> Vec<String> {
+    vec![
         "-n".into(),
         "-U".into(),
         "-i".into(),
@@ -237,22 +273,11 @@ pub(crate) fn start(
         "-Z".into(),
         "root".into(),
         filter,
-    ];
-    let spawned = crate::child::tied("tcpdump", &args, alarm)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            record.reason = Some(format!(
-                "cannot run tcpdump: {}",
-                crate::safe_fs::io_reason(&e)
-            ));
-            return Err(Box::new(record));
-        }
-    };
+    ]
+}
+
+/// tcpdump's stderr, line by line, on a channel (a thread reads the pipe).
+fn stderr_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
     let (tx, stderr) = mpsc::channel();
     let pipe = child.stderr.take().expect("stderr is piped");
     std::thread::spawn(move || {
@@ -262,24 +287,39 @@ pub(crate) fn start(
             }
         }
     });
-    let full = Arc::new(AtomicBool::new(false));
-    let copier = {
-        let pipe = child.stdout.take().expect("stdout is piped");
-        let (full, max) = (Arc::clone(&full), spec.max_bytes);
-        std::thread::spawn(move || {
-            let mut out = std::io::BufWriter::new(file);
-            let (written, at_bound) = copy_records(pipe, &mut out, max)?;
-            full.store(at_bound, Ordering::Relaxed);
-            let mut file = out.into_inner().map_err(|e| e.into_error())?;
-            file.rewind()?;
-            Ok((file, written))
-        })
-    };
+    stderr
+}
+
+/// A thread copying tcpdump's pcap stream into `file`, whole records up to `max` bytes;
+/// `full` says whether the bound stopped it.
+fn spawn_copier(
+    child: &mut std::process::Child,
+    file: std::fs::File,
+    max: u64,
+    full: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<std::io::Result<(std::fs::File, u64)>> {
+    let pipe = child.stdout.take().expect("stdout is piped");
+    std::thread::spawn(move || {
+        let mut out = std::io::BufWriter::new(file);
+        let (written, at_bound) = copy_records(pipe, &mut out, max)?;
+        full.store(at_bound, Ordering::Relaxed);
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        Ok((file, written))
+    })
+}
+
+/// Waits (at most 10 s) for tcpdump's "listening on"; when it stops or stays silent instead,
+/// it is killed and the reason and hint say why (no permission is the usual one).
+fn until_listening(
+    child: &mut std::process::Child,
+    stderr: &mpsc::Receiver<String>,
+) -> std::result::Result<(), (String, String)> {
     let mut said = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match stderr.recv_timeout(Duration::from_millis(50)) {
-            Ok(line) if line.contains("listening on") => break,
+            Ok(line) if line.contains("listening on") => return Ok(()),
             Ok(line) => said.push(line),
             Err(mpsc::RecvTimeoutError::Timeout)
                 if Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) => {}
@@ -288,28 +328,20 @@ pub(crate) fn start(
                 let _ = child.wait();
                 let text = said.join(" ");
                 let denied = text.contains("ermission") || text.contains("not permitted");
-                record.reason = Some(if denied {
-                    format!("no permission to capture: {text}")
+                return Err(if denied {
+                    (
+                        format!("no permission to capture: {text}"),
+                        "run as root (sudo), or allow tcpdump: setcap cap_net_raw,cap_net_admin=eip \"$(command -v tcpdump)\"".into(),
+                    )
                 } else {
-                    format!("tcpdump did not start: {text}")
+                    (
+                        format!("tcpdump did not start: {text}"),
+                        "check --capture-interface and --capture-host; the rest of the bundle was written".into(),
+                    )
                 });
-                record.hint = Some(if denied {
-                    "run as root (sudo), or allow tcpdump: setcap cap_net_raw,cap_net_admin=eip \"$(command -v tcpdump)\"".into()
-                } else {
-                    "check --capture-interface and --capture-host; the rest of the bundle was written".into()
-                });
-                return Err(Box::new(record));
             }
         }
     }
-    Ok(Running {
-        child,
-        started: Instant::now(),
-        stderr,
-        full,
-        copier: Some(copier),
-        record,
-    })
 }
 
 /// The first `name` on PATH that is an executable file.

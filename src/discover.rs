@@ -98,15 +98,29 @@ pub(crate) fn discover(settings: &Settings) -> Result<Discovery> {
         },
         secrets: env.secrets,
     };
+    take_configs(settings, has_dir, env.config, &mut found)?;
+    take_logs(settings, &mut found);
+    Ok(found)
+}
+
+/// The configs of the dir and of EDGEMICRO_CONFIG (the latter renamed when both hold the same
+/// pair), the pairs they make, and what is missing.
+fn take_configs(
+    settings: &Settings,
+    has_dir: bool,
+    from_env: Option<ConfigFile>,
+    found: &mut Discovery,
+) -> Result<()> {
+    let dir = &settings.config_dir;
     if has_dir {
-        read_dir_configs(settings, &mut found)?;
+        read_dir_configs(settings, found)?;
     } else {
         found.warnings.push(format!(
             "no config dir at `{}`: the config came from EDGEMICRO_CONFIG",
             dir.value.display()
         ));
     }
-    if let Some(mut config) = env.config {
+    if let Some(mut config) = from_env {
         let pair = config.name.trim_end_matches("-config.yaml").to_string();
         if found.configs.iter().any(|c| c.name == config.name) {
             found.warnings.push(format!("{} and EDGEMICRO_CONFIG both hold {}; the latter is collected as {pair}-config.from-env.yaml", dir.value.display(), config.name));
@@ -135,8 +149,13 @@ pub(crate) fn discover(settings: &Settings) -> Result<Discovery> {
             reason: "does not exist (`edgemicro init` writes it)".into(),
         });
     }
-    found.log_dirs = log_dirs(settings, &found);
-    resolve_log_dir_warnings(&mut found);
+    Ok(())
+}
+
+/// The log dirs and, in each, the logs; the consoles of running edgemicros; newest first.
+fn take_logs(settings: &Settings, found: &mut Discovery) {
+    found.log_dirs = log_dirs(settings, found);
+    resolve_log_dir_warnings(found);
     for (index, log_dir) in found.log_dirs.clone().iter().enumerate() {
         let prefix = if found.log_dirs.len() > 1 {
             format!("{}/", index + 1)
@@ -151,11 +170,11 @@ pub(crate) fn discover(settings: &Settings) -> Result<Discovery> {
             &prefix,
             named,
             settings.follow_hardlinks,
-            &mut found,
+            found,
         );
     }
     if settings.log_dir.is_none() {
-        running_consoles(settings.follow_hardlinks, &mut found);
+        running_consoles(settings.follow_hardlinks, found);
     }
     // Newest first: support reads the incident's file first, and byte limits keep the newest.
     found.logs.sort_by(|a, b| {
@@ -174,7 +193,6 @@ pub(crate) fn discover(settings: &Settings) -> Result<Discovery> {
             dirs.join(", ")
         ));
     }
-    Ok(found)
 }
 
 fn list_or_none(items: &[String]) -> String {

@@ -57,6 +57,23 @@ pub(crate) struct Located<T> {
     pub(crate) source: Source,
 }
 
+/// What became of a log-level switch (`collect --log-level`, the wizard): the manifest's and
+/// the JSON report's `log_level`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct LevelRecord {
+    pub(crate) file: PathBuf,
+    /// The level before the switch (`None`: the key was not set).
+    pub(crate) before: Option<String>,
+    pub(crate) during: String,
+    /// Put back byte for byte.
+    pub(crate) restored: bool,
+    /// What `edgemicro reload` said, with `--reload`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reloaded: Option<String>,
+    /// The command that makes edgemicro read the restored file.
+    pub(crate) reload_command: String,
+}
+
 /// A path and where it came from, as the JSON and the manifest show it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct PathSource {

@@ -35,7 +35,7 @@ pub(crate) struct Report {
     pub(crate) redactions: Redactions,
     pub(crate) warnings: Vec<String>,
     /// `{file, before, during, restored}` when `--log-level` switched it.
-    pub(crate) log_level: Option<serde_json::Value>,
+    pub(crate) log_level: Option<crate::model::LevelRecord>,
     pub(crate) capture: Option<crate::capture::CaptureRecord>,
     pub(crate) findings: Vec<crate::analyze::Finding>,
     /// EMG, microgateway-core and Node versions, each with its source (system/facts.json).
@@ -157,19 +157,17 @@ impl Report {
                 format!(": {}", rules.join(", "))
             }
         )?;
-        if let Some(l) = &self.log_level {
-            let file = l["file"].as_str().unwrap_or("?");
-            let before = l["before"].as_str().unwrap_or("unset");
-            if l["restored"] == true {
-                writeln!(
-                    err,
-                    "log level   {} during the run, restored to {before} in {file} (byte for byte)",
-                    l["during"].as_str().unwrap_or("?")
-                )?;
-                match l["reloaded"].as_str() {
-                    Some(said) => writeln!(err, "            edgemicro reload: {said}")?,
-                    None => writeln!(err, "            edgemicro picks the restored file up on reload, run where it was started:\n            {}", l["reload_command"].as_str().unwrap_or(""))?,
-                }
+        if let Some(l) = self.log_level.as_ref().filter(|l| l.restored) {
+            writeln!(
+                err,
+                "log level   {} during the run, restored to {} in {} (byte for byte)",
+                l.during,
+                l.before.as_deref().unwrap_or("unset"),
+                l.file.display()
+            )?;
+            match &l.reloaded {
+                Some(said) => writeln!(err, "            edgemicro reload: {said}")?,
+                None => writeln!(err, "            edgemicro picks the restored file up on reload, run where it was started:\n            {}", l.reload_command)?,
             }
         }
         for w in &self.warnings {

@@ -100,58 +100,8 @@ pub(super) fn keepalive_race(
             .filter_map(|p| p.idle_close_s)
             .chain(log_races.iter().filter_map(|e| e.idle_close_s))
             .fold(f64::MAX, f64::min);
-        let announced = closing.iter().any(|p| p.keep_alive_header.is_some());
-        // Each estimated target with its own close and interval; the measured ones together.
-        let measured = (!closing.is_empty()).then(|| {
-            format!(
-                "{} target(s) close idle keep-alive connections themselves, the first after {:.1} s (measured){}.",
-                closing.len(),
-                closing.iter().filter_map(|p| p.idle_close_s).fold(f64::MAX, f64::min),
-                if announced { ", announced with Keep-Alive: timeout=" } else { ", without announcing it in a Keep-Alive header" }
-            )
-        });
-        let estimated = (!log_races.is_empty()).then(|| {
-            let each: Vec<String> = log_races
-                .iter()
-                .map(|e| {
-                    let (low, high) = e.interval_s.unwrap_or_default();
-                    format!(
-                        "{} after about {:.1} s idle (between {low:.1} and {high:.1} s; {})",
-                        e.target,
-                        e.idle_close_s.unwrap_or_default(),
-                        e.reason
-                    )
-                })
-                .collect();
-            format!(
-                "From the logs alone, idle time explains the resets on {} target(s): the target (or a NAT, firewall or load balancer between EMG and it) closes connections: {}. Idle times in logs are lower bounds on the socket's idle time.",
-                log_races.len(),
-                each.join("; ")
-            )
-        });
-        let how = [measured, estimated]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let summary = format!(
-            "{how} EMG keeps pooled target sockets with no idle timeout, so it sends a request on a socket the target has closed or is closing: the request dies with a reset and the client gets 502 socket hang up / ECONNRESET.{}",
-            if raced > 0 { format!(" The logs show {raced} hang-up(s) on these targets.") } else { String::new() }
-        );
-        let (confidence, confidence_reason) = if !closing.is_empty() {
-            if raced > 0 {
-                (Confidence::High, "the idle close was measured by a probe and the logs show hang-ups on the same target".to_string())
-            } else {
-                (Confidence::Medium, "the idle close was measured by a probe, but these logs show no hang-up on that target".to_string())
-            }
-        } else {
-            let best = log_races
-                .iter()
-                .map(|e| e.confidence)
-                .min_by_key(|c| *c as u8)
-                .unwrap_or(Confidence::Low);
-            (best, format!("log estimate from {} reset(s) and {} success(es) with known idle times; a probe (`analyze --probe-targets`) or a capture measures it", log_races.iter().map(|e| e.resets).sum::<usize>(), log_races.iter().map(|e| e.successes).sum::<usize>()))
-        };
+        let summary = race_summary(&closing, &log_races, raced);
+        let (confidence, confidence_reason) = race_confidence(&closing, &log_races, raced);
         let finding = Finding {
             id: FindingId::KeepaliveRace,
             severity: if raced > 0 { Severity::High } else { Severity::Medium },
@@ -177,6 +127,74 @@ pub(super) fn keepalive_race(
         .map(|p| p.target.clone())
         .chain(log_races.iter().map(|e| e.target.clone()))
         .collect()
+}
+
+/// What the race finding says: the measured targets together, each estimated one with its own
+/// close, interval and reason, then what EMG does with them.
+fn race_summary(
+    closing: &[&keepalive::Probe],
+    log_races: &[&idle::Estimate],
+    raced: u64,
+) -> String {
+    let announced = closing.iter().any(|p| p.keep_alive_header.is_some());
+    let measured = (!closing.is_empty()).then(|| {
+        format!(
+            "{} target(s) close idle keep-alive connections themselves, the first after {:.1} s (measured){}.",
+            closing.len(),
+            closing.iter().filter_map(|p| p.idle_close_s).fold(f64::MAX, f64::min),
+            if announced { ", announced with Keep-Alive: timeout=" } else { ", without announcing it in a Keep-Alive header" }
+        )
+    });
+    let estimated = (!log_races.is_empty()).then(|| {
+        let each: Vec<String> = log_races
+            .iter()
+            .map(|e| {
+                let (low, high) = e.interval_s.unwrap_or_default();
+                format!(
+                    "{} after about {:.1} s idle (between {low:.1} and {high:.1} s; {})",
+                    e.target,
+                    e.idle_close_s.unwrap_or_default(),
+                    e.reason
+                )
+            })
+            .collect();
+        format!(
+            "From the logs alone, idle time explains the resets on {} target(s): the target (or a NAT, firewall or load balancer between EMG and it) closes connections: {}. Idle times in logs are lower bounds on the socket's idle time.",
+            log_races.len(),
+            each.join("; ")
+        )
+    });
+    let how = [measured, estimated]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{how} EMG keeps pooled target sockets with no idle timeout, so it sends a request on a socket the target has closed or is closing: the request dies with a reset and the client gets 502 socket hang up / ECONNRESET.{}",
+        if raced > 0 { format!(" The logs show {raced} hang-up(s) on these targets.") } else { String::new() }
+    )
+}
+
+/// High when a probe measured the close and the logs show hang-ups there; from the logs alone,
+/// the weakest estimate's.
+fn race_confidence(
+    closing: &[&keepalive::Probe],
+    log_races: &[&idle::Estimate],
+    raced: u64,
+) -> (Confidence, String) {
+    if !closing.is_empty() {
+        return if raced > 0 {
+            (Confidence::High, "the idle close was measured by a probe and the logs show hang-ups on the same target".to_string())
+        } else {
+            (Confidence::Medium, "the idle close was measured by a probe, but these logs show no hang-up on that target".to_string())
+        };
+    }
+    let best = log_races
+        .iter()
+        .map(|e| e.confidence)
+        .min_by_key(|c| *c as u8)
+        .unwrap_or(Confidence::Low);
+    (best, format!("log estimate from {} reset(s) and {} success(es) with known idle times; a probe (`analyze --probe-targets`) or a capture measures it", log_races.iter().map(|e| e.resets).sum::<usize>(), log_races.iter().map(|e| e.successes).sum::<usize>()))
 }
 
 /// Hang-ups that idle time does not explain: the target closed before it answered.

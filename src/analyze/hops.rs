@@ -104,12 +104,21 @@ pub(crate) fn chain(
         .iter()
         .find(|f| f.id == FindingId::KeepaliveRace)
         .and_then(|f| f.evidence["target_idle_close_s_median"].as_f64());
+    let mut hops = vec![client_hop(keepalive, lb_idle_timeout_s)];
+    for (target, close_s, source) in target_closes(probes, estimates, captured_close_s) {
+        hops.push(target_hop(target, close_s, source, probes, node));
+    }
+    hops
+}
+
+/// Client (or load balancer) → EMG's listener: in order when the client side gives up first.
+fn client_hop(keepalive: &KeepAlive, lb_idle_timeout_s: Option<u64>) -> Hop {
     let emg_s = keepalive.keep_alive_timeout_ms as f64 / 1000.0;
     let emg_source = match (&keepalive.source, keepalive.keep_alive_timeout_set) {
         (Some(file), true) => format!("edgemicro.keep_alive_timeout in {file}"),
         _ => "Node's default (edgemicro.keep_alive_timeout not set)".to_string(),
     };
-    let mut hops = vec![Hop {
+    Hop {
         downstream: Side {
             name: "client or load balancer".into(),
             idle_s: lb_idle_timeout_s.map(|s| s as f64),
@@ -132,7 +141,16 @@ pub(crate) fn chain(
                 lb.saturating_mul(1000).saturating_add(5000)
             )
         }),
-    }];
+    }
+}
+
+/// Each target's idle close and how it is known: measured by a probe, else estimated from the
+/// logs, else a capture's; "unknown" when nothing tells.
+fn target_closes(
+    probes: &[Probe],
+    estimates: &[Estimate],
+    captured_close_s: Option<f64>,
+) -> Vec<(String, f64, String)> {
     let mut targets: Vec<(String, f64, String)> = probes
         .iter()
         .filter_map(|p| {
@@ -166,35 +184,44 @@ pub(crate) fn chain(
             "unknown: measure it with `analyze --probe-targets`, or collect at level info".into(),
         ));
     }
-    for (target, close_s, source) in targets {
-        let known = close_s.is_finite();
-        let hint = probes
-            .iter()
-            .find(|p| p.target == target)
-            .and_then(|p| p.keep_alive_header.as_deref())
-            .and_then(announced_timeout);
-        let pool = emg_pool(node, hint);
-        let no_reuse = pool.idle_s == Some(0.0);
-        let on_19 = node.and_then(node_major).is_some_and(|m| m >= 19);
-        hops.push(Hop {
-            downstream: pool,
-            upstream: Side {
-                name: target,
-                idle_s: known.then_some(close_s),
-                shown: if known { secs(close_s) } else { "unknown".into() },
-                source,
-            },
-            // EMG never closes an idle pooled socket: any target that closes idle ones breaks
-            // it, unless EMG does not reuse the socket at all.
-            in_order: if no_reuse { Some(true) } else { known.then_some(false) },
-            fix: (known && !no_reuse).then(|| format!(
-                "no EMG setting closes idle target connections: make the target's keep-alive timeout (now {}) longer than any pause in the traffic EMG sends it, and any NAT, firewall or load balancer in between likewise{}",
-                secs(close_s),
-                if on_19 { "; or have the target answer Keep-Alive: timeout=1, which makes this Node open a new connection per request (no race, no reuse)" } else { "" }
-            )),
-        });
+    targets
+}
+
+/// EMG's pool → a target: never in order when the target closes idle connections, unless this
+/// Node opens a fresh connection per request.
+fn target_hop(
+    target: String,
+    close_s: f64,
+    source: String,
+    probes: &[Probe],
+    node: Option<&str>,
+) -> Hop {
+    let known = close_s.is_finite();
+    let hint = probes
+        .iter()
+        .find(|p| p.target == target)
+        .and_then(|p| p.keep_alive_header.as_deref())
+        .and_then(announced_timeout);
+    let pool = emg_pool(node, hint);
+    let no_reuse = pool.idle_s == Some(0.0);
+    let on_19 = node.and_then(node_major).is_some_and(|m| m >= 19);
+    Hop {
+        downstream: pool,
+        upstream: Side {
+            name: target,
+            idle_s: known.then_some(close_s),
+            shown: if known { secs(close_s) } else { "unknown".into() },
+            source,
+        },
+        // EMG never closes an idle pooled socket: any target that closes idle ones breaks
+        // it, unless EMG does not reuse the socket at all.
+        in_order: if no_reuse { Some(true) } else { known.then_some(false) },
+        fix: (known && !no_reuse).then(|| format!(
+            "no EMG setting closes idle target connections: make the target's keep-alive timeout (now {}) longer than any pause in the traffic EMG sends it, and any NAT, firewall or load balancer in between likewise{}",
+            secs(close_s),
+            if on_19 { "; or have the target answer Keep-Alive: timeout=1, which makes this Node open a new connection per request (no race, no reuse)" } else { "" }
+        )),
     }
-    hops
 }
 
 #[cfg(test)]

@@ -245,24 +245,10 @@ fn probe_into(url: &str, max: Duration, insecure: bool, out: &mut Probe) -> Resu
     exchange(stream, &path, &host_header, max, out)
 }
 
-/// One request on `stream`, its response read whole, then the wait for the target to close the
-/// idle connection.
-fn exchange(
-    mut stream: impl Conn,
-    path: &str,
-    host_header: &str,
-    max: Duration,
-    out: &mut Probe,
-) -> Result<(), String> {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nConnection: keep-alive\r\nUser-Agent: edgemicro-diag-probe\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| format!("cannot send: {e}"))?;
-    stream
-        .socket()
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(|e| e.to_string())?;
-    // Read the head, then the body by Content-Length (or chunked to its last chunk).
+/// Reads one response whole: the head (status, Keep-Alive and Connection headers into `out`),
+/// then the body by Content-Length or to the last chunk. False when the response ends by the
+/// target closing (no length): it keeps no connection to wait on.
+fn read_response(stream: &mut impl Conn, out: &mut Probe) -> Result<bool, String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -304,7 +290,7 @@ fn exchange(
             // No length: the body ends when the target closes, so it keeps no connection.
             (None, false) if out.no_keep_alive || http10 => {
                 out.no_keep_alive = true;
-                return Ok(());
+                return Ok(false);
             }
             (None, false) => {
                 return Err(
@@ -313,7 +299,7 @@ fn exchange(
             }
         };
         if complete {
-            break;
+            return Ok(true);
         }
         let n = stream
             .read(&mut chunk)
@@ -323,11 +309,39 @@ fn exchange(
         }
         body.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// One request on `stream`, its response read whole, then the wait for the target to close the
+/// idle connection.
+fn exchange(
+    mut stream: impl Conn,
+    path: &str,
+    host_header: &str,
+    max: Duration,
+    out: &mut Probe,
+) -> Result<(), String> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nConnection: keep-alive\r\nUser-Agent: edgemicro-diag-probe\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("cannot send: {e}"))?;
+    stream
+        .socket()
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    // Read the head, then the body by Content-Length (or chunked to its last chunk).
+    if !read_response(&mut stream, out)? {
+        return Ok(());
+    }
     if out.no_keep_alive {
         return Ok(());
     }
-    // The connection is idle from here: wait for the target to close it (FIN: read gives 0;
-    // RST: a reset error); a read timeout means it is still open.
+    wait_for_close(&mut stream, max, out)
+}
+
+/// The connection is idle from here: wait for the target to close it (FIN: read gives 0; RST:
+/// a reset error); a read timeout means it is still open.
+fn wait_for_close(stream: &mut impl Conn, max: Duration, out: &mut Probe) -> Result<(), String> {
+    let mut chunk = [0u8; 4096];
     let idle_from = Instant::now();
     loop {
         let left = max.saturating_sub(idle_from.elapsed());

@@ -27,7 +27,7 @@ pub(crate) struct Manifest<'a> {
     pub(crate) skipped: &'a [Skipped],
     pub(crate) redaction: Redaction<'a>,
     pub(crate) capture: Option<&'a crate::capture::CaptureRecord>,
-    pub(crate) log_level: Option<&'a serde_json::Value>,
+    pub(crate) log_level: Option<&'a crate::model::LevelRecord>,
     pub(crate) warnings: &'a [String],
     pub(crate) logs_newest_first: Vec<LogListed>,
 }

@@ -454,18 +454,7 @@ impl BundleWriter {
                 ));
             }
         }
-        match hashing.inner {
-            Sink::Stdout(w) => w.finish().context("cannot write the zip to stdout")?,
-            Sink::File(w) => {
-                let file = w
-                    .into_inner()
-                    .map_err(|e| DiskFull::wrap(e.into_error(), bytes))
-                    .context("cannot write the bundle")?;
-                file.sync_all()
-                    .map_err(|e| DiskFull::wrap(e, bytes))
-                    .context("cannot flush the bundle to disk")?;
-            }
-        }
+        flush_sink(hashing.inner, bytes)?;
         let Some(partial) = self.partial.take() else {
             return Ok(Sealed {
                 path: None,
@@ -473,49 +462,7 @@ impl BundleWriter {
                 bytes,
             });
         };
-        // The sidecar (and the map) go in place before the bundle: once the bundle has its
-        // name, it is complete with them. If the bundle cannot follow, they are taken back.
-        let name = partial
-            .target
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        let mut beside = vec![(
-            write_beside(&partial.target, format!("{sha256}  {name}\n").as_bytes())
-                .map_err(|e| DiskFull::wrap(e, bytes))
-                .context("cannot write the .sha256 sidecar")?,
-            sidecar_path(&partial.target),
-        )];
-        if let Some((suffix, body)) = companion {
-            let tmp = write_beside(&partial.target, &body(&name, &sha256))
-                .map_err(|e| DiskFull::wrap(e, bytes))
-                .context("cannot write the file beside the bundle")?;
-            beside.push((tmp, companion_path(&partial.target, suffix)));
-        }
-        interrupt.stage("seal")?;
-        let mut placed: Vec<PathBuf> = Vec::new();
-        let take_back = |placed: &[PathBuf]| {
-            for path in placed {
-                let _ = std::fs::remove_file(path);
-            }
-        };
-        for (tmp, path) in beside {
-            if let Err(e) = place(tmp.into_temp_path(), &path, partial.force) {
-                take_back(&placed);
-                return Err(e);
-            }
-            placed.push(path);
-        }
-        let Partial {
-            path,
-            target,
-            force,
-        } = partial;
-        if let Err(e) = place(path, &target, force) {
-            take_back(&placed);
-            return Err(e);
-        }
+        let target = put_in_place(partial, &sha256, bytes, companion, interrupt)?;
         // What we report must be what is on disk under that name: our own file.
         let on_disk = std::fs::symlink_metadata(&target).ok();
         if on_disk.is_none_or(|m| (m.dev(), m.ino()) != (self.id.0, self.id.1)) {
@@ -1116,6 +1063,78 @@ fn check_sidecar(bundle: &Path) -> Result<Option<bool>> {
         )));
     }
     Ok(Some(true))
+}
+
+/// The zip's last bytes to stdout, or the file flushed and synced (a full disk says so).
+fn flush_sink(sink: Sink, bytes: u64) -> Result<()> {
+    match sink {
+        Sink::Stdout(w) => w.finish().context("cannot write the zip to stdout")?,
+        Sink::File(w) => {
+            let file = w
+                .into_inner()
+                .map_err(|e| DiskFull::wrap(e.into_error(), bytes))
+                .context("cannot write the bundle")?;
+            file.sync_all()
+                .map_err(|e| DiskFull::wrap(e, bytes))
+                .context("cannot flush the bundle to disk")?;
+        }
+    }
+    Ok(())
+}
+
+/// The sidecar (and a companion) put in place, then the bundle renamed to its name; what was
+/// placed is taken back when a later step fails. Returns the bundle's path.
+fn put_in_place(
+    partial: Partial,
+    sha256: &str,
+    bytes: u64,
+    companion: Option<Companion<'_>>,
+    interrupt: &Interrupt,
+) -> Result<PathBuf> {
+    // The sidecar (and the map) go in place before the bundle: once the bundle has its
+    // name, it is complete with them. If the bundle cannot follow, they are taken back.
+    let name = partial
+        .target
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let mut beside = vec![(
+        write_beside(&partial.target, format!("{sha256}  {name}\n").as_bytes())
+            .map_err(|e| DiskFull::wrap(e, bytes))
+            .context("cannot write the .sha256 sidecar")?,
+        sidecar_path(&partial.target),
+    )];
+    if let Some((suffix, body)) = companion {
+        let tmp = write_beside(&partial.target, &body(&name, sha256))
+            .map_err(|e| DiskFull::wrap(e, bytes))
+            .context("cannot write the file beside the bundle")?;
+        beside.push((tmp, companion_path(&partial.target, suffix)));
+    }
+    interrupt.stage("seal")?;
+    let mut placed: Vec<PathBuf> = Vec::new();
+    let take_back = |placed: &[PathBuf]| {
+        for path in placed {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    for (tmp, path) in beside {
+        if let Err(e) = place(tmp.into_temp_path(), &path, partial.force) {
+            take_back(&placed);
+            return Err(e);
+        }
+        placed.push(path);
+    }
+    let Partial {
+        path,
+        target,
+        force,
+    } = partial;
+    if let Err(e) = place(path, &target, force) {
+        take_back(&placed);
+        return Err(e);
+    }
+    Ok(target)
 }
 
 /// Whether a file starts like a zip (a local header, or the end record of an empty zip).

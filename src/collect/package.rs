@@ -167,7 +167,7 @@ pub(super) fn manifest<'a>(
     files: &'a [FileEntry],
     rules: &'a RuleSet,
     redactions: &'a Redactions,
-    log_level: Option<&'a serde_json::Value>,
+    log_level: Option<&'a crate::model::LevelRecord>,
     capture: Option<&'a crate::capture::CaptureRecord>,
 ) -> crate::bundle::Manifest<'a> {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {

@@ -75,25 +75,29 @@ pub(super) fn restore(
     switch: loglevel::Switch,
     settings: &Settings,
     warnings: &mut Vec<String>,
-) -> serde_json::Value {
+) -> crate::model::LevelRecord {
     let target = switch.target().clone();
-    let mut record = json!({"file": target.file, "before": switch.before, "during": switch.during, "reload_command": target.reload_command()});
+    let mut record = crate::model::LevelRecord {
+        file: target.file.clone(),
+        before: switch.before.clone(),
+        during: switch.during.clone(),
+        restored: false,
+        reloaded: None,
+        reload_command: target.reload_command(),
+    };
     match switch.restore() {
         Ok(()) => {
-            record["restored"] = true.into();
+            record.restored = true;
             if settings.reload {
                 match loglevel::reload(&target) {
-                        Ok(said) => record["reloaded"] = said.into(),
-                        Err(e) => warnings.push(format!("the level was restored in the file, but `edgemicro reload` failed ({e:#}); run: {}", target.reload_command())),
-                    }
+                    Ok(said) => record.reloaded = Some(said),
+                    Err(e) => warnings.push(format!("the level was restored in the file, but `edgemicro reload` failed ({e:#}); run: {}", target.reload_command())),
+                }
             }
         }
-        Err(e) => {
-            record["restored"] = false.into();
-            warnings.push(format!(
-                "the log level was NOT restored ({e:#}); run `edgemicro-diag log-level restore`"
-            ));
-        }
+        Err(e) => warnings.push(format!(
+            "the log level was NOT restored ({e:#}); run `edgemicro-diag log-level restore`"
+        )),
     }
     record
 }

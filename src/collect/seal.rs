@@ -45,7 +45,7 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
     let truncated = files.iter().any(|f| f.truncated);
     // Restored before sealing, so the manifest records the outcome.
     let log_level = switch.map(|switch| restore(switch, settings, &mut found.warnings));
-    let restored = log_level.as_ref().is_none_or(|l| l["restored"] == true);
+    let restored = log_level.as_ref().is_none_or(|l| l.restored);
     let complete = found.skipped.is_empty()
         && empty_window.is_none()
         && !truncated
