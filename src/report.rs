@@ -125,38 +125,7 @@ impl Report {
         for dir in &self.log_dirs {
             writeln!(err, "log dir     {} (from {})", dir.path, dir.source)?;
         }
-        let (mut configs, mut logs, mut log_bytes) = (0, 0, 0);
-        for f in &self.files {
-            if f.path.starts_with("config/") {
-                configs += 1;
-            } else if f.path.starts_with("logs/") {
-                logs += 1;
-                log_bytes += f.bytes;
-            }
-        }
-        writeln!(err, "collected   {configs} config file(s), {logs} log file(s) ({log_bytes} bytes after redaction)")?;
-        for f in self.files.iter().filter(|f| f.truncated) {
-            writeln!(err, "truncated   {} ({})", f.path, f.source)?;
-        }
-        for s in &self.skipped {
-            writeln!(err, "skipped     {}: {}", s.source, s.reason)?;
-        }
-        let rules: Vec<String> = self
-            .redactions
-            .by_rule
-            .iter()
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect();
-        writeln!(
-            err,
-            "redacted    {} value(s){}",
-            self.redactions.total,
-            if rules.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", rules.join(", "))
-            }
-        )?;
+        self.print_collected(err)?;
         if let Some(l) = self.log_level.as_ref().filter(|l| l.restored) {
             writeln!(
                 err,
@@ -191,6 +160,52 @@ impl Report {
             writeln!(err, "finding     {} ({}): {}", f.id, f.severity, f.summary)?;
             writeln!(err, "            next: {}", f.next_step)?;
         }
+        self.print_bundle(err)?;
+        if self.exit == Exit::Partial {
+            writeln!(err, "status      partial (exit 3): the bundle is usable; the lines above say what is missing")?;
+        }
+        Ok(())
+    }
+
+    /// What went into the bundle, what was cut or skipped, and what was redacted.
+    fn print_collected(&self, err: &mut impl Write) -> std::io::Result<()> {
+        let (mut configs, mut logs, mut log_bytes) = (0, 0, 0);
+        for f in &self.files {
+            if f.path.starts_with("config/") {
+                configs += 1;
+            } else if f.path.starts_with("logs/") {
+                logs += 1;
+                log_bytes += f.bytes;
+            }
+        }
+        writeln!(err, "collected   {configs} config file(s), {logs} log file(s) ({log_bytes} bytes after redaction)")?;
+        for f in self.files.iter().filter(|f| f.truncated) {
+            writeln!(err, "truncated   {} ({})", f.path, f.source)?;
+        }
+        for s in &self.skipped {
+            writeln!(err, "skipped     {}: {}", s.source, s.reason)?;
+        }
+        let rules: Vec<String> = self
+            .redactions
+            .by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        writeln!(
+            err,
+            "redacted    {} value(s){}",
+            self.redactions.total,
+            if rules.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", rules.join(", "))
+            }
+        )?;
+        Ok(())
+    }
+
+    /// Where the bundle is, its sha256, and what to do with it (and with the pseudonym map).
+    fn print_bundle(&self, err: &mut impl Write) -> std::io::Result<()> {
         if let (Some(bundle), Some(sha)) = (&self.bundle, &self.sha256) {
             if bundle == "-" {
                 writeln!(err, "bundle      written to stdout, sha256 {sha}")?;
@@ -207,9 +222,6 @@ impl Report {
                     )?;
                 }
             }
-        }
-        if self.exit == Exit::Partial {
-            writeln!(err, "status      partial (exit 3): the bundle is usable; the lines above say what is missing")?;
         }
         Ok(())
     }

@@ -525,6 +525,12 @@ fn show_plan(term: &Term, settings: &Settings, plan: &Plan) -> Result<()> {
         ))?;
     }
 
+    preview_redactions(term, plan)
+}
+
+/// What redaction will replace, per file (values never shown), and a few sample lines: every
+/// config, then the logs until `PREVIEW_BYTES` of them were read.
+fn preview_redactions(term: &Term, plan: &Plan) -> Result<()> {
     term.write_line("Redaction preview (what will be replaced; values are never shown):")?;
     let engine = plan.engine();
     let mut samples = Vec::new();
