@@ -365,24 +365,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             return;
         }
         self.tail.clear();
-        let engine: &'e TextEngine<'r> = self.engine;
-        let mut keywords: Vec<(usize, usize)> = std::mem::take(&mut self.block_keywords);
-        keywords.clear();
-        self.lowered.clear();
-        self.lowered
-            .extend(block.iter().map(u8::to_ascii_lowercase));
-        for m in engine.prefilter.find_iter(&self.lowered) {
-            let k = m.pattern().as_usize();
-            keywords.push((m.start(), k));
-            keywords.extend(engine.shadows[k].iter().map(|&s| (m.start(), s)));
-        }
-        // No sort needed: the matches come in order of their end, and a keyword never spans a
-        // line, so they arrive grouped by line, which is all the walk below relies on.
-        let mut literals: Vec<(usize, usize, usize)> = std::mem::take(&mut self.block_literals);
-        literals.clear();
-        if let Some(all) = &engine.literals {
-            all.find_all(block, &mut literals);
-        }
+        let (keywords, literals) = self.block_hits(block);
         let (mut k, mut l, mut start) = (0, 0, 0);
         let mut first = true;
         while start < block.len() {
@@ -396,28 +379,8 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
             while l < literals.len() && literals[l].0 < end {
                 l += 1;
             }
-            // Field rules (the clientId) are checked on every line, by position.
-            let mut fields = false;
-            for &p in &engine.field_rules {
-                if let Matcher::EmgField(n) = engine.rules.patterns[p].matcher {
-                    self.field_spans.clear();
-                    emg_field_spans(line, n, &mut self.field_spans);
-                    fields |= self
-                        .field_spans
-                        .iter()
-                        .any(|&(a, z)| !is_token(&line[a..z]));
-                }
-            }
             let cont = continues && first;
-            if k0 == k
-                && l0 == l
-                && !fields
-                && self.block.is_none()
-                && self.carry_literal.is_none()
-                && self.carry_pattern.is_none()
-                && self.carry.is_none()
-                && !carry_hint(line)
-            {
+            if k0 == k && l0 == l && self.left_as_is(line) {
                 if !cont {
                     self.line_no += 1;
                 }
@@ -462,6 +425,56 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         self.keep_tail(&block[last..]);
     }
 
+    /// Keyword hits (with the keywords hidden inside each) and known-secret literals of a
+    /// whole block, each in order: the walk over its lines takes them line by line.
+    #[allow(clippy::type_complexity)]
+    fn block_hits(&mut self, block: &[u8]) -> (Vec<(usize, usize)>, Vec<(usize, usize, usize)>) {
+        let engine: &'e TextEngine<'r> = self.engine;
+        let mut keywords: Vec<(usize, usize)> = std::mem::take(&mut self.block_keywords);
+        keywords.clear();
+        self.lowered.clear();
+        self.lowered
+            .extend(block.iter().map(u8::to_ascii_lowercase));
+        for m in engine.prefilter.find_iter(&self.lowered) {
+            let k = m.pattern().as_usize();
+            keywords.push((m.start(), k));
+            keywords.extend(engine.shadows[k].iter().map(|&s| (m.start(), s)));
+        }
+        // No sort needed: the matches come in order of their end, and a keyword never spans a
+        // line, so they arrive grouped by line, which is all the walk relies on.
+        let mut literals: Vec<(usize, usize, usize)> = std::mem::take(&mut self.block_literals);
+        literals.clear();
+        if let Some(all) = &engine.literals {
+            all.find_all(block, &mut literals);
+        }
+        (keywords, literals)
+    }
+
+    /// A line without keywords or literals is copied as is unless a field rule (the clientId,
+    /// checked on every line by position) finds a value, or an earlier line left a block or a
+    /// carry open, or the line itself starts one.
+    fn left_as_is(&mut self, line: &[u8]) -> bool {
+        let engine: &'e TextEngine<'r> = self.engine;
+        for &p in &engine.field_rules {
+            if let Matcher::EmgField(n) = engine.rules.patterns[p].matcher {
+                self.field_spans.clear();
+                emg_field_spans(line, n, &mut self.field_spans);
+                if self
+                    .field_spans
+                    .iter()
+                    .any(|&(a, z)| !is_token(&line[a..z]))
+                {
+                    return false;
+                }
+            }
+        }
+        self.block.is_none()
+            && self.carry_literal.is_none()
+            && self.carry_pattern.is_none()
+            && self.carry.is_none()
+            && !carry_hint(line)
+    }
+
     /// The per-line core: keyword owners in `self.fired`, literal spans in `self.literal`.
     fn redact_line(&mut self, line: &[u8], continues: bool, out: &mut Vec<u8>) {
         if !continues {
@@ -471,16 +484,7 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         let rules: &'e RuleSet = engine.rules;
         self.spans.clear();
         self.line_rules.clear();
-        self.patterns_fired.iter_mut().for_each(|f| *f = false);
-        self.blocks_fired.iter_mut().for_each(|f| *f = false);
-        for &owner in &self.fired {
-            for owner in &engine.owners[owner] {
-                match *owner {
-                    Owner::Pattern(p) => self.patterns_fired[p] = true,
-                    Owner::Block(b) => self.blocks_fired[b] = true,
-                }
-            }
-        }
+        self.fire_owners();
         let skip = self.skip;
         self.blocks(&line[skip..], rules);
         if skip > 0 {
@@ -491,11 +495,51 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         }
         let content = line.len() - usize::from(line.ends_with(b"\n"));
         let content = content - usize::from(line[..content].ends_with(b"\r"));
+        self.carried_spans(&line[..content], skip);
+        self.pattern_spans(line, rules);
+        // A cut line: no line break at its end, or exactly a log driver's 16 KiB split.
+        let cut = !line.ends_with(b"\n") || (content > 0 && content.is_multiple_of(16384));
+        if cut {
+            self.carry_pattern = self
+                .spans
+                .iter()
+                .find(|s| s.1 == content && s.3.is_none() && s.1 > s.0)
+                .map(|s| s.2);
+        }
+        for &(start, end, pattern) in &self.literal {
+            self.spans.push((
+                start,
+                end,
+                engine.literal_rules[pattern].as_str(),
+                Some(pattern),
+            ));
+        }
+        self.write(line, out);
+    }
+
+    /// The rules whose keywords the line holds (`self.fired`) are the ones run on it.
+    fn fire_owners(&mut self) {
+        let engine: &'e TextEngine<'r> = self.engine;
+        self.patterns_fired.iter_mut().for_each(|f| *f = false);
+        self.blocks_fired.iter_mut().for_each(|f| *f = false);
+        for &owner in &self.fired {
+            for owner in &engine.owners[owner] {
+                match *owner {
+                    Owner::Pattern(p) => self.patterns_fired[p] = true,
+                    Owner::Block(b) => self.blocks_fired[b] = true,
+                }
+            }
+        }
+    }
+
+    /// What earlier lines said this one holds: the rest of a value cut at the previous piece's
+    /// end, or a value a carry rule expects (wrapped inspect output, name/value pairs).
+    fn carried_spans(&mut self, content: &[u8], skip: usize) {
         if let Some(rule) = self.carry_pattern.take() {
-            let rest = line[..content]
+            let rest = content
                 .iter()
                 .position(|b| b" \t\"',;&<>[]{}".contains(b))
-                .unwrap_or(content);
+                .unwrap_or(content.len());
             if rest > 0 {
                 self.spans.push((0, rest, rule, None));
             }
@@ -503,13 +547,18 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         // After a cut, the rules see the previous piece's end: a carry made from it is moot.
         let carried = self.carry.take().filter(|_| skip == 0);
         if let Some(carry) = carried {
-            if let Some((a, z)) = carry.value_in(&line[..content]) {
+            if let Some((a, z)) = carry.value_in(content) {
                 self.spans.push((a, z, carry.rule(), None));
             }
         }
         self.carry = carried
-            .and_then(|c| c.goes_on(&line[..content]))
-            .or_else(|| Carry::after(&line[..content]));
+            .and_then(|c| c.goes_on(content))
+            .or_else(|| Carry::after(content));
+    }
+
+    /// Every field rule (by position) and every fired pattern rule (by regex, each match's
+    /// first group that took part) on the line, less the matches a rule's `unless` excuses.
+    fn pattern_spans(&mut self, line: &[u8], rules: &'e RuleSet) {
         for (p, rule) in rules.patterns.iter().enumerate() {
             let regex = match &rule.matcher {
                 Matcher::EmgField(n) => {
@@ -554,24 +603,6 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
                 };
             }
         }
-        // A cut line: no line break at its end, or exactly a log driver's 16 KiB split.
-        let cut = !line.ends_with(b"\n") || (content > 0 && content.is_multiple_of(16384));
-        if cut {
-            self.carry_pattern = self
-                .spans
-                .iter()
-                .find(|s| s.1 == content && s.3.is_none() && s.1 > s.0)
-                .map(|s| s.2);
-        }
-        for &(start, end, pattern) in &self.literal {
-            self.spans.push((
-                start,
-                end,
-                engine.literal_rules[pattern].as_str(),
-                Some(pattern),
-            ));
-        }
-        self.write(line, out);
     }
 
     fn blocks(&mut self, line: &[u8], rules: &'e RuleSet) {
