@@ -739,75 +739,14 @@ pub(crate) fn edit_level(text: &str, level: &str) -> Result<(String, Option<Stri
     let edgemicro = root.and_then(|r| r.entry("edgemicro")).map(|(_, v)| v);
     let logging = edgemicro.and_then(|e| e.entry("logging"));
     let current = logging.and_then(|(_, l)| l.entry("level"));
-    let (at, insert, before) = match (root, edgemicro, logging, current) {
-        (_, _, _, Some((_, Node::Scalar(s)))) => {
-            if matches!(s.style, ScalarStyle::Literal | ScalarStyle::Folded) {
-                bail!("edgemicro.logging.level is a block scalar; edit it by hand");
-            }
-            if s.anchor > 0 {
-                bail!("edgemicro.logging.level carries an anchor (&); edit it by hand");
-            }
-            let quoted = match s.style {
-                ScalarStyle::SingleQuoted => format!("'{level}'"),
-                ScalarStyle::DoubleQuoted => format!("\"{level}\""),
-                _ => level.to_string(),
-            };
-            let out = format!("{}{quoted}{}", &text[..s.span.start], &text[s.span.end..]);
-            return verified(text, out, level, Some(s.value.clone()));
-        }
+    let (at, insert) = match (root, edgemicro, logging, current) {
+        (_, _, _, Some((_, Node::Scalar(s)))) => return replace_level(text, s, level),
         (_, _, _, Some(_)) => {
             bail!("edgemicro.logging.level is an alias or a collection; edit it by hand")
         }
-        (_, _, Some((key, Node::Map { entries, start, .. })), None) => {
-            if text.as_bytes().get(*start) == Some(&b'{') {
-                let sep = if entries.is_empty() { "" } else { ", " };
-                (*start + 1, format!("level: {level}{sep}"), None)
-            } else {
-                let first = entries.first().map(|(k, _)| k).unwrap_or(key);
-                let (line_start, col) = line_and_col(text, key_start(first));
-                (
-                    line_start,
-                    format!("{}level: {level}{eol}", " ".repeat(col)),
-                    None,
-                )
-            }
-        }
-        (_, _, Some((key, Node::Scalar(s))), None) if s.value.is_empty() => {
-            // `logging:` with nothing under it: add the key on the next line, one step in.
-            let (_, col) = line_and_col(text, key_start(key));
-            let end = text[key_start(key)..]
-                .find('\n')
-                .map_or(text.len(), |p| key_start(key) + p + 1);
-            let prefix = if end == text.len() && !text.ends_with('\n') {
-                eol
-            } else {
-                ""
-            };
-            (
-                end,
-                format!("{prefix}{}level: {level}{eol}", " ".repeat(col + 2)),
-                None,
-            )
-        }
-        (_, _, Some(_), None) => bail!("edgemicro.logging is not a map; edit it by hand"),
+        (_, _, Some((key, logging)), None) => in_logging(text, key, logging, level, eol)?,
         (_, Some(Node::Map { entries, start, .. }), None, None) => {
-            if text.as_bytes().get(*start) == Some(&b'{') {
-                let sep = if entries.is_empty() { "" } else { ", " };
-                (
-                    *start + 1,
-                    format!("logging: {{level: {level}}}{sep}"),
-                    None,
-                )
-            } else if let Some((first, _)) = entries.first() {
-                let (line_start, col) = line_and_col(text, key_start(first));
-                (
-                    line_start,
-                    format!("{0}logging:{eol}{0}{0}level: {level}{eol}", " ".repeat(col)),
-                    None,
-                )
-            } else {
-                bail!("edgemicro is an empty map; edit it by hand");
-            }
+            in_edgemicro(text, entries, *start, level, eol)?
         }
         (Some(_), None, None, None) => {
             let prefix = if text.is_empty() || text.ends_with('\n') {
@@ -818,13 +757,98 @@ pub(crate) fn edit_level(text: &str, level: &str) -> Result<(String, Option<Stri
             (
                 text.len(),
                 format!("{prefix}edgemicro:{eol}  logging:{eol}    level: {level}{eol}"),
-                None,
             )
         }
         _ => bail!("the file is not an EMG config (no top-level map); edit it by hand"),
     };
     let out = format!("{}{insert}{}", &text[..at], &text[at..]);
-    verified(text, out, level, before)
+    verified(text, out, level, None)
+}
+
+/// `level:` is there: only its value's bytes change, in the quoting it had.
+fn replace_level(
+    text: &str,
+    s: &crate::yaml::Scalar,
+    level: &str,
+) -> Result<(String, Option<String>)> {
+    if matches!(s.style, ScalarStyle::Literal | ScalarStyle::Folded) {
+        bail!("edgemicro.logging.level is a block scalar; edit it by hand");
+    }
+    if s.anchor > 0 {
+        bail!("edgemicro.logging.level carries an anchor (&); edit it by hand");
+    }
+    let quoted = match s.style {
+        ScalarStyle::SingleQuoted => format!("'{level}'"),
+        ScalarStyle::DoubleQuoted => format!("\"{level}\""),
+        _ => level.to_string(),
+    };
+    let out = format!("{}{quoted}{}", &text[..s.span.start], &text[s.span.end..]);
+    verified(text, out, level, Some(s.value.clone()))
+}
+
+/// `edgemicro.logging` is there without `level`: where to add it and what, in its style (flow
+/// or block, at its keys' indentation).
+fn in_logging(
+    text: &str,
+    key: &Node,
+    logging: &Node,
+    level: &str,
+    eol: &str,
+) -> Result<(usize, String)> {
+    match logging {
+        Node::Map { entries, start, .. } => {
+            if text.as_bytes().get(*start) == Some(&b'{') {
+                let sep = if entries.is_empty() { "" } else { ", " };
+                Ok((*start + 1, format!("level: {level}{sep}")))
+            } else {
+                let first = entries.first().map(|(k, _)| k).unwrap_or(key);
+                let (line_start, col) = line_and_col(text, key_start(first));
+                Ok((
+                    line_start,
+                    format!("{}level: {level}{eol}", " ".repeat(col)),
+                ))
+            }
+        }
+        Node::Scalar(s) if s.value.is_empty() => {
+            // `logging:` with nothing under it: add the key on the next line, one step in.
+            let (_, col) = line_and_col(text, key_start(key));
+            let end = text[key_start(key)..]
+                .find('\n')
+                .map_or(text.len(), |p| key_start(key) + p + 1);
+            let prefix = if end == text.len() && !text.ends_with('\n') {
+                eol
+            } else {
+                ""
+            };
+            Ok((
+                end,
+                format!("{prefix}{}level: {level}{eol}", " ".repeat(col + 2)),
+            ))
+        }
+        _ => bail!("edgemicro.logging is not a map; edit it by hand"),
+    }
+}
+
+/// `edgemicro` is a map without `logging`: where to add `logging: {level}`, in its style.
+fn in_edgemicro(
+    text: &str,
+    entries: &[(Node, Node)],
+    start: usize,
+    level: &str,
+    eol: &str,
+) -> Result<(usize, String)> {
+    if text.as_bytes().get(start) == Some(&b'{') {
+        let sep = if entries.is_empty() { "" } else { ", " };
+        Ok((start + 1, format!("logging: {{level: {level}}}{sep}")))
+    } else if let Some((first, _)) = entries.first() {
+        let (line_start, col) = line_and_col(text, key_start(first));
+        Ok((
+            line_start,
+            format!("{0}logging:{eol}{0}{0}level: {level}{eol}", " ".repeat(col)),
+        ))
+    } else {
+        bail!("edgemicro is an empty map; edit it by hand");
+    }
 }
 
 fn key_start(key: &Node) -> usize {
@@ -927,6 +951,14 @@ mod tests {
             edit("headers: {via: true}"),
             "headers: {via: true}\nedgemicro:\n  logging:\n    level: info\n"
         );
+        assert_eq!(
+            edit("edgemicro: {port: 8000}\n"),
+            "edgemicro: {logging: {level: info}, port: 8000}\n"
+        );
+        assert_eq!(
+            edit("edgemicro: {}\n"),
+            "edgemicro: {logging: {level: info}}\n"
+        );
     }
 
     #[test]
@@ -936,6 +968,8 @@ mod tests {
             "edgemicro:\n  logging:\n    level: &l error\n",
             "base: &l error\nedgemicro:\n  logging:\n    level: *l\n",
             "- a list\n",
+            "edgemicro:\n  logging: to-console\n",
+            "edgemicro: on\n",
         ] {
             assert!(edit_level(text, "info").is_err(), "should refuse:\n{text}");
         }
