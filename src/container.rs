@@ -147,29 +147,7 @@ pub(crate) fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
     } else {
         HashMap::new()
     };
-    let secrets = [&env, &own]
-        .into_iter()
-        .flat_map(|e| {
-            e.iter()
-                .filter(|(var, value)| is_secret_var(var, value))
-                .map(|(var, value)| (var.eq_ignore_ascii_case("EDGEMICRO_CONFIG"), value))
-        })
-        .flat_map(|(config, v)| {
-            let mut forms = blob_forms(v).into_iter();
-            // EDGEMICRO_CONFIG is searched as it is, never decoded: it decodes to the config,
-            // which the bundle holds redacted (and, with no secret in it, as it is). Its
-            // secrets are found by the structural pass over that config.
-            let whole = forms.next().map(|w| match config {
-                true => KnownSecret::piece(w.into_bytes(), "env_secret"),
-                false => KnownSecret::new(w.into_bytes(), "env_secret"),
-            });
-            // The pieces of a wrapped blob likewise: a piece decodes to a piece of config text.
-            whole
-                .into_iter()
-                .chain(forms.map(|p| KnownSecret::piece(p.into_bytes(), "env_secret")))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let secrets = env_secrets(&env, &own);
     let mut ignored = ignored_secret_vars(&env);
     ignored.extend(ignored_secret_vars(&own));
     ignored.dedup();
@@ -191,46 +169,66 @@ pub(crate) fn env_config(pid: Option<u32>) -> Result<EnvConfig> {
             ignored,
         });
     };
-    // A blob that is not a config is left out with the reason; the rest is still collected.
-    let skip = |reason: String| EnvConfig {
-        config: None,
-        secrets: secrets.clone(),
-        ignored: ignored.clone(),
-        skipped: Some(crate::model::Skipped {
-            source: from.clone(),
-            reason: format!(
-                "{reason}: not collected (it must hold the ORG-ENV-config.yaml, base64-encoded)"
-            ),
-        }),
-    };
-    let bytes = match base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim().replace(['\n', '\r', ' '], ""))
-    {
-        Ok(bytes) => bytes,
-        Err(e) => return Ok(skip(format!("{from} is not base64 ({e})"))),
-    };
-    let Ok(text) = String::from_utf8(bytes) else {
-        return Ok(skip(format!("{from} does not decode to UTF-8 text")));
-    };
-    let yaml = match Yaml::parse(&text) {
-        Ok(yaml) => yaml,
-        Err(e) => return Ok(skip(format!("{from}: malformed YAML at {e}"))),
-    };
-    let name = format!(
-        "{}-config.yaml",
-        pair.as_deref().unwrap_or("EDGEMICRO_CONFIG")
-    );
-    let config = ConfigFile {
-        path: PathBuf::from(from),
-        name,
-        text,
-        yaml,
+    let (config, skipped) = match decode_config(encoded, &from, pair.as_deref()) {
+        Ok(config) => (Some(config), None),
+        Err(reason) => (
+            None,
+            Some(crate::model::Skipped {
+                source: from,
+                reason: format!(
+                    "{reason}: not collected (it must hold the ORG-ENV-config.yaml, base64-encoded)"
+                ),
+            }),
+        ),
     };
     Ok(EnvConfig {
-        config: Some(config),
+        config,
         secrets,
-        skipped: None,
+        skipped,
         ignored,
+    })
+}
+
+/// Every secret-named variable's value, in the forms it travels in. EDGEMICRO_CONFIG is
+/// searched as it is, never decoded: it decodes to the config, which the bundle holds redacted
+/// (and, with no secret in it, as it is); its secrets are found by the structural pass.
+fn env_secrets(env: &HashMap<String, String>, own: &HashMap<String, String>) -> Vec<KnownSecret> {
+    [env, own]
+        .into_iter()
+        .flat_map(|e| {
+            e.iter()
+                .filter(|(var, value)| is_secret_var(var, value))
+                .map(|(var, value)| (var.eq_ignore_ascii_case("EDGEMICRO_CONFIG"), value))
+        })
+        .flat_map(|(config, v)| {
+            let mut forms = blob_forms(v).into_iter();
+            let whole = forms.next().map(|w| match config {
+                true => KnownSecret::piece(w.into_bytes(), "env_secret"),
+                false => KnownSecret::new(w.into_bytes(), "env_secret"),
+            });
+            // The pieces of a wrapped blob likewise: a piece decodes to a piece of config text.
+            whole
+                .into_iter()
+                .chain(forms.map(|p| KnownSecret::piece(p.into_bytes(), "env_secret")))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// EDGEMICRO_CONFIG decoded: base64 (wrapped or not) of UTF-8 YAML, named after its pair.
+/// A blob that is not a config is left out with the reason; the rest is still collected.
+fn decode_config(encoded: &str, from: &str, pair: Option<&str>) -> Result<ConfigFile, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim().replace(['\n', '\r', ' '], ""))
+        .map_err(|e| format!("{from} is not base64 ({e})"))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{from} does not decode to UTF-8 text"))?;
+    let yaml = Yaml::parse(&text).map_err(|e| format!("{from}: malformed YAML at {e}"))?;
+    Ok(ConfigFile {
+        path: PathBuf::from(from),
+        name: format!("{}-config.yaml", pair.unwrap_or("EDGEMICRO_CONFIG")),
+        text,
+        yaml,
     })
 }
 

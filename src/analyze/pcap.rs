@@ -208,32 +208,48 @@ type Endpoint = (IpAddr, u16);
 pub(crate) fn connections(segments: &[Segment], ports: &[u16]) -> Vec<Connection> {
     let mut tracks: BTreeMap<(Endpoint, Endpoint), Track> = BTreeMap::new();
     for s in segments {
-        // Without known target ports the server is the side with the lower port (clients use
-        // ephemeral ports).
-        let is_target = |port: u16, other: u16| {
-            if ports.is_empty() {
-                port < other
-            } else {
-                ports.contains(&port)
-            }
-        };
-        let (client, target, from_client) = if is_target(s.dst.1, s.src.1) {
-            (s.src, s.dst, true)
-        } else if is_target(s.src.1, s.dst.1) {
-            (s.dst, s.src, false)
+        if let Some((client, target, from_client)) = sides(s, ports) {
+            tracks
+                .entry((client, target))
+                .or_default()
+                .see(s, client, target, from_client);
+        }
+    }
+    tracks.into_values().filter_map(|t| t.conn).collect()
+}
+
+/// Which end is the target: a port of `ports`, or without known ports the lower port (clients
+/// use ephemeral ones). `None` for a segment between two others.
+fn sides(s: &Segment, ports: &[u16]) -> Option<(Endpoint, Endpoint, bool)> {
+    let is_target = |port: u16, other: u16| {
+        if ports.is_empty() {
+            port < other
         } else {
-            continue;
-        };
-        let t = tracks.entry((client, target)).or_default();
+            ports.contains(&port)
+        }
+    };
+    if is_target(s.dst.1, s.src.1) {
+        Some((s.src, s.dst, true))
+    } else if is_target(s.src.1, s.dst.1) {
+        Some((s.dst, s.src, false))
+    } else {
+        None
+    }
+}
+
+impl Track {
+    /// One segment of this connection: counts, idle gaps, FINs, RSTs and the request a close
+    /// left unanswered.
+    fn see(&mut self, s: &Segment, client: Endpoint, target: Endpoint, from_client: bool) {
         if s.syn && from_client && !s.rst {
             // A new connection on the same 4-tuple starts over.
-            if t.conn.as_ref().is_some_and(|c| {
+            if self.conn.as_ref().is_some_and(|c| {
                 c.target_fin.is_some() || c.client_fin.is_some() || c.target_rst.is_some()
             }) {
-                *t = Track::default();
+                *self = Track::default();
             }
         }
-        let c = t.conn.get_or_insert_with(|| Connection {
+        let c = self.conn.get_or_insert_with(|| Connection {
             client: endpoint(client),
             target: endpoint(target),
             packets: 0,
@@ -250,34 +266,34 @@ pub(crate) fn connections(segments: &[Segment], ports: &[u16]) -> Vec<Connection
         });
         c.packets += 1;
         if c.packets > 1 {
-            c.longest_idle_s = c.longest_idle_s.max(s.time - t.last_time);
+            c.longest_idle_s = c.longest_idle_s.max(s.time - self.last_time);
         }
-        t.last_time = s.time;
+        self.last_time = s.time;
         if s.payload > 0 {
             if from_client {
-                if !t.last_speaker_client || c.requests == 0 {
+                if !self.last_speaker_client || c.requests == 0 {
                     c.requests += 1;
-                    t.pending = Some((s.number, s.time));
+                    self.pending = Some((s.number, s.time));
                 }
                 if let Some((_, fin_time, _)) = c.target_fin {
                     c.request_after_target_fin
                         .get_or_insert((s.number, (s.time - fin_time) * 1000.0));
                 }
-                t.last_speaker_client = true;
+                self.last_speaker_client = true;
             } else {
-                if t.last_speaker_client || c.responses == 0 {
+                if self.last_speaker_client || c.responses == 0 {
                     c.responses += 1;
                 }
-                t.pending = None;
-                t.last_speaker_client = false;
+                self.pending = None;
+                self.last_speaker_client = false;
             }
-            t.last_data = Some(s.time);
+            self.last_data = Some(s.time);
         }
         if s.fin {
             if from_client {
                 c.client_fin.get_or_insert(s.number);
             } else if c.target_fin.is_none() {
-                let idle = t.last_data.map_or(0.0, |d| s.time - d);
+                let idle = self.last_data.map_or(0.0, |d| s.time - d);
                 c.target_fin = Some((s.number, s.time, idle));
             }
         }
@@ -289,7 +305,7 @@ pub(crate) fn connections(segments: &[Segment], ports: &[u16]) -> Vec<Connection
             }
         }
         if !from_client && (s.fin || s.rst) {
-            if let Some((request, time)) = t.pending.take() {
+            if let Some((request, time)) = self.pending.take() {
                 if c.unanswered.is_none() {
                     c.unanswered = Some((request, s.number));
                     c.unanswered_time = Some(time);
@@ -297,7 +313,6 @@ pub(crate) fn connections(segments: &[Segment], ports: &[u16]) -> Vec<Connection
             }
         }
     }
-    tracks.into_values().filter_map(|t| t.conn).collect()
 }
 
 fn endpoint((ip, port): (IpAddr, u16)) -> String {
