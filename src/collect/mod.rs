@@ -149,18 +149,16 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         known,
     } = Plan::build(settings, rules)?;
     interrupt.check()?;
-    found.warnings.extend(reproduced.capture_warnings);
-    found.warnings.extend(
-        lowered
-            .and_then(|l| l.note)
-            .map(|n| format!("--low-priority: {n}")),
+    let notes = lowered.and_then(|l| l.note);
+    let switched = reproduced.switch.is_some();
+    warn_about_the_run(
+        settings,
+        &mut found,
+        reproduced.capture_warnings,
+        notes,
+        switched,
+        &output,
     );
-    if reproduced.switch.is_none() {
-        found
-            .warnings
-            .extend(pending_switches(settings, &found.pairs));
-    }
-    found.warnings.extend(world_writable_output(&output));
     let engine = engine(&rules, &known, pseudonyms.as_ref(), &mut writer);
     let window = TimeWindow::new(settings.since, settings.until);
     let empty_window = empty_window(settings);
@@ -217,6 +215,29 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         concluded,
         empty_window,
     })
+}
+
+/// What the operator must know about this run before the logs: the capture's warnings, what
+/// `--low-priority` could not do, a switch an earlier run left in place, an output dir others
+/// can write to.
+fn warn_about_the_run(
+    settings: &Settings,
+    found: &mut Discovery,
+    capture_warnings: Vec<String>,
+    low_priority: Option<String>,
+    switched: bool,
+    output: &Output,
+) {
+    found.warnings.extend(capture_warnings);
+    found
+        .warnings
+        .extend(low_priority.map(|n| format!("--low-priority: {n}")));
+    if !switched {
+        found
+            .warnings
+            .extend(pending_switches(settings, &found.pairs));
+    }
+    found.warnings.extend(world_writable_output(output));
 }
 
 /// The bundle's output, opened first (a bad `-o` fails before any work), and the pseudonym key.
