@@ -131,18 +131,24 @@ fn emg_dir(at: &std::path::Path, logs: &std::path::Path) {
     .unwrap();
 }
 
-#[test]
-fn a_root_shell_finds_the_running_edgemicros_config_before_its_own() {
-    let _serial = serial();
+/// A test dir others may enter (the fake gateways run as nobody) with one EMG log.
+fn host_with_a_log() -> Test {
     let t = Test::new();
-    let root = t.dir.path();
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let logs = t.log_dir();
+    std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(
-        logs.join("edgemicro-h-1-api.log"),
+        t.log_dir().join("edgemicro-h-1-api.log"),
         "2026-01-01T00:00:00.000Z info 1 x\n",
     )
     .unwrap();
+    t
+}
+
+#[test]
+fn a_root_shell_finds_the_running_edgemicros_config_before_its_own() {
+    let _serial = serial();
+    let t = host_with_a_log();
+    let root = t.dir.path();
+    let logs = t.log_dir();
     // Root's own ~/.edgemicro (the tool's HOME) exists: the gateway's must still win.
     let (gw_home, gw_cwd, flag_dir) = (
         root.join("gw-home"),
@@ -294,15 +300,9 @@ fn console_text(host: &str) -> String {
 #[test]
 fn the_console_a_running_edgemicro_writes_to_a_file_is_collected() {
     let _serial = serial();
-    let t = Test::new();
+    let t = host_with_a_log();
     let root = t.dir.path();
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
     let logs = t.log_dir();
-    std::fs::write(
-        logs.join("edgemicro-h-1-api.log"),
-        "2026-01-01T00:00:00.000Z info 1 x\n",
-    )
-    .unwrap();
     emg_dir(&t.config_dir(), &logs);
     let gw_cwd = root.join("gw-cwd");
     std::fs::create_dir_all(&gw_cwd).unwrap();
