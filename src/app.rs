@@ -116,7 +116,7 @@ fn run_bare() -> Exit {
 fn resolve_and_collect(args: crate::cli::CollectArgs, sub: &ArgMatches) -> Exit {
     let home = crate::settings::Home::of_this_process();
     let json = args.json;
-    match Settings::resolve(args, sub, home, facts::hostname(), chrono::Utc::now()) {
+    match crate::resolve::settings(args, sub, home, facts::hostname(), chrono::Utc::now()) {
         Ok(settings) if settings.dry_run => run_dry(&settings),
         Ok(settings) => run_collect(&settings),
         Err(fail) if json => {
@@ -426,7 +426,7 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         LogLevelCommand::Restore(args) => (Action::Restore, args),
     };
     let home = crate::settings::Home::of_this_process();
-    let outcome = crate::settings::resolve_emg(args.emg, matches, home)
+    let outcome = crate::resolve::emg(args.emg, matches, home)
         .map_err(anyhow::Error::from)
         .and_then(|(config_dir, pair)| loglevel::Target::find(&config_dir, pair))
         .and_then(|target| {
@@ -547,14 +547,19 @@ impl collect::FrontEnd for Flags<'_> {
 
 fn run_wizard(args: crate::cli::CollectArgs, matches: &ArgMatches) -> Exit {
     let home = crate::settings::Home::of_this_process();
-    let settings =
-        match Settings::resolve(args, matches, home, facts::hostname(), chrono::Utc::now()) {
-            Ok(settings) => settings,
-            Err(fail) => {
-                print_error(&fail.into());
-                return Exit::Usage;
-            }
-        };
+    let settings = match crate::resolve::settings(
+        args,
+        matches,
+        home,
+        facts::hostname(),
+        chrono::Utc::now(),
+    ) {
+        Ok(settings) => settings,
+        Err(fail) => {
+            print_error(&fail.into());
+            return Exit::Usage;
+        }
+    };
     let result = Interrupt::install()
         .map_err(anyhow::Error::from)
         .and_then(|interrupt| crate::wizard::run(settings, &interrupt));
@@ -563,7 +568,7 @@ fn run_wizard(args: crate::cli::CollectArgs, matches: &ArgMatches) -> Exit {
 
 fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
     let home = crate::settings::Home::of_this_process();
-    let (config_dir, pair) = match crate::settings::resolve_emg(args.emg, matches, home) {
+    let (config_dir, pair) = match crate::resolve::emg(args.emg, matches, home) {
         Ok(found) => found,
         Err(fail) => return json_or_print("analyze", args.json, &fail.into()),
     };

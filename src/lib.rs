@@ -28,6 +28,7 @@ mod progress;
 mod record;
 mod redact;
 mod report;
+mod resolve;
 mod running;
 mod safe_fs;
 mod settings;
