@@ -435,20 +435,7 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         }
         let (mut answer, mut lines) = (Vec::new(), Vec::new());
         let mut json = match &action {
-            Action::Show => {
-                let shown = loglevel::show(&target)?;
-                match (&shown.level, &shown.file) {
-                    (Some(l), Some(f)) => answer.push(format!("edgemicro.logging.level: {l} (from {})", f.display())),
-                    _ => answer.push("edgemicro.logging.level: not set in default.yaml or the ORG-ENV config".into()),
-                }
-                if let Some(c) = &shown.cache_level {
-                    answer.push(format!("cache config: {c} ({}); running workers use it until `edgemicro reload`", target.cache.display()));
-                }
-                if let Some(p) = &shown.pending {
-                    answer.push(format!("pending: set to {} at {} by edgemicro-diag; `edgemicro-diag log-level restore` puts it back", p.level, p.at));
-                }
-                serde_json::to_value(&shown)?
-            }
+            Action::Show => show_level(&target, &mut answer)?,
             Action::Restore => {
                 let before = loglevel::restore(&target)?;
                 answer.push(format!(
@@ -501,6 +488,33 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         }
         Err(err) => json_or_print(command, args.json, &err),
     }
+}
+
+/// `log-level show`: the level in effect and its file, the cache config's when it differs, and
+/// a switch still pending from an earlier run.
+fn show_level(
+    target: &loglevel::Target,
+    answer: &mut Vec<String>,
+) -> anyhow::Result<serde_json::Value> {
+    let shown = loglevel::show(target)?;
+    match (&shown.level, &shown.file) {
+        (Some(l), Some(f)) => answer.push(format!(
+            "edgemicro.logging.level: {l} (from {})",
+            f.display()
+        )),
+        _ => answer
+            .push("edgemicro.logging.level: not set in default.yaml or the ORG-ENV config".into()),
+    }
+    if let Some(c) = &shown.cache_level {
+        answer.push(format!(
+            "cache config: {c} ({}); running workers use it until `edgemicro reload`",
+            target.cache.display()
+        ));
+    }
+    if let Some(p) = &shown.pending {
+        answer.push(format!("pending: set to {} at {} by edgemicro-diag; `edgemicro-diag log-level restore` puts it back", p.level, p.at));
+    }
+    Ok(serde_json::to_value(&shown)?)
 }
 
 /// The flag front end: no prompts; the reproduction is a fixed wait.

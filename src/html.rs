@@ -224,18 +224,7 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
             .get(slot)
             .map_or("other targets".to_string(), |t| tl.targets[*t].clone())
     };
-    let ok_line: String = ok
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "{:.1},{:.1}",
-                left + (i as f64 + 0.5) * col_w,
-                10.0 + plot_h - (*n as f64 / max_ok as f64) * plot_h
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let ok_line = successes_line(&ok, max_ok, left, col_w, plot_h);
     let desc = format!(
         "{total_failed} failed requests (502, 504, resets) and {total_ok} successful target responses between {} and {}, in buckets of {bucket} minute(s); the most failures in one bucket: {max_failed}.",
         utc(first * 60_000),
@@ -275,6 +264,21 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
             (per_target(tl, &order, &failures_by_target))
         }
     }
+}
+
+/// The successes per bucket as an SVG polyline's points, on their own scale.
+fn successes_line(ok: &[u64], max_ok: u64, left: f64, col_w: f64, plot_h: f64) -> String {
+    ok.iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "{:.1},{:.1}",
+                left + (i as f64 + 0.5) * col_w,
+                10.0 + plot_h - (*n as f64 / max_ok as f64) * plot_h
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Stacked bars: (x, y, height, series, count), bottom to top in each column.

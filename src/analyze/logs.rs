@@ -445,28 +445,35 @@ impl Triage {
         if c.is_empty() {
             return;
         }
-        let errored = |corr: &str| self.corr_target.get(corr).is_some_and(|(_, e)| *e);
-        let had_error = errored(rec.corr);
         let target = target_of.map_or_else(|| "unknown".to_string(), |t| t.into_owned());
+        self.once_per_request(rec, &mut c, &target, target_error);
+        self.kind_of_failure(rec, &c);
+        self.tally(rec, &c, target, text);
+    }
+
+    /// A failed request is logged twice (its target error, then the 502/504 status record):
+    /// it goes on the timeline once, and the status record's repeated message and code are not
+    /// counted again.
+    fn once_per_request(&mut self, rec: &Record, c: &mut Counts, target: &str, target_error: bool) {
+        let had_error = self
+            .corr_target
+            .get(rec.corr)
+            .is_some_and(|(_, errored)| *errored);
         if target_error && target != "unknown" {
-            self.corr_target.insert(rec.corr, (target.clone(), true));
+            self.corr_target
+                .insert(rec.corr, (target.to_string(), true));
         }
-        // One failure per request on the timeline: its target error, or a status record whose
-        // request logged none.
         if let Some(ms) = rec.millis {
             if target_error || !had_error {
-                self.timeline.add(ms, &target, true);
+                self.timeline.add(ms, target, true);
             }
         }
-        // A status record repeats its target error's message and code: count those once.
         if !target_error && (c.status_502 + c.status_504) > 0 && had_error {
             c.socket_hang_up = 0;
             c.econnreset = 0;
             c.etimedout = 0;
             c.econnrefused = 0;
         }
-        self.kind_of_failure(rec, &c);
-        self.tally(rec, &c, target, text);
     }
 
     /// A 2.x request start: which client and which target each correlation id belongs to
