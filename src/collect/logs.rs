@@ -125,21 +125,7 @@ pub(super) fn collect_logs(
         // entry name, the manifest or the JSON.
         log.name = redacted_name(engine, &log.name);
         let source = redacted_name(engine, &log.path.display().to_string());
-        if stream.window.older_than_since(log.modified) {
-            found.skipped.push(Skipped {
-                source,
-                reason: "last written before --since".into(),
-            });
-            continue;
-        }
-        if budget == 0 {
-            found.skipped.push(Skipped {
-                source,
-                reason: "over --max-log-bytes (newest logs are taken first)".into(),
-            });
-            continue;
-        }
-        if let Some(reason) = stream.limits.reached(writer.bytes_written()) {
+        if let Some(reason) = out_of_bounds(&log, budget, stream, writer) {
             found.skipped.push(Skipped {
                 source,
                 reason: reason.into(),
@@ -168,6 +154,23 @@ pub(super) fn collect_logs(
     // The journal and stdin come next, of a size nobody knows.
     measure(found, writer, reports, 2, u64::MAX);
     Ok(())
+}
+
+/// Why a log is not read at all: written before `--since`, no `--max-log-bytes` left (the newest
+/// were taken first), or the bundle's size or time limit reached.
+fn out_of_bounds(
+    log: &LogFile,
+    budget: u64,
+    stream: &Stream,
+    writer: &BundleWriter,
+) -> Option<&'static str> {
+    if stream.window.older_than_since(log.modified) {
+        Some("last written before --since")
+    } else if budget == 0 {
+        Some("over --max-log-bytes (newest logs are taken first)")
+    } else {
+        stream.limits.reached(writer.bytes_written())
+    }
 }
 
 /// Opens a listed log again, refusing what it must not read: a file swapped for a link or a

@@ -62,20 +62,7 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
         log_level.as_ref(),
         capture.as_ref(),
     );
-    let sealed = match pseudonyms {
-        Some(p) => {
-            let map = |bundle: &str, sha256: &str| {
-                redact::pseudonym::map_json(reports, bundle, sha256, p.keep_values)
-            };
-            writer.seal_with(
-                &manifest,
-                Some((crate::bundle::MAP_SUFFIX, &map)),
-                interrupt,
-            )
-        }
-        None => writer.seal(&manifest, interrupt),
-    }
-    .map_err(leak_to_fail)?;
+    let sealed = seal_bundle(writer, &manifest, pseudonyms, reports, interrupt)?;
     let map = pseudonyms.and(sealed.path.as_ref()).map(|p| {
         crate::bundle::companion_path(p, crate::bundle::MAP_SUFFIX)
             .display()
@@ -105,4 +92,25 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
         error: None,
         hint: None,
     })
+}
+
+/// The manifest written last and the bundle put in place, with the pseudonym map beside it
+/// when there is one (a leak the self-check finds is exit 4).
+fn seal_bundle(
+    writer: BundleWriter,
+    manifest: &crate::bundle::Manifest,
+    pseudonyms: Option<&crate::redact::pseudonym::Pseudonyms>,
+    reports: &[(String, FileReport)],
+    interrupt: &Interrupt,
+) -> Result<crate::bundle::Sealed> {
+    match pseudonyms {
+        Some(p) => {
+            let map = |bundle: &str, sha256: &str| {
+                redact::pseudonym::map_json(reports, bundle, sha256, p.keep_values)
+            };
+            writer.seal_with(manifest, Some((crate::bundle::MAP_SUFFIX, &map)), interrupt)
+        }
+        None => writer.seal(manifest, interrupt),
+    }
+    .map_err(leak_to_fail)
 }
