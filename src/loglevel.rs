@@ -478,27 +478,7 @@ pub(crate) fn set(target: &Target, level: &str) -> Result<Option<String>> {
         read_config(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let text = std::str::from_utf8(&original)
         .with_context(|| format!("`{}` is not UTF-8 text", path.display()))?;
-    let mut pending = target.pending()?;
-    if let Some(state) = &pending {
-        // A switch cut short before the file was written (or a restore cut short after it was
-        // put back): the file is the original, so the old record is stale.
-        if sha256(&original) == state.original_sha256 {
-            discard(target)?;
-            pending = None;
-        } else if sha256(&original) != state.modified_sha256 {
-            bail!(Fail::failure(
-                format!(
-                    "`{}` changed after an earlier `log-level set`, which was never restored",
-                    path.display()
-                ),
-                format!(
-                    "compare it with `{}` (the original) and restore by hand, then remove `{}`",
-                    target.backup().display(),
-                    target.state_path().display()
-                ),
-            ));
-        }
-    }
+    let pending = still_pending(target, path, &original)?;
     let (edited, before) = edit_level(text, level)
         .with_context(|| format!("cannot switch the level in `{}`", path.display()))?;
     let state = State {
@@ -539,6 +519,33 @@ pub(crate) fn set(target: &Target, level: &str) -> Result<Option<String>> {
         return Err(e);
     }
     Ok(before)
+}
+
+/// The record of an earlier switch that is still in force, if any. A switch cut short before
+/// the file was written (or a restore cut short after it was put back) left the original in
+/// place: its record is stale and removed. A file changed since that switch is refused.
+fn still_pending(target: &Target, path: &Path, original: &[u8]) -> Result<Option<State>> {
+    let Some(state) = target.pending()? else {
+        return Ok(None);
+    };
+    if sha256(original) == state.original_sha256 {
+        discard(target)?;
+        return Ok(None);
+    }
+    if sha256(original) != state.modified_sha256 {
+        bail!(Fail::failure(
+            format!(
+                "`{}` changed after an earlier `log-level set`, which was never restored",
+                path.display()
+            ),
+            format!(
+                "compare it with `{}` (the original) and restore by hand, then remove `{}`",
+                target.backup().display(),
+                target.state_path().display()
+            ),
+        ));
+    }
+    Ok(Some(state))
 }
 
 /// Removes the backup and the state record of a switch that is no longer in force.

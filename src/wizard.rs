@@ -94,23 +94,8 @@ fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<
             asker.window(&mut settings)?;
         }
         if ask("case_id") {
-            let mut input = Input::with_theme(&asker.theme)
-                .with_prompt("Support case id (optional)")
-                .allow_empty(true);
-            if let Some(case) = &settings.case_id {
-                input = input.default(case.clone());
-            }
-            let case = asker.text(input)?;
-            settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
-            // The default bundle name carries the case id.
-            if !given.iter().any(|g| g.id == "output") {
-                settings.output =
-                    Output::File(PathBuf::from(crate::settings::default_bundle_name(
-                        &settings.host,
-                        settings.case_id.as_deref(),
-                        settings.started,
-                    )));
-            }
+            let output_given = given.iter().any(|g| g.id == "output");
+            asker.case_id(&mut settings, output_given)?;
         }
         if ask("log_level") {
             asker.level(&mut settings)?;
@@ -141,6 +126,26 @@ fn guided(term: &Term, mut settings: Settings, interrupt: &Interrupt) -> Result<
 }
 
 impl Asker<'_> {
+    /// The support case id (optional); the default bundle name carries it unless `-o` was given.
+    fn case_id(&self, settings: &mut Settings, output_given: bool) -> Result<()> {
+        let mut input = Input::with_theme(&self.theme)
+            .with_prompt("Support case id (optional)")
+            .allow_empty(true);
+        if let Some(case) = &settings.case_id {
+            input = input.default(case.clone());
+        }
+        let case = self.text(input)?;
+        settings.case_id = Some(case.trim().to_string()).filter(|c| !c.is_empty());
+        if !output_given {
+            settings.output = Output::File(PathBuf::from(crate::settings::default_bundle_name(
+                &settings.host,
+                settings.case_id.as_deref(),
+                settings.started,
+            )));
+        }
+        Ok(())
+    }
+
     /// A dialoguer answer, or the interrupt that stopped it (console raised SIGINT for Ctrl-C).
     fn answer<T>(&self, answer: dialoguer::Result<T>) -> Result<T> {
         self.interrupt.check()?;

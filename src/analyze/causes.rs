@@ -221,42 +221,7 @@ pub(super) fn target_hangup(
     {
         return None;
     }
-    let judged: Vec<&idle::Estimate> = hangup_targets
-        .iter()
-        .filter_map(|(target, _)| estimate_of(target))
-        .filter(|e| e.verdict == idle::Verdict::NotIdle)
-        .collect();
-    let never_answered: Vec<&str> = hangup_targets
-        .iter()
-        .filter(|(target, _)| t.idle.successes_on(target) == 0)
-        .map(|(target, _)| target.as_str())
-        .filter(|target| *target != "unknown")
-        .collect();
-    let (confidence, confidence_reason, why) = if t.target_responses == 0 {
-        (
-            Confidence::Low,
-            "the logs hold no successful target response (the level is error or warn), so idle time before the resets cannot be told; at level info it can".to_string(),
-            "These logs cannot tell the two causes apart: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.".to_string(),
-        )
-    } else if let Some(e) = judged.first() {
-        (
-            e.confidence,
-            format!("{}: {}", e.target, e.reason),
-            format!("Idle time does not explain them ({}), so this is not the keep-alive race: the target closed connections before it answered.", e.reason),
-        )
-    } else if !never_answered.is_empty() {
-        (
-            Confidence::High,
-            format!("{} answered no request in these logs", never_answered.join(", ")),
-            "The target closed every connection before answering; it is failing, not racing an idle close.".to_string(),
-        )
-    } else {
-        (
-            Confidence::Low,
-            "too few requests with known idle times to tell the keep-alive race from a failing target".to_string(),
-            "Two causes give this: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.".to_string(),
-        )
-    };
+    let (confidence, confidence_reason, why) = hangup_verdict(t, &hangup_targets, estimates);
     let next_step = if t.target_responses == 0 {
         "Switch EMG to level info while the 502s happen (`edgemicro-diag collect --log-level info --reproduce-seconds 300`, or `edgemicro-diag log-level set info` then `edgemicro reload`), then analyze again; or measure the target's idle close (`edgemicro-diag analyze --probe-targets`) and capture (`collect --capture-seconds 120`). Core 3.2.2 and older log the target error at warn: at level error only the 502 line is visible.".to_string()
     } else {
@@ -281,6 +246,52 @@ pub(super) fn target_hangup(
         }),
         next_step,
     })
+}
+
+/// How sure the hang-up finding is, why, and what it says about the cause: idle time judged
+/// on the failing targets, a target that never answered, or logs too thin to tell.
+fn hangup_verdict(
+    t: &logs::Triage,
+    hangup_targets: &[(&String, &logs::Counts)],
+    estimates: &[idle::Estimate],
+) -> (Confidence, String, String) {
+    let estimate_of = |target: &str| estimates.iter().find(|x| x.target == target);
+    let judged: Vec<&idle::Estimate> = hangup_targets
+        .iter()
+        .filter_map(|(target, _)| estimate_of(target))
+        .filter(|e| e.verdict == idle::Verdict::NotIdle)
+        .collect();
+    let never_answered: Vec<&str> = hangup_targets
+        .iter()
+        .filter(|(target, _)| t.idle.successes_on(target) == 0)
+        .map(|(target, _)| target.as_str())
+        .filter(|target| *target != "unknown")
+        .collect();
+    if t.target_responses == 0 {
+        (
+            Confidence::Low,
+            "the logs hold no successful target response (the level is error or warn), so idle time before the resets cannot be told; at level info it can".to_string(),
+            "These logs cannot tell the two causes apart: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.".to_string(),
+        )
+    } else if let Some(e) = judged.first() {
+        (
+            e.confidence,
+            format!("{}: {}", e.target, e.reason),
+            format!("Idle time does not explain them ({}), so this is not the keep-alive race: the target closed connections before it answered.", e.reason),
+        )
+    } else if !never_answered.is_empty() {
+        (
+            Confidence::High,
+            format!("{} answered no request in these logs", never_answered.join(", ")),
+            "The target closed every connection before answering; it is failing, not racing an idle close.".to_string(),
+        )
+    } else {
+        (
+            Confidence::Low,
+            "too few requests with known idle times to tell the keep-alive race from a failing target".to_string(),
+            "Two causes give this: the keep-alive race (the target closed an idle connection as EMG reused it) or the target closing before it answered.".to_string(),
+        )
+    }
 }
 
 /// 504s: EMG's own limit expired; which limit applied to each proxy.

@@ -379,33 +379,39 @@ pub(crate) fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding>
             ),
         });
     }
+    out.extend(hangup_finding(conns, capture_file));
+    out
+}
+
+/// Connections the target closed (FIN or RST) before any response byte, outside a race.
+fn hangup_finding(conns: &[Connection], capture_file: &str) -> Option<Finding> {
     let hangups: Vec<&Connection> = conns
         .iter()
         .filter(|c| c.unanswered.is_some() && c.request_after_target_fin.is_none())
         .collect();
-    if !hangups.is_empty() {
-        let examples: Vec<serde_json::Value> = hangups
-            .iter()
-            .take(5)
-            .map(|c| {
-                let (req, close) = c.unanswered.unwrap_or_default();
-                serde_json::json!({"client": c.client, "target": c.target, "request_packet": req, "request_time": c.unanswered_time.map(utc), "target_close_packet": close, "rst": c.target_rst == Some(close)})
-            })
-            .collect();
-        out.push(Finding {
-            id: FindingId::TargetHangup,
-            severity: Severity::High,
-            confidence: crate::analyze::Confidence::High,
-            confidence_reason: "seen in the capture: FIN or RST before any response byte".into(),
-            summary: format!(
-                "The target closed {} connection(s) before answering: EMG sent a request and the target sent FIN or RST before any response byte, which EMG reports as 502 socket hang up / ECONNRESET.",
-                hangups.len()
-            ),
-            evidence: serde_json::json!({"capture": capture_file, "connections": hangups.len(), "examples": examples}),
-            next_step: "Look in the target's own logs at these times for a crash, a restart, a proxy or a size limit that drops the request, and fix it there (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway).".into(),
-        });
+    if hangups.is_empty() {
+        return None;
     }
-    out
+    let examples: Vec<serde_json::Value> = hangups
+        .iter()
+        .take(5)
+        .map(|c| {
+            let (req, close) = c.unanswered.unwrap_or_default();
+            serde_json::json!({"client": c.client, "target": c.target, "request_packet": req, "request_time": c.unanswered_time.map(utc), "target_close_packet": close, "rst": c.target_rst == Some(close)})
+        })
+        .collect();
+    Some(Finding {
+        id: FindingId::TargetHangup,
+        severity: Severity::High,
+        confidence: crate::analyze::Confidence::High,
+        confidence_reason: "seen in the capture: FIN or RST before any response byte".into(),
+        summary: format!(
+            "The target closed {} connection(s) before answering: EMG sent a request and the target sent FIN or RST before any response byte, which EMG reports as 502 socket hang up / ECONNRESET.",
+            hangups.len()
+        ),
+        evidence: serde_json::json!({"capture": capture_file, "connections": hangups.len(), "examples": examples}),
+        next_step: "Look in the target's own logs at these times for a crash, a restart, a proxy or a size limit that drops the request, and fix it there (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway).".into(),
+    })
 }
 
 /// Capture time as RFC 3339 UTC with milliseconds, to line up with EMG's log timestamps.

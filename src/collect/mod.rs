@@ -160,34 +160,24 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         &output,
     );
     let engine = engine(&rules, &known, pseudonyms.as_ref(), &mut writer);
-    let window = TimeWindow::new(settings.since, settings.until);
     let empty_window = empty_window(settings);
     found.warnings.extend(empty_window.clone());
-
-    let progress = front.progress(found.logs.iter().map(|l| l.size).sum());
-    let triage = std::cell::RefCell::new(crate::analyze::logs::Triage::default());
-    let limits = Limits::new(settings, started, found.logs.len() + found.configs.len());
-    let stream = Stream {
-        window: &window,
-        limits: &limits,
-        interrupt,
-        progress: &progress,
-        triage: &triage,
-    };
+    let along = Along::new(settings, started, &found, front);
     let mut reports: Vec<(String, FileReport)> = Vec::new();
     stream_sources(
         settings,
         &rules,
         &engine,
-        &stream,
+        &along.stream(interrupt),
         &facts,
         &mut found,
         &mut writer,
         &mut reports,
     )?;
-    progress.finish_and_clear();
+    along.progress.finish_and_clear();
     let (capture, capture_findings) =
-        capture_stage(reproduced.capture, &mut found, &mut writer, &limits)?;
+        capture_stage(reproduced.capture, &mut found, &mut writer, &along.limits)?;
+    let triage = along.triage;
     let concluded = conclude(
         settings,
         &triage.borrow(),
@@ -215,6 +205,41 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         concluded,
         empty_window,
     })
+}
+
+/// What goes along with the streaming: the time window, the limits, the progress bar and the
+/// triage that reads every redacted line on its way to the zip.
+struct Along {
+    window: TimeWindow,
+    limits: Limits,
+    progress: indicatif::ProgressBar,
+    triage: std::cell::RefCell<crate::analyze::logs::Triage>,
+}
+
+impl Along {
+    fn new(
+        settings: &Settings,
+        started: Instant,
+        found: &Discovery,
+        front: &dyn FrontEnd,
+    ) -> Along {
+        Along {
+            window: TimeWindow::new(settings.since, settings.until),
+            limits: Limits::new(settings, started, found.logs.len() + found.configs.len()),
+            progress: front.progress(found.logs.iter().map(|l| l.size).sum()),
+            triage: std::cell::RefCell::new(crate::analyze::logs::Triage::default()),
+        }
+    }
+
+    fn stream<'a>(&'a self, interrupt: &'a Interrupt) -> Stream<'a> {
+        Stream {
+            window: &self.window,
+            limits: &self.limits,
+            interrupt,
+            progress: &self.progress,
+            triage: &self.triage,
+        }
+    }
 }
 
 /// What the operator must know about this run before the logs: the capture's warnings, what
