@@ -673,10 +673,12 @@ pub(crate) struct Entry<'w> {
 impl Write for Entry<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(rule) = self.entries.guard.scan(buf) {
-            return Err(io::Error::other(LeakFound {
+            // Exit 4 wherever this error surfaces: `Exit::of_error` finds the `Fail` inside.
+            let leak = LeakFound {
                 entry: self.path.clone(),
                 rule,
-            }));
+            };
+            return Err(io::Error::other(Fail::integrity(leak.to_string())));
         }
         self.entries.deflater.write(buf, &mut self.zip)?;
         self.entries.plain += buf.len() as u64;
@@ -801,20 +803,6 @@ impl LeakGuard {
             .into()),
             None => Ok(()),
         }
-    }
-}
-
-/// Maps a write error carrying `LeakFound` to the integrity exit (4).
-pub(crate) fn leak_to_fail(err: anyhow::Error) -> anyhow::Error {
-    let leak = err.chain().find_map(|c| {
-        c.downcast_ref::<io::Error>()
-            .and_then(|e| e.get_ref())
-            .and_then(|e| e.downcast_ref::<LeakFound>())
-            .map(|l| l.to_string())
-    });
-    match leak {
-        Some(message) => Fail::integrity(message).into(),
-        None => err,
     }
 }
 
@@ -1241,7 +1229,6 @@ mod tests {
             writer.small("ok.txt", "t", b"nothing here", 0).unwrap();
             let err = writer
                 .small("x.txt", "t", format!("key={form}\n").as_bytes(), 0)
-                .map_err(leak_to_fail)
                 .unwrap_err();
             assert_eq!(
                 crate::exit::Exit::of_error(&err),

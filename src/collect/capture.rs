@@ -67,8 +67,7 @@ pub(super) fn capture_stage(
 )> {
     match capture {
         Some((Some(file), mut record)) => {
-            let findings =
-                package_capture(file, &mut record, writer, limits).map_err(leak_to_fail)?;
+            let findings = package_capture(file, &mut record, writer, limits)?;
             Ok((Some(record), findings))
         }
         Some((None, record)) => {

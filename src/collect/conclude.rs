@@ -223,9 +223,7 @@ pub(super) fn conclude(
     }
     let first = early(triage, found, &facts, engine, reports, capture_findings)?;
     for (name, source, bytes, redactions) in &first.entries {
-        writer
-            .small(name, source, bytes, *redactions)
-            .map_err(leak_to_fail)?;
+        writer.small(name, source, bytes, *redactions)?;
     }
     reports.push(("system/facts.json".into(), first.facts_report.clone()));
     let (rest, redactions) = late(
@@ -239,9 +237,7 @@ pub(super) fn conclude(
         reproduced,
     );
     for (name, source, bytes, redactions) in &rest {
-        writer
-            .small(name, source, bytes, *redactions)
-            .map_err(leak_to_fail)?;
+        writer.small(name, source, bytes, *redactions)?;
     }
     Ok(Concluded {
         redactions,

@@ -23,7 +23,7 @@ pub(super) fn stream_sources(
     writer: &mut BundleWriter,
     reports: &mut Vec<(String, FileReport)>,
 ) -> Result<()> {
-    collect_configs(found, rules, engine, writer, reports).map_err(leak_to_fail)?;
+    collect_configs(found, rules, engine, writer, reports)?;
     collect_logs(settings, found, facts, engine, stream, writer, reports).map_err(|e| {
         // The whole bundle holds about what is in it before the logs plus every log byte.
         let before_logs: u64 = writer
@@ -33,13 +33,12 @@ pub(super) fn stream_sources(
             .map(|f| f.bytes)
             .sum();
         let total = before_logs + stream.progress.length().unwrap_or(0);
-        crate::bundle::disk_full_estimated(leak_to_fail(e), Some((writer.plain_bytes(), total)))
+        crate::bundle::disk_full_estimated(e, Some((writer.plain_bytes(), total)))
     })?;
     if let Some(name) = &settings.stdin_log {
-        collect_stdin_log(name, settings, engine, stream, writer, reports, found)
-            .map_err(leak_to_fail)?;
+        collect_stdin_log(name, settings, engine, stream, writer, reports, found)?;
     }
-    super::collect_journal(settings, engine, stream, writer, reports, found).map_err(leak_to_fail)
+    super::collect_journal(settings, engine, stream, writer, reports, found)
 }
 
 pub(super) fn collect_configs(

@@ -12,7 +12,7 @@ use std::time::{Instant, UNIX_EPOCH};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::bundle::{leak_to_fail, BundleWriter, FileEntry};
+use crate::bundle::{BundleWriter, FileEntry};
 use crate::discover::{discover, Discovery};
 use crate::exit::Exit;
 use crate::lines::{Block, Blocks, Piece};

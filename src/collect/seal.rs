@@ -112,5 +112,4 @@ fn seal_bundle(
         }
         None => writer.seal(manifest, interrupt),
     }
-    .map_err(leak_to_fail)
 }
