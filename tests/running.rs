@@ -265,11 +265,18 @@ fn a_root_shell_finds_the_running_edgemicros_config_before_its_own() {
 }
 
 fn t_run(t: &Test, name: &str) -> serde_json::Value {
+    collect_json(t, name, &[])
+}
+
+/// `collect -y --json -o out/NAME` as root would run it, with `env` added to a clean
+/// environment; the run must give a complete bundle (exit 0).
+fn collect_json(t: &Test, name: &str, env: &[(&str, &str)]) -> serde_json::Value {
     let out = Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", t.path("home"))
         .env("TZ", "UTC")
+        .envs(env.iter().copied())
         .args(["collect", "-y", "--json", "-o"])
         .arg(t.path("out").join(name))
         .current_dir(t.dir.path())
@@ -278,7 +285,7 @@ fn t_run(t: &Test, name: &str) -> serde_json::Value {
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(json["exit_code"], 0, "{json}");
+    assert_eq!(json["exit_code"], 0, "{json:#}");
     json
 }
 
@@ -404,24 +411,17 @@ fn the_docker_images_console_log_is_found_in_container_mode() {
         t.log_dir().display()
     );
     let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &config);
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", t.path("home"))
-        .env("EDGEMICRO_CONFIG", &encoded)
-        .env("EDGEMICRO_ORG", "o")
-        .env("EDGEMICRO_ENV", "e")
-        .env("EDGEMICRO_KEY", KEY)
-        .env("EDGEMICRO_SECRET", SECRET)
-        .args(["collect", "-y", "--json", "-o"])
-        .arg(t.path("out/pod.zip"))
-        .current_dir(t.dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(json["exit_code"], 0, "{json:#}");
+    let json = collect_json(
+        &t,
+        "pod.zip",
+        &[
+            ("EDGEMICRO_CONFIG", &encoded),
+            ("EDGEMICRO_ORG", "o"),
+            ("EDGEMICRO_ENV", "e"),
+            ("EDGEMICRO_KEY", KEY),
+            ("EDGEMICRO_SECRET", SECRET),
+        ],
+    );
     let dirs = json["log_dirs"].as_array().unwrap();
     assert!(
         dirs.iter().any(|d| d["path"] == "/opt/apigee/logs"

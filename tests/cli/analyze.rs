@@ -97,6 +97,15 @@ fn bind() -> (TcpListener, u16) {
 /// An EMG config dir whose ORG-ENV config listens on a free port and logs at level info to the
 /// test's log dir, with `edgemicro_extra` (indented YAML) under `edgemicro:`.
 fn emg_install(edgemicro_extra: &str) -> (Test, std::path::PathBuf, u16) {
+    emg_install_logging("info", edgemicro_extra, "")
+}
+
+/// The same at `level`, with `logging_extra` (indented YAML) under `edgemicro.logging:`.
+fn emg_install_logging(
+    level: &str,
+    edgemicro_extra: &str,
+    logging_extra: &str,
+) -> (Test, std::path::PathBuf, u16) {
     let t = Test::minimal();
     let logs = t.log_dir();
     let (free, gw_port) = bind();
@@ -104,7 +113,7 @@ fn emg_install(edgemicro_extra: &str) -> (Test, std::path::PathBuf, u16) {
     let t = t.config(
         "o-e-config.yaml",
         &format!(
-            "edgemicro:\n  port: {gw_port}\n{edgemicro_extra}  logging:\n    level: info\n    dir: {}\n",
+            "edgemicro:\n  port: {gw_port}\n{edgemicro_extra}  logging:\n    level: {level}\n    dir: {}\n{logging_extra}",
             logs.display()
         ),
     );
@@ -889,14 +898,8 @@ fn every_core_in_the_matrix_is_collected_and_counted() {
     serve(good, healthy);
     let rfc3339 = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$").unwrap();
     for (i, (core, node, console, level)) in MATRIX.iter().enumerate() {
-        let t = Test::minimal();
-        let logs = t.log_dir();
-        let (free, gw_port) = bind();
-        drop(free);
-        let t = t.config(
-            "o-e-config.yaml",
-            &format!("edgemicro:\n  port: {gw_port}\n  logging:\n    level: {level}\n    dir: {}\n    to_console: {console}\n", logs.display()),
-        );
+        let (t, logs, gw_port) =
+            emg_install_logging(level, "", &format!("    to_console: {console}\n"));
         let config = serde_json::json!({
             "core": core, "toConsole": console, "port": gw_port, "logDir": logs, "level": level,
             "requestTimeout": 10, "keepAliveTimeout": 5000,
