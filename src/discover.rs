@@ -430,21 +430,9 @@ fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
             let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
                 continue;
             };
-            let source = path.display().to_string();
-            let opened = match open_in_dir(dir, name) {
-                Ok(opened) => opened,
-                Err(reason) => {
-                    found.skipped.push(Skipped { source, reason });
-                    continue;
-                }
+            let Some(opened) = admit(dir, name, &mut seen, follow_hardlinks, found) else {
+                continue;
             };
-            if !seen.insert((opened.meta.dev(), opened.meta.ino())) {
-                continue;
-            }
-            if let Some(reason) = hardlink_reason(dir, &opened.meta).filter(|_| !follow_hardlinks) {
-                found.skipped.push(Skipped { source, reason });
-                continue;
-            }
             let plain = crate::safe_fs::entry_name(name);
             let mut entry = format!("console/{plain}");
             if found.logs.iter().any(|l| l.name == entry) {
@@ -509,22 +497,46 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
     names.sort();
     let mut seen = std::collections::HashSet::new();
     for (name, found_as) in names {
-        let source = dir.join(&name).display().to_string();
-        match open_in_dir(dir, &name) {
-            // A link inside the dir to a file that is listed too: read it once.
-            Ok(opened) if !seen.insert((opened.meta.dev(), opened.meta.ino())) => {}
-            Ok(opened) => match hardlink_reason(dir, &opened.meta).filter(|_| !follow_hardlinks) {
-                Some(reason) => found.skipped.push(Skipped { source, reason }),
-                None => found.logs.push(LogFile {
-                    path: opened.path,
-                    name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
-                    size: opened.meta.len(),
-                    modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    gz: name.as_encoded_bytes().ends_with(b".gz"),
-                    found_as: found_as.to_string(),
-                }),
-            },
-            Err(reason) => found.skipped.push(Skipped { source, reason }),
+        // A link inside the dir to a file that is listed too: read it once.
+        if let Some(opened) = admit(dir, &name, &mut seen, follow_hardlinks, found) {
+            found.logs.push(LogFile {
+                path: opened.path,
+                name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
+                size: opened.meta.len(),
+                modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                gz: name.as_encoded_bytes().ends_with(b".gz"),
+                found_as: found_as.to_string(),
+            });
         }
+    }
+}
+
+/// Opens `dir/name` as a log to list: `None` when it was seen already (another name of a file
+/// in `seen`), or cannot be read or is a hard link someone else may have planted (each skip
+/// recorded with its reason).
+fn admit(
+    dir: &Path,
+    name: &std::ffi::OsStr,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+    follow_hardlinks: bool,
+    found: &mut Discovery,
+) -> Option<crate::safe_fs::Opened> {
+    let source = dir.join(name).display().to_string();
+    let opened = match open_in_dir(dir, name) {
+        Ok(opened) => opened,
+        Err(reason) => {
+            found.skipped.push(Skipped { source, reason });
+            return None;
+        }
+    };
+    if !seen.insert((opened.meta.dev(), opened.meta.ino())) {
+        return None;
+    }
+    match hardlink_reason(dir, &opened.meta).filter(|_| !follow_hardlinks) {
+        Some(reason) => {
+            found.skipped.push(Skipped { source, reason });
+            None
+        }
+        None => Some(opened),
     }
 }
