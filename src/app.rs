@@ -417,7 +417,7 @@ fn print_error(err: &anyhow::Error) {
 fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
     enum Action {
         Show,
-        Set(String),
+        Set(crate::model::LogLevel),
         Restore,
     }
     let (action, args) = match command {
@@ -446,10 +446,9 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
                 serde_json::json!({"pair": target.pair, "file": target.file, "restored": true, "level": before})
             }
             Action::Set(level) => {
-                let level = level.as_str();
-                let before = loglevel::set(&target, level)?;
+                let before = loglevel::set(&target, *level)?;
                 answer.push(format!("edgemicro.logging.level: {} -> {level} in {}", before.as_deref().unwrap_or("unset"), target.file.display()));
-                if let Some(warning) = loglevel::header_warning(level) {
+                if let Some(warning) = loglevel::header_warning(*level) {
                     lines.push(format!("warning: {warning}"));
                 }
                 lines.push("restore with: edgemicro-diag log-level restore".into());

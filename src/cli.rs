@@ -291,8 +291,8 @@ pub(crate) enum LogLevelCommand {
     #[command(after_help = SET_EXAMPLES)]
     Set {
         /// error, warn, info, debug, trace or none; support asks for info while the 502s happen
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::model::LEVELS))]
-        level: String,
+        #[arg(value_enum)]
+        level: crate::model::LogLevel,
         #[command(flatten)]
         args: LogLevelArgs,
     },
@@ -452,8 +452,8 @@ pub(crate) struct CollectArgs {
 
     /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
     #[arg(long, env = "EDGEMICRO_DIAG_LOG_LEVEL", value_name = "LEVEL",
-          value_parser = clap::builder::PossibleValuesParser::new(crate::model::LEVELS))]
-    pub(crate) log_level: Option<String>,
+          value_enum)]
+    pub(crate) log_level: Option<crate::model::LogLevel>,
 
     /// With --log-level: run `edgemicro reload` after the switch and after the restore (needs
     /// EDGEMICRO_KEY and EDGEMICRO_SECRET in the environment and edgemicro on PATH)

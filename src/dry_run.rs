@@ -33,7 +33,7 @@ pub(crate) struct Planned {
     pub(crate) estimated_bundle_bytes: u64,
     pub(crate) redactions: crate::report::Redactions,
     /// What would happen around the collection.
-    pub(crate) log_level_switch: Option<String>,
+    pub(crate) log_level_switch: Option<crate::model::LogLevel>,
     pub(crate) capture_seconds: Option<u64>,
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn plan(settings: &Settings) -> Result<Planned> {
             by_rule,
         },
         files,
-        log_level_switch: settings.log_level.clone(),
+        log_level_switch: settings.log_level,
         capture_seconds: settings.capture.as_ref().map(|c| c.seconds),
     })
 }

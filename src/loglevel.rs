@@ -30,7 +30,7 @@ use crate::exit::Fail;
 use crate::model::Located;
 use crate::yaml::{Node, Yaml};
 
-pub(crate) use crate::model::LEVELS;
+pub(crate) use crate::model::LogLevel;
 const LEVEL_PATH: &str = "#0.edgemicro.logging.level";
 
 /// The files of one ORG-ENV pair.
@@ -327,12 +327,12 @@ pub(crate) fn reload(target: &Target) -> Result<String> {
 pub(crate) struct Switch {
     target: Target,
     pub(crate) before: Option<String>,
-    pub(crate) during: String,
+    pub(crate) during: LogLevel,
     done: bool,
 }
 
 impl Switch {
-    pub(crate) fn set(target: Target, level: &str) -> Result<Switch> {
+    pub(crate) fn set(target: Target, level: LogLevel) -> Result<Switch> {
         if target.pending_in_force()?.is_some() {
             return Err(Fail::failure(
                 format!(
@@ -347,7 +347,7 @@ impl Switch {
         Ok(Switch {
             target,
             before,
-            during: level.to_string(),
+            during: level,
             done: false,
         })
     }
@@ -440,8 +440,8 @@ pub(crate) fn show(target: &Target) -> Result<Shown> {
 }
 
 /// At debug and trace EMG dumps request headers (authorization, cookie) into its log files.
-pub(crate) fn header_warning(level: &str) -> Option<String> {
-    matches!(level, "debug" | "trace").then(|| {
+pub(crate) fn header_warning(level: LogLevel) -> Option<String> {
+    level.writes_headers().then(|| {
         format!(
             "at {level} edgemicro writes request headers (authorization, cookie) into its logs; \
              bundles redact them, but the raw logs on disk now hold them"
@@ -455,14 +455,7 @@ pub(crate) fn sha256(bytes: &[u8]) -> String {
 
 /// Sets the level; returns the level before. A second `set` keeps the first one's backup, so
 /// `restore` always returns to the file as it was before this tool touched it.
-pub(crate) fn set(target: &Target, level: &str) -> Result<Option<String>> {
-    if !LEVELS.contains(&level) {
-        return Err(Fail::usage(
-            format!("`{level}` is not an EMG log level"),
-            format!("use one of {}", LEVELS.join(", ")),
-        )
-        .into());
-    }
+pub(crate) fn set(target: &Target, level: LogLevel) -> Result<Option<String>> {
     let _lock = target.lock()?;
     let path = &target.edited()?;
     let meta =
@@ -479,7 +472,7 @@ pub(crate) fn set(target: &Target, level: &str) -> Result<Option<String>> {
     let text = std::str::from_utf8(&original)
         .with_context(|| format!("`{}` is not UTF-8 text", path.display()))?;
     let pending = still_pending(target, path, &original)?;
-    let (edited, before) = edit_level(text, level)
+    let (edited, before) = edit_level(text, level.as_str())
         .with_context(|| format!("cannot switch the level in `{}`", path.display()))?;
     let state = State {
         file: path.clone(),

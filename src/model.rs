@@ -8,8 +8,42 @@ use std::time::SystemTime;
 
 use crate::yaml::Yaml;
 
-/// The levels EMG's logger knows (core/lib/logging.js); `none` silences it.
-pub(crate) const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "none"];
+/// The levels EMG's logger knows (core/lib/logging.js); `none` silences it. clap parses it
+/// (`--log-level`, `log-level set`) and serde writes it, both in lowercase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+    None,
+}
+
+impl LogLevel {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+            LogLevel::None => "none",
+        }
+    }
+
+    /// At debug and trace EMG dumps request headers (authorization, cookie) into its logs.
+    pub(crate) fn writes_headers(self) -> bool {
+        matches!(self, LogLevel::Debug | LogLevel::Trace)
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Where a setting came from, shown in the summary, the JSON and the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +98,7 @@ pub(crate) struct LevelRecord {
     pub(crate) file: PathBuf,
     /// The level before the switch (`None`: the key was not set).
     pub(crate) before: Option<String>,
-    pub(crate) during: String,
+    pub(crate) during: LogLevel,
     /// Put back byte for byte.
     pub(crate) restored: bool,
     /// What `edgemicro reload` said, with `--reload`.

@@ -40,7 +40,7 @@ pub(crate) struct Settings {
     pub(crate) host: String,
     pub(crate) started: DateTime<Utc>,
     /// Switch `edgemicro.logging.level` to this while collecting (restored afterwards).
-    pub(crate) log_level: Option<String>,
+    pub(crate) log_level: Option<crate::model::LogLevel>,
     pub(crate) reproduce_seconds: u64,
     /// A bounded tcpdump while reproducing (`--capture-seconds` or `--capture-host`).
     pub(crate) capture: Option<crate::capture::CaptureSpec>,

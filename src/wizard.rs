@@ -299,7 +299,7 @@ impl Asker<'_> {
                 .default(false)
                 .interact_on(self.term),
         )? {
-            settings.log_level = Some("info".into());
+            settings.log_level = Some(crate::model::LogLevel::Info);
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ pub(super) fn reproduce(
             if settings.reload {
                 loglevel::check_reload()?;
             }
-            Some(loglevel::Switch::set(target, level)?)
+            Some(loglevel::Switch::set(target, *level)?)
         }
         None => None,
     };
@@ -47,7 +47,7 @@ pub(super) fn reproduce(
         } else {
             front.say(&switch.target().pickup_hint());
         }
-        if let Some(warning) = loglevel::header_warning(&switch.during) {
+        if let Some(warning) = loglevel::header_warning(switch.during) {
             front.say(&format!("warning: {warning}"));
         }
     }
@@ -80,7 +80,7 @@ pub(super) fn restore(
     let mut record = crate::model::LevelRecord {
         file: target.file.clone(),
         before: switch.before.clone(),
-        during: switch.during.clone(),
+        during: switch.during,
         restored: false,
         reloaded: None,
         reload_command: target.reload_command(),
