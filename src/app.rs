@@ -1,7 +1,6 @@
 //! Dispatch: from parsed arguments to a report and an exit code. Errors are printed once, here,
 //! as `edgemicro-diag: error: …` plus a `hint:` line (or as the JSON object with `--json`).
 
-use std::io::Write;
 use std::time::Instant;
 
 use clap::{ArgMatches, CommandFactory};
@@ -11,7 +10,8 @@ use anyhow::Context;
 use crate::cli::{Cli, Command, LogLevelCommand};
 use crate::stdout::out;
 
-use crate::exit::{hint_of, Exit};
+use crate::answer::{emit, Answer};
+use crate::exit::{hint_of, Exit, Fail};
 use crate::report::Report;
 use crate::settings::{Output, Settings};
 use crate::signals::Interrupt;
@@ -42,9 +42,11 @@ fn run(cli: Cli, matches: &ArgMatches) -> Exit {
     match cli.command {
         None => run_bare(),
         Some(Command::Wizard(_)) if !crate::wizard::has_terminal() => {
-            eprintln!("edgemicro-diag: error: the wizard needs a terminal to ask questions");
-            eprintln!("hint: run `edgemicro-diag collect --yes` (add --json for bots)");
-            Exit::Usage
+            let fail = Fail::usage(
+                "the wizard needs a terminal to ask questions",
+                "run `edgemicro-diag collect --yes` (add --json for bots)",
+            );
+            emit("wizard", false, Err(fail.into()))
         }
         Some(Command::Wizard(args)) => {
             let sub = matches
@@ -117,155 +119,91 @@ fn resolve_and_collect(args: crate::cli::CollectArgs, sub: &ArgMatches) -> Exit 
     let home = crate::settings::Home::of_this_process();
     let json = args.json;
     match crate::resolve::settings(args, sub, home, facts::hostname(), chrono::Utc::now()) {
-        Ok(settings) if settings.dry_run => run_dry(&settings),
-        Ok(settings) => run_collect(&settings),
-        Err(fail) if json => {
-            let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
-            out!("{}", report.to_json_line());
-            Exit::Usage
-        }
+        Ok(settings) if settings.dry_run => emit("collect", settings.json, run_dry(&settings)),
+        Ok(settings) => emit("collect", settings.json, Ok(run_collect(&settings))),
         Err(fail) => {
-            print_error(&fail.into());
-            Exit::Usage
+            let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
+            emit("collect", json, Ok(report.answer(false, false)))
         }
     }
 }
 
-/// `redact PATH…`: each redacted line on stdout, the count on stderr (or one JSON object).
+/// `redact PATH…`: each redacted line on stdout as it is made, then the count on stderr (or
+/// one JSON object).
 fn run_redact(args: &crate::cli::RedactArgs) -> Exit {
     let mut stdout = std::io::stdout().lock();
-    match crate::preview::command(&args.paths, &args.rules, args.json, &mut stdout) {
-        Ok(preview) => {
-            drop(stdout);
-            match preview.json {
-                Some(fields) => out!(
-                    "{}",
-                    crate::envelope::render("redact", Exit::Ok, None, None, fields)
-                ),
-                None => eprintln!(
-                    "{} value(s) would be redacted; nothing was written",
-                    preview.total
-                ),
-            }
-            Exit::Ok
-        }
-        Err(err) => json_or_print("redact", args.json, &err),
-    }
+    let outcome = crate::preview::command(&args.paths, &args.rules, args.json, &mut stdout);
+    drop(stdout);
+    let answer = outcome.map(|preview| match preview.json {
+        Some(fields) => Answer::ok(fields),
+        None => Answer::ok(serde_json::Value::Null).note(format!(
+            "{} value(s) would be redacted; nothing was written",
+            preview.total
+        )),
+    });
+    emit("redact", args.json, answer)
 }
 
 /// `rules list`: every rule in effect with its kind, id, reason and file.
 fn run_rules_list(args: &crate::cli::RulesListArgs) -> Exit {
-    match crate::redact::RuleSet::load(&args.rules) {
-        Ok(rules) if args.json => {
-            out!(
-                "{}",
-                crate::envelope::render(
-                    "rules list",
-                    Exit::Ok,
-                    None,
-                    None,
-                    serde_json::json!({"rules": rules.catalogue})
-                )
-            );
-            Exit::Ok
-        }
-        Ok(rules) => {
-            for r in &rules.catalogue {
-                out!("{:<8} {:<22} {}  [{}]", r.kind, r.id, r.why, r.file);
-            }
-            Exit::Ok
-        }
-        Err(err) => json_or_print("rules list", args.json, &err),
-    }
+    let answer = crate::redact::RuleSet::load(&args.rules).map(|rules| {
+        let lines = rules
+            .catalogue
+            .iter()
+            .map(|r| format!("{:<8} {:<22} {}  [{}]", r.kind, r.id, r.why, r.file))
+            .collect();
+        let mut answer = Answer::ok(serde_json::json!({"rules": rules.catalogue}));
+        answer.stdout = lines;
+        answer
+    });
+    emit("rules list", args.json, answer)
 }
 
 /// Each bundle checked on its own; the exit code is the worst of them.
 fn run_verify(bundles: &[std::path::PathBuf], json: bool) -> Exit {
-    let mut worst = Exit::Ok;
+    let mut answer = Answer::ok(serde_json::Value::Null);
     let mut results = Vec::new();
     for path in bundles {
         match bundle::verify(path) {
             Ok(v) => {
-                if !json {
-                    let sidecar = if v.sidecar.is_some() {
-                        ", sidecar sha256 matches"
-                    } else {
-                        ", no .sha256 sidecar beside it"
-                    };
-                    let name = path.display().to_string();
-                    let name = crate::safe_fs::shown(&name);
-                    out!(
-                        "ok: {name}: {} entries, every sha256 matches the manifest{sidecar}",
-                        v.entries
-                    );
-                }
+                let sidecar = match v.sidecar {
+                    Some(_) => ", sidecar sha256 matches",
+                    None => ", no .sha256 sidecar beside it",
+                };
+                answer.stdout.push(format!(
+                    "ok: {}: {} entries, every sha256 matches the manifest{sidecar}",
+                    path.display(),
+                    v.entries
+                ));
                 results.push(serde_json::json!({"bundle": path, "status": "ok", "entries": v.entries, "bytes": v.bytes, "sidecar_checked": v.sidecar.is_some(), "error": null}));
             }
             Err(err) => {
+                answer.failed_part(&err);
                 let exit = Exit::of_error(&err);
-                if exit.code() > worst.code() || worst == Exit::Ok {
-                    worst = exit;
-                }
-                if !json {
-                    print_error(&err);
-                }
                 results.push(serde_json::json!({"bundle": path, "status": "failed", "exit_code": exit.code(), "error": format!("{err:#}"), "hint": hint_of(&err)}));
             }
         }
     }
-    if json {
-        let (error, hint) = match results.iter().find(|r| r["status"] == "failed") {
-            Some(r) => (
-                r["error"].as_str().map(str::to_string),
-                r["hint"].as_str().map(str::to_string),
-            ),
-            None => (None, None),
-        };
-        out!(
-            "{}",
-            crate::envelope::render(
-                "verify",
-                worst,
-                error.as_deref(),
-                hint.as_deref(),
-                serde_json::json!({"bundles": results})
-            )
-        );
-    }
-    worst
+    answer.fields = serde_json::json!({ "bundles": results });
+    emit("verify", json, Ok(answer))
 }
 
 /// `collect --dry-run`: the plan on stdout (one JSON object with --json); nothing written.
-fn run_dry(settings: &Settings) -> Exit {
-    match crate::dry_run::plan(settings) {
-        Ok(planned) if settings.json => {
-            let fields = serde_json::to_value(&planned).unwrap_or_default();
-            out!(
-                "{}",
-                crate::envelope::render("collect", Exit::Ok, None, None, fields)
-            );
-            Exit::Ok
-        }
-        Ok(planned) => {
-            let mut text = Vec::new();
-            let _ = planned.print(&mut crate::safe_fs::ShownWriter(&mut text));
-            out!("{}", String::from_utf8_lossy(&text).trim_end());
-            Exit::Ok
-        }
-        Err(err) => json_or_print("collect", settings.json, &err),
-    }
+fn run_dry(settings: &Settings) -> anyhow::Result<Answer> {
+    let planned = crate::dry_run::plan(settings)?;
+    let mut text = Vec::new();
+    planned.print(&mut text)?;
+    let text = String::from_utf8_lossy(&text).trim_end().to_string();
+    Ok(Answer::ok(serde_json::to_value(&planned)?).say(text))
 }
 
-fn run_collect(settings: &Settings) -> Exit {
+/// `collect`: the bundle, or the report of why there is none.
+fn run_collect(settings: &Settings) -> Answer {
     let started = Instant::now();
     let report = Interrupt::install()
         .map_err(anyhow::Error::from)
         .and_then(|interrupt| collect::run(settings, &interrupt, &Flags { settings }))
         .unwrap_or_else(|err| {
-            // With --json the error and hint are in the one JSON object, not a second format.
-            if !settings.json {
-                print_error(&err);
-            }
             Report::failed(
                 Exit::of_error(&err),
                 format!("{err:#}"),
@@ -273,23 +211,7 @@ fn run_collect(settings: &Settings) -> Exit {
                 started.elapsed().as_millis() as u64,
             )
         });
-    let mut stderr = std::io::stderr().lock();
-    if settings.json {
-        let text = report.to_json_line();
-        // With `-o -` stdout carries the zip, so the one JSON object goes to stderr.
-        let _ = match settings.output {
-            Output::Stdout => writeln!(stderr, "{text}"),
-            Output::File(_) => writeln!(std::io::stdout(), "{text}"),
-        };
-    } else if report.error.is_none() {
-        if !settings.quiet {
-            let _ = report.print_human(&mut crate::safe_fs::ShownWriter(&mut stderr));
-        }
-        if let (Output::File(_), Some(bundle)) = (&settings.output, &report.bundle) {
-            out!("{bundle}");
-        }
-    }
-    report.exit
+    report.answer(settings.quiet, matches!(settings.output, Output::Stdout))
 }
 
 /// A usage error (bad flag or value) when `--json` or `EDGEMICRO_DIAG_JSON` asked for JSON:
@@ -394,26 +316,6 @@ fn env_usage_error(err: &clap::Error) -> Option<String> {
     ))
 }
 
-/// A failed command's error: the one JSON object with `--json`, else the error and hint on stderr.
-fn json_or_print(command: &str, json: bool, err: &anyhow::Error) -> Exit {
-    if json {
-        let (exit, text) = crate::envelope::failure(command, err);
-        out!("{text}");
-        exit
-    } else {
-        print_error(err);
-        Exit::of_error(err)
-    }
-}
-
-fn print_error(err: &anyhow::Error) {
-    use crate::safe_fs::shown;
-    eprintln!("edgemicro-diag: error: {}", shown(&format!("{err:#}")));
-    if let Some(hint) = hint_of(err) {
-        eprintln!("hint: {}", shown(hint));
-    }
-}
-
 fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
     enum Action {
         Show,
@@ -471,22 +373,13 @@ fn run_log_level(command: LogLevelCommand, matches: &ArgMatches) -> Exit {
         Action::Set(_) => "log-level set",
         Action::Restore => "log-level restore",
     };
-    match outcome {
-        Ok((answer, lines, json)) => {
-            if args.json {
-                out!(
-                    "{}",
-                    crate::envelope::render(command, Exit::Ok, None, None, json)
-                );
-            } else {
-                // The answer on stdout; hints and warnings on stderr.
-                answer.iter().for_each(|l| out!("{l}"));
-                lines.iter().for_each(|l| eprintln!("{l}"));
-            }
-            Exit::Ok
-        }
-        Err(err) => json_or_print(command, args.json, &err),
-    }
+    // The answer on stdout; hints and warnings on stderr.
+    let answer = outcome.map(|(answer, lines, json)| {
+        let mut out = Answer::ok(json);
+        (out.stdout, out.stderr) = (answer, lines);
+        out
+    });
+    emit(command, args.json, answer)
 }
 
 /// `log-level show`: the level in effect and its file, the cache config's when it differs, and
@@ -560,31 +453,24 @@ impl collect::FrontEnd for Flags<'_> {
 
 fn run_wizard(args: crate::cli::CollectArgs, matches: &ArgMatches) -> Exit {
     let home = crate::settings::Home::of_this_process();
-    let settings = match crate::resolve::settings(
-        args,
-        matches,
-        home,
-        facts::hostname(),
-        chrono::Utc::now(),
-    ) {
-        Ok(settings) => settings,
-        Err(fail) => {
-            print_error(&fail.into());
-            return Exit::Usage;
-        }
-    };
-    let result = Interrupt::install()
+    let now = chrono::Utc::now();
+    let outcome = crate::resolve::settings(args, matches, home, facts::hostname(), now)
         .map_err(anyhow::Error::from)
-        .and_then(|interrupt| crate::wizard::run(settings, &interrupt));
-    crate::wizard::finish(result)
+        .and_then(|settings| {
+            let interrupt = Interrupt::install()?;
+            crate::wizard::answer(crate::wizard::run(settings, &interrupt))
+        });
+    emit("wizard", false, outcome)
 }
 
 fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
+    let json = args.json;
+    emit("analyze", json, analyze(args, matches))
+}
+
+fn analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> anyhow::Result<Answer> {
     let home = crate::settings::Home::of_this_process();
-    let (config_dir, pair) = match crate::resolve::emg(args.emg, matches, home) {
-        Ok(found) => found,
-        Err(fail) => return json_or_print("analyze", args.json, &fail.into()),
-    };
+    let (config_dir, pair) = crate::resolve::emg(args.emg, matches, home)?;
     let mut settings = Settings::new(config_dir, facts::hostname(), chrono::Utc::now());
     settings.pair = pair;
     settings.log_dir = args.log_dir.map(|value| crate::settings::Located {
@@ -600,25 +486,14 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
         probe_insecure: args.probe_insecure,
         lb_idle_timeout_s: args.lb_idle_timeout,
     };
-    match crate::analysis::run(request).and_then(|analysis| {
-        if let Some(path) = &args.html {
-            crate::bundle::write_new_file(path, analysis.html().as_bytes())
-                .with_context(|| format!("cannot write the report page `{}`", path.display()))?;
-        }
-        Ok(analysis)
-    }) {
-        Ok(analysis) => {
-            if args.json {
-                let fields = serde_json::to_value(&analysis).unwrap_or_default();
-                out!(
-                    "{}",
-                    crate::envelope::render("analyze", Exit::Ok, None, None, fields)
-                );
-            } else {
-                let _ = crate::analysis::print(&analysis, &mut std::io::stdout());
-            }
-            Exit::Ok
-        }
-        Err(err) => json_or_print("analyze", args.json, &err),
+    let analysis = crate::analysis::run(request)?;
+    if let Some(path) = &args.html {
+        crate::bundle::write_new_file(path, analysis.html().as_bytes())
+            .with_context(|| format!("cannot write the report page `{}`", path.display()))?;
     }
+    let mut text = Vec::new();
+    crate::analysis::print(&analysis, &mut text)?;
+    let text = String::from_utf8_lossy(&text).trim_end().to_string();
+    Ok(Answer::ok(serde_json::to_value(&analysis)?).say(text))
+
 }

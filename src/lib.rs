@@ -6,6 +6,7 @@
 
 mod analysis;
 mod analyze;
+mod answer;
 mod app;
 mod bundle;
 mod capture;

@@ -11,7 +11,6 @@ use crate::exit::Exit;
 use crate::model::PathSource;
 use crate::model::Skipped;
 
-pub(crate) use crate::envelope::SCHEMA_VERSION;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct Redactions {
@@ -19,8 +18,11 @@ pub(crate) struct Redactions {
     pub(crate) by_rule: BTreeMap<String, u64>,
 }
 
-#[derive(Debug)]
+/// Serialized as collect's JSON fields (the envelope adds the status, the exit code, the error
+/// and the hint).
+#[derive(Debug, Serialize)]
 pub(crate) struct Report {
+    #[serde(skip)]
     pub(crate) exit: Exit,
     pub(crate) bundle: Option<String>,
     pub(crate) sha256: Option<String>,
@@ -37,11 +39,14 @@ pub(crate) struct Report {
     /// `{file, before, during, restored}` when `--log-level` switched it.
     pub(crate) log_level: Option<crate::model::LevelRecord>,
     pub(crate) capture: Option<crate::capture::CaptureRecord>,
+    /// From the capture today; an empty list means "nothing concluded", not "healthy".
     pub(crate) findings: Vec<crate::analyze::Finding>,
     /// EMG, microgateway-core and Node versions, each with its source (system/facts.json).
     pub(crate) versions: BTreeMap<String, crate::facts::Version>,
     pub(crate) duration_ms: u64,
+    #[serde(skip)]
     pub(crate) error: Option<String>,
+    #[serde(skip)]
     pub(crate) hint: Option<String>,
 }
 
@@ -75,42 +80,27 @@ impl Report {
         }
     }
 
-    /// The one JSON object of `collect --json`, in the common envelope.
-    pub(crate) fn to_json_line(&self) -> String {
-        crate::envelope::render(
-            "collect",
-            self.exit,
-            self.error.as_deref(),
-            self.hint.as_deref(),
-            self.to_json(),
-        )
-    }
-
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "schema_version": SCHEMA_VERSION,
-            "status": self.exit.status(),
-            "exit_code": self.exit.code(),
-            "bundle": self.bundle,
-            "sha256": self.sha256,
-            "bytes": self.bytes,
-            "map": self.map,
-            "config_dir": self.config_dir,
-            "log_dirs": self.log_dirs,
-            "pairs": self.pairs,
-            "files": self.files,
-            "skipped": self.skipped,
-            "redactions": self.redactions,
-            // From the capture today; an empty list means "nothing concluded", not "healthy".
-            "findings": self.findings,
-            "versions": self.versions,
-            "warnings": self.warnings,
-            "log_level": self.log_level,
-            "capture": self.capture,
-            "duration_ms": self.duration_ms,
-            "error": self.error,
-            "hint": self.hint,
-        })
+    /// How collect answers (`answer::emit`): the summary for people on stderr and the bundle's
+    /// path on stdout (not with `-o -`, where stdout is the zip, nor with `quiet`); the JSON
+    /// object, on stderr when stdout carries the zip.
+    pub(crate) fn answer(&self, quiet: bool, zip_on_stdout: bool) -> crate::answer::Answer {
+        let mut answer = crate::answer::Answer::ok(serde_json::to_value(self).unwrap_or_default());
+        answer.exit = self.exit;
+        answer.json_on_stderr = zip_on_stdout;
+        match &self.error {
+            Some(error) => answer.failures.push((error.clone(), self.hint.clone())),
+            None => {
+                if !quiet {
+                    let mut text = Vec::new();
+                    let _ = self.print_human(&mut text);
+                    answer.stderr.push(String::from_utf8_lossy(&text).trim_end().to_string());
+                }
+                if let (false, Some(bundle)) = (zip_on_stdout, &self.bundle) {
+                    answer.stdout.push(bundle.clone());
+                }
+            }
+        }
+        answer
     }
 
     /// What an operator reads at 3 a.m.: where things came from, what was left out and why,

@@ -191,20 +191,6 @@ pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
-/// A writer for a terminal: every write goes through `shown`.
-pub(crate) struct ShownWriter<W>(pub(crate) W);
-
-impl<W: io::Write> io::Write for ShownWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .write_all(shown(&String::from_utf8_lossy(buf)).as_bytes())?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
 /// Why a log that is a hard link must not be read (unless `--follow-hardlinks`): in a dir that
 /// other users can write, a second name for a file may be another file's contents (`ln
 /// /etc/shadow /var/tmp/edgemicro-x.log` where the kernel allows it).

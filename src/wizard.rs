@@ -666,25 +666,14 @@ impl FrontEnd for Wizard<'_> {
 }
 
 /// Exit code and output of a wizard run, printed the way `collect` prints.
-pub(crate) fn finish(result: Result<Option<Report>>) -> Exit {
-    match result {
-        Ok(Some(report)) => {
-            let _ = report.print_human(&mut std::io::stderr());
-            if let Some(bundle) = &report.bundle {
-                crate::stdout::print(format_args!("{bundle}"));
-            }
-            report.exit
+pub(crate) fn answer(result: Result<Option<Report>>) -> Result<crate::answer::Answer> {
+    Ok(match result? {
+        Some(report) => report.answer(false, false),
+        None => {
+            let mut cancelled = crate::answer::Answer::ok(serde_json::Value::Null)
+                .note("cancelled; nothing was written and nothing was changed");
+            cancelled.exit = Exit::Failure;
+            cancelled
         }
-        Ok(None) => {
-            eprintln!("cancelled; nothing was written and nothing was changed");
-            Exit::Failure
-        }
-        Err(err) => {
-            eprintln!("edgemicro-diag: error: {err:#}");
-            if let Some(hint) = crate::exit::hint_of(&err) {
-                eprintln!("hint: {hint}");
-            }
-            Exit::of_error(&err)
-        }
-    }
+    })
 }
