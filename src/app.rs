@@ -8,7 +8,6 @@ use clap::{ArgMatches, CommandFactory};
 use anyhow::Context;
 
 use crate::cli::{Cli, Command, LogLevelCommand};
-use crate::stdout::out;
 
 use crate::answer::{emit, Answer};
 use crate::exit::{hint_of, Exit, Fail};
@@ -27,9 +26,9 @@ pub fn main() -> std::process::ExitCode {
         Err(err) => match (usage_error_json(&err), env_usage_error(&err)) {
             (Some(code), _) => return std::process::ExitCode::from(code),
             (None, Some(message)) => {
-                eprintln!("edgemicro-diag: error: {message}");
-                eprintln!("hint: set it to a valid value or unset it; `edgemicro-diag help` lists every variable");
-                return std::process::ExitCode::from(Exit::Usage.code());
+                let hint = "set it to a valid value or unset it; `edgemicro-diag help` lists every variable";
+                let exit = emit("", false, Err(Fail::usage(message, hint).into()));
+                return std::process::ExitCode::from(exit.code());
             }
             (None, None) => err.exit(),
         },
@@ -255,17 +254,7 @@ fn usage_error_json(err: &clap::Error) -> Option<u8> {
             .to_string()
     });
     let hint = format!("see `edgemicro-diag {command} --help`").replace("  ", " ");
-    out!(
-        "{}",
-        crate::envelope::render(
-            &command,
-            Exit::Usage,
-            Some(&message),
-            Some(&hint),
-            serde_json::Value::Null
-        )
-    );
-    Some(Exit::Usage.code())
+    Some(emit(&command, true, Err(Fail::usage(message, hint).into())).code())
 }
 
 /// A bad value that came from an environment twin (`EDGEMICRO_DIAG_YES=maybe`), not from the
