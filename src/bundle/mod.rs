@@ -22,9 +22,11 @@ use deflate::Deflater;
 
 mod deflate;
 mod manifest;
+mod readme;
 use crate::settings::Output;
 use crate::signals::Interrupt;
 pub(crate) use manifest::{LogListed, Manifest, ManifestView, Redaction, SettingsUsed};
+pub(crate) use readme::readme;
 
 /// zlib-rs level 5 on every core: on EMG logs a bundle smaller than `zip -6` makes, in less
 /// time than `zip -1` takes (level 6: 6 % smaller, 25 % slower; benchmark in README).

@@ -124,7 +124,7 @@ fn late(
         &found.skipped,
         &early.findings,
     );
-    let text = readme(settings, &summary);
+    let text = crate::bundle::readme(settings, &summary);
     let mut shown = Vec::new();
     let mut readme_redactor = engine.file();
     readme_redactor.lines(text.as_bytes(), false, &mut shown);

@@ -1,5 +1,5 @@
-//! What `collect` writes last: the README.txt summary, report.html, the redaction report and
-//! the manifest.
+//! What `collect` writes last: the summary README.txt opens with, report.html, the redaction
+//! report and the manifest.
 
 use super::*;
 
@@ -61,31 +61,6 @@ pub(super) fn summary(
         out.push_str(&format!("  Skipped           {}: {}\n", s.source, s.reason));
     }
     out
-}
-
-pub(super) fn readme(settings: &Settings, summary: &str) -> String {
-    format!(
-        "Edge Microgateway diagnostic bundle, made by edgemicro-diag {version} on {host} at {at}.\n\
-         Case: {case}\n\n\
-         Summary\n{summary}\n\
-         Open report.html first: the findings, a timeline, the idle-time picture, the chain of hops.\n\n\
-         report.html             the page to open first (self-contained: no script, no network)\n\
-         findings.json, .md      why the 502s happen: each finding with evidence, confidence and the next step\n\
-         config/                 EMG configs (default.yaml, ORG-ENV-config.yaml, ORG-ENV-cache-config.yaml), redacted\n\
-         logs/                   EMG logs (edgemicro-*.log, the console log edgemicro.log, rotated copies), newest first, redacted\n\
-         capture/targets.pcap    when a capture ran: traffic toward the targets, headers only unless the manifest says unredacted\n\
-         system/facts.json       OS, kernel, TCP sysctls, sockets per endpoint, proxy variables, DNS of the targets, versions, processes\n\
-         redaction-report.json   what was redacted: rule, file, line numbers, count (never a value)\n\
-         manifest.json           every file above with its source, size and sha256\n\n\
-         Secrets are replaced by REDACTED_<RULE> tokens before anything is written.\n\n\
-         To check the bundle:\n\
-         \x20 sha256sum -c BUNDLE.zip.sha256     (the whole zip, with the sidecar file)\n\
-         \x20 edgemicro-diag verify BUNDLE.zip    (CRCs, every file's sha256 against manifest.json)\n",
-        version = env!("CARGO_PKG_VERSION"),
-        host = settings.host,
-        at = settings.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        case = settings.case_id.as_deref().unwrap_or("(none given)"),
-    )
 }
 
 /// `report.html`, from the same findings and triage as findings.json and the entries written so
