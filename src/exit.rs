@@ -26,6 +26,19 @@ pub(crate) enum Exit {
 }
 
 impl Exit {
+    /// Every code the tool exits with (the JSON Schema lists them from here).
+    #[cfg(test)]
+    pub(crate) const ALL: [Exit; 8] = [
+        Exit::Ok,
+        Exit::Failure,
+        Exit::Usage,
+        Exit::Partial,
+        Exit::Integrity,
+        Exit::HungUp,
+        Exit::Interrupted,
+        Exit::Terminated,
+    ];
+
     pub(crate) fn code(self) -> u8 {
         self as u8
     }

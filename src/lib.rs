@@ -32,6 +32,9 @@ mod report;
 mod resolve;
 mod running;
 mod safe_fs;
+/// Built at test time and published as schema/edgemicro-diag.schema.json; the binary never needs it.
+#[cfg(test)]
+mod schema;
 mod settings;
 mod signals;
 mod stdout;

@@ -20,15 +20,21 @@ use serde::Serialize;
 pub(crate) use crate::model::{FindingId, Severity};
 pub(crate) use idle::Confidence;
 
+/// Why the 502s happen, or context for them: one cause with its evidence and the next step.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub(crate) struct Finding {
     pub(crate) id: FindingId,
     pub(crate) severity: Severity,
     /// How sure the tool is that this is the cause, and why.
     pub(crate) confidence: Confidence,
+    #[cfg_attr(test, schemars(length(min = 1)))]
     pub(crate) confidence_reason: String,
+    #[cfg_attr(test, schemars(length(min = 1)))]
     pub(crate) summary: String,
+    /// The figures behind the finding; their fields depend on the id.
     pub(crate) evidence: serde_json::Value,
+    #[cfg_attr(test, schemars(length(min = 1)))]
     pub(crate) next_step: String,
 }
 

@@ -45,10 +45,14 @@ pub(crate) type Companion<'a> = (&'a str, &'a dyn Fn(&str, &str) -> Vec<u8>);
 
 /// One entry as listed in the manifest and the JSON report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub(crate) struct FileEntry {
+    /// Its name in the zip.
     pub(crate) path: String,
+    /// Where it came from on the host, or what made it.
     pub(crate) source: String,
     pub(crate) bytes: u64,
+    #[cfg_attr(test, schemars(regex(pattern = "^[0-9a-f]{64}$")))]
     pub(crate) sha256: String,
     pub(crate) redactions: u64,
     pub(crate) truncated: bool,

@@ -159,6 +159,7 @@ fn the_portable_binary_needs_glibc_2_17_at_most_and_packages_as_a_deb() {
         "./usr/share/bash-completion/completions/edgemicro-diag",
         "./usr/share/zsh/vendor-completions/_edgemicro-diag",
         "./usr/share/fish/vendor_completions.d/edgemicro-diag.fish",
+        "./usr/share/doc/edgemicro-diag/edgemicro-diag.schema.json",
     ] {
         assert!(listing.contains(needed), "{needed} in the .deb:\n{listing}");
     }
