@@ -6,7 +6,6 @@
 //! so the page stays small whatever the logs hold. Every chart has a text alternative and a
 //! table with the same numbers.
 
-use crate::model::FindingId;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::analyze::hops::Hop;
@@ -446,10 +445,12 @@ fn hop_chain(hops: &[Hop]) -> Markup {
 /// Sequence diagrams of the races a capture caught: the target's FIN, EMG's request after it,
 /// the target's RST, with packet numbers and times.
 fn capture(findings: &[Finding]) -> Markup {
-    let examples: Vec<&serde_json::Value> = findings
+    let examples: Vec<&crate::analyze::pcap::RaceCaught> = findings
         .iter()
-        .filter(|f| f.id == FindingId::KeepaliveRace)
-        .filter_map(|f| f.evidence.get("examples")?.as_array())
+        .filter_map(|f| match &f.evidence {
+            crate::analyze::Figures::CaughtRaces(caught) => Some(&caught.examples),
+            crate::analyze::Figures::Other(_) => None,
+        })
         .flatten()
         .take(3)
         .collect();
@@ -462,9 +463,10 @@ fn capture(findings: &[Finding]) -> Markup {
             @for (i, ex) in examples.iter().enumerate() {
                 @let desc = format!(
                     "Connection {} to {}: the target sent FIN (packet {}) after {} s idle at {}; EMG sent a request on it {} ms later (packet {}); the target answered RST (packet {}).",
-                    ex["client"].as_str().unwrap_or("?"), ex["target"].as_str().unwrap_or("?"),
-                    ex["target_fin_packet"], ex["idle_before_fin_s"], ex["target_fin_time"].as_str().unwrap_or("?"),
-                    ex["request_ms_after_fin"], ex["request_after_fin_packet"], ex["target_rst_packet"]);
+                    ex.client, ex.target,
+                    ex.target_fin_packet, ex.idle_before_fin_s, ex.target_fin_time.as_deref().unwrap_or("?"),
+                    ex.request_ms_after_fin, ex.request_after_fin_packet,
+                    ex.target_rst_packet.map_or("?".to_string(), |p| p.to_string()));
                 figure {
                     svg role="img" aria-labelledby={ "cap-t" (i) " cap-d" (i) } viewBox="0 0 700 170" xmlns="http://www.w3.org/2000/svg" {
                         title id={ "cap-t" (i) } { "Race " (i + 1) }
@@ -474,11 +476,11 @@ fn capture(findings: &[Finding]) -> Markup {
                         line x1="60" y1="22" x2="60" y2="165" stroke="#555" {}
                         line x1="640" y1="22" x2="640" y2="165" stroke="#555" {}
                         line x1="640" y1="45" x2="60" y2="65" stroke="#2c3e50" stroke-width="2" {}
-                        text x="350" y="48" font-size="11" text-anchor="middle" { "#" (ex["target_fin_packet"]) " FIN after " (ex["idle_before_fin_s"]) " s idle" }
+                        text x="350" y="48" font-size="11" text-anchor="middle" { "#" (ex.target_fin_packet) " FIN after " (ex.idle_before_fin_s) " s idle" }
                         line x1="60" y1="90" x2="640" y2="110" stroke="#e67e22" stroke-width="2" {}
-                        text x="350" y="93" font-size="11" text-anchor="middle" { "#" (ex["request_after_fin_packet"]) " request, " (ex["request_ms_after_fin"]) " ms after the FIN" }
+                        text x="350" y="93" font-size="11" text-anchor="middle" { "#" (ex.request_after_fin_packet) " request, " (ex.request_ms_after_fin) " ms after the FIN" }
                         line x1="640" y1="130" x2="60" y2="150" stroke="#c0392b" stroke-width="2" {}
-                        text x="350" y="133" font-size="11" text-anchor="middle" { "#" (ex["target_rst_packet"]) " RST → 502 socket hang up" }
+                        text x="350" y="133" font-size="11" text-anchor="middle" { "#" (ex.target_rst_packet.map_or("?".to_string(), |p| p.to_string())) " RST → 502 socket hang up" }
                     }
                     figcaption { (desc) }
                 }

@@ -48,7 +48,7 @@ pub(super) fn no_keep_alive(e: &Evidence, plain: &[&keepalive::Probe]) -> Option
             "{} target(s) keep no connection open after a response (HTTP/1.0, Connection: close, or Keep-Alive: timeout=1, after which Node 19 and later does not reuse the socket): EMG opens a new connection for every request to them, so no idle pooled socket can race there.",
             plain.len()
         ),
-        evidence: serde_json::json!({"targets": plain.iter().map(|p| serde_json::json!({"target": p.target, "url": p.url, "status": p.status, "why": if p.no_keep_alive { "the target closes after every response".to_string() } else { format!("the target announces Keep-Alive: {}, and EMG runs on Node {}", p.keep_alive_header.as_deref().unwrap_or(""), e.node.unwrap_or("?")) }})).collect::<Vec<_>>()}),
+        evidence: serde_json::json!({"targets": plain.iter().map(|p| serde_json::json!({"target": p.target, "url": p.url, "status": p.status, "why": if p.no_keep_alive { "the target closes after every response".to_string() } else { format!("the target announces Keep-Alive: {}, and EMG runs on Node {}", p.keep_alive_header.as_deref().unwrap_or(""), e.node.unwrap_or("?")) }})).collect::<Vec<_>>()}).into(),
         next_step: "Nothing to tune for keep-alive on these targets; 502s on them come from the target closing before it answered (target-hangup) or from a timeout.".into(),
     })
 }
@@ -85,10 +85,11 @@ pub(super) fn keepalive_race(
         .filter(|e| !plain.iter().any(|p| p.target == e.target))
         .collect();
     if !closing.is_empty() || !log_races.is_empty() {
-        let mut targets: Vec<serde_json::Value> = closing
+        let probes: Vec<serde_json::Value> = closing
             .iter()
             .map(|p| serde_json::json!({"target": p.target, "url": p.url, "idle_close_s": p.idle_close_s.map(|s| (s * 100.0).round() / 100.0), "measured_by": "probe", "keep_alive_header": p.keep_alive_header, "hang_ups_in_logs": hangups_at(&p.target), "log_estimate": estimate_of(&p.target)}))
             .collect();
+        let mut targets = probes.clone();
         targets.extend(log_races.iter().map(|e| serde_json::json!({"target": e.target, "idle_close_s": e.idle_close_s, "measured_by": "log estimate", "hang_ups_in_logs": hangups_at(&e.target), "log_estimate": e})));
         let raced: u64 = closing
             .iter()
@@ -108,7 +109,7 @@ pub(super) fn keepalive_race(
             confidence,
             confidence_reason,
             summary,
-            evidence: serde_json::json!({"targets": targets, "probes": targets.iter().filter(|t| t["measured_by"] == "probe").cloned().collect::<Vec<_>>(), "os_tcp_keepalive_time_s": tcp_keepalive, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms}),
+            evidence: serde_json::json!({"targets": targets, "probes": probes, "os_tcp_keepalive_time_s": tcp_keepalive, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms}).into(),
             next_step: format!(
                 "Every downstream hop must close idle connections before the hop upstream of it, and EMG's pool toward targets has no idle limit (no EMG setting changes that). Make the target's keep-alive (idle) timeout, now about {shortest:.1} s, longer than any pause in the traffic EMG sends it (minutes, not seconds: keepAliveTimeout on Node, KeepAliveTimeout on Apache httpd, keepalive_timeout on nginx, connectionTimeout/keepAliveTimeout on Tomcat), and the idle timeout of any NAT, firewall or load balancer between EMG and the target likewise. Then confirm with `edgemicro-diag analyze --probe-targets`. (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway.)"
             ),
@@ -116,8 +117,10 @@ pub(super) fn keepalive_race(
         match out.iter_mut().find(|f| f.id == FindingId::KeepaliveRace) {
             // A capture caught the race itself: keep its words, add the measurements.
             Some(existing) => {
-                existing.evidence["targets"] = finding.evidence["targets"].clone();
-                existing.evidence["probes"] = finding.evidence["probes"].clone();
+                if let super::Figures::CaughtRaces(caught) = &mut existing.evidence {
+                    caught.targets = Some(targets.into());
+                    caught.probes = Some(probes.into());
+                }
             }
             None => out.push(finding),
         }
@@ -243,7 +246,7 @@ pub(super) fn target_hangup(
             "targets": hangup_targets.iter().map(|(k, c)| serde_json::json!({"target": k, "counts": c, "idle": estimate_of(k)})).collect::<Vec<_>>(),
             "by_proxy": t.by_proxy, "by_hour": t.by_hour, "first": t.first, "last": t.last,
             "target_responses_in_logs": t.target_responses, "samples": t.samples,
-        }),
+        }).into(),
         next_step,
     })
 }
@@ -344,7 +347,7 @@ pub(super) fn timeout(e: &Evidence) -> Option<Finding> {
             if own.is_empty() { String::new() } else { format!("; proxies with their own timeout: {}", own.join(", ")) }
         ),
         evidence: serde_json::json!({"status_504": t.kinds.timeout_504, "request_timeout_s": global, "proxy_timeouts_ms": e.keepalive.proxy_timeouts_ms, "applied": applied,
-            "targets": t.by_target.iter().filter(|(_, c)| c.status_504 > 0).map(|(k, c)| serde_json::json!({"target": k, "status_504": c.status_504})).collect::<Vec<_>>()}),
+            "targets": t.by_target.iter().filter(|(_, c)| c.status_504 > 0).map(|(k, c)| serde_json::json!({"target": k, "status_504": c.status_504})).collect::<Vec<_>>()}).into(),
         next_step: "Find out why the target is slow at these times; if it is expected, raise the limit that applied (evidence.applied): edgemicro.request_timeout (seconds) in ORG-ENV-config.yaml, or the proxy's timeout (the Edge TargetEndpoint's, ms) and redeploy.".into(),
     })
 }
@@ -365,7 +368,7 @@ pub(super) fn client_abort(e: &Evidence) -> Option<Finding> {
             "{} of the 502 socket hang up records are requests the client abandoned first ({} source request(s) logged with status 499): EMG aborted the target request because the client had left, and logged the abort as 502. The target is innocent, and no client saw these 502s.",
             t.kinds.client_abort_502, t.kinds.client_aborts
         ),
-        evidence: serde_json::json!({"status_502_after_client_left": t.kinds.client_abort_502, "source_requests_aborted_499": t.kinds.client_aborts, "targets": targets_with(t, |c| c.client_abort)}),
+        evidence: serde_json::json!({"status_502_after_client_left": t.kinds.client_abort_502, "source_requests_aborted_499": t.kinds.client_aborts, "targets": targets_with(t, |c| c.client_abort)}).into(),
         next_step: "Look at the client side: its timeout is shorter than the target's response time (or users cancel). Raise the client's or the load balancer's timeout above the target's response time, or make the target faster; do not tune the target's keep-alive for these.".into(),
     })
 }
@@ -382,7 +385,7 @@ pub(super) fn dns(e: &Evidence) -> Option<Finding> {
         confidence: Confidence::High,
         confidence_reason: "ENOTFOUND / EAI_AGAIN come from the resolver on the EMG host".into(),
         summary: format!("{} request(s) got 502 because the target's host name did not resolve (ENOTFOUND / EAI_AGAIN) on the EMG host.", t.kinds.dns_502),
-        evidence: serde_json::json!({"status_502_dns": t.kinds.dns_502, "samples": t.samples}),
+        evidence: serde_json::json!({"status_502_dns": t.kinds.dns_502, "samples": t.samples}).into(),
         next_step: "Check name resolution on the EMG host (`getent hosts TARGET-HOST`, /etc/resolv.conf, the DNS server's health); EAI_AGAIN means a temporary failure of the DNS server, ENOTFOUND a name that does not exist (a typo in proxies[].url or the Edge target).".into(),
     })
 }
@@ -415,7 +418,7 @@ pub(super) fn tls(e: &Evidence) -> Option<Finding> {
         confidence: Confidence::High,
         confidence_reason: "the error code or message is a TLS failure toward the target".into(),
         summary: format!("{} request(s) got 502 because the TLS connection to the target failed (self-signed or expired certificate, host name mismatch, protocol error){}; {keys}.", t.kinds.tls_502, if tls_probes.is_empty() { String::new() } else { format!(", and {} probe(s) failed the TLS handshake with the system's trusted roots", tls_probes.len()) }),
-        evidence: serde_json::json!({"status_502_tls": t.kinds.tls_502, "tls_client_keys": e.keepalive.tls_client_keys, "probes": tls_probes, "samples": t.samples}),
+        evidence: serde_json::json!({"status_502_tls": t.kinds.tls_502, "tls_client_keys": e.keepalive.tls_client_keys, "probes": tls_probes, "samples": t.samples}).into(),
         next_step: "Check the target's certificate from the EMG host (`openssl s_client -connect HOST:443 -servername HOST`). For a private CA set targets[].ssl.client.ca; for a host name that differs from the certificate set targets[].ssl.client.servername; only for a test target set targets[].ssl.client.rejectUnauthorized: false. An EPROTO error means the TLS versions or ciphers do not match, or the port does not speak TLS.".into(),
     })
 }
@@ -439,7 +442,7 @@ pub(super) fn header_overflow(e: &Evidence) -> Option<Finding> {
         confidence: Confidence::High,
         confidence_reason: "the error is Node's header-size limit (HPE_HEADER_OVERFLOW)".into(),
         summary: format!("{} request(s) failed on a header-size limit (HPE_HEADER_OVERFLOW, 400/431); {limit}.", t.kinds.header_overflow),
-        evidence: serde_json::json!({"header_overflow": t.kinds.header_overflow, "max_http_header_size": e.keepalive.max_http_header_size, "samples": t.samples}),
+        evidence: serde_json::json!({"header_overflow": t.kinds.header_overflow, "max_http_header_size": e.keepalive.max_http_header_size, "samples": t.samples}).into(),
         next_step: "Find which side's limit it is: a large cookie or token from the client (raise edgemicro.maxHttpHeaderSize) or a target with a small header limit (Tomcat 8 KB: raise maxHttpHeaderSize on the target, or send fewer headers).".into(),
     })
 }
@@ -460,7 +463,7 @@ pub(super) fn aborted_response(e: &Evidence) -> Option<Finding> {
             t.kinds.target_response_aborted,
             e.keepalive.on_target_response_abort.as_deref().unwrap_or("not set (the client gets a cut body)")
         ),
-        evidence: serde_json::json!({"target_response_aborted": t.kinds.target_response_aborted, "on_target_response_abort": e.keepalive.on_target_response_abort}),
+        evidence: serde_json::json!({"target_response_aborted": t.kinds.target_response_aborted, "on_target_response_abort": e.keepalive.on_target_response_abort}).into(),
         next_step: "Check the target's logs for crashes or timeouts while streaming large responses; set edgemicro.on_target_response_abort: appendErrorToClientResponseBody (or abortClientRequest) so clients can tell a cut body from a complete one.".into(),
     })
 }
@@ -477,7 +480,7 @@ pub(super) fn refused(e: &Evidence) -> Option<Finding> {
         confidence: Confidence::High,
         confidence_reason: "ECONNREFUSED comes from the target host itself".into(),
         summary: format!("{} connection(s) to the target were refused (ECONNREFUSED): nothing listened at the target's address.", t.totals.econnrefused.max(t.kinds.refused_502)),
-        evidence: serde_json::json!({"targets": t.by_target.iter().filter(|(_, c)| c.econnrefused > 0).map(|(k, c)| serde_json::json!({"target": k, "econnrefused": c.econnrefused})).collect::<Vec<_>>()}),
+        evidence: serde_json::json!({"targets": t.by_target.iter().filter(|(_, c)| c.econnrefused > 0).map(|(k, c)| serde_json::json!({"target": k, "econnrefused": c.econnrefused})).collect::<Vec<_>>()}).into(),
         next_step: "Check that the target is running and listening on that host and port (proxies[].url in the cache config).".into(),
     })
 }
@@ -498,7 +501,7 @@ pub(super) fn lb_order(e: &Evidence) -> Option<Finding> {
                 "The load balancer in front keeps idle connections {lb} s, EMG only {emg_s} s (edgemicro.keep_alive_timeout{}): EMG closes first, and the LB can send a request on a connection EMG just closed, which the LB answers with 502.",
                 if e.keepalive.keep_alive_timeout_set { String::new() } else { " not set: Node's default 5000 ms".into() }
             ),
-            evidence: serde_json::json!({"lb_idle_timeout_s": lb, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms, "set_in": e.keepalive.source}),
+            evidence: serde_json::json!({"lb_idle_timeout_s": lb, "emg_keep_alive_timeout_ms": e.keepalive.keep_alive_timeout_ms, "set_in": e.keepalive.source}).into(),
             next_step: format!(
                 "The downstream hop (the LB) must close first: set `edgemicro: keep_alive_timeout: {}` (ms, above the LB's {lb} s) in ORG-ENV-config.yaml and reload or restart EMG (for example 65000 behind a 60 s AWS ALB).",
                 lb.saturating_mul(1000).saturating_add(5000)
@@ -515,7 +518,7 @@ pub(super) fn nothing(e: &Evidence) -> Finding {
         confidence: Confidence::Medium,
         confidence_reason: "nothing in these logs and configs; logs below level info show less".into(),
         summary: format!("No 502/504 or connection errors in {} log line(s), and no keep-alive conflict found.", t.lines),
-        evidence: serde_json::json!({"lines": t.lines, "files": t.files}),
+        evidence: serde_json::json!({"lines": t.lines, "files": t.files}).into(),
         next_step: "If 502s happen, collect again at log level info while they happen (collect --log-level info --reproduce-seconds N).".into(),
     }
 }

@@ -33,9 +33,34 @@ pub(crate) struct Finding {
     #[cfg_attr(test, schemars(length(min = 1)))]
     pub(crate) summary: String,
     /// The figures behind the finding; their fields depend on the id.
-    pub(crate) evidence: serde_json::Value,
+    pub(crate) evidence: Figures,
     #[cfg_attr(test, schemars(length(min = 1)))]
     pub(crate) next_step: String,
+}
+
+/// A finding's evidence. Typed where other code reads it back (the races a capture caught:
+/// the hops take their measured close, the page draws them); free-form figures otherwise,
+/// which only renderings read.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub(crate) enum Figures {
+    CaughtRaces(pcap::CaughtRaces),
+    Other(serde_json::Value),
+}
+
+impl From<serde_json::Value> for Figures {
+    fn from(value: serde_json::Value) -> Self {
+        Figures::Other(value)
+    }
+}
+
+impl Figures {
+    /// As JSON, for tests that look at one figure.
+    #[cfg(test)]
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap()
+    }
 }
 
 /// `findings.md`: the same findings for a person reading the bundle.
@@ -213,7 +238,8 @@ mod tests {
             .iter()
             .find(|f| f.id == FindingId::Timeout)
             .unwrap();
-        let applied = timeout.evidence["applied"].as_array().unwrap();
+        let figures = timeout.evidence.json();
+        let applied = figures["applied"].as_array().unwrap();
         let by = |p: &str| applied.iter().find(|a| a["proxy"] == p).unwrap().clone();
         assert_eq!(by("slow/report")["limit"], "2000 ms");
         assert_eq!(

@@ -170,6 +170,40 @@ fn segment(
     })
 }
 
+/// The evidence of a capture's keep-alive race finding. Fields in name order: findings.json
+/// keeps the order it had as a JSON map.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct CaughtRaces {
+    pub(crate) capture: String,
+    /// The first five races.
+    pub(crate) examples: Vec<RaceCaught>,
+    /// What probes measured, when analyze probed the targets too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) probes: Option<serde_json::Value>,
+    pub(crate) races: usize,
+    /// The median idle time before the target's own FIN: its idle timeout, measured.
+    pub(crate) target_idle_close_s_median: f64,
+    pub(crate) target_idle_closes: usize,
+    /// Each closing target with how it was measured, when probes or logs found them too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) targets: Option<serde_json::Value>,
+}
+
+/// One race: the target's FIN, EMG's request on the closing connection, the target's RST.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct RaceCaught {
+    pub(crate) client: String,
+    pub(crate) idle_before_fin_s: f64,
+    pub(crate) request_after_fin_packet: u64,
+    pub(crate) request_ms_after_fin: f64,
+    pub(crate) target: String,
+    pub(crate) target_fin_packet: u64,
+    pub(crate) target_fin_time: Option<String>,
+    pub(crate) target_rst_packet: Option<u64>,
+}
+
 /// What happened on one connection to a target.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Connection {
@@ -345,14 +379,22 @@ pub(crate) fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding>
         let mut sorted = idle_closes.clone();
         sorted.sort_by(f64::total_cmp);
         let idle = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-        let examples: Vec<serde_json::Value> = races
+        let examples: Vec<RaceCaught> = races
             .iter()
             .take(5)
             .map(|c| {
                 let (fin, _, fin_idle) = c.target_fin.unwrap_or_default();
                 let (req, after_ms) = c.request_after_target_fin.unwrap_or_default();
-                serde_json::json!({"client": c.client, "target": c.target, "target_fin_packet": fin, "target_fin_time": c.target_fin.map(|f| utc(f.1)), "idle_before_fin_s": round(fin_idle),
-                    "request_after_fin_packet": req, "request_ms_after_fin": round(after_ms), "target_rst_packet": c.target_rst})
+                RaceCaught {
+                    client: c.client.clone(),
+                    target: c.target.clone(),
+                    target_fin_packet: fin,
+                    target_fin_time: c.target_fin.map(|f| utc(f.1)),
+                    idle_before_fin_s: round(fin_idle),
+                    request_after_fin_packet: req,
+                    request_ms_after_fin: round(after_ms),
+                    target_rst_packet: c.target_rst,
+                }
             })
             .collect();
         let (severity, summary) = if races.is_empty() {
@@ -372,7 +414,15 @@ pub(crate) fn findings(conns: &[Connection], capture_file: &str) -> Vec<Finding>
             confidence: crate::analyze::Confidence::High,
             confidence_reason: "seen in the capture: the packets themselves".into(),
             summary,
-            evidence: serde_json::json!({"capture": capture_file, "races": races.len(), "target_idle_closes": idle_closes.len(), "target_idle_close_s_median": round(idle), "examples": examples}),
+            evidence: crate::analyze::Figures::CaughtRaces(CaughtRaces {
+                capture: capture_file.to_string(),
+                races: races.len(),
+                target_idle_closes: idle_closes.len(),
+                target_idle_close_s_median: round(idle),
+                examples,
+                targets: None,
+                probes: None,
+            }),
             next_step: format!(
                 "Every downstream hop must close idle connections before the hop upstream of it: make the target's keep-alive timeout clearly longer than the time EMG may keep a connection idle, or have the client side close first (the OS keep-alive on the EMG host). The target currently closes after about {:.1} s.",
                 idle
@@ -409,7 +459,7 @@ fn hangup_finding(conns: &[Connection], capture_file: &str) -> Option<Finding> {
             "The target closed {} connection(s) before answering: EMG sent a request and the target sent FIN or RST before any response byte, which EMG reports as 502 socket hang up / ECONNRESET.",
             hangups.len()
         ),
-        evidence: serde_json::json!({"capture": capture_file, "connections": hangups.len(), "examples": examples}),
+        evidence: serde_json::json!({"capture": capture_file, "connections": hangups.len(), "examples": examples}).into(),
         next_step: "Look in the target's own logs at these times for a crash, a restart, a proxy or a size limit that drops the request, and fix it there (Apigee: \"502 Bad Gateway – Socket hang up\", Edge Microgateway).".into(),
     })
 }
@@ -574,14 +624,14 @@ mod tests {
         let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, vec!["keepalive-race", "target-hangup"]);
         assert_eq!(found[0].severity, Severity::High);
+        let crate::analyze::Figures::CaughtRaces(caught) = &found[0].evidence else {
+            panic!("a race finding carries its races typed");
+        };
+        assert_eq!(caught.examples[0].request_after_fin_packet, 6);
         assert_eq!(
-            found[0].evidence["examples"][0]["request_after_fin_packet"],
-            6
+            caught.examples[0].target_fin_time.as_deref(),
+            Some("1970-01-01T00:01:45.010Z")
         );
-        assert_eq!(found[1].evidence["examples"][0]["request_packet"], 10);
-        assert_eq!(
-            found[0].evidence["examples"][0]["target_fin_time"],
-            "1970-01-01T00:01:45.010Z"
-        );
+        assert_eq!(found[1].evidence.json()["examples"][0]["request_packet"], 10);
     }
 }
