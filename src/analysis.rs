@@ -298,14 +298,14 @@ fn from_bundles(paths: &[PathBuf]) -> Result<Gathered> {
                     Yaml::parse(&text).with_context(|| format!("{name} in the bundle"))?,
                 ));
             } else if name == "system/facts.json" {
-                let facts: serde_json::Value = serde_json::from_reader(entry.take(16 << 20))?;
-                if let Some(map) = facts["sysctl"].as_object() {
-                    sysctl = map
-                        .iter()
-                        .filter(|(k, _)| k.contains("keepalive"))
-                        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
-                        .collect();
-                }
+                let facts: crate::facts::FactsView =
+                    serde_json::from_reader(entry.take(16 << 20))
+                        .context("system/facts.json in the bundle")?;
+                sysctl = facts
+                    .sysctl
+                    .into_iter()
+                    .filter(|(k, _)| k.contains("keepalive"))
+                    .collect();
             } else if name == "manifest.json" {
                 let manifest: crate::bundle::ManifestView =
                     serde_json::from_reader(entry.take(64 << 20))

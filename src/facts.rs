@@ -14,6 +14,13 @@ use serde::Serialize;
 
 use crate::redact::KnownSecret;
 
+/// What `analyze` reads back from a bundle's system/facts.json (written from `Facts`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct FactsView {
+    #[serde(default)]
+    pub(crate) sysctl: std::collections::BTreeMap<String, Option<String>>,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Facts {
     pub(crate) hostname: String,
@@ -533,6 +540,19 @@ fn installed_versions(processes: &[Process]) -> (Option<String>, Option<String>)
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    /// analyze reads back what collect wrote: the sysctls, unknown ones as null.
+    #[test]
+    fn facts_json_reads_back_its_sysctls() {
+        let mut facts = Facts::default();
+        facts.sysctl.insert("net.ipv4.tcp_keepalive_time".into(), Some("7200".into()));
+        facts.sysctl.insert("net.ipv4.tcp_keepalive_intvl".into(), None);
+        let text = serde_json::to_vec_pretty(&facts).unwrap();
+        let view: FactsView = serde_json::from_slice(&text).unwrap();
+        assert_eq!(view.sysctl, facts.sysctl);
+        let bare: FactsView = serde_json::from_str("{}").unwrap();
+        assert!(bare.sysctl.is_empty(), "an older bundle without sysctls still reads");
+    }
 
     #[test]
     fn a_node_version_is_read_beside_the_binary_without_running_it() {
