@@ -185,12 +185,7 @@ impl Buckets {
 fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
     let tl = &triage.timeline;
     let Some(b) = Buckets::of(tl) else {
-        return html! {
-            section aria-labelledby="timeline" {
-                h2 #timeline { "Timeline" }
-                p { "No request records with times in the logs." }
-            }
-        };
+        return no_timeline();
     };
     let Buckets {
         first,
@@ -218,11 +213,13 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
     let bars = stacked_bars(&failed, max_failed, left, col_w, plot_h);
     let total_failed: u64 = failures_by_target.iter().sum();
     let total_ok: u64 = ok.iter().sum();
-    let label = |slot: usize| -> String {
-        shown
-            .get(slot)
-            .map_or("other targets".to_string(), |t| tl.targets[*t].clone())
-    };
+    let labels: Vec<String> = (0..series)
+        .map(|slot| {
+            shown
+                .get(slot)
+                .map_or("other targets".to_string(), |t| tl.targets[*t].clone())
+        })
+        .collect();
     let ok_line = successes_line(&ok, max_ok, left, col_w, plot_h);
     let desc = format!(
         "{total_failed} failed requests (502, 504, resets) and {total_ok} successful target responses between {} and {}, in buckets of {bucket} minute(s); the most failures in one bucket: {max_failed}.",
@@ -233,14 +230,7 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
         section aria-labelledby="timeline" {
             h2 #timeline { "Timeline" }
             p { (desc) }
-            p.legend {
-                @for slot in 0..series {
-                    @if slot < shown.len() || failed.iter().any(|c| c[slot] > 0) {
-                        span { span.sw style={ "background:" (PALETTE[slot.min(PALETTE.len() - 1)]) } {} (label(slot)) }
-                    }
-                }
-                span { span.sw style="background:#999" {} "successful responses (own scale, max " (max_ok) " per bucket)" }
-            }
+            (legend(&labels, shown.len(), &failed, max_ok))
             svg role="img" aria-labelledby="timeline-title timeline-desc" viewBox={ "0 0 " (w) " " (h) } xmlns="http://www.w3.org/2000/svg" {
                 title #timeline-title { "Failures per time bucket, stacked by target" }
                 desc #timeline-desc { (desc) }
@@ -251,7 +241,7 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
                 text x=(w - 10.0) y=(h - 8.0) font-size="11" text-anchor="end" { (utc((last + 1) * 60_000)) }
                 @for (x, y, height, slot, n) in &bars {
                     rect x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.2}", (col_w - 0.5).max(0.5))) height=(format!("{height:.1}")) fill=(PALETTE[(*slot).min(PALETTE.len() - 1)]) {
-                        title { (label(*slot)) ": " (n) }
+                        title { (labels[*slot]) ": " (n) }
                     }
                 }
                 polyline points=(ok_line) fill="none" stroke="#999" stroke-width="1" {}
@@ -261,6 +251,30 @@ fn timeline(triage: &Triage, marks: &[(String, i64)]) -> Markup {
                 }
             }
             (per_target(tl, &order, &failures_by_target))
+        }
+    }
+}
+
+fn no_timeline() -> Markup {
+    html! {
+        section aria-labelledby="timeline" {
+            h2 #timeline { "Timeline" }
+            p { "No request records with times in the logs." }
+        }
+    }
+}
+
+/// The colour of each series that has failures (the named targets always), then the
+/// successes' grey.
+fn legend(labels: &[String], named: usize, failed: &[Vec<u64>], max_ok: u64) -> Markup {
+    html! {
+        p.legend {
+            @for (slot, label) in labels.iter().enumerate() {
+                @if slot < named || failed.iter().any(|c| c[slot] > 0) {
+                    span { span.sw style={ "background:" (PALETTE[slot.min(PALETTE.len() - 1)]) } {} (label) }
+                }
+            }
+            span { span.sw style="background:#999" {} "successful responses (own scale, max " (max_ok) " per bucket)" }
         }
     }
 }

@@ -16,7 +16,7 @@ use super::logs::{copy_pipe, Stream};
 use crate::bundle::BundleWriter;
 use crate::discover::Discovery;
 use crate::model::{unit_name, JournalChoice, Skipped};
-use crate::redact::{FileReport, TextEngine};
+use crate::redact::FileReport;
 use crate::settings::Settings;
 
 fn journalctl(settings: &Settings) -> Command {
@@ -81,7 +81,6 @@ pub(crate) fn journal_units(settings: &Settings) -> Vec<JournalSource> {
 /// Streams each unit's journal into `logs/journal-UNIT.log`.
 pub(super) fn collect_journal(
     settings: &Settings,
-    engine: &TextEngine,
     stream: &Stream,
     writer: &mut BundleWriter,
     reports: &mut Vec<(String, FileReport)>,
@@ -124,7 +123,6 @@ pub(super) fn collect_journal(
             "the journal",
             &source,
             settings,
-            engine,
             stream,
             &mut entry,
             found,

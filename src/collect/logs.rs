@@ -16,15 +16,14 @@ pub(super) const IN_FLIGHT: usize = 4;
 pub(super) fn stream_sources(
     settings: &Settings,
     rules: &RuleSet,
-    engine: &TextEngine,
     stream: &Stream,
     facts: &facts::Facts,
     found: &mut Discovery,
     writer: &mut BundleWriter,
     reports: &mut Vec<(String, FileReport)>,
 ) -> Result<()> {
-    collect_configs(found, rules, engine, writer, reports)?;
-    collect_logs(settings, found, facts, engine, stream, writer, reports).map_err(|e| {
+    collect_configs(found, rules, stream.engine, writer, reports)?;
+    collect_logs(settings, found, facts, stream, writer, reports).map_err(|e| {
         // The whole bundle holds about what is in it before the logs plus every log byte.
         let before_logs: u64 = writer
             .files()
@@ -36,9 +35,9 @@ pub(super) fn stream_sources(
         crate::bundle::disk_full_estimated(e, Some((writer.plain_bytes(), total)))
     })?;
     if let Some(name) = &settings.stdin_log {
-        collect_stdin_log(name, settings, engine, stream, writer, reports, found)?;
+        collect_stdin_log(name, settings, stream, writer, reports, found)?;
     }
-    super::collect_journal(settings, engine, stream, writer, reports, found)
+    super::collect_journal(settings, stream, writer, reports, found)
 }
 
 pub(super) fn collect_configs(
@@ -75,6 +74,8 @@ pub(super) enum Copied {
 /// How logs are streamed: the time window, the interrupt flag, the progress bar, the triage.
 /// The triage reads every redacted line on its way to the zip (one pass over the logs).
 pub(super) struct Stream<'a> {
+    /// Every line passes through it before anything else sees it.
+    pub(super) engine: &'a TextEngine<'a>,
     pub(super) window: &'a TimeWindow,
     pub(super) limits: &'a Limits,
     pub(super) interrupt: &'a Interrupt,
@@ -86,7 +87,6 @@ pub(super) fn collect_logs(
     settings: &Settings,
     found: &mut Discovery,
     facts: &crate::facts::Facts,
-    engine: &TextEngine,
     stream: &Stream,
     writer: &mut BundleWriter,
     reports: &mut Vec<(String, FileReport)>,
@@ -104,7 +104,7 @@ pub(super) fn collect_logs(
                 &stream.triage.borrow(),
                 found,
                 facts,
-                engine,
+                stream.engine,
                 writer.files(),
                 reports,
                 to_come,
@@ -122,8 +122,8 @@ pub(super) fn collect_logs(
         measure(found, writer, reports, count - i, plain);
         // A secret in a file name (a key pasted into a rotated log's name) must not reach the
         // entry name, the manifest or the JSON.
-        log.name = redacted_name(engine, &log.name);
-        let source = redacted_name(engine, &log.path.display().to_string());
+        log.name = redacted_name(stream.engine, &log.name);
+        let source = redacted_name(stream.engine, &log.path.display().to_string());
         if let Some(reason) = out_of_bounds(&log, budget, stream, writer) {
             found.skipped.push(Skipped {
                 source,
@@ -139,9 +139,9 @@ pub(super) fn collect_logs(
             }
         };
         let copied = if log.gz {
-            copy_gz_log(&log, opened.file, &source, budget, engine, stream, writer)?
+            copy_gz_log(&log, opened.file, &source, budget, stream, writer)?
         } else {
-            copy_plain_log(&log, opened, &source, budget, engine, stream, writer)?
+            copy_plain_log(&log, opened, &source, budget, stream, writer)?
         };
         budget -= copied.bytes.min(budget);
         found.skipped.extend(copied.skipped);
@@ -194,7 +194,6 @@ fn copy_plain_log(
     opened: crate::safe_fs::Opened,
     source: &str,
     budget: u64,
-    engine: &TextEngine,
     stream: &Stream,
     writer: &mut BundleWriter,
 ) -> Result<LogCopied> {
@@ -203,7 +202,7 @@ fn copy_plain_log(
     let path = format!("logs/{}", log.name);
     let mut file = opened.file;
     let mut entry = writer.entry(&path)?;
-    let mut redactor = engine.file();
+    let mut redactor = stream.engine.file();
     let start = size - take;
     let mut limited = (&mut file).take(take);
     let outcome = match limited.get_mut().seek(SeekFrom::Start(start)) {
@@ -313,7 +312,6 @@ pub(super) fn copy_gz_log(
     file: std::fs::File,
     source: &str,
     budget: u64,
-    engine: &TextEngine,
     stream: &Stream,
     writer: &mut BundleWriter,
 ) -> Result<LogCopied> {
@@ -321,7 +319,7 @@ pub(super) fn copy_gz_log(
     let path = format!("logs/{name}");
     let limit = budget.min(MAX_GZ_INFLATED);
     let mut entry = writer.entry(&path)?;
-    let mut redactor = engine.file();
+    let mut redactor = stream.engine.file();
     let mut limited = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)).take(limit);
     let outcome = copy_log(&mut limited, false, &mut redactor, stream, &mut entry)?;
     let read = limit - limited.limit();
@@ -365,7 +363,6 @@ pub(super) const MAX_GZ_INFLATED: u64 = 8 << 30;
 pub(super) fn collect_stdin_log(
     name: &str,
     settings: &Settings,
-    engine: &TextEngine,
     stream: &Stream,
     writer: &mut BundleWriter,
     reports: &mut Vec<(String, FileReport)>,
@@ -393,7 +390,7 @@ pub(super) fn collect_stdin_log(
     let mut input = stdin;
     let mut entry = writer.entry(&path)?;
     let copied = copy_pipe(
-        &mut input, name, "stdin", "stdin", settings, engine, stream, &mut entry, found,
+        &mut input, name, "stdin", "stdin", settings, stream, &mut entry, found,
     )?;
     entry.finish("stdin", copied.report.total, copied.truncated)?;
     reports.push((path, copied.report));
@@ -419,13 +416,12 @@ pub(super) fn copy_pipe<R: Read + Send + std::os::fd::AsFd>(
     what: &str,
     source: &str,
     settings: &Settings,
-    engine: &TextEngine,
     stream: &Stream,
     entry: &mut crate::bundle::Entry,
     found: &mut Discovery,
 ) -> Result<PipeCopy> {
     let limit = settings.max_log_bytes.unwrap_or(u64::MAX);
-    let mut redactor = engine.file();
+    let mut redactor = stream.engine.file();
     let polled = Polled {
         inner: &mut *pipe,
         deadline: stream.limits.deadline,

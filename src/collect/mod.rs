@@ -167,8 +167,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     stream_sources(
         settings,
         &rules,
-        &engine,
-        &along.stream(interrupt),
+        &along.stream(&engine, interrupt),
         &facts,
         &mut found,
         &mut writer,
@@ -231,8 +230,9 @@ impl Along {
         }
     }
 
-    fn stream<'a>(&'a self, interrupt: &'a Interrupt) -> Stream<'a> {
+    fn stream<'a>(&'a self, engine: &'a TextEngine<'a>, interrupt: &'a Interrupt) -> Stream<'a> {
         Stream {
+            engine,
             window: &self.window,
             limits: &self.limits,
             interrupt,
