@@ -6,6 +6,7 @@
 //! becomes a known literal, replaced in every file, with its percent- and base64-encoded forms.
 
 mod carry;
+mod keywords;
 pub(crate) mod literals;
 pub(crate) mod pseudonym;
 pub(crate) mod rules;

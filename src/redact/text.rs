@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use super::keywords::Keywords;
 use serde::Serialize;
 
 use super::carry::{carry_hint, Carry};
@@ -30,9 +30,8 @@ enum Owner {
 /// Compiled once per run from the rule set plus the secrets the YAML pass found.
 pub struct TextEngine<'r> {
     rules: &'r RuleSet,
-    prefilter: AhoCorasick,
-    /// Per keyword: the keywords a match of it can hide from a non-overlapping search.
-    shadows: Vec<Vec<usize>>,
+    /// Where the keywords occur: which lines each pattern rule runs on.
+    keywords: Keywords,
     /// Indexes of the field rules (checked on every line).
     field_rules: Vec<usize>,
     /// Per distinct keyword: every rule it gates (one keyword may gate several rules).
@@ -112,29 +111,6 @@ impl FileReport {
     }
 }
 
-/// For each keyword, every other keyword that a non-overlapping search could miss when it
-/// reports this one: those inside it (the same word included) and those starting inside it.
-fn shadows(keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
-    let lower: Vec<Vec<u8>> = keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
-    lower
-        .iter()
-        .enumerate()
-        .map(|(i, ki)| {
-            (0..lower.len())
-                .filter(|&j| j != i)
-                .filter(|&j| {
-                    let kj = &lower[j];
-                    let inside =
-                        kj.len() <= ki.len() && ki.windows(kj.len()).any(|w| w == kj.as_slice());
-                    let across =
-                        (1..ki.len()).any(|s| kj.len() > ki.len() - s && kj.starts_with(&ki[s..]));
-                    inside || across
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// How much of a cut piece's end the next piece is redacted after: longer than any key and
 /// separator a rule reads before its secret.
 const TAIL: usize = 256;
@@ -170,18 +146,10 @@ impl<'r> TextEngine<'r> {
                 }
             }
         }
-        // DFA automata: a few KiB of memory each. Leftmost-longest (it gets a SIMD prefilter
-        // that skips over lines without any keyword; overlapping search gets none) made exact by
-        // `shadows`: a keyword found may hide others inside or across it; their rules fire too.
         // Keywords are matched against an A–Z-lowercased copy of the text (same offsets): a
         // case-sensitive automaton of lowercase words can use the SIMD Teddy searcher, a
         // case-insensitive one (~60 words) cannot (profiled: it was a third of the time).
-        let lowered: Vec<Vec<u8>> = keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
-        let prefilter = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&lowered)
-            .expect("keywords were validated as non-empty");
-        let shadows = shadows(&keywords);
+        let keywords = Keywords::new(&keywords);
         let known: Vec<&KnownSecret> = known
             .iter()
             .filter(|k| k.value.len() >= MIN_LITERAL)
@@ -201,8 +169,7 @@ impl<'r> TextEngine<'r> {
             .collect();
         TextEngine {
             rules,
-            prefilter,
-            shadows,
+            keywords,
             field_rules,
             owners,
             literals,
@@ -339,11 +306,9 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         self.fired.clear();
         self.lowered.clear();
         self.lowered.extend(line.iter().map(u8::to_ascii_lowercase));
-        for m in engine.prefilter.find_iter(&self.lowered) {
-            let k = m.pattern().as_usize();
-            self.fired.push(k);
-            self.fired.extend_from_slice(&engine.shadows[k]);
-        }
+        let mut hits = Vec::new();
+        engine.keywords.hits(&self.lowered, &mut hits);
+        self.fired.extend(hits.iter().map(|&(_, k)| k));
         self.literal.clear();
         if let Some(literals) = &engine.literals {
             literals.find_all(line, &mut self.literal);
@@ -435,13 +400,8 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         self.lowered.clear();
         self.lowered
             .extend(block.iter().map(u8::to_ascii_lowercase));
-        for m in engine.prefilter.find_iter(&self.lowered) {
-            let k = m.pattern().as_usize();
-            keywords.push((m.start(), k));
-            keywords.extend(engine.shadows[k].iter().map(|&s| (m.start(), s)));
-        }
-        // No sort needed: the matches come in order of their end, and a keyword never spans a
-        // line, so they arrive grouped by line, which is all the walk relies on.
+        // In order of their start: the walk takes them line by line.
+        engine.keywords.hits(&self.lowered, &mut keywords);
         let mut literals: Vec<(usize, usize, usize)> = std::mem::take(&mut self.block_literals);
         literals.clear();
         if let Some(all) = &engine.literals {
@@ -980,16 +940,6 @@ mod tests {
 
     #[test]
     fn shadowed_keywords_still_fire_their_rules() {
-        let sets = shadows(&[
-            b"apikey".to_vec(),
-            b"key=".to_vec(),
-            b"password".to_vec(),
-            b"PASSWORD".to_vec(),
-            b"y=x".to_vec(),
-        ]);
-        assert!(sets[0].contains(&1), "key= starts inside apikey");
-        assert!(sets[0].contains(&4), "y=x starts at apikey's last byte");
-        assert_eq!(sets[2], vec![3], "the same word in another rule");
         // End to end: `apikey=` must fire query_secret (keyword key=) even though the
         // leftmost-longest search reports `apikey` there.
         let (out, report) = run(&[], "GET /x?apikey=SHADOWED123 HTTP/1.1\n");
