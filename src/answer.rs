@@ -60,6 +60,29 @@ impl Answer {
     }
 }
 
+/// How collect and the wizard answer: the summary for people on stderr and the bundle's path
+/// on stdout (not with `-o -`, where stdout is the zip, nor with `quiet`); the JSON object, on
+/// stderr when stdout carries the zip.
+pub(crate) fn of_report(report: &crate::report::Report, quiet: bool, zip_on_stdout: bool) -> Answer {
+    let mut answer = Answer::ok(serde_json::to_value(report).unwrap_or_default());
+    answer.exit = report.exit;
+    answer.json_on_stderr = zip_on_stdout;
+    match &report.error {
+        Some(error) => answer.failures.push((error.clone(), report.hint.clone())),
+        None => {
+            if !quiet {
+                let mut text = Vec::new();
+                let _ = report.print_human(&mut text);
+                answer.stderr.push(String::from_utf8_lossy(&text).trim_end().to_string());
+            }
+            if let (false, Some(bundle)) = (zip_on_stdout, &report.bundle) {
+                answer.stdout.push(bundle.clone());
+            }
+        }
+    }
+    answer
+}
+
 /// Prints `outcome` for `command` and gives its exit code: the only place that does.
 pub(crate) fn emit(command: &str, json: bool, outcome: anyhow::Result<Answer>) -> Exit {
     match outcome {

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command, LogLevelCommand};
 
-use crate::answer::{emit, Answer};
+use crate::answer::{self, emit, Answer};
 use crate::exit::{hint_of, Exit, Fail};
 use crate::report::Report;
 use crate::settings::{Output, Settings};
@@ -122,7 +122,7 @@ fn resolve_and_collect(args: crate::cli::CollectArgs, sub: &ArgMatches) -> Exit 
         Ok(settings) => emit("collect", settings.json, Ok(run_collect(&settings))),
         Err(fail) => {
             let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
-            emit("collect", json, Ok(report.answer(false, false)))
+            emit("collect", json, Ok(answer::of_report(&report, false, false)))
         }
     }
 }
@@ -210,7 +210,7 @@ fn run_collect(settings: &Settings) -> Answer {
                 started.elapsed().as_millis() as u64,
             )
         });
-    report.answer(settings.quiet, matches!(settings.output, Output::Stdout))
+    answer::of_report(&report, settings.quiet, matches!(settings.output, Output::Stdout))
 }
 
 /// A usage error (bad flag or value) when `--json` or `EDGEMICRO_DIAG_JSON` asked for JSON:

@@ -80,29 +80,6 @@ impl Report {
         }
     }
 
-    /// How collect answers (`answer::emit`): the summary for people on stderr and the bundle's
-    /// path on stdout (not with `-o -`, where stdout is the zip, nor with `quiet`); the JSON
-    /// object, on stderr when stdout carries the zip.
-    pub(crate) fn answer(&self, quiet: bool, zip_on_stdout: bool) -> crate::answer::Answer {
-        let mut answer = crate::answer::Answer::ok(serde_json::to_value(self).unwrap_or_default());
-        answer.exit = self.exit;
-        answer.json_on_stderr = zip_on_stdout;
-        match &self.error {
-            Some(error) => answer.failures.push((error.clone(), self.hint.clone())),
-            None => {
-                if !quiet {
-                    let mut text = Vec::new();
-                    let _ = self.print_human(&mut text);
-                    answer.stderr.push(String::from_utf8_lossy(&text).trim_end().to_string());
-                }
-                if let (false, Some(bundle)) = (zip_on_stdout, &self.bundle) {
-                    answer.stdout.push(bundle.clone());
-                }
-            }
-        }
-        answer
-    }
-
     /// What an operator reads at 3 a.m.: where things came from, what was left out and why,
     /// what was redacted, and what to do next.
     pub(crate) fn print_human(&self, err: &mut impl Write) -> std::io::Result<()> {
