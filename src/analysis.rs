@@ -298,9 +298,8 @@ fn from_bundles(paths: &[PathBuf]) -> Result<Gathered> {
                     Yaml::parse(&text).with_context(|| format!("{name} in the bundle"))?,
                 ));
             } else if name == "system/facts.json" {
-                let facts: crate::facts::FactsView =
-                    serde_json::from_reader(entry.take(16 << 20))
-                        .context("system/facts.json in the bundle")?;
+                let facts: crate::facts::FactsView = serde_json::from_reader(entry.take(16 << 20))
+                    .context("system/facts.json in the bundle")?;
                 sysctl = facts
                     .sysctl
                     .into_iter()

@@ -63,7 +63,11 @@ impl Answer {
 /// How collect and the wizard answer: the summary for people on stderr and the bundle's path
 /// on stdout (not with `-o -`, where stdout is the zip, nor with `quiet`); the JSON object, on
 /// stderr when stdout carries the zip.
-pub(crate) fn of_report(report: &crate::report::Report, quiet: bool, zip_on_stdout: bool) -> Answer {
+pub(crate) fn of_report(
+    report: &crate::report::Report,
+    quiet: bool,
+    zip_on_stdout: bool,
+) -> Answer {
     let mut answer = Answer::ok(serde_json::to_value(report).unwrap_or_default());
     answer.exit = report.exit;
     answer.json_on_stderr = zip_on_stdout;
@@ -73,7 +77,9 @@ pub(crate) fn of_report(report: &crate::report::Report, quiet: bool, zip_on_stdo
             if !quiet {
                 let mut text = Vec::new();
                 let _ = report.print_human(&mut text);
-                answer.stderr.push(String::from_utf8_lossy(&text).trim_end().to_string());
+                answer
+                    .stderr
+                    .push(String::from_utf8_lossy(&text).trim_end().to_string());
             }
             if let (false, Some(bundle)) = (zip_on_stdout, &report.bundle) {
                 answer.stdout.push(bundle.clone());
@@ -139,7 +145,11 @@ mod tests {
         answer.failed_part(&crate::exit::Fail::integrity("sha256 differs").into());
         assert_eq!(answer.exit.code(), 4);
         answer.failed_part(&anyhow::anyhow!("another"));
-        assert_eq!(answer.exit.code(), 4, "a later, milder failure keeps the worst");
+        assert_eq!(
+            answer.exit.code(),
+            4,
+            "a later, milder failure keeps the worst"
+        );
         assert_eq!(answer.failures.len(), 3);
         assert_eq!(answer.failures[1].0, "sha256 differs");
     }

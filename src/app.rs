@@ -122,7 +122,11 @@ fn resolve_and_collect(args: crate::cli::CollectArgs, sub: &ArgMatches) -> Exit 
         Ok(settings) => emit("collect", settings.json, Ok(run_collect(&settings))),
         Err(fail) => {
             let report = Report::failed(Exit::Usage, fail.message, fail.hint, 0);
-            emit("collect", json, Ok(answer::of_report(&report, false, false)))
+            emit(
+                "collect",
+                json,
+                Ok(answer::of_report(&report, false, false)),
+            )
         }
     }
 }
@@ -210,7 +214,11 @@ fn run_collect(settings: &Settings) -> Answer {
                 started.elapsed().as_millis() as u64,
             )
         });
-    answer::of_report(&report, settings.quiet, matches!(settings.output, Output::Stdout))
+    answer::of_report(
+        &report,
+        settings.quiet,
+        matches!(settings.output, Output::Stdout),
+    )
 }
 
 /// A usage error (bad flag or value) when `--json` or `EDGEMICRO_DIAG_JSON` asked for JSON:
@@ -484,5 +492,4 @@ fn analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> anyhow::Resul
     crate::analysis::print(&analysis, &mut text)?;
     let text = String::from_utf8_lossy(&text).trim_end().to_string();
     Ok(Answer::ok(serde_json::to_value(&analysis)?).say(text))
-
 }

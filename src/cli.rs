@@ -451,8 +451,12 @@ pub(crate) struct CollectArgs {
     pub(crate) follow_hardlinks: bool,
 
     /// Switch edgemicro.logging.level to LEVEL while collecting, then restore it (always)
-    #[arg(long, env = "EDGEMICRO_DIAG_LOG_LEVEL", value_name = "LEVEL",
-          value_enum)]
+    #[arg(
+        long,
+        env = "EDGEMICRO_DIAG_LOG_LEVEL",
+        value_name = "LEVEL",
+        value_enum
+    )]
     pub(crate) log_level: Option<crate::model::LogLevel>,
 
     /// With --log-level: run `edgemicro reload` after the switch and after the restore (needs

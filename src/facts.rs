@@ -545,13 +545,20 @@ mod tests {
     #[test]
     fn facts_json_reads_back_its_sysctls() {
         let mut facts = Facts::default();
-        facts.sysctl.insert("net.ipv4.tcp_keepalive_time".into(), Some("7200".into()));
-        facts.sysctl.insert("net.ipv4.tcp_keepalive_intvl".into(), None);
+        facts
+            .sysctl
+            .insert("net.ipv4.tcp_keepalive_time".into(), Some("7200".into()));
+        facts
+            .sysctl
+            .insert("net.ipv4.tcp_keepalive_intvl".into(), None);
         let text = serde_json::to_vec_pretty(&facts).unwrap();
         let view: FactsView = serde_json::from_slice(&text).unwrap();
         assert_eq!(view.sysctl, facts.sysctl);
         let bare: FactsView = serde_json::from_str("{}").unwrap();
-        assert!(bare.sysctl.is_empty(), "an older bundle without sysctls still reads");
+        assert!(
+            bare.sysctl.is_empty(),
+            "an older bundle without sysctls still reads"
+        );
     }
 
     #[test]

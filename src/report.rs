@@ -11,7 +11,6 @@ use crate::exit::Exit;
 use crate::model::PathSource;
 use crate::model::Skipped;
 
-
 #[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct Redactions {
     pub(crate) total: u64,

@@ -209,14 +209,28 @@ mod tests {
         let s = schema();
         let ids = &s["$defs"]["FindingId"]["enum"];
         let text = ids.to_string();
-        for id in [crate::model::FindingId::KeepaliveRace, crate::model::FindingId::Nothing] {
+        for id in [
+            crate::model::FindingId::KeepaliveRace,
+            crate::model::FindingId::Nothing,
+        ] {
             assert!(text.contains(&format!("\"{id}\"")), "{id} in {text}");
         }
-        assert_eq!(s["properties"]["exit_code"]["enum"], json!([0, 1, 2, 3, 4, 129, 130, 143]));
+        assert_eq!(
+            s["properties"]["exit_code"]["enum"],
+            json!([0, 1, 2, 3, 4, 129, 130, 143])
+        );
         let commands = s["properties"]["command"]["enum"].to_string();
-        for c in ["\"collect\"", "\"log-level set\"", "\"rules list\"", "\"verify\""] {
+        for c in [
+            "\"collect\"",
+            "\"log-level set\"",
+            "\"rules list\"",
+            "\"verify\"",
+        ] {
             assert!(commands.contains(c), "{c} in {commands}");
         }
-        assert!(!commands.contains("exec-tied"), "hidden commands are not part of the contract");
+        assert!(
+            !commands.contains("exec-tied"),
+            "hidden commands are not part of the contract"
+        );
     }
 }

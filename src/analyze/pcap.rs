@@ -632,6 +632,9 @@ mod tests {
             caught.examples[0].target_fin_time.as_deref(),
             Some("1970-01-01T00:01:45.010Z")
         );
-        assert_eq!(found[1].evidence.json()["examples"][0]["request_packet"], 10);
+        assert_eq!(
+            found[1].evidence.json()["examples"][0]["request_packet"],
+            10
+        );
     }
 }

@@ -49,7 +49,15 @@ mod tests {
         assert!(text.contains("on gw-1 at 2023-11-14T22:13:20Z"));
         assert!(text.contains("Case: (none given)"));
         assert!(text.contains("  502 / 504         3 / 0\n"));
-        for part in ["report.html", "findings.json", "config/", "logs/", "system/facts.json", "redaction-report.json", super::super::MANIFEST] {
+        for part in [
+            "report.html",
+            "findings.json",
+            "config/",
+            "logs/",
+            "system/facts.json",
+            "redaction-report.json",
+            super::super::MANIFEST,
+        ] {
             assert!(text.contains(part), "{part}");
         }
     }

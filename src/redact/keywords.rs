@@ -109,10 +109,21 @@ mod tests {
     /// a naive search does (plus the shadows a match may hide, which only fire more rules).
     #[test]
     fn split_searchers_miss_no_keyword() {
-        let words: Vec<Vec<u8>> = ["sig", "key", "key=", "apikey", "signature", "://", "pass", "password", "ss", "word"]
-            .iter()
-            .map(|w| w.as_bytes().to_vec())
-            .collect();
+        let words: Vec<Vec<u8>> = [
+            "sig",
+            "key",
+            "key=",
+            "apikey",
+            "signature",
+            "://",
+            "pass",
+            "password",
+            "ss",
+            "word",
+        ]
+        .iter()
+        .map(|w| w.as_bytes().to_vec())
+        .collect();
         let keywords = Keywords::new(&words);
         let texts = [
             "apikey=1 sig://x",
@@ -125,12 +136,19 @@ mod tests {
         for text in texts {
             let mut hits = Vec::new();
             keywords.hits(text.as_bytes(), &mut hits);
-            assert!(hits.windows(2).all(|w| w[0].0 <= w[1].0), "in order: {hits:?}");
+            assert!(
+                hits.windows(2).all(|w| w[0].0 <= w[1].0),
+                "in order: {hits:?}"
+            );
             let found: std::collections::BTreeSet<usize> = hits.iter().map(|h| h.1).collect();
             for (k, w) in words.iter().enumerate() {
                 let present = text.as_bytes().windows(w.len()).any(|x| x == w.as_slice());
                 if present {
-                    assert!(found.contains(&k), "{text:?}: {} missed", String::from_utf8_lossy(w));
+                    assert!(
+                        found.contains(&k),
+                        "{text:?}: {} missed",
+                        String::from_utf8_lossy(w)
+                    );
                 }
             }
         }

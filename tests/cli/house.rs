@@ -24,20 +24,45 @@ fn no_module_imports_a_module_that_imports_it_back() {
     // those below (flows and engines take `Settings`, never the command line), and every
     // module has a place in the picture.
     let layers: [&[&str]; 4] = [
-        &["model", "record", "yaml", "lines", "units", "window", "exit", "signals", "safe_fs", "progress", "stdout", "envelope"],
-        &["settings", "discover", "container", "facts", "running", "priority", "redact", "analyze", "bundle", "capture", "child", "targets"],
-        &["collect", "report", "dry_run", "preview", "analysis", "html", "loglevel"],
-        &["main", "app", "answer", "cli", "resolve", "schema", "wizard"],
+        &[
+            "model", "record", "yaml", "lines", "units", "window", "exit", "signals", "safe_fs",
+            "progress", "stdout", "envelope",
+        ],
+        &[
+            "settings",
+            "discover",
+            "container",
+            "facts",
+            "running",
+            "priority",
+            "redact",
+            "analyze",
+            "bundle",
+            "capture",
+            "child",
+            "targets",
+        ],
+        &[
+            "collect", "report", "dry_run", "preview", "analysis", "html", "loglevel",
+        ],
+        &[
+            "main", "app", "answer", "cli", "resolve", "schema", "wizard",
+        ],
     ];
     let layer_of = |m: &str| layers.iter().position(|l| l.contains(&m));
     for line in graph.lines() {
         let Some((module, deps)) = line.split_once(" -> ") else {
             continue;
         };
-        let at = layer_of(module).unwrap_or_else(|| panic!("{module} has no layer: place it in ARCHITECTURE.md and here"));
+        let at = layer_of(module).unwrap_or_else(|| {
+            panic!("{module} has no layer: place it in ARCHITECTURE.md and here")
+        });
         for dep in deps.split(", ").filter(|d| !d.is_empty()) {
             let below = layer_of(dep).unwrap_or_else(|| panic!("{dep} has no layer"));
-            assert!(below <= at, "{module} (layer {at}) depends on {dep} (layer {below}), a higher layer");
+            assert!(
+                below <= at,
+                "{module} (layer {at}) depends on {dep} (layer {below}), a higher layer"
+            );
         }
     }
 }
