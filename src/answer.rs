@@ -62,13 +62,19 @@ impl Answer {
 
 /// How collect and the wizard answer: the summary for people on stderr and the bundle's path
 /// on stdout (not with `-o -`, where stdout is the zip, nor with `quiet`); the JSON object, on
-/// stderr when stdout carries the zip.
+/// stderr when stdout carries the zip. The JSON fields are made only for `json` (a bundle of
+/// 50 000 files makes a 30 MB tree of them).
 pub(crate) fn of_report(
     report: &crate::report::Report,
+    json: bool,
     quiet: bool,
     zip_on_stdout: bool,
 ) -> Answer {
-    let mut answer = Answer::ok(serde_json::to_value(report).unwrap_or_default());
+    let fields = match json {
+        true => serde_json::to_value(report).unwrap_or_default(),
+        false => serde_json::Value::Null,
+    };
+    let mut answer = Answer::ok(fields);
     answer.exit = report.exit;
     answer.json_on_stderr = zip_on_stdout;
     match &report.error {

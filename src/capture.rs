@@ -42,27 +42,27 @@ pub(crate) struct CaptureSpec {
 /// What the manifest and the JSON say about the capture.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct CaptureRecord {
-    pub(crate) status: crate::model::CaptureStatus,
+    pub(crate) bytes: u64,
     pub(crate) file: Option<String>,
-    pub(crate) interface: String,
     pub(crate) filter: String,
-    /// What the filter was built from, and where each target came from.
-    pub(crate) targets: Vec<Target>,
-    pub(crate) snaplen: u32,
-    pub(crate) seconds: u64,
+    pub(crate) hint: Option<String>,
+    pub(crate) interface: String,
     pub(crate) max_bytes: u64,
     pub(crate) max_packets: u64,
-    /// Whole packets were captured: the payload is NOT redacted.
-    pub(crate) unredacted: bool,
-    pub(crate) stopped_by: Option<&'static str>,
     pub(crate) packets_captured: Option<u64>,
-    pub(crate) packets_received_by_filter: Option<u64>,
     pub(crate) packets_dropped_by_kernel: Option<u64>,
-    pub(crate) bytes: u64,
+    pub(crate) packets_received_by_filter: Option<u64>,
+    pub(crate) reason: Option<String>,
+    pub(crate) seconds: u64,
+    pub(crate) snaplen: u32,
+    pub(crate) status: crate::model::CaptureStatus,
+    pub(crate) stopped_by: Option<&'static str>,
     /// The server side of the connections the analysis follows.
     pub(crate) target_ports: Vec<u16>,
-    pub(crate) reason: Option<String>,
-    pub(crate) hint: Option<String>,
+    /// What the filter was built from, and where each target came from.
+    pub(crate) targets: Vec<Target>,
+    /// Whole packets were captured: the payload is NOT redacted.
+    pub(crate) unredacted: bool,
 }
 
 /// The targets to capture: the flags' hosts and ports when given, else the discovered ones.

@@ -503,14 +503,20 @@ fn capture(findings: &[Finding]) -> Markup {
     }
 }
 
+/// Rows of the entries and skips tables: enough to read, and the page stays small however many
+/// files a bundle holds (20 000 rows made a 9.5 MB page); manifest.json lists every one.
+const ROWS: usize = 500;
+
 fn collected(page: &Page) -> Markup {
+    let more = page.files.len().saturating_sub(ROWS);
+    let more_skipped = page.skipped.len().saturating_sub(ROWS);
     html! {
         section aria-labelledby="collected" {
             h2 #collected { "What was collected" }
             table {
                 thead { tr { th scope="col" { "entry" } th scope="col" { "bytes" } th scope="col" { "sha256" } th scope="col" { "source" } th scope="col" { "redactions" } } }
                 tbody {
-                    @for f in page.files {
+                    @for f in page.files.iter().take(ROWS) {
                         tr {
                             td { code { (f.path) } @if f.truncated { " (truncated)" } }
                             td.n { (f.bytes) }
@@ -521,12 +527,18 @@ fn collected(page: &Page) -> Markup {
                     }
                 }
             }
+            @if more > 0 {
+                p { "… and " (more) " more entries, each in manifest.json with its sha256." }
+            }
             p { "manifest.json, README.txt and this page are listed in manifest.json with their sha256." }
             @if !page.skipped.is_empty() {
                 h3 { "Skipped" }
                 table {
                     thead { tr { th scope="col" { "what" } th scope="col" { "why" } } }
-                    tbody { @for s in page.skipped { tr { td { (s.source) } td { (s.reason) } } } }
+                    tbody { @for s in page.skipped.iter().take(ROWS) { tr { td { (s.source) } td { (s.reason) } } } }
+                }
+                @if more_skipped > 0 {
+                    p { "… and " (more_skipped) " more, each in manifest.json with the reason." }
                 }
             }
         }
@@ -546,8 +558,58 @@ fn redacted(page: &Page) -> Markup {
             table {
                 caption { "Per file" }
                 thead { tr { th scope="col" { "entry" } th scope="col" { "replaced" } } }
-                tbody { @for (file, n) in &page.by_file { tr { td { code { (file) } } td.n { (n) } } } }
+                tbody { @for (file, n) in page.by_file.iter().take(ROWS) { tr { td { code { (file) } } td.n { (n) } } } }
+            }
+            @if page.by_file.len() > ROWS {
+                p { "… and " (page.by_file.len() - ROWS) " more files, each in redaction-report.json." }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// However many files a bundle holds, the page lists the first ROWS and counts the rest.
+    #[test]
+    fn the_files_table_stays_readable() {
+        let files: Vec<FileEntry> = (0..ROWS + 700)
+            .map(|i| FileEntry {
+                bytes: 1,
+                path: format!("logs/edgemicro-{i}.log"),
+                redactions: 0,
+                sha256: "0".repeat(64),
+                source: format!("/var/tmp/edgemicro-{i}.log"),
+                truncated: false,
+            })
+            .collect();
+        let skipped: Vec<Skipped> = (0..3)
+            .map(|i| Skipped {
+                reason: "permission denied".into(),
+                source: format!("/var/tmp/x{i}.log"),
+            })
+            .collect();
+        let triage = Triage::default();
+        let page = render(&Page {
+            title: "t".into(),
+            subject: "s".into(),
+            findings: &[],
+            triage: &triage,
+            hops: &[],
+            marks: Vec::new(),
+            files: &files,
+            skipped: &skipped,
+            by_rule: Vec::new(),
+            by_file: Vec::new(),
+        });
+        assert!(page.contains(&format!("logs/edgemicro-{}.log", ROWS - 1)));
+        assert!(!page.contains(&format!("logs/edgemicro-{ROWS}.log")));
+        assert!(page.contains("and 700 more entries"));
+        assert!(
+            page.contains("/var/tmp/x2.log"),
+            "a short skip list is whole"
+        );
+        assert!(!page.contains("more, each in manifest.json with the reason"));
     }
 }

@@ -97,17 +97,17 @@ pub(crate) struct Located<T> {
 #[derive(Debug, Clone, serde::Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub(crate) struct LevelRecord {
-    pub(crate) file: PathBuf,
     /// The level before the switch (null: the key was not set).
     pub(crate) before: Option<String>,
     pub(crate) during: LogLevel,
-    /// Put back byte for byte.
-    pub(crate) restored: bool,
+    pub(crate) file: PathBuf,
+    /// The command that makes edgemicro read the restored file.
+    pub(crate) reload_command: String,
     /// What `edgemicro reload` said, with `--reload`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) reloaded: Option<String>,
-    /// The command that makes edgemicro read the restored file.
-    pub(crate) reload_command: String,
+    /// Put back byte for byte.
+    pub(crate) restored: bool,
 }
 
 /// A path and where it came from, as the JSON and the manifest show it.
@@ -150,8 +150,8 @@ pub(crate) struct LogFile {
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Skipped {
-    pub(crate) source: String,
     pub(crate) reason: String,
+    pub(crate) source: String,
 }
 
 /// A finding's stable id: the contract (`findings.json`, `--json`, the JSON Schema) spells it

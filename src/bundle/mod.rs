@@ -25,7 +25,7 @@ mod manifest;
 mod readme;
 use crate::settings::Output;
 use crate::signals::Interrupt;
-pub(crate) use manifest::{LogListed, Manifest, ManifestView, Redaction, SettingsUsed};
+pub(crate) use manifest::{LogsListed, Manifest, ManifestView, Redaction, SettingsUsed};
 pub(crate) use readme::readme;
 
 /// zlib-rs level 5 on every core: on EMG logs a bundle smaller than `zip -6` makes, in less
@@ -47,14 +47,14 @@ pub(crate) type Companion<'a> = (&'a str, &'a dyn Fn(&str, &str) -> Vec<u8>);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub(crate) struct FileEntry {
+    pub(crate) bytes: u64,
     /// Its name in the zip.
     pub(crate) path: String,
-    /// Where it came from on the host, or what made it.
-    pub(crate) source: String,
-    pub(crate) bytes: u64,
+    pub(crate) redactions: u64,
     #[cfg_attr(test, schemars(regex(pattern = "^[0-9a-f]{64}$")))]
     pub(crate) sha256: String,
-    pub(crate) redactions: u64,
+    /// Where it came from on the host, or what made it.
+    pub(crate) source: String,
     pub(crate) truncated: bool,
 }
 
@@ -418,6 +418,12 @@ impl BundleWriter {
         entry.finish(source, redactions, false)
     }
 
+    /// The entries written so far, taken for the report (the manifest entry, written at the
+    /// seal, is not among them).
+    pub(crate) fn take_files(&mut self) -> Vec<FileEntry> {
+        std::mem::take(&mut self.entries.files)
+    }
+
     pub(crate) fn files(&self) -> &[FileEntry] {
         &self.entries.files
     }
@@ -440,9 +446,9 @@ impl BundleWriter {
         companion: Option<Companion<'_>>,
         interrupt: &Interrupt,
     ) -> Result<Sealed> {
-        let body = manifest.render()?;
         let mut entry = self.entry(MANIFEST)?;
-        entry.write_all(&body)?;
+        // As an io::Error, the entry's own (a signal, the leak self-check) comes back as it was.
+        manifest.write(&mut entry).map_err(io::Error::from)?;
         entry.seal()?;
         let hashing = self.zip.finish().context("cannot finish the zip")?;
         if hashing.failed {

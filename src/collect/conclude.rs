@@ -17,10 +17,9 @@ type Entries = Vec<(&'static str, &'static str, Vec<u8>, u64)>;
 /// The first trailing entries (findings, facts, the redaction report) and what the rest needs.
 struct Early {
     entries: Entries,
-    facts_report: FileReport,
-    /// The logs' and configs' redaction reports with the facts' one: what the page and the
-    /// redaction report count.
-    all: Vec<(String, FileReport)>,
+    /// system/facts.json's redaction report: with the logs' and configs' ones, what the page
+    /// and the redaction report count (chained, not copied: a report per file adds up).
+    facts_entry: (String, FileReport),
     findings: Vec<crate::analyze::Finding>,
     keepalive: crate::analyze::keepalive::KeepAlive,
 }
@@ -53,8 +52,8 @@ fn early(
     let mut facts_json = Vec::new();
     facts_redactor.lines(&serde_json::to_vec_pretty(facts)?, false, &mut facts_json);
     let facts_report = facts_redactor.report;
-    let mut all = reports.to_vec();
-    all.push(("system/facts.json".into(), facts_report.clone()));
+    let facts_entry = ("system/facts.json".to_string(), facts_report);
+    let all = || reports.iter().chain(std::iter::once(&facts_entry));
     let entries = vec![
         (
             "findings.json",
@@ -72,19 +71,18 @@ fn early(
             "system/facts.json",
             "this host",
             facts_json,
-            facts_report.total,
+            facts_entry.1.total,
         ),
         (
             "redaction-report.json",
             "edgemicro-diag",
-            serde_json::to_vec_pretty(&redaction_report(&all))?,
+            serde_json::to_vec_pretty(&redaction_report(all()))?,
             0,
         ),
     ];
     Ok(Early {
         entries,
-        facts_report,
-        all,
+        facts_entry,
         findings,
         keepalive,
     })
@@ -100,11 +98,12 @@ fn late(
     facts: &facts::Facts,
     engine: &TextEngine,
     files: &[FileEntry],
+    reports: &[(String, FileReport)],
     early: &Early,
     reproduced: bool,
 ) -> (Entries, Redactions) {
-    let all = &early.all;
-    let redactions = Redactions::sum(all);
+    let all = || reports.iter().chain(std::iter::once(&early.facts_entry));
+    let redactions = Redactions::sum(all());
     let page = report_page(
         settings,
         triage,
@@ -113,7 +112,7 @@ fn late(
         files,
         &found.skipped,
         &redactions,
-        all,
+        all(),
         reproduced,
     );
     // Last before the manifest: the summary knows everything the run found.
@@ -161,7 +160,9 @@ pub(super) fn trailing_bytes(
     let Ok(first) = early(triage, found, facts, engine, reports, Vec::new()) else {
         return u64::MAX;
     };
-    let (rest, _) = late(settings, triage, found, facts, engine, files, &first, false);
+    let (rest, _) = late(
+        settings, triage, found, facts, engine, files, reports, &first, false,
+    );
     let deflated: u64 = first
         .entries
         .iter()
@@ -225,7 +226,6 @@ pub(super) fn conclude(
     for (name, source, bytes, redactions) in &first.entries {
         writer.small(name, source, bytes, *redactions)?;
     }
-    reports.push(("system/facts.json".into(), first.facts_report.clone()));
     let (rest, redactions) = late(
         settings,
         triage,
@@ -233,12 +233,14 @@ pub(super) fn conclude(
         &facts,
         engine,
         writer.files(),
+        reports,
         &first,
         reproduced,
     );
     for (name, source, bytes, redactions) in &rest {
         writer.small(name, source, bytes, *redactions)?;
     }
+    reports.push(first.facts_entry);
     Ok(Concluded {
         redactions,
         findings: first.findings,

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::Result;
 use serde_json::json;
@@ -435,7 +435,9 @@ impl Limits {
 }
 
 impl Redactions {
-    pub(crate) fn sum(reports: &[(String, FileReport)]) -> Redactions {
+    pub(crate) fn sum<'a>(
+        reports: impl IntoIterator<Item = &'a (String, FileReport)>,
+    ) -> Redactions {
         let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
         for (_, report) in reports {
             for (rule, hits) in &report.by_rule {

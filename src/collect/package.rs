@@ -66,7 +66,7 @@ pub(super) fn summary(
 /// `report.html`, from the same findings and triage as findings.json and the entries written so
 /// far (manifest.json and README.txt come after it; the page says so).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn report_page(
+pub(super) fn report_page<'a>(
     settings: &Settings,
     triage: &crate::analyze::logs::Triage,
     findings: &[crate::analyze::Finding],
@@ -74,7 +74,7 @@ pub(super) fn report_page(
     files: &[FileEntry],
     skipped: &[Skipped],
     redactions: &Redactions,
-    reports: &[(String, FileReport)],
+    reports: impl Iterator<Item = &'a (String, FileReport)>,
     reproduced: bool,
 ) -> String {
     let hops = crate::analyze::hops::chain(
@@ -118,15 +118,15 @@ pub(super) fn report_page(
             .map(|(rule, n)| (rule.clone(), *n))
             .collect(),
         by_file: reports
-            .iter()
             .map(|(file, report)| (file.clone(), report.total))
             .collect(),
     })
 }
 
-pub(super) fn redaction_report(reports: &[(String, FileReport)]) -> serde_json::Value {
+pub(super) fn redaction_report<'a>(
+    reports: impl Iterator<Item = &'a (String, FileReport)>,
+) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = reports
-        .iter()
         .flat_map(|(file, report)| {
             report.by_rule.iter().map(move |(rule, hits)| json!({"rule": rule, "file": file, "count": hits.count, "lines": hits.lines}))
         })
@@ -181,21 +181,6 @@ pub(super) fn manifest<'a>(
         capture,
         log_level,
         warnings: &found.warnings,
-        logs_newest_first: found.logs.iter().map(log_listed).collect(),
-    }
-}
-
-pub(super) fn log_listed(log: &LogFile) -> crate::bundle::LogListed {
-    let modified = log
-        .modified
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    crate::bundle::LogListed {
-        name: log.name.clone(),
-        bytes: log.size,
-        modified: chrono::DateTime::from_timestamp(modified as i64, 0)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        found_as: log.found_as.clone(),
+        logs_newest_first: crate::bundle::LogsListed(&found.logs),
     }
 }

@@ -26,7 +26,7 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
         interrupt,
         started,
         output,
-        writer,
+        mut writer,
         mut found,
         rules,
         reports,
@@ -41,7 +41,7 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
             },
         empty_window,
     } = s;
-    let files: Vec<FileEntry> = writer.files().to_vec();
+    let files: Vec<FileEntry> = writer.take_files();
     let truncated = files.iter().any(|f| f.truncated);
     // Restored before sealing, so the manifest records the outcome.
     let log_level = switch.map(|switch| restore(switch, settings, &mut found.warnings));
