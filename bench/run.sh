@@ -35,7 +35,7 @@ out=$work/results.md
   echo
   echo "| input | wall s | peak RSS MiB | exit |"
   echo "|---|---|---|---|"
-  for case in big longline; do
+  for case in big longline many many-bounded; do
     dir=$work/$case
     mkdir -p "$dir/logs"
     if [ "$case" = big ] && [ ! -s "$dir/logs/edgemicro-big-1-api.log" ]; then
@@ -49,13 +49,22 @@ out=$work/results.md
       # One 5 MB line (a header dump gone wrong) between ordinary records.
       { head -c 1000000 "$corpus/logs/$(ls "$corpus/logs" | head -1)"; printf 'x-api-key: '; head -c 5000000 /dev/zero | tr '\0' 'A'; printf '\n'; } > "$dir/logs/edgemicro-long-1-api.log"
     fi
+    if [ "$case" = many ] && [ ! -e "$dir/logs/edgemicro-h-19999-api.log" ]; then
+      # 20 000 small logs of 8 KB: what each collected file costs in memory and time.
+      head -c 8000 "$corpus/logs/$(ls "$corpus/logs" | head -1)" > "$dir/seed.log"
+      for i in $(seq 0 19999); do cp "$dir/seed.log" "$dir/logs/edgemicro-h-$i-api.log"; done
+    fi
+    # The same 20 000 logs under a bundle limit they overflow (the reserve is measured as logs go).
+    [ "$case" = many-bounded ] && dir=$work/many
+    limit=()
+    [ "$case" = many-bounded ] && limit=(--max-bundle-bytes 20000000)
     rm -f "$dir/out.zip" "$dir/out.zip.sha256"
     set +e
-    /usr/bin/time -f "%e %M" -o "$dir/time" "$bin" collect -y --json -c "$corpus/config" --log-dir "$dir/logs" -o "$dir/out.zip" > /dev/null 2>&1
+    /usr/bin/time -f "%e %M" -o "$dir/time" "$bin" collect -y --json "${limit[@]}" -c "$corpus/config" --log-dir "$dir/logs" -o "$dir/out.zip" > /dev/null 2>&1
     rc=$?
     set -e
-    read -r wall rss < "$dir/time"
-    echo "| $case ($(du -h "$dir/logs/"* | cut -f1)) | $wall | $((rss / 1024)) | $rc |"
+    read -r wall rss < <(tail -1 "$dir/time")  # after "Command exited with …" when rc is not 0
+    echo "| $case ($(du -ch "$dir/logs/" | tail -1 | cut -f1) in $(ls "$dir/logs" | wc -l) files) | $wall | $((rss / 1024)) | $rc |"
   done
   echo
   echo "analyze against \`grep -c ECONNRESET\` over the same logs (issue #18: at most 2 ×; medians of 3):"
