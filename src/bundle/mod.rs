@@ -418,6 +418,11 @@ impl BundleWriter {
         entry.finish(source, redactions, false)
     }
 
+    /// Room for `more` entries in the list the manifest is made from.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.entries.files.reserve(more);
+    }
+
     /// The entries written so far, taken for the report (the manifest entry, written at the
     /// seal, is not among them).
     pub(crate) fn take_files(&mut self) -> Vec<FileEntry> {

@@ -92,9 +92,13 @@ pub(super) fn collect_logs(
     reports: &mut Vec<(String, FileReport)>,
 ) -> Result<()> {
     let mut budget = settings.max_log_bytes.unwrap_or(u64::MAX);
-    let mut kept = Vec::new();
     let logs = std::mem::take(&mut found.logs);
     let count = logs.len();
+    // Sized once (with room for the entries written after the logs): a list grown by
+    // doubling holds up to three times its entries while it moves.
+    let mut kept = Vec::with_capacity(count);
+    reports.reserve(count + 64);
+    writer.reserve(count + 64);
     // The room the entries after the logs take, as they would be rendered now, and what the
     // next log (of `next` plain bytes) could add to them.
     let measure = |found: &Discovery, writer: &BundleWriter, reports: &[_], to_come, next| {
