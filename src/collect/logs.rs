@@ -83,6 +83,36 @@ pub(super) struct Stream<'a> {
     pub(super) triage: &'a std::cell::RefCell<crate::analyze::logs::Triage>,
 }
 
+/// When the room the trailing entries need is measured again. Measuring renders them all, and
+/// they grow with the files: before every log it made 20 000 small logs quadratic (40 s
+/// against 5). So: before a log only while it could fill the room left, else after every 256
+/// logs or 64 MiB of them (the per-file part of the reserve already counts the files still to
+/// come; the seal refuses a bundle over the limit whatever the estimate said), and never once
+/// a bundle limit is reached (it holds for every later log: the bundle only grows).
+#[derive(Default)]
+struct Remeasure {
+    /// The log and the bytes streamed before it at the last measure.
+    last: Option<(usize, u64)>,
+    streamed: u64,
+    full: bool,
+}
+
+impl Remeasure {
+    /// Whether to measure before log `i` of `plain` bytes, with `room` left after the reserve.
+    fn due(&mut self, i: usize, plain: u64, room: u64) -> bool {
+        let short = room < 2 * plain + (64 << 10);
+        let (streamed, last) = (self.streamed, self.last);
+        self.streamed += plain;
+        let due = !self.full
+            && last
+                .is_none_or(|(at, bytes)| short || i - at >= 256 || streamed - bytes >= 64 << 20);
+        if due {
+            self.last = Some((i, streamed));
+        }
+        due
+    }
+}
+
 pub(super) fn collect_logs(
     settings: &Settings,
     found: &mut Discovery,
@@ -116,15 +146,7 @@ pub(super) fn collect_logs(
             ));
         }
     };
-    // Measuring renders every trailing entry, which grow with the files: before each log it
-    // made 20 000 small logs quadratic (40 s against 5). So: before each log only while it
-    // could fill the room left, else after every 256 logs or 64 MiB of them (the per-file part of
-    // the reserve already counts the files still to come; the seal refuses a bundle over the
-    // limit whatever the estimate said). A bundle limit, once reached, holds for every later
-    // log (the bundle only grows): no more measuring then.
-    let mut measured: Option<(usize, u64)> = None;
-    let mut full = false;
-    let mut streamed = 0u64;
+    let mut when = Remeasure::default();
     for (i, mut log) in logs.into_iter().enumerate() {
         // A compressed rotation inflates: count it at ten times its size.
         let plain = if log.gz {
@@ -132,21 +154,15 @@ pub(super) fn collect_logs(
         } else {
             log.size
         };
-        // Short: this log could fill what is left after the reserve.
-        let short = stream.limits.room(writer.bytes_written()) < 2 * plain + (64 << 10);
-        let due = measured
-            .is_none_or(|(at, bytes)| short || i - at >= 256 || streamed - bytes >= 64 << 20);
-        if due && !full {
+        if when.due(i, plain, stream.limits.room(writer.bytes_written())) {
             measure(found, writer, reports, count - i, plain);
-            measured = Some((i, streamed));
         }
-        streamed += plain;
         // A secret in a file name (a key pasted into a rotated log's name) must not reach the
         // entry name, the manifest or the JSON.
         log.name = redacted_name(stream.engine, &log.name);
         let source = redacted_name(stream.engine, &log.path.display().to_string());
         if let Some(reason) = out_of_bounds(&log, budget, stream, writer) {
-            full |= stream.limits.reached(writer.bytes_written()).is_some();
+            when.full |= stream.limits.reached(writer.bytes_written()).is_some();
             found.skipped.push(Skipped {
                 source,
                 reason: reason.into(),
@@ -667,4 +683,29 @@ pub(super) fn produce(
     flush(&mut out, true);
     interrupt.check()?;
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reserve_is_measured_when_it_can_matter() {
+        let plenty = u64::MAX;
+        let mut when = Remeasure::default();
+        let due: Vec<usize> = (0..600).filter(|&i| when.due(i, 8_000, plenty)).collect();
+        assert_eq!(due, vec![0, 256, 512], "small logs with room: every 256");
+        let mut when = Remeasure::default();
+        let due: Vec<usize> = (0..10).filter(|&i| when.due(i, 40 << 20, plenty)).collect();
+        assert_eq!(due, vec![0, 2, 4, 6, 8], "big logs: every 64 MiB");
+        let mut when = Remeasure::default();
+        assert!(when.due(0, 8_000, plenty));
+        assert!(
+            when.due(1, 8_000, 50_000),
+            "a log that could fill the room left"
+        );
+        assert!(when.due(2, 8_000, 50_000));
+        when.full = true;
+        assert!(!when.due(3, 8_000, 0), "never once the limit is reached");
+    }
 }
