@@ -58,8 +58,12 @@ fn or_null(name: &str) -> Value {
 /// The schema document.
 pub(crate) fn schema() -> Value {
     let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-    let mut statuses: Vec<&str> = Exit::ALL.iter().map(|e| e.status()).collect();
-    statuses.dedup();
+    let mut statuses: Vec<&str> = Vec::new();
+    for status in Exit::ALL.map(Exit::status) {
+        if !statuses.contains(&status) {
+            statuses.push(status);
+        }
+    }
     let complete: Vec<u8> = [Exit::Ok, Exit::Partial].iter().map(|e| e.code()).collect();
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -218,6 +222,11 @@ mod tests {
         assert_eq!(
             s["properties"]["exit_code"]["enum"],
             json!([0, 1, 2, 3, 4, 129, 130, 143])
+        );
+        assert_eq!(
+            s["properties"]["status"]["enum"],
+            json!(["ok", "failed", "partial"]),
+            "each status once"
         );
         let commands = s["properties"]["command"]["enum"].to_string();
         for c in [
