@@ -49,15 +49,37 @@ impl Answer {
         self
     }
 
-    /// One part failed; the command carries on and `exit` is the worst code seen.
-    pub(crate) fn failed_part(&mut self, err: &anyhow::Error) {
+    /// One part failed; the command carries on and `exit` is the worst code seen. Gives the
+    /// part's own exit code.
+    pub(crate) fn failed_part(&mut self, err: &anyhow::Error) -> Exit {
         let exit = Exit::of_error(err);
         if self.exit == Exit::Ok || exit.code() > self.exit.code() {
             self.exit = exit;
         }
         self.failures
             .push((format!("{err:#}"), hint_of(err).map(str::to_string)));
+        exit
     }
+}
+
+/// With `--json`, `value` as the command's fields; for people, the text `print` writes, on
+/// stdout. Only the one asked for is made.
+pub(crate) fn of_value<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    print: impl FnOnce(&T, &mut Vec<u8>) -> std::io::Result<()>,
+) -> anyhow::Result<Answer> {
+    if json {
+        return Ok(Answer::ok(serde_json::to_value(value)?));
+    }
+    Ok(Answer::ok(serde_json::Value::Null).say(printed(|out| print(value, out))?))
+}
+
+/// What `print` writes, as one block of text without its last newline.
+fn printed(print: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> std::io::Result<String> {
+    let mut text = Vec::new();
+    print(&mut text)?;
+    Ok(String::from_utf8_lossy(&text).trim_end().to_string())
 }
 
 /// How collect and the wizard answer: the summary for people on stderr and the bundle's path
@@ -81,11 +103,8 @@ pub(crate) fn of_report(
         Some(error) => answer.failures.push((error.clone(), report.hint.clone())),
         None => {
             if !quiet {
-                let mut text = Vec::new();
-                let _ = report.print_human(&mut text);
-                answer
-                    .stderr
-                    .push(String::from_utf8_lossy(&text).trim_end().to_string());
+                let text = printed(|out| report.print_human(out)).unwrap_or_default();
+                answer.stderr.push(text);
             }
             if let (false, Some(bundle)) = (zip_on_stdout, &report.bundle) {
                 answer.stdout.push(bundle.clone());

@@ -181,8 +181,7 @@ fn run_verify(bundles: &[std::path::PathBuf], json: bool) -> Exit {
                 results.push(serde_json::json!({"bundle": path, "status": "ok", "entries": v.entries, "bytes": v.bytes, "sidecar_checked": v.sidecar.is_some(), "error": null}));
             }
             Err(err) => {
-                answer.failed_part(&err);
-                let exit = Exit::of_error(&err);
+                let exit = answer.failed_part(&err);
                 results.push(serde_json::json!({"bundle": path, "status": "failed", "exit_code": exit.code(), "error": format!("{err:#}"), "hint": hint_of(&err)}));
             }
         }
@@ -194,10 +193,7 @@ fn run_verify(bundles: &[std::path::PathBuf], json: bool) -> Exit {
 /// `collect --dry-run`: the plan on stdout (one JSON object with --json); nothing written.
 fn run_dry(settings: &Settings) -> anyhow::Result<Answer> {
     let planned = crate::dry_run::plan(settings)?;
-    let mut text = Vec::new();
-    planned.print(&mut text)?;
-    let text = String::from_utf8_lossy(&text).trim_end().to_string();
-    Ok(Answer::ok(serde_json::to_value(&planned)?).say(text))
+    answer::of_value(settings.json, &planned, |p, out| p.print(out))
 }
 
 /// `collect`: the bundle, or the report of why there is none.
@@ -467,6 +463,7 @@ fn run_analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> Exit {
 }
 
 fn analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> anyhow::Result<Answer> {
+    let json = args.json;
     let home = crate::settings::Home::of_this_process();
     let (config_dir, pair) = crate::resolve::emg(args.emg, matches, home)?;
     let mut settings = Settings::new(config_dir, facts::hostname(), chrono::Utc::now());
@@ -489,8 +486,5 @@ fn analyze(args: crate::cli::AnalyzeArgs, matches: &ArgMatches) -> anyhow::Resul
         crate::bundle::write_new_file(path, analysis.html().as_bytes())
             .with_context(|| format!("cannot write the report page `{}`", path.display()))?;
     }
-    let mut text = Vec::new();
-    crate::analysis::print(&analysis, &mut text)?;
-    let text = String::from_utf8_lossy(&text).trim_end().to_string();
-    Ok(Answer::ok(serde_json::to_value(&analysis)?).say(text))
+    answer::of_value(json, &analysis, crate::analysis::print)
 }
