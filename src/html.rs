@@ -461,11 +461,8 @@ fn hop_chain(hops: &[Hop]) -> Markup {
 fn capture(findings: &[Finding]) -> Markup {
     let examples: Vec<&crate::analyze::pcap::RaceCaught> = findings
         .iter()
-        .filter_map(|f| match &f.evidence {
-            crate::analyze::Figures::CaughtRaces(caught) => Some(&caught.examples),
-            crate::analyze::Figures::Other(_) => None,
-        })
-        .flatten()
+        .filter_map(|f| f.evidence.caught_races())
+        .flat_map(|caught| &caught.examples)
         .take(3)
         .collect();
     if examples.is_empty() {

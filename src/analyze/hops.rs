@@ -103,10 +103,8 @@ pub(crate) fn chain(
     let captured_close_s = findings
         .iter()
         .find(|f| f.id == FindingId::KeepaliveRace)
-        .and_then(|f| match &f.evidence {
-            super::Figures::CaughtRaces(caught) => Some(caught.target_idle_close_s_median),
-            super::Figures::Other(_) => None,
-        });
+        .and_then(|f| f.evidence.caught_races())
+        .map(|caught| caught.target_idle_close_s_median);
     let mut hops = vec![client_hop(keepalive, lb_idle_timeout_s)];
     for (target, close_s, source) in target_closes(probes, estimates, captured_close_s) {
         hops.push(target_hop(target, close_s, source, probes, node));

@@ -56,6 +56,14 @@ impl From<serde_json::Value> for Figures {
 }
 
 impl Figures {
+    /// The races a capture caught, when these are its figures.
+    pub(crate) fn caught_races(&self) -> Option<&pcap::CaughtRaces> {
+        match self {
+            Figures::CaughtRaces(caught) => Some(caught),
+            Figures::Other(_) => None,
+        }
+    }
+
     /// As JSON, for tests that look at one figure.
     #[cfg(test)]
     pub(crate) fn json(&self) -> serde_json::Value {

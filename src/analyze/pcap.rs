@@ -624,9 +624,10 @@ mod tests {
         let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, vec!["keepalive-race", "target-hangup"]);
         assert_eq!(found[0].severity, Severity::High);
-        let crate::analyze::Figures::CaughtRaces(caught) = &found[0].evidence else {
-            panic!("a race finding carries its races typed");
-        };
+        let caught = found[0]
+            .evidence
+            .caught_races()
+            .expect("a race finding carries its races typed");
         assert_eq!(caught.examples[0].request_after_fin_packet, 6);
         assert_eq!(
             caught.examples[0].target_fin_time.as_deref(),

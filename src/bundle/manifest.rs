@@ -219,7 +219,7 @@ mod tests {
             let text = String::from_utf8_lossy(&text).to_string();
             text.find(&format!("\n  \"{key}\"")).unwrap()
         };
-        // Sorted as the file always was, not in the struct's order.
+        // Sorted, as the file always was.
         assert!(at("capture") < at("case") && at("case") < at("tool"));
         let view: ManifestView = serde_json::from_slice(&text).unwrap();
         assert_eq!(view.files[0].path, "logs/a.log");

@@ -306,9 +306,12 @@ impl<'e, 'r> FileRedactor<'e, 'r> {
         self.fired.clear();
         self.lowered.clear();
         self.lowered.extend(line.iter().map(u8::to_ascii_lowercase));
-        let mut hits = Vec::new();
+        // The block walk's buffer, free between blocks.
+        let mut hits = std::mem::take(&mut self.block_keywords);
+        hits.clear();
         engine.keywords.hits(&self.lowered, &mut hits);
         self.fired.extend(hits.iter().map(|&(_, k)| k));
+        self.block_keywords = hits;
         self.literal.clear();
         if let Some(literals) = &engine.literals {
             literals.find_all(line, &mut self.literal);
