@@ -55,7 +55,7 @@ pub(crate) struct Listed {
 impl Analysis {
     /// report.html for this analysis: the same page `collect` puts into a bundle.
     pub(crate) fn html(&self) -> String {
-        let by_file = self
+        let by_file: Vec<(String, u64)> = self
             .manifest
             .files
             .iter()
@@ -72,10 +72,10 @@ impl Analysis {
             triage: &self.logs,
             hops: &self.hops,
             marks: Vec::new(),
-            files: &self.manifest.files,
-            skipped: &self.manifest.skipped,
+            files: crate::html::Rows::of(&self.manifest.files),
+            skipped: crate::html::Rows::of(&self.manifest.skipped),
             by_rule: self.manifest.by_rule.clone(),
-            by_file,
+            by_file: crate::html::Rows::of(&by_file),
         })
     }
 }

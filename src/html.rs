@@ -32,11 +32,41 @@ pub(crate) struct Page<'a> {
     pub(crate) hops: &'a [Hop],
     /// Moments marked on the timeline (a log-level switch, a capture), epoch ms.
     pub(crate) marks: Vec<(String, i64)>,
-    pub(crate) files: &'a [FileEntry],
-    pub(crate) skipped: &'a [Skipped],
+    pub(crate) files: Rows<'a, FileEntry>,
+    pub(crate) skipped: Rows<'a, Skipped>,
     /// Redactions per rule, and per file.
     pub(crate) by_rule: Vec<(String, u64)>,
-    pub(crate) by_file: Vec<(String, u64)>,
+    pub(crate) by_file: Rows<'a, (String, u64)>,
+}
+
+/// A table's rows: the first `ROWS` (all a page shows), and how many there are in all (a
+/// collect of many files keeps the rest on disk, never all in memory for the page).
+pub(crate) struct Rows<'a, T: Clone> {
+    pub(crate) first: std::borrow::Cow<'a, [T]>,
+    pub(crate) total: usize,
+}
+
+impl<'a, T: Clone> Rows<'a, T> {
+    pub(crate) fn of(all: &'a [T]) -> Rows<'a, T> {
+        Rows {
+            first: std::borrow::Cow::Borrowed(&all[..all.len().min(ROWS)]),
+            total: all.len(),
+        }
+    }
+
+    pub(crate) fn first_of(all: &crate::spill::Spill<T>) -> Rows<'a, T>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        Rows {
+            first: std::borrow::Cow::Owned(all.first(ROWS)),
+            total: all.len(),
+        }
+    }
+
+    fn more(&self) -> usize {
+        self.total.saturating_sub(self.first.len())
+    }
 }
 
 const STYLE: &str = "
@@ -502,18 +532,18 @@ fn capture(findings: &[Finding]) -> Markup {
 
 /// Rows of the entries and skips tables: enough to read, and the page stays small however many
 /// files a bundle holds (20 000 rows made a 9.5 MB page); manifest.json lists every one.
-const ROWS: usize = 500;
+pub(crate) const ROWS: usize = 500;
 
 fn collected(page: &Page) -> Markup {
-    let more = page.files.len().saturating_sub(ROWS);
-    let more_skipped = page.skipped.len().saturating_sub(ROWS);
+    let more = page.files.more();
+    let more_skipped = page.skipped.more();
     html! {
         section aria-labelledby="collected" {
             h2 #collected { "What was collected" }
             table {
                 thead { tr { th scope="col" { "entry" } th scope="col" { "bytes" } th scope="col" { "sha256" } th scope="col" { "source" } th scope="col" { "redactions" } } }
                 tbody {
-                    @for f in page.files.iter().take(ROWS) {
+                    @for f in page.files.first.iter() {
                         tr {
                             td { code { (f.path) } @if f.truncated { " (truncated)" } }
                             td.n { (f.bytes) }
@@ -528,11 +558,11 @@ fn collected(page: &Page) -> Markup {
                 p { "… and " (more) " more entries, each in manifest.json with its sha256." }
             }
             p { "manifest.json, README.txt and this page are listed in manifest.json with their sha256." }
-            @if !page.skipped.is_empty() {
+            @if page.skipped.total > 0 {
                 h3 { "Skipped" }
                 table {
                     thead { tr { th scope="col" { "what" } th scope="col" { "why" } } }
-                    tbody { @for s in page.skipped.iter().take(ROWS) { tr { td { (s.source) } td { (s.reason) } } } }
+                    tbody { @for s in page.skipped.first.iter() { tr { td { (s.source) } td { (s.reason) } } } }
                 }
                 @if more_skipped > 0 {
                     p { "… and " (more_skipped) " more, each in manifest.json with the reason." }
@@ -555,10 +585,10 @@ fn redacted(page: &Page) -> Markup {
             table {
                 caption { "Per file" }
                 thead { tr { th scope="col" { "entry" } th scope="col" { "replaced" } } }
-                tbody { @for (file, n) in page.by_file.iter().take(ROWS) { tr { td { code { (file) } } td.n { (n) } } } }
+                tbody { @for (file, n) in page.by_file.first.iter() { tr { td { code { (file) } } td.n { (n) } } } }
             }
-            @if page.by_file.len() > ROWS {
-                p { "… and " (page.by_file.len() - ROWS) " more files, each in redaction-report.json." }
+            @if page.by_file.more() > 0 {
+                p { "… and " (page.by_file.more()) " more files, each in redaction-report.json." }
             }
         }
     }
@@ -595,10 +625,10 @@ mod tests {
             triage: &triage,
             hops: &[],
             marks: Vec::new(),
-            files: &files,
-            skipped: &skipped,
+            files: Rows::of(&files),
+            skipped: Rows::of(&skipped),
             by_rule: Vec::new(),
-            by_file: Vec::new(),
+            by_file: Rows::of(&[]),
         });
         assert!(page.contains(&format!("logs/edgemicro-{}.log", ROWS - 1)));
         assert!(!page.contains(&format!("logs/edgemicro-{ROWS}.log")));

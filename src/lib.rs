@@ -37,6 +37,7 @@ mod safe_fs;
 mod schema;
 mod settings;
 mod signals;
+mod spill;
 mod stdout;
 mod targets;
 mod units;

@@ -10,6 +10,7 @@ use crate::bundle::FileEntry;
 use crate::exit::Exit;
 use crate::model::PathSource;
 use crate::model::Skipped;
+use crate::spill::Spill;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct Redactions {
@@ -31,7 +32,7 @@ pub(crate) struct Report {
     pub(crate) config_dir: Option<PathSource>,
     pub(crate) log_dirs: Vec<PathSource>,
     pub(crate) pairs: Vec<String>,
-    pub(crate) files: Vec<FileEntry>,
+    pub(crate) files: Spill<FileEntry>,
     pub(crate) skipped: Vec<Skipped>,
     pub(crate) redactions: Redactions,
     pub(crate) warnings: Vec<String>,
@@ -65,7 +66,7 @@ impl Report {
             config_dir: None,
             log_dirs: Vec::new(),
             pairs: Vec::new(),
-            files: Vec::new(),
+            files: Spill::default(),
             skipped: Vec::new(),
             redactions: Redactions::default(),
             warnings: Vec::new(),
@@ -136,7 +137,8 @@ impl Report {
     /// What went into the bundle, what was cut or skipped, and what was redacted.
     fn print_collected(&self, err: &mut impl Write) -> std::io::Result<()> {
         let (mut configs, mut logs, mut log_bytes) = (0, 0, 0);
-        for f in &self.files {
+        for f in self.files.iter() {
+            let f = f?;
             if f.path.starts_with("config/") {
                 configs += 1;
             } else if f.path.starts_with("logs/") {
@@ -145,8 +147,11 @@ impl Report {
             }
         }
         writeln!(err, "collected   {configs} config file(s), {logs} log file(s) ({log_bytes} bytes after redaction)")?;
-        for f in self.files.iter().filter(|f| f.truncated) {
-            writeln!(err, "truncated   {} ({})", f.path, f.source)?;
+        for f in self.files.iter() {
+            let f = f?;
+            if f.truncated {
+                writeln!(err, "truncated   {} ({})", f.path, f.source)?;
+            }
         }
         for s in &self.skipped {
             writeln!(err, "skipped     {}: {}", s.source, s.reason)?;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::FileEntry;
 use crate::model::PathSource;
 use crate::model::Skipped;
+use crate::spill::Spill;
 
 /// Everything a bundle says about itself.
 #[derive(Debug, Serialize)]
@@ -19,11 +20,11 @@ pub(crate) struct Manifest<'a> {
     pub(crate) case: Option<&'a str>,
     pub(crate) config_dir: PathSource,
     pub(crate) created_at: String,
-    pub(crate) files: &'a [FileEntry],
+    pub(crate) files: &'a Spill<FileEntry>,
     pub(crate) host: &'a str,
     pub(crate) log_dirs: Vec<PathSource>,
     pub(crate) log_level: Option<&'a crate::model::LevelRecord>,
-    pub(crate) logs_newest_first: LogsListed<'a>,
+    pub(crate) logs_newest_first: &'a Spill<LogListed>,
     pub(crate) pairs: &'a [String],
     pub(crate) redaction: Redaction<'a>,
     pub(crate) schema_version: u32,
@@ -53,19 +54,8 @@ pub(crate) struct Redaction<'a> {
     pub(crate) total: u64,
 }
 
-/// The logs as they were found, newest first, each written as a `LogListed` when the manifest
-/// is (not kept as a second list beside the logs).
-#[derive(Debug)]
-pub(crate) struct LogsListed<'a>(pub(crate) &'a [crate::model::LogFile]);
-
-impl Serialize for LogsListed<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(LogListed::of))
-    }
-}
-
 /// A log as it was found, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct LogListed {
     pub(crate) bytes: u64,
     /// How it was found (an EMG name, the docker image's console, a running edgemicro's stdout).
@@ -76,7 +66,7 @@ pub(crate) struct LogListed {
 }
 
 impl LogListed {
-    fn of(log: &crate::model::LogFile) -> LogListed {
+    pub(crate) fn of(log: &crate::model::LogFile) -> LogListed {
         let modified = log
             .modified
             .duration_since(std::time::UNIX_EPOCH)
@@ -130,14 +120,17 @@ mod tests {
     /// A manifest written is one read back: files, skips, counts and ports survive.
     #[test]
     fn what_collect_writes_the_readers_read() {
-        let files = vec![FileEntry {
-            path: "logs/a.log".into(),
-            source: "/var/tmp/a.log".into(),
-            bytes: 10,
-            sha256: "00".repeat(32),
-            redactions: 2,
-            truncated: false,
-        }];
+        let mut files = Spill::new(None);
+        files
+            .push(&FileEntry {
+                path: "logs/a.log".into(),
+                source: "/var/tmp/a.log".into(),
+                bytes: 10,
+                sha256: "00".repeat(32),
+                redactions: 2,
+                truncated: false,
+            })
+            .unwrap();
         let skipped = vec![Skipped {
             source: "/var/tmp/b.log".into(),
             reason: "permission denied".into(),
@@ -162,14 +155,16 @@ mod tests {
             reloaded: Some("ok".into()),
             restored: true,
         };
-        let logs = [crate::model::LogFile {
+        let mut logs = Spill::new(None);
+        logs.push(&LogListed::of(&crate::model::LogFile {
             path: "/l/a.log".into(),
             name: "a.log".into(),
             size: 10,
             modified: std::time::UNIX_EPOCH,
             found_as: "an EMG log".into(),
             gz: false,
-        }];
+        }))
+        .unwrap();
         let manifest = Manifest {
             tool: "edgemicro-diag",
             version: "0",
@@ -204,7 +199,7 @@ mod tests {
             capture: Some(&capture),
             log_level: Some(&level),
             warnings: &[],
-            logs_newest_first: LogsListed(&logs),
+            logs_newest_first: &logs,
         };
         let mut text = Vec::new();
         manifest.write(&mut text).unwrap();

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::exit::Fail;
 use crate::redact::KnownSecret;
+use crate::spill::Spill;
 use deflate::Deflater;
 
 mod deflate;
@@ -25,7 +26,7 @@ mod manifest;
 mod readme;
 use crate::settings::Output;
 use crate::signals::Interrupt;
-pub(crate) use manifest::{LogsListed, Manifest, ManifestView, Redaction, SettingsUsed};
+pub(crate) use manifest::{LogListed, Manifest, ManifestView, Redaction, SettingsUsed};
 pub(crate) use readme::readme;
 
 /// zlib-rs level 5 on every core: on EMG logs a bundle smaller than `zip -6` makes, in less
@@ -304,6 +305,11 @@ impl BundleWriter {
         force: bool,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Self> {
+        // The manifest's rows wait beside the bundle (in the system's temporary dir for -o -).
+        let spill_dir = match output {
+            Output::File(target) => Some(parent_dir(target).to_path_buf()),
+            Output::Stdout => None,
+        };
         let (sink, partial, id) = match output {
             Output::Stdout => (
                 Sink::Stdout(PipeOut::new().context("cannot write to stdout")?),
@@ -343,7 +349,7 @@ impl BundleWriter {
             zip: rawzip::ZipArchiveWriter::new(hashing),
             partial,
             entries: Entries {
-                files: Vec::new(),
+                files: crate::spill::Spill::new(spill_dir),
                 guard: LeakGuard::new(&[]),
                 deflater: Deflater::new(DEFLATE_LEVEL),
                 plain: 0,
@@ -418,18 +424,25 @@ impl BundleWriter {
         entry.finish(source, redactions, false)
     }
 
-    /// Room for `more` entries in the list the manifest is made from.
-    pub(crate) fn reserve(&mut self, more: usize) {
-        self.entries.files.reserve(more);
+    /// Where lists too long to hold wait: beside the bundle (None: the system's temporary dir).
+    pub(crate) fn spill_dir(&self) -> Option<PathBuf> {
+        self.partial
+            .as_ref()
+            .map(|p| parent_dir(&p.target).to_path_buf())
+    }
+
+    /// An empty list that waits, past what memory holds, beside the bundle.
+    pub(crate) fn spill<T>(&self) -> Spill<T> {
+        Spill::new(self.spill_dir())
     }
 
     /// The entries written so far, taken for the report (the manifest entry, written at the
     /// seal, is not among them).
-    pub(crate) fn take_files(&mut self) -> Vec<FileEntry> {
+    pub(crate) fn take_files(&mut self) -> Spill<FileEntry> {
         std::mem::take(&mut self.entries.files)
     }
 
-    pub(crate) fn files(&self) -> &[FileEntry] {
+    pub(crate) fn files(&self) -> &Spill<FileEntry> {
         &self.entries.files
     }
 
@@ -670,7 +683,8 @@ fn write_beside(bundle: &Path, body: &[u8]) -> io::Result<tempfile::NamedTempFil
 /// One entry being written: hashes, self-checks, then compresses.
 /// What every entry adds to: the list for the manifest, the self-check, the compressor.
 struct Entries {
-    files: Vec<FileEntry>,
+    /// The manifest's rows: on disk past a few thousand files, so any number fits in memory.
+    files: Spill<FileEntry>,
     guard: LeakGuard,
     deflater: Deflater,
     /// Bytes given to entries (before compression), for a full disk's estimate.
@@ -739,15 +753,17 @@ impl<'w> Entry<'w> {
 
     pub(crate) fn finish(self, source: &str, redactions: u64, truncated: bool) -> Result<()> {
         let (hasher, bytes, path, entries) = self.seal()?;
-        entries.files.push(FileEntry {
-            path,
-            source: source.to_string(),
-            bytes,
-            sha256: hex::encode(hasher.finalize()),
-            redactions,
-            truncated,
-        });
-        Ok(())
+        entries
+            .files
+            .push(&FileEntry {
+                path,
+                source: source.to_string(),
+                bytes,
+                sha256: hex::encode(hasher.finalize()),
+                redactions,
+                truncated,
+            })
+            .context("cannot keep the manifest's list of entries")
     }
 }
 

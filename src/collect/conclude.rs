@@ -14,24 +14,23 @@ pub(super) struct Concluded {
 /// Entries rendered and redacted, not yet written: (name, source, bytes, redactions in it).
 type Entries = Vec<(&'static str, &'static str, Vec<u8>, u64)>;
 
-/// The first trailing entries (findings, facts, the redaction report) and what the rest needs.
+/// The first trailing entries (findings, facts) and what the rest needs.
 struct Early {
     entries: Entries,
     /// system/facts.json's redaction report: with the logs' and configs' ones, what the page
-    /// and the redaction report count (chained, not copied: a report per file adds up).
+    /// and the redaction report count (pushed with them once written).
     facts_entry: (String, FileReport),
     findings: Vec<crate::analyze::Finding>,
     keepalive: crate::analyze::keepalive::KeepAlive,
 }
 
-/// Renders findings, facts and the redaction report from what the run knows now. Pure: the
-/// same render measures the room the trailing entries need (`trailing_bytes`) and is written.
+/// Renders findings and facts from what the run knows now. Pure: the same render measures the
+/// room the trailing entries need (`trailing_bytes`) and is written.
 fn early(
     triage: &crate::analyze::logs::Triage,
     found: &Discovery,
     facts: &facts::Facts,
     engine: &TextEngine,
-    reports: &[(String, FileReport)],
     capture_findings: Vec<crate::analyze::Finding>,
 ) -> Result<Early> {
     let keepalive = crate::analyze::keepalive::from_configs(
@@ -53,7 +52,6 @@ fn early(
     facts_redactor.lines(&serde_json::to_vec_pretty(facts)?, false, &mut facts_json);
     let facts_report = facts_redactor.report;
     let facts_entry = ("system/facts.json".to_string(), facts_report);
-    let all = || reports.iter().chain(std::iter::once(&facts_entry));
     let entries = vec![
         (
             "findings.json",
@@ -73,12 +71,6 @@ fn early(
             facts_json,
             facts_entry.1.total,
         ),
-        (
-            "redaction-report.json",
-            "edgemicro-diag",
-            serde_json::to_vec_pretty(&redaction_report(all()))?,
-            0,
-        ),
     ];
     Ok(Early {
         entries,
@@ -97,13 +89,12 @@ fn late(
     found: &Discovery,
     facts: &facts::Facts,
     engine: &TextEngine,
-    files: &[FileEntry],
-    reports: &[(String, FileReport)],
+    files: &Spill<FileEntry>,
+    reports: &Reports,
     early: &Early,
     reproduced: bool,
 ) -> (Entries, Redactions) {
-    let all = || reports.iter().chain(std::iter::once(&early.facts_entry));
-    let redactions = Redactions::sum(all());
+    let redactions = reports.redactions(&early.facts_entry.1);
     let page = report_page(
         settings,
         triage,
@@ -112,7 +103,7 @@ fn late(
         files,
         &found.skipped,
         &redactions,
-        all(),
+        reports.by_file(&early.facts_entry),
         reproduced,
     );
     // Last before the manifest: the summary knows everything the run found.
@@ -140,10 +131,10 @@ fn late(
 }
 
 /// What the entries written after the logs take in the zip if the run ended now, plus room
-/// for their growth: findings, facts, the redaction report, report.html and README.txt as
-/// rendered and deflated now, then per file still to come its manifest line, its zip
-/// directory record and its redaction report (`--max-bundle-bytes` keeps this much free;
-/// measured again before every log).
+/// for their growth: findings, facts, report.html and README.txt as rendered and deflated now,
+/// the redaction report's rows as they are kept (compact JSON: more than they deflate to),
+/// then per file still to come its manifest line, its zip directory record and its redaction
+/// report (`--max-bundle-bytes` keeps this much free; measured again as `Remeasure` says).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn trailing_bytes(
     settings: &Settings,
@@ -151,13 +142,13 @@ pub(super) fn trailing_bytes(
     found: &Discovery,
     facts: &facts::Facts,
     engine: &TextEngine,
-    files: &[FileEntry],
-    reports: &[(String, FileReport)],
+    files: &Spill<FileEntry>,
+    reports: &Reports,
     files_to_come: usize,
     next_log_bytes: u64,
 ) -> u64 {
     use std::io::Write as _;
-    let Ok(first) = early(triage, found, facts, engine, reports, Vec::new()) else {
+    let Ok(first) = early(triage, found, facts, engine, Vec::new()) else {
         return u64::MAX;
     };
     let (rest, _) = late(
@@ -174,7 +165,8 @@ pub(super) fn trailing_bytes(
             // local header, data descriptor and directory record (zip64 included)
             size as u64 + 2 * name.len() as u64 + 160
         })
-        .sum();
+        .sum::<u64>()
+        + reports.bytes();
     // The manifest: about 150 bytes deflated per file; then a growth margin for what the next
     // log adds to the findings and the page (samples, targets, the timeline) before the next
     // measure: as much again plus 16 KiB (on the 1 GB bench corpus the trailing entries go
@@ -192,15 +184,21 @@ pub(super) fn conclude(
     mut facts: facts::Facts,
     engine: &TextEngine,
     writer: &mut BundleWriter,
-    reports: &mut Vec<(String, FileReport)>,
+    reports: &mut Reports,
     capture_findings: Vec<crate::analyze::Finding>,
     reproduced: bool,
+    newest: Option<&LogFile>,
     interrupt: &Interrupt,
 ) -> Result<Concluded> {
     facts.versions_from_logs = triage.versions.clone();
     facts.settle_versions();
     // What support asks next on resets: does the target's name resolve, and to what, here.
-    for target in crate::targets::discover(&found.configs, &found.logs).targets {
+    for target in crate::targets::discover(
+        &found.configs,
+        newest.map(std::slice::from_ref).unwrap_or_default(),
+    )
+    .targets
+    {
         if let crate::targets::Host::Name(name) = &target.host {
             let answer = match crate::targets::addresses(&target.host) {
                 Ok(ips) => ips
@@ -222,10 +220,15 @@ pub(super) fn conclude(
     for warning in &mut found.warnings {
         *warning = redacted_name(engine, warning);
     }
-    let first = early(triage, found, &facts, engine, reports, capture_findings)?;
+    let first = early(triage, found, &facts, engine, capture_findings)?;
     for (name, source, bytes, redactions) in &first.entries {
         writer.small(name, source, bytes, *redactions)?;
     }
+    // Streamed from the kept reports: one row per rule and file, however many files.
+    let mut entry = writer.entry("redaction-report.json")?;
+    serde_json::to_writer_pretty(&mut entry, &reports.report(&first.facts_entry))
+        .map_err(std::io::Error::from)?;
+    entry.finish("edgemicro-diag", 0, false)?;
     let (rest, redactions) = late(
         settings,
         triage,
@@ -240,7 +243,8 @@ pub(super) fn conclude(
     for (name, source, bytes, redactions) in &rest {
         writer.small(name, source, bytes, *redactions)?;
     }
-    reports.push(first.facts_entry);
+    let (path, report) = first.facts_entry;
+    reports.push(path, report)?;
     Ok(Concluded {
         redactions,
         findings: first.findings,

@@ -13,10 +13,10 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::logs::{copy_pipe, Stream};
+use super::Reports;
 use crate::bundle::BundleWriter;
 use crate::discover::Discovery;
 use crate::model::{unit_name, JournalChoice, Skipped};
-use crate::redact::FileReport;
 use crate::settings::Settings;
 
 fn journalctl(settings: &Settings) -> Command {
@@ -83,7 +83,7 @@ pub(super) fn collect_journal(
     settings: &Settings,
     stream: &Stream,
     writer: &mut BundleWriter,
-    reports: &mut Vec<(String, FileReport)>,
+    reports: &mut Reports,
     found: &mut Discovery,
 ) -> Result<()> {
     for JournalSource { unit, path, why } in journal_units(settings) {
@@ -139,7 +139,7 @@ pub(super) fn collect_journal(
             ));
         }
         entry.finish(&source, copied.report.total, copied.truncated)?;
-        reports.push((path, copied.report));
+        reports.push(path, copied.report)?;
     }
     Ok(())
 }

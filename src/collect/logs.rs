@@ -20,14 +20,15 @@ pub(super) fn stream_sources(
     facts: &facts::Facts,
     found: &mut Discovery,
     writer: &mut BundleWriter,
-    reports: &mut Vec<(String, FileReport)>,
-) -> Result<()> {
+    reports: &mut Reports,
+) -> Result<Kept> {
     collect_configs(found, rules, stream.engine, writer, reports)?;
-    collect_logs(settings, found, facts, stream, writer, reports).map_err(|e| {
+    let kept = collect_logs(settings, found, facts, stream, writer, reports).map_err(|e| {
         // The whole bundle holds about what is in it before the logs plus every log byte.
         let before_logs: u64 = writer
             .files()
             .iter()
+            .map_while(Result::ok)
             .filter(|f| !f.path.starts_with("logs/"))
             .map(|f| f.bytes)
             .sum();
@@ -37,7 +38,14 @@ pub(super) fn stream_sources(
     if let Some(name) = &settings.stdin_log {
         collect_stdin_log(name, settings, stream, writer, reports, found)?;
     }
-    super::collect_journal(settings, stream, writer, reports, found)
+    super::collect_journal(settings, stream, writer, reports, found)?;
+    Ok(kept)
+}
+
+/// The logs collected, as the manifest lists them (newest first), and the newest itself.
+pub(super) struct Kept {
+    pub(super) listing: crate::spill::Spill<crate::bundle::LogListed>,
+    pub(super) newest: Option<LogFile>,
 }
 
 pub(super) fn collect_configs(
@@ -45,7 +53,7 @@ pub(super) fn collect_configs(
     rules: &RuleSet,
     engine: &TextEngine,
     writer: &mut BundleWriter,
-    reports: &mut Vec<(String, FileReport)>,
+    reports: &mut Reports,
 ) -> Result<()> {
     for config in &found.configs {
         let path = format!("config/{}", config.name);
@@ -57,7 +65,7 @@ pub(super) fn collect_configs(
             &bytes,
             report.total,
         )?;
-        reports.push((path, report));
+        reports.push(path, report)?;
     }
     Ok(())
 }
@@ -119,19 +127,18 @@ pub(super) fn collect_logs(
     facts: &crate::facts::Facts,
     stream: &Stream,
     writer: &mut BundleWriter,
-    reports: &mut Vec<(String, FileReport)>,
-) -> Result<()> {
+    reports: &mut Reports,
+) -> Result<Kept> {
     let mut budget = settings.max_log_bytes.unwrap_or(u64::MAX);
     let logs = std::mem::take(&mut found.logs);
     let count = logs.len();
-    // Sized once (with room for the entries written after the logs): a list grown by
-    // doubling holds up to three times its entries while it moves.
-    let mut kept = Vec::with_capacity(count);
-    reports.reserve(count + 64);
-    writer.reserve(count + 64);
+    let mut kept = Kept {
+        listing: writer.spill(),
+        newest: None,
+    };
     // The room the entries after the logs take, as they would be rendered now, and what the
     // next log (of `next` plain bytes) could add to them.
-    let measure = |found: &Discovery, writer: &BundleWriter, reports: &[_], to_come, next| {
+    let measure = |found: &Discovery, writer: &BundleWriter, reports: &Reports, to_come, next| {
         if stream.limits.bounded() {
             stream.limits.reserve.set(super::conclude::trailing_bytes(
                 settings,
@@ -184,13 +191,15 @@ pub(super) fn collect_logs(
         budget -= copied.bytes.min(budget);
         found.skipped.extend(copied.skipped);
         found.warnings.extend(copied.warnings);
-        reports.push(copied.report);
-        kept.push(log);
+        reports.push(copied.report.0, copied.report.1)?;
+        kept.listing
+            .push(&crate::bundle::LogListed::of(&log))
+            .context("cannot keep the list of logs")?;
+        kept.newest.get_or_insert(log);
     }
-    found.logs = kept;
     // The journal and stdin come next, of a size nobody knows.
     measure(found, writer, reports, 2, u64::MAX);
-    Ok(())
+    Ok(kept)
 }
 
 /// Why a log is not read at all: written before `--since`, no `--max-log-bytes` left (the newest
@@ -403,7 +412,7 @@ pub(super) fn collect_stdin_log(
     settings: &Settings,
     stream: &Stream,
     writer: &mut BundleWriter,
-    reports: &mut Vec<(String, FileReport)>,
+    reports: &mut Reports,
     found: &mut Discovery,
 ) -> Result<()> {
     use std::io::IsTerminal;
@@ -417,7 +426,11 @@ pub(super) fn collect_stdin_log(
         .into());
     }
     let path = format!("logs/{name}");
-    if writer.files().iter().any(|f| f.path == path) {
+    if writer
+        .files()
+        .iter()
+        .any(|f| f.is_ok_and(|f| f.path == path))
+    {
         return Err(crate::exit::Fail::usage(
             format!("--stdin-log: `{name}` is also a log file name"),
             "choose another name",
@@ -431,8 +444,7 @@ pub(super) fn collect_stdin_log(
         &mut input, name, "stdin", "stdin", settings, stream, &mut entry, found,
     )?;
     entry.finish("stdin", copied.report.total, copied.truncated)?;
-    reports.push((path, copied.report));
-    Ok(())
+    reports.push(path, copied.report)
 }
 
 /// How a piped log ended.

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Instant;
 
-use anyhow::Result;
-use serde_json::json;
+use anyhow::{Context, Result};
 
 use crate::bundle::{BundleWriter, FileEntry};
 use crate::discover::{discover, Discovery};
@@ -23,6 +22,7 @@ use crate::report::{Redactions, Report};
 use crate::safe_fs::{io_reason, open_in_dir};
 use crate::settings::{Output, Settings};
 use crate::signals::Interrupt;
+use crate::spill::Spill;
 use crate::window::TimeWindow;
 use crate::{facts, loglevel};
 
@@ -31,6 +31,7 @@ mod conclude;
 mod journal;
 mod logs;
 mod package;
+mod reports;
 mod reproduce;
 mod seal;
 
@@ -40,6 +41,7 @@ use journal::collect_journal;
 pub(crate) use journal::{journal_units, JournalSource};
 use logs::*;
 use package::*;
+use reports::Reports;
 use reproduce::*;
 use seal::{seal, Sealing};
 
@@ -163,8 +165,8 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
     let empty_window = empty_window(settings);
     found.warnings.extend(empty_window.clone());
     let along = Along::new(settings, started, &found, front);
-    let mut reports: Vec<(String, FileReport)> = Vec::new();
-    stream_sources(
+    let mut reports = Reports::new(writer.spill_dir());
+    let kept = stream_sources(
         settings,
         &rules,
         &along.stream(&engine, interrupt),
@@ -187,6 +189,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         &mut reports,
         capture_findings,
         reproduced.switch.is_some() || capture.is_some(),
+        kept.newest.as_ref(),
         interrupt,
     )?;
     seal(Sealing {
@@ -198,6 +201,7 @@ fn collect(settings: &Settings, interrupt: &Interrupt, front: &dyn FrontEnd) -> 
         found,
         rules: &rules,
         reports: &reports,
+        listing: &kept.listing,
         pseudonyms: pseudonyms.as_ref(),
         switch: reproduced.switch,
         capture,
@@ -431,22 +435,5 @@ impl Limits {
         self.max_bundle.map_or(u64::MAX, |max| {
             max.saturating_sub(bundle_bytes + self.reserve.get())
         })
-    }
-}
-
-impl Redactions {
-    pub(crate) fn sum<'a>(
-        reports: impl IntoIterator<Item = &'a (String, FileReport)>,
-    ) -> Redactions {
-        let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
-        for (_, report) in reports {
-            for (rule, hits) in &report.by_rule {
-                *by_rule.entry(rule.clone()).or_default() += hits.count;
-            }
-        }
-        Redactions {
-            total: by_rule.values().sum(),
-            by_rule,
-        }
     }
 }

@@ -66,15 +66,15 @@ pub(super) fn summary(
 /// `report.html`, from the same findings and triage as findings.json and the entries written so
 /// far (manifest.json and README.txt come after it; the page says so).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn report_page<'a>(
+pub(super) fn report_page(
     settings: &Settings,
     triage: &crate::analyze::logs::Triage,
     findings: &[crate::analyze::Finding],
     keepalive: &crate::analyze::keepalive::KeepAlive,
-    files: &[FileEntry],
+    files: &Spill<FileEntry>,
     skipped: &[Skipped],
     redactions: &Redactions,
-    reports: impl Iterator<Item = &'a (String, FileReport)>,
+    by_file: crate::html::Rows<(String, u64)>,
     reproduced: bool,
 ) -> String {
     let hops = crate::analyze::hops::chain(
@@ -110,28 +110,15 @@ pub(super) fn report_page<'a>(
         triage,
         hops: &hops,
         marks,
-        files,
-        skipped,
+        files: crate::html::Rows::first_of(files),
+        skipped: crate::html::Rows::of(skipped),
         by_rule: redactions
             .by_rule
             .iter()
             .map(|(rule, n)| (rule.clone(), *n))
             .collect(),
-        by_file: reports
-            .map(|(file, report)| (file.clone(), report.total))
-            .collect(),
+        by_file,
     })
-}
-
-pub(super) fn redaction_report<'a>(
-    reports: impl Iterator<Item = &'a (String, FileReport)>,
-) -> serde_json::Value {
-    let rows: Vec<serde_json::Value> = reports
-        .flat_map(|(file, report)| {
-            report.by_rule.iter().map(move |(rule, hits)| json!({"rule": rule, "file": file, "count": hits.count, "lines": hits.lines}))
-        })
-        .collect();
-    json!({ "note": "line numbers: the first 50 per rule and file; counts are exact; values are never recorded", "redactions": rows })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -139,7 +126,8 @@ pub(super) fn manifest<'a>(
     settings: &'a Settings,
     output: &Output,
     found: &'a Discovery,
-    files: &'a [FileEntry],
+    files: &'a Spill<FileEntry>,
+    listing: &'a Spill<crate::bundle::LogListed>,
     rules: &'a RuleSet,
     redactions: &'a Redactions,
     log_level: Option<&'a crate::model::LevelRecord>,
@@ -181,6 +169,6 @@ pub(super) fn manifest<'a>(
         capture,
         log_level,
         warnings: &found.warnings,
-        logs_newest_first: crate::bundle::LogsListed(&found.logs),
+        logs_newest_first: listing,
     }
 }

@@ -12,7 +12,8 @@ pub(super) struct Sealing<'a> {
     pub(super) writer: BundleWriter,
     pub(super) found: Discovery,
     pub(super) rules: &'a RuleSet,
-    pub(super) reports: &'a [(String, FileReport)],
+    pub(super) reports: &'a Reports,
+    pub(super) listing: &'a Spill<crate::bundle::LogListed>,
     pub(super) pseudonyms: Option<&'a redact::pseudonym::Pseudonyms>,
     pub(super) switch: Option<loglevel::Switch>,
     pub(super) capture: Option<crate::capture::CaptureRecord>,
@@ -30,6 +31,7 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
         mut found,
         rules,
         reports,
+        listing,
         pseudonyms,
         switch,
         capture,
@@ -41,15 +43,15 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
             },
         empty_window,
     } = s;
-    let files: Vec<FileEntry> = writer.take_files();
-    let truncated = files.iter().any(|f| f.truncated);
+    let files = writer.take_files();
+    let truncated = files.iter().any(|f| f.is_ok_and(|f| f.truncated));
     // Restored before sealing, so the manifest records the outcome.
     let log_level = switch.map(|switch| restore(switch, settings, &mut found.warnings));
     let restored = log_level.as_ref().is_none_or(|l| l.restored);
     let complete = found.skipped.is_empty()
         && empty_window.is_none()
         && !truncated
-        && (!found.logs.is_empty() || settings.stdin_log.is_some())
+        && (!listing.is_empty() || settings.stdin_log.is_some())
         && restored;
     let exit = if complete { Exit::Ok } else { Exit::Partial };
     let manifest = manifest(
@@ -57,6 +59,7 @@ pub(super) fn seal(s: Sealing) -> Result<Report> {
         output,
         &found,
         &files,
+        listing,
         rules,
         &redactions,
         log_level.as_ref(),
@@ -100,14 +103,13 @@ fn seal_bundle(
     writer: BundleWriter,
     manifest: &crate::bundle::Manifest,
     pseudonyms: Option<&crate::redact::pseudonym::Pseudonyms>,
-    reports: &[(String, FileReport)],
+    reports: &Reports,
     interrupt: &Interrupt,
 ) -> Result<crate::bundle::Sealed> {
     match pseudonyms {
         Some(p) => {
-            let map = |bundle: &str, sha256: &str| {
-                redact::pseudonym::map_json(reports, bundle, sha256, p.keep_values)
-            };
+            let map =
+                |bundle: &str, sha256: &str| reports.map().json(bundle, sha256, p.keep_values);
             writer.seal_with(manifest, Some((crate::bundle::MAP_SUFFIX, &map)), interrupt)
         }
         None => writer.seal(manifest, interrupt),

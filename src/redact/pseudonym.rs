@@ -95,46 +95,52 @@ impl Pseudonyms {
     }
 }
 
-/// The map written beside the bundle: every token's first occurrence, in bundle order.
-pub(crate) fn map_json(
-    reports: &[(String, super::FileReport)],
-    bundle: &str,
-    sha256: &str,
-    keep_values: bool,
-) -> Vec<u8> {
-    let mut seen = std::collections::HashSet::new();
-    let mut rows = Vec::new();
-    let mut truncated = false;
-    for (file, report) in reports {
-        truncated |= report.map_truncated;
-        for row in &report.pseudonyms {
-            if seen.len() >= MAP_MAX {
-                truncated = true;
+/// The map's rows, gathered as each file finishes: every token once, where it first appears
+/// in bundle order, at most `MAP_MAX` (kept in memory, never with the per-file reports on disk:
+/// with `--keep-map-values` a row holds the value).
+#[derive(Debug, Default)]
+pub(crate) struct MapRows {
+    seen: std::collections::HashSet<String>,
+    rows: Vec<Seen>,
+    truncated: bool,
+}
+
+impl MapRows {
+    /// Takes `report`'s first occurrences, as found in `file`.
+    pub(crate) fn add(&mut self, file: &str, report: &mut super::FileReport) {
+        self.truncated |= report.map_truncated;
+        for row in std::mem::take(&mut report.pseudonyms) {
+            if self.seen.len() >= MAP_MAX {
+                self.truncated = true;
                 break;
             }
-            if seen.insert(row.token.as_str()) {
-                rows.push(Seen {
-                    file: file.clone(),
-                    ..row.clone()
+            if self.seen.insert(row.token.clone()) {
+                self.rows.push(Seen {
+                    file: file.to_string(),
+                    ..row
                 });
             }
         }
     }
-    let map = serde_json::json!({
-        "tool": "edgemicro-diag",
-        "version": env!("CARGO_PKG_VERSION"),
-        "bundle": bundle,
-        "bundle_sha256": sha256,
-        "note": if keep_values {
-            "PRIVATE: holds the secret values; never attach it to a support case"
-        } else {
-            "token -> where it first appears; no values. Keep it with you: support gets the bundle only"
-        },
-        "values_included": keep_values,
-        "truncated": truncated,
-        "pseudonyms": rows,
-    });
-    serde_json::to_vec_pretty(&map).expect("a JSON value serializes")
+
+    /// The map written beside the bundle.
+    pub(crate) fn json(&self, bundle: &str, sha256: &str, keep_values: bool) -> Vec<u8> {
+        let map = serde_json::json!({
+            "tool": "edgemicro-diag",
+            "version": env!("CARGO_PKG_VERSION"),
+            "bundle": bundle,
+            "bundle_sha256": sha256,
+            "note": if keep_values {
+                "PRIVATE: holds the secret values; never attach it to a support case"
+            } else {
+                "token -> where it first appears; no values. Keep it with you: support gets the bundle only"
+            },
+            "values_included": keep_values,
+            "truncated": self.truncated,
+            "pseudonyms": self.rows,
+        });
+        serde_json::to_vec_pretty(&map).expect("a JSON value serializes")
+    }
 }
 
 /// The value a token stands for, without the white space or line break around it (a block

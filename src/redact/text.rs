@@ -81,7 +81,7 @@ impl std::fmt::Debug for KnownSecret {
 }
 
 /// What one file's redaction did, by rule: never a value.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub struct FileReport {
     pub(crate) total: u64,
     pub(crate) by_rule: BTreeMap<String, RuleHits>,
@@ -93,7 +93,7 @@ pub struct FileReport {
     pub(crate) map_truncated: bool,
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub(crate) struct RuleHits {
     pub(crate) count: u64,
     /// The first line numbers (1-based) where the rule fired.

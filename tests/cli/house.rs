@@ -26,7 +26,7 @@ fn no_module_imports_a_module_that_imports_it_back() {
     let layers: [&[&str]; 4] = [
         &[
             "model", "record", "yaml", "lines", "units", "window", "exit", "signals", "safe_fs",
-            "progress", "stdout", "envelope",
+            "progress", "stdout", "envelope", "spill",
         ],
         &[
             "settings",
