@@ -177,7 +177,8 @@ fn take_logs(settings: &Settings, found: &mut Discovery) {
         running_consoles(settings.follow_hardlinks, found);
     }
     // Newest first: support reads the incident's file first, and byte limits keep the newest.
-    found.logs.sort_by(|a, b| {
+    // Names are unique, so the order is total and the in-place sort (no buffer) is the same.
+    found.logs.sort_unstable_by(|a, b| {
         b.modified
             .cmp(&a.modified)
             .then_with(|| a.name.cmp(&b.name))
@@ -258,7 +259,7 @@ fn config_names(dir: &Path) -> Result<Vec<String>> {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n == "default.yaml" || n.ends_with("-config.yaml"))
         .collect();
-    names.sort();
+    names.sort_unstable();
     Ok(names)
 }
 
@@ -448,7 +449,8 @@ fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
                 found_as: format!(
                     "console output of the running edgemicro (pid {}, its {stream})",
                     process.pid
-                ),
+                )
+                .into(),
             });
         }
     }
@@ -465,37 +467,41 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
             return;
         }
     };
-    let all: Vec<std::ffi::OsString> = entries
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .collect();
-    let mut names: Vec<(std::ffi::OsString, &'static str)> = all
-        .iter()
-        .filter_map(|n| log_kind(n.as_encoded_bytes()).map(|k| (n.clone(), k)))
-        .collect();
+    // One pass over the dir, each name kept once (a dir of 100 000 rotations is listed whole
+    // before the newest are chosen, so every byte per name counts).
+    let mut names: Vec<(std::ffi::OsString, &'static str)> = Vec::new();
+    let mut any_log: Vec<std::ffi::OsString> = Vec::new();
+    for name in entries.filter_map(|e| e.ok().map(|e| e.file_name())) {
+        let bytes = name.as_encoded_bytes();
+        if bytes.starts_with(b"edgemicro") && (bytes.ends_with(b".bz2") || bytes.ends_with(b".xz"))
+        {
+            found.skipped.push(Skipped {
+                source: dir.join(&name).display().to_string(),
+                reason: "a bzip2/xz-compressed rotated log: not read (decompress it and pass it with --stdin-log); gzip ones are read".into(),
+            });
+        }
+        match log_kind(bytes) {
+            Some(kind) => names.push((name, kind)),
+            None if named && names.is_empty() && bytes.ends_with(b".log") => any_log.push(name),
+            None => {}
+        }
+    }
     // A named dir with no EMG-named log (to_console setups, a wrapper's own names): its `*.log`.
-    if names.is_empty() && named {
-        names = all
-            .iter()
-            .filter(|n| n.as_encoded_bytes().ends_with(b".log"))
+    if names.is_empty() {
+        names = any_log
+            .into_iter()
             .map(|n| {
                 (
-                    n.clone(),
+                    n,
                     "a *.log in the log dir (no file there has an EMG log name)",
                 )
             })
             .collect();
     }
-    for packed in all.iter().filter(|n| {
-        let n = n.as_encoded_bytes();
-        n.starts_with(b"edgemicro") && (n.ends_with(b".bz2") || n.ends_with(b".xz"))
-    }) {
-        found.skipped.push(Skipped {
-            source: dir.join(packed).display().to_string(),
-            reason: "a bzip2/xz-compressed rotated log: not read (decompress it and pass it with --stdin-log); gzip ones are read".into(),
-        });
-    }
-    names.sort();
-    let mut seen = std::collections::HashSet::new();
+    names.sort_unstable();
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    // Sized once: a list grown by doubling holds up to three times its entries while it moves.
+    found.logs.reserve(names.len());
     for (name, found_as) in names {
         // A link inside the dir to a file that is listed too: read it once.
         if let Some(opened) = admit(dir, &name, &mut seen, follow_hardlinks, found) {
@@ -505,7 +511,7 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
                 size: opened.meta.len(),
                 modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 gz: name.as_encoded_bytes().ends_with(b".gz"),
-                found_as: found_as.to_string(),
+                found_as: found_as.into(),
             });
         }
     }

@@ -142,8 +142,8 @@ pub(crate) struct LogFile {
     pub(crate) name: String,
     pub(crate) size: u64,
     pub(crate) modified: SystemTime,
-    /// Why this file was taken as a log (listed in the manifest).
-    pub(crate) found_as: String,
+    /// Why this file was taken as a log (listed in the manifest): one of a few texts, shared.
+    pub(crate) found_as: std::borrow::Cow<'static, str>,
     /// A gzip-compressed rotation: decompressed while it is read.
     pub(crate) gz: bool,
 }

@@ -1,8 +1,9 @@
-//! A list that may be too long to hold: one record per collected file (its manifest row, its
-//! redaction report, its listing) kept until the seal. Records are JSON lines, in memory up to
-//! `IN_MEMORY` bytes, then in an unnamed temporary file (`O_TMPFILE`: no name another user
-//! could open or swap, gone when the process ends however it ends). So a collect of any number
-//! of files holds a fixed amount of them; read back, they come out as they went in.
+//! Lists that may be too long to hold: one record per collected file (its manifest row, its
+//! redaction report, its listing, its zip directory record) kept until the seal. A `Tape` holds
+//! bytes in memory up to `IN_MEMORY`, then in an unnamed temporary file (`O_TMPFILE`: no name
+//! another user could open or swap, gone when the process ends however it ends); a `Spill` is
+//! a tape of JSON lines. So a collect of any number of files holds a fixed amount of them;
+//! read back, they come out as they went in.
 //!
 //! Only what is written into the bundle anyway goes here (names, counts, hashes): never a
 //! secret value (the pseudonym map, which may hold values, stays in memory, bounded).
@@ -16,67 +17,61 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Encoded bytes held before they go to the file (and the write buffer after).
+/// Bytes held before they go to the file (and the write buffer after).
 const IN_MEMORY: usize = 256 << 10;
 
-pub(crate) struct Spill<T> {
-    /// Encoded records not in the file (all of them while there is no file).
+/// Bytes appended and read back in order.
+pub(crate) struct Tape {
+    /// Bytes not in the file (all of them while there is no file).
     tail: Vec<u8>,
     file: Option<File>,
     /// Bytes in the file.
     filed: u64,
-    len: usize,
     /// Where the file goes (the bundle's dir), before the system's temporary dir.
     dir: Option<PathBuf>,
-    /// No temporary file could be made: records stay in memory (correct, just not bounded).
+    /// No temporary file could be made: the bytes stay in memory (correct, just not bounded).
     no_file: bool,
     /// Bytes held in memory before they go to a file (a test makes it small).
     limit: usize,
-    _records: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for Spill<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spill")
-            .field("len", &self.len)
-            .field("bytes", &self.bytes())
-            .finish()
-    }
-}
-
-impl<T> Default for Spill<T> {
-    fn default() -> Self {
-        Spill::new(None)
-    }
-}
-
-impl<T> Spill<T> {
-    /// An empty list whose file, if it comes to need one, is made in `dir` (else in the
+impl Tape {
+    /// An empty tape whose file, if it comes to need one, is made in `dir` (else in the
     /// system's temporary dir).
-    pub(crate) fn new(dir: Option<PathBuf>) -> Spill<T> {
-        Spill {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Tape {
+        Tape {
             tail: Vec::new(),
             file: None,
             filed: 0,
-            len: 0,
             dir,
             no_file: false,
             limit: IN_MEMORY,
-            _records: PhantomData,
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The records' encoded size: about what they take as compact JSON.
-    pub(crate) fn bytes(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.filed + self.tail.len() as u64
+    }
+
+    /// Goes to the file past `limit` bytes (tests reach the file with a few records).
+    #[cfg(test)]
+    pub(crate) fn limit_for_tests(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.tail.extend_from_slice(bytes);
+        self.settle()
+    }
+
+    /// Everything appended, from the start (the file is read by position: appending goes on).
+    pub(crate) fn reader(&self) -> impl Read + '_ {
+        Reading {
+            file: self.file.as_ref(),
+            at: 0,
+            end: self.filed,
+            tail: &self.tail,
+        }
     }
 
     fn unnamed_file(&self) -> io::Result<File> {
@@ -86,7 +81,7 @@ impl<T> Spill<T> {
         }
     }
 
-    /// Moves the held records to the file once they pass the limit.
+    /// Moves the held bytes to the file once they pass the limit.
     fn settle(&mut self) -> io::Result<()> {
         if self.tail.len() < self.limit || self.no_file {
             return Ok(());
@@ -106,47 +101,6 @@ impl<T> Spill<T> {
             self.tail.clear();
         }
         Ok(())
-    }
-}
-
-impl<T: Serialize> Spill<T> {
-    pub(crate) fn push(&mut self, record: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.tail, record)?;
-        self.tail.push(b'\n');
-        self.len += 1;
-        self.settle()
-    }
-}
-
-impl<T: DeserializeOwned> Spill<T> {
-    /// The records in the order they were pushed.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = io::Result<T>> + '_ {
-        let read = Reading {
-            file: self.file.as_ref(),
-            at: 0,
-            end: self.filed,
-            tail: &self.tail,
-        };
-        serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, read))
-            .into_iter::<T>()
-            .map(|r| r.map_err(io::Error::from))
-    }
-
-    /// The first `n` records (a page's table), ended early by a read error.
-    pub(crate) fn first(&self, n: usize) -> Vec<T> {
-        self.iter().take(n).map_while(Result::ok).collect()
-    }
-}
-
-/// Serialized as the sequence of its records, read back one at a time.
-impl<T: Serialize + DeserializeOwned> Serialize for Spill<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let mut seq = s.serialize_seq(Some(self.len))?;
-        for record in self.iter() {
-            seq.serialize_element(&record.map_err(S::Error::custom)?)?;
-        }
-        seq.end()
     }
 }
 
@@ -176,6 +130,87 @@ impl Read for Reading<'_> {
     }
 }
 
+/// Records as JSON lines on a tape.
+pub(crate) struct Spill<T> {
+    tape: Tape,
+    len: usize,
+    _records: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Spill<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spill")
+            .field("len", &self.len)
+            .field("bytes", &self.bytes())
+            .finish()
+    }
+}
+
+impl<T> Default for Spill<T> {
+    fn default() -> Self {
+        Spill::new(None)
+    }
+}
+
+impl<T> Spill<T> {
+    /// An empty list whose file, if it comes to need one, is made in `dir`.
+    pub(crate) fn new(dir: Option<PathBuf>) -> Spill<T> {
+        Spill {
+            tape: Tape::new(dir),
+            len: 0,
+            _records: PhantomData,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The records' encoded size: about what they take as compact JSON.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.tape.len()
+    }
+}
+
+impl<T: Serialize> Spill<T> {
+    pub(crate) fn push(&mut self, record: &T) -> io::Result<()> {
+        let mut line = serde_json::to_vec(record)?;
+        line.push(b'\n');
+        self.len += 1;
+        self.tape.append(&line)
+    }
+}
+
+impl<T: DeserializeOwned> Spill<T> {
+    /// The records in the order they were pushed.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = io::Result<T>> + '_ {
+        serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, self.tape.reader()))
+            .into_iter::<T>()
+            .map(|r| r.map_err(io::Error::from))
+    }
+
+    /// The first `n` records (a page's table), ended early by a read error.
+    pub(crate) fn first(&self, n: usize) -> Vec<T> {
+        self.iter().take(n).map_while(Result::ok).collect()
+    }
+}
+
+/// Serialized as the sequence of its records, read back one at a time.
+impl<T: Serialize + DeserializeOwned> Serialize for Spill<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.len))?;
+        for record in self.iter() {
+            seq.serialize_element(&record.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,13 +237,13 @@ mod tests {
     fn records_come_back_as_they_went_in() {
         for (count, limit) in [(0, 64), (3, 1 << 20), (1000, 64), (1000, 4096)] {
             let mut spill = Spill::new(None);
-            spill.limit = limit;
+            spill.tape.limit = limit;
             let want = rows(count);
             for row in &want {
                 spill.push(row).unwrap();
             }
             assert_eq!(spill.len(), want.len());
-            assert_eq!(spill.file.is_some(), count > 0 && limit < 1 << 20);
+            assert_eq!(spill.tape.file.is_some(), count > 0 && limit < 1 << 20);
             let back: Vec<Row> = spill.iter().map(Result::unwrap).collect();
             assert_eq!(back, want);
             assert_eq!(
@@ -219,33 +254,43 @@ mod tests {
         }
     }
 
-    /// What is held in memory stays under the limit however many records come.
+    /// What is held in memory stays under the limit however many records come, and the tape
+    /// reads back byte for byte while it is still being appended to.
     #[test]
     fn memory_stays_bounded() {
         let mut spill = Spill::new(Some(std::env::temp_dir()));
         for row in rows(50_000) {
             spill.push(&row).unwrap();
-            assert!(spill.tail.len() < IN_MEMORY + 256);
+            assert!(spill.tape.tail.len() < IN_MEMORY + 256);
         }
         assert!(spill.bytes() > 1 << 20);
         assert_eq!(spill.iter().count(), 50_000);
+        let mut tape = Tape::new(None);
+        tape.limit = 100;
+        let mut want = Vec::new();
+        for i in 0..2000u32 {
+            let piece = i.to_le_bytes().repeat(i as usize % 7);
+            tape.append(&piece).unwrap();
+            want.extend_from_slice(&piece);
+            if i % 500 == 0 {
+                let mut back = Vec::new();
+                tape.reader().read_to_end(&mut back).unwrap();
+                assert_eq!(back, want);
+            }
+        }
+        assert_eq!(tape.len(), want.len() as u64);
     }
 
     /// Without a place for the file, the list stays whole in memory.
     #[test]
-    fn no_temporary_dir_keeps_it_in_memory() {
-        let mut spill = Spill::new(Some("/nonexistent/dir".into()));
-        spill.limit = 16;
-        // The fallback (the system's temporary dir) exists here: the file is made there.
-        spill.push(&rows(1).remove(0)).unwrap();
-        assert!(spill.file.is_some());
-        let mut kept = Spill::<Row>::new(None);
-        kept.limit = 16;
-        kept.no_file = true;
+    fn no_temporary_file_keeps_it_in_memory() {
+        let mut kept = Spill::<Row>::new(Some("/nonexistent/dir".into()));
+        kept.tape.limit = 16;
+        kept.tape.no_file = true;
         for row in rows(100) {
             kept.push(&row).unwrap();
         }
-        assert!(kept.file.is_none());
+        assert!(kept.tape.file.is_none());
         assert_eq!(
             kept.iter().map(Result::unwrap).collect::<Vec<_>>(),
             rows(100)

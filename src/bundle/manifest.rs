@@ -76,7 +76,7 @@ impl LogListed {
             bytes: log.size,
             modified: chrono::DateTime::from_timestamp(modified as i64, 0)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            found_as: log.found_as.clone(),
+            found_as: log.found_as.to_string(),
         }
     }
 }

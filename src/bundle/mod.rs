@@ -22,6 +22,7 @@ use crate::spill::Spill;
 use deflate::Deflater;
 
 mod deflate;
+mod directory;
 mod manifest;
 mod readme;
 use crate::settings::Output;
@@ -187,11 +188,17 @@ struct Hashing {
     /// A write failed: the bundle is abandoned. Later writes are discarded instead of failing
     /// again, and `seal` refuses a writer that failed.
     failed: bool,
+    /// While set, writes go here instead (a batch's zip directory, kept for the seal).
+    aside: directory::Aside,
 }
 
 impl Write for Hashing {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.failed {
+            return Ok(buf.len());
+        }
+        if let Some(aside) = self.aside.borrow_mut().as_mut() {
+            aside.extend_from_slice(buf);
             return Ok(buf.len());
         }
         let n = self.inner.write(buf).map_err(|e| {
@@ -267,7 +274,7 @@ struct Partial {
 pub(crate) struct BundleWriter {
     /// Zip bytes written so far (compressed), for --max-bundle-bytes.
     written: std::rc::Rc<std::cell::Cell<u64>>,
-    zip: rawzip::ZipArchiveWriter<Hashing>,
+    zip: directory::Archive,
     partial: Option<Partial>,
     entries: Entries,
     mtime: Option<rawzip::time::UtcDateTime>,
@@ -343,10 +350,11 @@ impl BundleWriter {
             bytes: 0,
             failed: false,
             shared: written.clone(),
+            aside: Default::default(),
         };
         Ok(BundleWriter {
             written,
-            zip: rawzip::ZipArchiveWriter::new(hashing),
+            zip: directory::Archive::new(hashing, spill_dir.clone()),
             partial,
             entries: Entries {
                 files: crate::spill::Spill::new(spill_dir),
@@ -389,6 +397,7 @@ impl BundleWriter {
         }
         let mut file = self
             .zip
+            .next()?
             .new_file(path)
             .compression_method(rawzip::CompressionMethod::DEFLATE)
             .unix_permissions(0o100600);
@@ -468,7 +477,7 @@ impl BundleWriter {
         // As an io::Error, the entry's own (a signal, the leak self-check) comes back as it was.
         manifest.write(&mut entry).map_err(io::Error::from)?;
         entry.seal()?;
-        let hashing = self.zip.finish().context("cannot finish the zip")?;
+        let hashing = self.zip.finish()?;
         if hashing.failed {
             bail!("the bundle could not be written completely");
         }
