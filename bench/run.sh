@@ -35,7 +35,7 @@ out=$work/results.md
   echo
   echo "| input | wall s | peak RSS MiB | exit |"
   echo "|---|---|---|---|"
-  for case in big longline many many-bounded; do
+  for case in big longline many many-bounded many-100k; do
     dir=$work/$case
     mkdir -p "$dir/logs"
     if [ "$case" = big ] && [ ! -s "$dir/logs/edgemicro-big-1-api.log" ]; then
@@ -53,6 +53,11 @@ out=$work/results.md
       # 20 000 small logs of 8 KB: what each collected file costs in memory and time.
       head -c 8000 "$corpus/logs/$(ls "$corpus/logs" | head -1)" > "$dir/seed.log"
       for i in $(seq 0 19999); do cp "$dir/seed.log" "$dir/logs/edgemicro-h-$i-api.log"; done
+    fi
+    if [ "$case" = many-100k ] && [ ! -e "$dir/logs/edgemicro-h-99999-api.log" ]; then
+      # 100 000 of them: what stays per file (the list of logs found) against the 64 MiB.
+      head -c 8000 "$corpus/logs/$(ls "$corpus/logs" | head -1)" > "$dir/seed.log"
+      python3 -c 'import shutil,sys; [shutil.copyfile(sys.argv[1], f"{sys.argv[2]}/edgemicro-h-{i}-api.log") for i in range(100000)]' "$dir/seed.log" "$dir/logs"
     fi
     # The same 20 000 logs under a bundle limit they overflow (the reserve is measured as logs go).
     [ "$case" = many-bounded ] && dir=$work/many

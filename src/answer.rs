@@ -23,6 +23,9 @@ pub(crate) struct Answer {
     pub(crate) failures: Vec<(String, Option<String>)>,
     /// `collect -o -`: stdout carries the zip, so the JSON object goes to stderr.
     pub(crate) json_on_stderr: bool,
+    /// collect's report with `--json`: streamed as the fields (its list of files may be too
+    /// long to hold as a JSON tree: 100 000 files made one of 100 MB).
+    pub(crate) report: Option<Box<crate::report::Report>>,
 }
 
 impl Answer {
@@ -34,6 +37,7 @@ impl Answer {
             stderr: Vec::new(),
             failures: Vec::new(),
             json_on_stderr: false,
+            report: None,
         }
     }
 
@@ -84,25 +88,21 @@ fn printed(print: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> std::io::
 
 /// How collect and the wizard answer: the summary for people on stderr and the bundle's path
 /// on stdout (not with `-o -`, where stdout is the zip, nor with `quiet`); the JSON object, on
-/// stderr when stdout carries the zip. The JSON fields are made only for `json` (a bundle of
-/// 50 000 files makes a 30 MB tree of them).
+/// stderr when stdout carries the zip. With `json` the report itself is the fields, streamed
+/// when printed.
 pub(crate) fn of_report(
-    report: &crate::report::Report,
+    report: crate::report::Report,
     json: bool,
     quiet: bool,
     zip_on_stdout: bool,
 ) -> Answer {
-    let fields = match json {
-        true => serde_json::to_value(report).unwrap_or_default(),
-        false => serde_json::Value::Null,
-    };
-    let mut answer = Answer::ok(fields);
+    let mut answer = Answer::ok(serde_json::Value::Null);
     answer.exit = report.exit;
     answer.json_on_stderr = zip_on_stdout;
     match &report.error {
         Some(error) => answer.failures.push((error.clone(), report.hint.clone())),
         None => {
-            if !quiet {
+            if !quiet && !json {
                 let text = printed(|out| report.print_human(out)).unwrap_or_default();
                 answer.stderr.push(text);
             }
@@ -111,6 +111,7 @@ pub(crate) fn of_report(
             }
         }
     }
+    answer.report = json.then(|| Box::new(report));
     answer
 }
 
@@ -122,6 +123,16 @@ pub(crate) fn emit(command: &str, json: bool, outcome: anyhow::Result<Answer>) -
                 Some((error, hint)) => (Some(error.as_str()), hint.as_deref()),
                 None => (None, None),
             };
+            if let Some(report) = &answer.report {
+                let write = |out: &mut dyn std::io::Write| {
+                    envelope::write(out, command, answer.exit, error, hint, report)
+                };
+                match answer.json_on_stderr {
+                    true => drop(write(&mut std::io::stderr().lock())),
+                    false => crate::stdout::stream(write),
+                }
+                return answer.exit;
+            }
             let text = envelope::render(command, answer.exit, error, hint, answer.fields);
             match answer.json_on_stderr {
                 true => eprintln!("{text}"),

@@ -125,7 +125,7 @@ fn resolve_and_collect(args: crate::cli::CollectArgs, sub: &ArgMatches) -> Exit 
             emit(
                 "collect",
                 json,
-                Ok(answer::of_report(&report, json, false, false)),
+                Ok(answer::of_report(report, json, false, false)),
             )
         }
     }
@@ -211,7 +211,7 @@ fn run_collect(settings: &Settings) -> Answer {
             )
         });
     answer::of_report(
-        &report,
+        report,
         settings.json,
         settings.quiet,
         matches!(settings.output, Output::Stdout),

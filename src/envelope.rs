@@ -58,6 +58,73 @@ pub(crate) fn render(
     out
 }
 
+/// `render`, streamed into `out`: for fields too many to hold twice (a collect's list of
+/// files). The object's keys come in the order `fields` serializes them (none of them an
+/// envelope key).
+pub(crate) fn write(
+    out: impl std::io::Write,
+    command: &str,
+    exit: Exit,
+    error: Option<&str>,
+    hint: Option<&str>,
+    fields: &impl serde::Serialize,
+) -> std::io::Result<()> {
+    let mut head = render(command, exit, error, hint, serde_json::Value::Null);
+    head.pop(); // its `}`: the fields go on inside it
+    let mut out = Joined {
+        out,
+        state: Join::Head(head),
+    };
+    serde_json::to_writer(&mut out, fields)?;
+    out.out.write_all(b"\n")?;
+    out.out.flush()
+}
+
+/// The envelope's head, then an object's members after it: the object's `{` becomes a `,`
+/// (or nothing, when it is empty).
+struct Joined<W> {
+    out: W,
+    state: Join,
+}
+
+enum Join {
+    Head(String),
+    /// The head is out and the object's `{` swallowed; what comes next decides the `,`.
+    Open,
+    Members,
+}
+
+impl<W: std::io::Write> std::io::Write for Joined<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some((&first, tail)) = rest.split_first() {
+            match std::mem::replace(&mut self.state, Join::Members) {
+                Join::Head(head) if first == b'{' => {
+                    self.out.write_all(head.as_bytes())?;
+                    self.state = Join::Open;
+                    rest = tail;
+                }
+                Join::Head(_) => {
+                    return Err(std::io::Error::other("the fields are not a JSON object"))
+                }
+                Join::Open if first == b'}' => {
+                    self.out.write_all(b"}")?;
+                    rest = tail;
+                }
+                Join::Open => self.out.write_all(b",")?,
+                Join::Members => {
+                    self.out.write_all(rest)?;
+                    rest = &[];
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// For a failed command: the error, its hint, and the exit code they map to.
 pub(crate) fn failure(command: &str, err: &anyhow::Error) -> (Exit, String) {
     let exit = Exit::of_error(err);
@@ -74,6 +141,24 @@ pub(crate) fn failure(command: &str, err: &anyhow::Error) -> (Exit, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Streamed or rendered, the same line.
+    #[test]
+    fn streamed_fields_make_the_rendered_line() {
+        let cases = [
+            serde_json::json!({"entries": 3, "b": [1, {"}": "{"}], "a": {"x": null}}),
+            serde_json::json!({"files": []}),
+            serde_json::json!({}),
+        ];
+        for fields in cases {
+            let mut out = Vec::new();
+            write(&mut out, "collect", Exit::Partial, Some("e"), None, &fields).unwrap();
+            let want = render("collect", Exit::Partial, Some("e"), None, fields.clone());
+            assert_eq!(String::from_utf8(out).unwrap(), want + "\n");
+        }
+        let mut out = Vec::new();
+        assert!(write(&mut out, "collect", Exit::Ok, None, None, &[1, 2]).is_err());
+    }
 
     #[test]
     fn the_envelope_comes_first_and_fields_follow() {

@@ -14,36 +14,37 @@ use crate::spill::Spill;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct Redactions {
-    pub(crate) total: u64,
     pub(crate) by_rule: BTreeMap<String, u64>,
+    pub(crate) total: u64,
 }
 
 /// Serialized as collect's JSON fields (the envelope adds the status, the exit code, the error
-/// and the hint).
+/// and the hint). Streamed into the envelope (the file list may be long), so the fields are
+/// declared in name order: the object reads as it did when it went through a sorted map.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     #[serde(skip)]
     pub(crate) exit: Exit,
     pub(crate) bundle: Option<String>,
-    pub(crate) sha256: Option<String>,
     pub(crate) bytes: Option<u64>,
-    /// `--pseudonymize`: the token map beside the bundle.
-    pub(crate) map: Option<String>,
-    pub(crate) config_dir: Option<PathSource>,
-    pub(crate) log_dirs: Vec<PathSource>,
-    pub(crate) pairs: Vec<String>,
-    pub(crate) files: Spill<FileEntry>,
-    pub(crate) skipped: Vec<Skipped>,
-    pub(crate) redactions: Redactions,
-    pub(crate) warnings: Vec<String>,
-    /// `{file, before, during, restored}` when `--log-level` switched it.
-    pub(crate) log_level: Option<crate::model::LevelRecord>,
     pub(crate) capture: Option<crate::capture::CaptureRecord>,
+    pub(crate) config_dir: Option<PathSource>,
+    pub(crate) duration_ms: u64,
+    pub(crate) files: Spill<FileEntry>,
     /// From the capture today; an empty list means "nothing concluded", not "healthy".
     pub(crate) findings: Vec<crate::analyze::Finding>,
+    pub(crate) log_dirs: Vec<PathSource>,
+    /// `{file, before, during, restored}` when `--log-level` switched it.
+    pub(crate) log_level: Option<crate::model::LevelRecord>,
+    /// `--pseudonymize`: the token map beside the bundle.
+    pub(crate) map: Option<String>,
+    pub(crate) pairs: Vec<String>,
+    pub(crate) redactions: Redactions,
+    pub(crate) sha256: Option<String>,
+    pub(crate) skipped: Vec<Skipped>,
     /// EMG, microgateway-core and Node versions, each with its source (system/facts.json).
     pub(crate) versions: BTreeMap<String, crate::facts::Version>,
-    pub(crate) duration_ms: u64,
+    pub(crate) warnings: Vec<String>,
     #[serde(skip)]
     pub(crate) error: Option<String>,
     #[serde(skip)]

@@ -11,6 +11,12 @@ pub(crate) fn print(text: std::fmt::Arguments) {
         .and_then(|()| stdout.flush());
 }
 
+/// What `write` streams on stdout (a reader that went away ends it quietly).
+pub(crate) fn stream(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = write(&mut stdout);
+}
+
 /// `println!` through `print`.
 macro_rules! out {
     ($($arg:tt)*) => {

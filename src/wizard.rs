@@ -668,7 +668,7 @@ impl FrontEnd for Wizard<'_> {
 /// Exit code and output of a wizard run, printed the way `collect` prints.
 pub(crate) fn answer(result: Result<Option<Report>>) -> Result<crate::answer::Answer> {
     Ok(match result? {
-        Some(report) => crate::answer::of_report(&report, false, false, false),
+        Some(report) => crate::answer::of_report(report, false, false, false),
         None => {
             let mut cancelled = crate::answer::Answer::ok(serde_json::Value::Null)
                 .note("cancelled; nothing was written and nothing was changed");

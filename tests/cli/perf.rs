@@ -182,3 +182,99 @@ fn low_priority_lowers_every_thread_and_the_disk() {
         }
     }
 }
+
+/// A collect of many files keeps its per-file records (manifest rows, redaction reports, the
+/// logs' listing, the zip's directory) on disk past a few thousand files. Read back at the
+/// seal they must be what a collect of few files writes: every entry listed once with the
+/// sha256 of its bytes, the redactions of a file far down the list reported under its name,
+/// its pseudonym in the map, the page's tables cut at 500 rows, and a zip every reader opens.
+#[test]
+fn many_files_are_listed_as_few_are() {
+    const LOGS: usize = 3_000;
+    let t = Test::minimal();
+    let mut rng = Gen(0x005e_ed22);
+    let late = 2_345;
+    let secret = format!("sk_{}", rng.hex(24));
+    for i in 0..LOGS {
+        let extra = if i == late {
+            format!("2026-01-01T00:00:02.000Z info 1 password={secret}\n")
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            t.log_dir()
+                .join(format!("edgemicro-h{i:05}-{}-api.log", rng.hex(6))),
+            format!("2026-01-01T00:00:01.000Z info 1 line {i}\n{extra}"),
+        )
+        .unwrap();
+    }
+    let t = t.collect("many.zip").args(["--json", "--pseudonymize"]);
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let zip = t.path("out/many.zip");
+    unzip_test(&zip);
+    sha256sum_check(&zip);
+    let entries = unzip_all(&zip);
+    let manifest = manifest_of(&entries);
+    let listed = manifest["files"].as_array().unwrap();
+    // Every entry but the manifest itself, once, with the sha256 of the bytes in the zip.
+    assert_eq!(listed.len(), entries.len() - 1);
+    let by_name: std::collections::BTreeMap<&str, &[u8]> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    for f in listed {
+        let bytes = by_name[f["path"].as_str().unwrap()];
+        assert_eq!(f["sha256"], sha256_hex(bytes), "{}", f["path"]);
+        assert_eq!(f["bytes"], bytes.len() as u64);
+    }
+    assert_eq!(run.json()["files"], manifest["files"]);
+    assert_eq!(
+        manifest["logs_newest_first"].as_array().unwrap().len(),
+        LOGS
+    );
+    // The late file's redaction: in the report under its name, in the totals, in the map.
+    let late_name = listed
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .find(|p| p.starts_with(&format!("logs/edgemicro-h{late:05}-")))
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(entry(&entries, "redaction-report.json")).unwrap();
+    let rows: Vec<&serde_json::Value> = report["redactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["file"] == late_name)
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["lines"], serde_json::json!([2]));
+    let late_entry = listed.iter().find(|f| f["path"] == late_name).unwrap();
+    assert_eq!(late_entry["redactions"], 1);
+    let logs_redacted: u64 = listed
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().starts_with("logs/"))
+        .map(|f| f["redactions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(logs_redacted, 1, "no other log had anything to redact");
+    let map = std::fs::read_to_string(t.path("out/many.zip.map.json")).unwrap();
+    let map: serde_json::Value = serde_json::from_str(&map).unwrap();
+    assert_eq!(map["pseudonyms"][0]["file"], late_name);
+    for (name, bytes) in &entries {
+        assert!(
+            !contains(bytes, secret.as_bytes()),
+            "{name} holds the secret"
+        );
+    }
+    let page = String::from_utf8_lossy(entry(&entries, "report.html")).to_string();
+    // 3 000 logs, the config and the four entries before the page: 500 rows shown.
+    assert!(
+        page.contains(&format!("and {} more entries", listed.len() - 2 - 500)),
+        "the page counts the rows it leaves out"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
