@@ -149,7 +149,8 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
     let plan =
         crate::collect::Plan::build(settings, crate::redact::RuleSet::load(&settings.rules)?)?;
     let mut triage = Triage::default();
-    for log in &plan.found.logs {
+    for log in plan.found.logs.newest_first() {
+        let log = log?;
         let dir = log.path.parent().unwrap_or(Path::new("/"));
         let Ok(opened) = crate::safe_fs::open_in_dir(dir, log.path.file_name().unwrap_or_default())
         else {
@@ -179,7 +180,7 @@ fn from_host(settings: &crate::settings::Settings) -> Result<Gathered> {
             .map(|c| (c.name.as_str(), &c.yaml)),
         keepalive::os_keepalive(),
     );
-    let targets = crate::targets::discover(&plan.found.configs, &plan.found.logs).targets;
+    let targets = crate::targets::discover(&plan.found.configs, plan.found.logs.newest()).targets;
     Ok((
         format!("this host ({})", settings.config_dir.value.display()),
         triage,

@@ -32,7 +32,8 @@ pub(crate) struct Discovery {
     /// The `ORG-ENV` stems collected.
     pub(crate) pairs: Vec<String>,
     pub(crate) log_dirs: Vec<Located<PathBuf>>,
-    pub(crate) logs: Vec<LogFile>,
+    /// Newest first, in bounded memory (however many rotations a dir holds).
+    pub(crate) logs: crate::log_list::LogList,
     pub(crate) skipped: Vec<Skipped>,
     pub(crate) warnings: Vec<String>,
     /// Secret values of the environment (this process's, or `--from-pid`'s).
@@ -86,7 +87,7 @@ pub(crate) fn discover(settings: &Settings) -> Result<Discovery> {
         configs: Vec::new(),
         pairs: Vec::new(),
         log_dirs: Vec::new(),
-        logs: Vec::new(),
+        logs: Default::default(),
         skipped: env.skipped.into_iter().collect(),
         warnings: if env.ignored.is_empty() {
             Vec::new()
@@ -177,12 +178,7 @@ fn take_logs(settings: &Settings, found: &mut Discovery) {
         running_consoles(settings.follow_hardlinks, found);
     }
     // Newest first: support reads the incident's file first, and byte limits keep the newest.
-    // Names are unique, so the order is total and the in-place sort (no buffer) is the same.
-    found.logs.sort_unstable_by(|a, b| {
-        b.modified
-            .cmp(&a.modified)
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    found.logs.sort();
     if found.logs.is_empty() {
         let dirs: Vec<String> = found
             .log_dirs
@@ -420,12 +416,7 @@ fn resolve_log_dir_warnings(found: &mut Discovery) {
 /// The console output of each running edgemicro that goes to a file (`nohup.out`, a redirect,
 /// systemd's `append:`), under `logs/console/`, once per file however many workers share it.
 fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
-    let mut seen: std::collections::HashSet<(u64, u64)> = found
-        .logs
-        .iter()
-        .filter_map(|l| std::fs::metadata(&l.path).ok())
-        .map(|m| (m.dev(), m.ino()))
-        .collect();
+    let mut seen = std::collections::HashSet::new();
     for process in crate::running::edgemicro() {
         for (fd, path) in process.console_files() {
             let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
@@ -434,9 +425,14 @@ fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
             let Some(opened) = admit(dir, name, &mut seen, follow_hardlinks, found) else {
                 continue;
             };
+            // A console that is also a listed log (tee'd into the log dir) is read once.
+            let id = (opened.meta.dev(), opened.meta.ino());
+            if found.logs.any(|l| l.id == id) {
+                continue;
+            }
             let plain = crate::safe_fs::entry_name(name);
             let mut entry = format!("console/{plain}");
-            if found.logs.iter().any(|l| l.name == entry) {
+            if found.logs.any(|l| l.name == entry) {
                 entry = format!("console/{}-{fd}-{plain}", process.pid);
             }
             let stream = if fd == 1 { "stdout" } else { "stderr" };
@@ -446,6 +442,7 @@ fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
                 size: opened.meta.len(),
                 modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 gz: false,
+                id,
                 found_as: format!(
                     "console output of the running edgemicro (pid {}, its {stream})",
                     process.pid
@@ -500,8 +497,6 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
     }
     names.sort_unstable();
     let mut seen = std::collections::HashSet::with_capacity(names.len());
-    // Sized once: a list grown by doubling holds up to three times its entries while it moves.
-    found.logs.reserve(names.len());
     for (name, found_as) in names {
         // A link inside the dir to a file that is listed too: read it once.
         if let Some(opened) = admit(dir, &name, &mut seen, follow_hardlinks, found) {
@@ -511,6 +506,7 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
                 size: opened.meta.len(),
                 modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 gz: name.as_encoded_bytes().ends_with(b".gz"),
+                id: (opened.meta.dev(), opened.meta.ino()),
                 found_as: found_as.into(),
             });
         }

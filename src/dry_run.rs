@@ -67,7 +67,8 @@ pub(crate) fn plan(settings: &Settings) -> Result<Planned> {
             &p,
         ));
     }
-    for log in &plan.found.logs {
+    for log in plan.found.logs.newest_first() {
+        let log = log?;
         let dir = log.path.parent().unwrap_or(std::path::Path::new("/"));
         let Ok(opened) = crate::safe_fs::open_in_dir(dir, log.path.file_name().unwrap_or_default())
         else {

@@ -21,6 +21,7 @@ mod exit;
 mod facts;
 mod html;
 mod lines;
+mod log_list;
 mod loglevel;
 mod model;
 mod preview;

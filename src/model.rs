@@ -135,7 +135,7 @@ pub(crate) struct ConfigFile {
     pub(crate) yaml: Yaml,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LogFile {
     pub(crate) path: PathBuf,
     /// Name under `logs/` in the bundle.
@@ -146,6 +146,8 @@ pub(crate) struct LogFile {
     pub(crate) found_as: std::borrow::Cow<'static, str>,
     /// A gzip-compressed rotation: decompressed while it is read.
     pub(crate) gz: bool,
+    /// Device and inode when listed: another name for a listed file is not listed again.
+    pub(crate) id: (u64, u64),
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

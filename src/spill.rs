@@ -9,7 +9,7 @@
 //! secret value (the pseudonym map, which may hold values, stays in memory, bounded).
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ use serde::Serialize;
 const IN_MEMORY: usize = 256 << 10;
 
 /// Bytes appended and read back in order.
+#[derive(Debug)]
 pub(crate) struct Tape {
     /// Bytes not in the file (all of them while there is no file).
     tail: Vec<u8>,
@@ -65,12 +66,16 @@ impl Tape {
     }
 
     /// Everything appended, from the start (the file is read by position: appending goes on).
-    pub(crate) fn reader(&self) -> impl Read + '_ {
+    pub(crate) fn reader(&self) -> Reading<'_> {
+        self.range(0, self.len())
+    }
+
+    /// The bytes from `start` to `end`.
+    pub(crate) fn range(&self, start: u64, end: u64) -> Reading<'_> {
         Reading {
-            file: self.file.as_ref(),
-            at: 0,
-            end: self.filed,
-            tail: &self.tail,
+            tape: self,
+            at: start,
+            end,
         }
     }
 
@@ -95,8 +100,10 @@ impl Tape {
                 }
             }
         }
-        if let Some(file) = &mut self.file {
-            file.write_all(&self.tail)?;
+        if let Some(file) = &self.file {
+            // At its place, not at the file's offset: a write that failed half-way is
+            // written over by the next one.
+            file.write_all_at(&self.tail, self.filed)?;
             self.filed += self.tail.len() as u64;
             self.tail.clear();
         }
@@ -104,18 +111,22 @@ impl Tape {
     }
 }
 
-/// The file's part by position (the file keeps its own offset for the writes), then the tail.
-struct Reading<'a> {
-    file: Option<&'a File>,
+/// A range of a tape: the file's part by position, then the tail's.
+pub(crate) struct Reading<'a> {
+    tape: &'a Tape,
     at: u64,
     end: u64,
-    tail: &'a [u8],
 }
 
 impl Read for Reading<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let (Some(file), true) = (self.file, self.at < self.end) {
-            let want = buf.len().min((self.end - self.at) as usize);
+        let filed = self.tape.filed;
+        let want = buf.len().min(self.end.saturating_sub(self.at) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        if let (Some(file), true) = (&self.tape.file, self.at < filed) {
+            let want = want.min((filed - self.at) as usize);
             let n = file.read_at(&mut buf[..want], self.at)?;
             if n == 0 {
                 return Err(io::Error::new(
@@ -126,7 +137,10 @@ impl Read for Reading<'_> {
             self.at += n as u64;
             return Ok(n);
         }
-        self.tail.read(buf)
+        let from = (self.at - filed) as usize;
+        buf[..want].copy_from_slice(&self.tape.tail[from..from + want]);
+        self.at += want as u64;
+        Ok(want)
     }
 }
 

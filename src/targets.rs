@@ -131,7 +131,7 @@ const MAX_LOG_TARGETS: usize = 16;
 
 /// Targets from `proxies[].url` of the configs and the forward proxy when enabled; only when
 /// those name none, the `host:port` of `targetRequest error` records in the newest log.
-pub(crate) fn discover(configs: &[ConfigFile], logs: &[LogFile]) -> Found {
+pub(crate) fn discover(configs: &[ConfigFile], newest: Option<&LogFile>) -> Found {
     let mut out = Found::default();
     for config in configs {
         let mut from_url = |url: &str, key: &str| match host_port(url) {
@@ -160,7 +160,7 @@ pub(crate) fn discover(configs: &[ConfigFile], logs: &[LogFile]) -> Found {
         }
     }
     if out.targets.is_empty() {
-        if let Some(newest) = logs.first() {
+        if let Some(newest) = newest {
             error_targets(&newest.path, &mut out);
         }
     }

@@ -307,7 +307,7 @@ impl Asker<'_> {
     /// A bounded, header-only tcpdump toward the discovered targets while reproducing.
     fn capture(&self, settings: &mut Settings, found: &Discovery) -> Result<()> {
         settings.capture = None;
-        let targets = crate::targets::discover(&found.configs, &found.logs).targets;
+        let targets = crate::targets::discover(&found.configs, found.logs.newest()).targets;
         let mut hosts: Vec<String> = targets.iter().map(|t| t.host.to_string()).collect();
         hosts.dedup();
         let prefill = hosts.join(",");
@@ -449,13 +449,13 @@ fn show_found(term: &Term, settings: &Settings, found: &Discovery) -> Result<()>
             dir.source
         ))?;
     }
-    let bytes: u64 = found.logs.iter().map(|l| l.size).sum();
+    let bytes: u64 = found.logs.bytes();
     let span = |t: std::time::SystemTime| {
         chrono::DateTime::<Utc>::from(t)
             .format("%Y-%m-%d %H:%M UTC")
             .to_string()
     };
-    let times = match (found.logs.last(), found.logs.first()) {
+    let times = match (found.logs.oldest(), found.logs.newest()) {
         (Some(oldest), Some(newest)) => format!(
             ", written {} … {}",
             span(oldest.modified),
@@ -560,7 +560,8 @@ fn preview_redactions(term: &Term, plan: &Plan) -> Result<()> {
         ))?;
     }
     let mut budget = PREVIEW_BYTES;
-    for log in &plan.found.logs {
+    for log in plan.found.logs.newest_first() {
+        let log = log?;
         let dir = log.path.parent().unwrap_or(Path::new("/"));
         let Ok(opened) = crate::safe_fs::open_in_dir(dir, log.path.file_name().unwrap_or_default())
         else {

@@ -163,6 +163,7 @@ mod tests {
             modified: std::time::UNIX_EPOCH,
             found_as: "an EMG log".into(),
             gz: false,
+            id: (1, 2),
         }))
         .unwrap();
         let manifest = Manifest {

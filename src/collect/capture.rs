@@ -11,7 +11,7 @@ pub(super) fn start_capture(
     warnings: &mut Vec<String>,
 ) -> Result<std::result::Result<crate::capture::Running, Box<crate::capture::CaptureRecord>>> {
     let discovered = discover(settings)?;
-    let found = crate::targets::discover(&discovered.configs, &discovered.logs);
+    let found = crate::targets::discover(&discovered.configs, discovered.logs.newest());
     warnings.extend(found.warnings);
     let filter = crate::capture::filter(spec, &found.targets, warnings);
     for warning in warnings.iter() {

@@ -193,12 +193,7 @@ pub(super) fn conclude(
     facts.versions_from_logs = triage.versions.clone();
     facts.settle_versions();
     // What support asks next on resets: does the target's name resolve, and to what, here.
-    for target in crate::targets::discover(
-        &found.configs,
-        newest.map(std::slice::from_ref).unwrap_or_default(),
-    )
-    .targets
-    {
+    for target in crate::targets::discover(&found.configs, newest).targets {
         if let crate::targets::Host::Name(name) = &target.host {
             let answer = match crate::targets::addresses(&target.host) {
                 Ok(ips) => ips

@@ -154,7 +154,8 @@ pub(super) fn collect_logs(
         }
     };
     let mut when = Remeasure::default();
-    for (i, mut log) in logs.into_iter().enumerate() {
+    for (i, log) in logs.newest_first().enumerate() {
+        let mut log = log.context("cannot read back the list of logs found")?;
         // A compressed rotation inflates: count it at ten times its size.
         let plain = if log.gz {
             log.size.saturating_mul(10)

@@ -105,7 +105,7 @@ impl Plan {
     }
 
     pub(crate) fn log_bytes(&self) -> u64 {
-        self.found.logs.iter().map(|l| l.size).sum()
+        self.found.logs.bytes()
     }
 }
 
@@ -229,7 +229,7 @@ impl Along {
         Along {
             window: TimeWindow::new(settings.since, settings.until),
             limits: Limits::new(settings, started, found.logs.len() + found.configs.len()),
-            progress: front.progress(found.logs.iter().map(|l| l.size).sum()),
+            progress: front.progress(found.logs.bytes()),
             triage: std::cell::RefCell::new(crate::analyze::logs::Triage::default()),
         }
     }

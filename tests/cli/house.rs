@@ -31,6 +31,7 @@ fn no_module_imports_a_module_that_imports_it_back() {
         &[
             "settings",
             "discover",
+            "log_list",
             "container",
             "facts",
             "running",
