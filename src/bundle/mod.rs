@@ -23,6 +23,7 @@ use deflate::Deflater;
 
 mod deflate;
 mod directory;
+mod inflate;
 mod manifest;
 mod readme;
 use crate::settings::Output;
@@ -1014,7 +1015,7 @@ fn read_entries(
     let mut seen = BTreeSet::new();
     let count = zip.len();
     let limit = manifest_limit(count);
-    let mut buf = vec![0; 1 << 16];
+    let mut inflater = inflate::Inflater::new();
     let mut read = ZipRead {
         sums: std::collections::BTreeMap::new(),
         manifest: None,
@@ -1022,8 +1023,9 @@ fn read_entries(
         bytes: 0,
     };
     for i in 0..zip.len() {
-        let mut entry = zip
-            .by_index(i)
+        // Raw: inflated by our one decompressor (see `inflate`).
+        let entry = zip
+            .by_index_raw(i)
             .map_err(|e| bad(format!("entry {i}: {e}")))?;
         let name = String::from_utf8_lossy(entry.name_raw()).to_string();
         if name.starts_with('/')
@@ -1041,25 +1043,25 @@ fn read_entries(
         }
         let mut hasher = Sha256::new();
         let mut body = Vec::new();
-        loop {
-            // Reading to the end makes the zip crate check the entry's CRC-32.
-            let n = entry
-                .read(&mut buf)
-                .map_err(|e| bad(format!("entry `{name}`: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            read.bytes += n as u64;
-            if name == MANIFEST {
-                if body.len() + n > limit {
-                    return Err(bad(format!(
-                        "{MANIFEST} is larger than {limit} bytes (not read; a bundle of {count} entries has a far smaller one)"
-                    )));
+        let (method, crc, size) = (entry.compression(), entry.crc32(), entry.size());
+        let mut bytes = 0u64;
+        inflater
+            .read(entry, method, crc, size, |piece| {
+                hasher.update(piece);
+                bytes += piece.len() as u64;
+                if name == MANIFEST {
+                    if body.len() + piece.len() > limit {
+                        return Err(format!("{MANIFEST} is larger than {limit} bytes (not read; a bundle of {count} entries has a far smaller one)"));
+                    }
+                    body.extend_from_slice(piece);
                 }
-                body.extend_from_slice(&buf[..n]);
-            }
-        }
+                Ok(())
+            })
+            .map_err(|e| match e.starts_with(MANIFEST) {
+                true => bad(e),
+                false => bad(format!("entry `{name}`: {e}")),
+            })?;
+        read.bytes += bytes;
         if name == MANIFEST {
             read.manifest = Some(body);
         } else {
