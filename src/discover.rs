@@ -422,7 +422,7 @@ fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
             let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
                 continue;
             };
-            let Some(opened) = admit(dir, name, &mut seen, follow_hardlinks, found) else {
+            let Some(opened) = admit(dir, name, Some(&mut seen), follow_hardlinks, found) else {
                 continue;
             };
             // A console that is also a listed log (tee'd into the log dir) is read once.
@@ -453,6 +453,9 @@ fn running_consoles(follow_hardlinks: bool, found: &mut Discovery) {
     }
 }
 
+/// What a `*.log` without an EMG name is taken as (only in a named dir with no EMG-named log).
+const ANY_LOG: &str = "a *.log in the log dir (no file there has an EMG log name)";
+
 fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, found: &mut Discovery) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -464,10 +467,16 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
             return;
         }
     };
-    // One pass over the dir, each name kept once (a dir of 100 000 rotations is listed whole
-    // before the newest are chosen, so every byte per name counts).
-    let mut names: Vec<(std::ffi::OsString, &'static str)> = Vec::new();
+    // Taken as the dir is read, never held as a list of names (a dir of 100 000 rotations):
+    // EMG-named logs go straight into the list. `*.log`s without an EMG name wait as names
+    // until the dir shows an EMG-named log (then they are dropped) or ends (then they are
+    // taken). So does a name that may be a second name of a file (a symbolic link, a file with
+    // more than one name): those are taken at the end in name order, each file once, and
+    // never one already taken under its own name.
     let mut any_log: Vec<std::ffi::OsString> = Vec::new();
+    let mut links: Vec<(std::ffi::OsString, &'static str)> = Vec::new();
+    let mut taken: Vec<(u64, u64)> = Vec::new();
+    let mut emg_names = 0usize;
     for name in entries.filter_map(|e| e.ok().map(|e| e.file_name())) {
         let bytes = name.as_encoded_bytes();
         if bytes.starts_with(b"edgemicro") && (bytes.ends_with(b".bz2") || bytes.ends_with(b".xz"))
@@ -477,39 +486,63 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
                 reason: "a bzip2/xz-compressed rotated log: not read (decompress it and pass it with --stdin-log); gzip ones are read".into(),
             });
         }
-        match log_kind(bytes) {
-            Some(kind) => names.push((name, kind)),
-            None if named && names.is_empty() && bytes.ends_with(b".log") => any_log.push(name),
-            None => {}
+        let found_as = match log_kind(bytes) {
+            Some(kind) => {
+                emg_names += 1;
+                any_log = Vec::new();
+                kind
+            }
+            None if named && emg_names == 0 && bytes.ends_with(b".log") => {
+                any_log.push(name);
+                continue;
+            }
+            None => continue,
+        };
+        let is_link = std::fs::symlink_metadata(dir.join(&name))
+            .is_ok_and(|m| m.file_type().is_symlink() || m.nlink() > 1);
+        if is_link {
+            links.push((name, found_as));
+            continue;
+        }
+        if let Some(opened) = admit(dir, &name, None, follow_hardlinks, found) {
+            taken.push((opened.meta.dev(), opened.meta.ino()));
+            found.logs.push(listed(opened, prefix, &name, found_as));
         }
     }
-    // A named dir with no EMG-named log (to_console setups, a wrapper's own names): its `*.log`.
-    if names.is_empty() {
-        names = any_log
-            .into_iter()
-            .map(|n| {
-                (
-                    n,
-                    "a *.log in the log dir (no file there has an EMG log name)",
-                )
-            })
-            .collect();
-    }
-    names.sort_unstable();
-    let mut seen = std::collections::HashSet::with_capacity(names.len());
-    for (name, found_as) in names {
+    // No EMG-named log: the dir's `*.log`s, each read once as links are.
+    links.extend(any_log.into_iter().map(|name| (name, ANY_LOG)));
+    links.sort_unstable();
+    taken.sort_unstable();
+    let mut seen = std::collections::HashSet::new();
+    for (name, found_as) in links {
         // A link inside the dir to a file that is listed too: read it once.
-        if let Some(opened) = admit(dir, &name, &mut seen, follow_hardlinks, found) {
-            found.logs.push(LogFile {
-                path: opened.path,
-                name: format!("{prefix}{}", crate::safe_fs::entry_name(&name)),
-                size: opened.meta.len(),
-                modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                gz: name.as_encoded_bytes().ends_with(b".gz"),
-                id: (opened.meta.dev(), opened.meta.ino()),
-                found_as: found_as.into(),
-            });
+        let Some(opened) = admit(dir, &name, Some(&mut seen), follow_hardlinks, found) else {
+            continue;
+        };
+        if taken
+            .binary_search(&(opened.meta.dev(), opened.meta.ino()))
+            .is_err()
+        {
+            found.logs.push(listed(opened, prefix, &name, found_as));
         }
+    }
+}
+
+/// A log as listed: its bundle name is `prefix` and its file name made safe for a zip.
+fn listed(
+    opened: crate::safe_fs::Opened,
+    prefix: &str,
+    name: &std::ffi::OsStr,
+    found_as: &'static str,
+) -> LogFile {
+    LogFile {
+        name: format!("{prefix}{}", crate::safe_fs::entry_name(name)),
+        size: opened.meta.len(),
+        modified: opened.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        gz: name.as_encoded_bytes().ends_with(b".gz"),
+        id: (opened.meta.dev(), opened.meta.ino()),
+        found_as: found_as.into(),
+        path: opened.path,
     }
 }
 
@@ -519,7 +552,7 @@ fn list_logs(dir: &Path, prefix: &str, named: bool, follow_hardlinks: bool, foun
 fn admit(
     dir: &Path,
     name: &std::ffi::OsStr,
-    seen: &mut std::collections::HashSet<(u64, u64)>,
+    seen: Option<&mut std::collections::HashSet<(u64, u64)>>,
     follow_hardlinks: bool,
     found: &mut Discovery,
 ) -> Option<crate::safe_fs::Opened> {
@@ -531,7 +564,7 @@ fn admit(
             return None;
         }
     };
-    if !seen.insert((opened.meta.dev(), opened.meta.ino())) {
+    if seen.is_some_and(|seen| !seen.insert((opened.meta.dev(), opened.meta.ino()))) {
         return None;
     }
     match hardlink_reason(dir, &opened.meta).filter(|_| !follow_hardlinks) {

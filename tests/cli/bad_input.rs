@@ -651,3 +651,100 @@ fn max_bundle_bytes_keeps_only_the_room_the_trailing_entries_take() {
         .iter()
         .all(|f| f["truncated"] != true));
 }
+
+/// A log dir read as it is listed (never held as names) still takes each file once: in many
+/// generated dirs of plain logs, in-dir symbolic links and hard links, created in random order
+/// (so the dir lists them in varied orders), a file is collected exactly once: under its own
+/// name when it has one, else under the first of its names. `*.log` files without an EMG name
+/// are taken only from a dir with no EMG-named log, and never leave a skip when one exists.
+#[test]
+fn every_file_of_a_log_dir_is_read_once_whatever_its_names() {
+    for round in 0..6u64 {
+        let mut gen = Gen(0xd15c_0000 + round);
+        let t = Test::minimal();
+        let logs = t.log_dir();
+        let plain = 3 + (gen.next() % 6) as usize;
+        // (file's content, the name it must be collected under)
+        let mut want: Vec<(String, String)> = Vec::new();
+        // What each name is, made in the dir when its turn comes.
+        type Make = Box<dyn Fn(&std::path::Path)>;
+        let mut made: Vec<Make> = Vec::new();
+        for i in 0..plain {
+            let name = format!("edgemicro-{}-{i}-api.log", gen.hex(6));
+            let body = format!("2026-01-01T00:00:00.000Z info 1 plain {round} {i}\n");
+            want.push((body.clone(), name.clone()));
+            let n = name.clone();
+            made.push(Box::new(move |d| {
+                std::fs::write(d.join(&n), &body).unwrap()
+            }));
+        }
+        // Symbolic links (EMG-named) to some plain logs: the plain name wins.
+        for j in 0..(gen.next() % 4) as usize {
+            let target = want[j % plain].1.clone();
+            let name = format!("edgemicro-{}-s{j}-api.log", gen.hex(6));
+            made.push(Box::new(move |d| {
+                std::os::unix::fs::symlink(&target, d.join(&name)).unwrap()
+            }));
+        }
+        // A file known only by hard links: the first of its names wins.
+        let names = [
+            format!("edgemicro-{}-h1-api.log", gen.hex(6)),
+            format!("edgemicro-{}-h2-api.log", gen.hex(6)),
+        ];
+        let body = format!("2026-01-01T00:00:00.000Z info 1 linked {round}\n");
+        want.push((body.clone(), names.iter().min().unwrap().clone()));
+        // Created in a generated order; the hard link's second name after its first.
+        let mut order: Vec<usize> = (0..made.len()).collect();
+        for k in (1..order.len()).rev() {
+            order.swap(k, (gen.next() % (k as u64 + 1)) as usize);
+        }
+        std::fs::write(logs.join(&names[0]), &body).unwrap();
+        for k in order {
+            made[k](&logs);
+        }
+        std::fs::hard_link(logs.join(&names[0]), logs.join(&names[1])).unwrap();
+        // Not EMG-named: ignored here, since the dir has EMG-named logs.
+        std::fs::write(
+            logs.join("other.log"),
+            "2026-01-01T00:00:00.000Z info 1 other\n",
+        )
+        .unwrap();
+        let t = t.collect("links.zip").args(["--json"]);
+        let run = t.run();
+        assert_eq!(run.code, 0, "round {round}: {}", run.stderr);
+        let entries = unzip_all(&t.path("out/links.zip"));
+        let logs_in: Vec<&(String, Vec<u8>)> = entries
+            .iter()
+            .filter(|(n, _)| n.starts_with("logs/"))
+            .collect();
+        assert_eq!(logs_in.len(), want.len(), "round {round}: {logs_in:?}");
+        for (body, name) in &want {
+            let got: Vec<&str> = logs_in
+                .iter()
+                .filter(|(_, b)| b == body.as_bytes())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            assert_eq!(got, [format!("logs/{name}")], "round {round}: {body}");
+        }
+        assert_eq!(
+            run.json()["skipped"],
+            serde_json::json!([]),
+            "round {round}"
+        );
+    }
+    // A named dir with no EMG-named log: its `*.log`s, each once.
+    let t = Test::minimal()
+        .log("app.log", "2026-01-01T00:00:00.000Z info 1 app\n")
+        .log("worker.log", "2026-01-01T00:00:00.000Z info 1 worker\n");
+    std::os::unix::fs::symlink("app.log", t.log_dir().join("current.log")).unwrap();
+    let t = t.collect("any.zip");
+    let run = t.run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut names: Vec<String> = unzip_all(&t.path("out/any.zip"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with("logs/"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["logs/app.log", "logs/worker.log"]);
+}
