@@ -34,7 +34,8 @@ pub(crate) struct Discovery {
     pub(crate) log_dirs: Vec<Located<PathBuf>>,
     /// Newest first, in bounded memory (however many rotations a dir holds).
     pub(crate) logs: crate::log_list::LogList,
-    pub(crate) skipped: Vec<Skipped>,
+    /// What was not read and why: as many as the files (logs before --since), so on a spill.
+    pub(crate) skipped: crate::spill::Spill<Skipped>,
     pub(crate) warnings: Vec<String>,
     /// Secret values of the environment (this process's, or `--from-pid`'s).
     pub(crate) secrets: Vec<crate::redact::KnownSecret>,
@@ -143,7 +144,7 @@ fn take_configs(
         && !found
             .skipped
             .iter()
-            .any(|s| s.source.ends_with("default.yaml"))
+            .any(|s| s.is_ok_and(|s| s.source.ends_with("default.yaml")))
     {
         found.skipped.push(Skipped {
             source: dir.value.join("default.yaml").display().to_string(),
@@ -259,7 +260,11 @@ fn config_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn read_config(dir: &Path, name: &str, skipped: &mut Vec<Skipped>) -> Result<Option<ConfigFile>> {
+fn read_config(
+    dir: &Path,
+    name: &str,
+    skipped: &mut crate::spill::Spill<Skipped>,
+) -> Result<Option<ConfigFile>> {
     let source = dir.join(name).display().to_string();
     let opened = match open_in_dir(dir, name.as_ref()) {
         Ok(o) => o,

@@ -100,7 +100,7 @@ pub(crate) fn plan(settings: &Settings) -> Result<Planned> {
             Output::File(p) => Some(p.display().to_string()),
             Output::Stdout => None,
         },
-        skipped: plan.found.skipped.clone(),
+        skipped: plan.found.skipped.iter().collect::<std::io::Result<_>>()?,
         journal: crate::collect::journal_units(settings),
         warnings: plan.found.warnings.clone(),
         bytes_to_read: config_bytes + log_bytes,

@@ -41,7 +41,7 @@ pub(crate) struct Report {
     pub(crate) pairs: Vec<String>,
     pub(crate) redactions: Redactions,
     pub(crate) sha256: Option<String>,
-    pub(crate) skipped: Vec<Skipped>,
+    pub(crate) skipped: Spill<Skipped>,
     /// EMG, microgateway-core and Node versions, each with its source (system/facts.json).
     pub(crate) versions: BTreeMap<String, crate::facts::Version>,
     pub(crate) warnings: Vec<String>,
@@ -68,7 +68,7 @@ impl Report {
             log_dirs: Vec::new(),
             pairs: Vec::new(),
             files: Spill::default(),
-            skipped: Vec::new(),
+            skipped: Spill::default(),
             redactions: Redactions::default(),
             warnings: Vec::new(),
             log_level: None,
@@ -154,7 +154,8 @@ impl Report {
                 writeln!(err, "truncated   {} ({})", f.path, f.source)?;
             }
         }
-        for s in &self.skipped {
+        for s in self.skipped.iter() {
+            let s = s?;
             writeln!(err, "skipped     {}: {}", s.source, s.reason)?;
         }
         let rules: Vec<String> = self

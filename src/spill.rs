@@ -191,11 +191,28 @@ impl<T> Spill<T> {
 }
 
 impl<T: Serialize> Spill<T> {
-    pub(crate) fn push(&mut self, record: &T) -> io::Result<()> {
-        let mut line = serde_json::to_vec(record)?;
+    /// Adds a record. A file that cannot be written leaves the records in memory (the tape
+    /// keeps what it could not write and tries again), so nothing is lost either way.
+    pub(crate) fn push(&mut self, record: T) {
+        let mut line = serde_json::to_vec(&record)
+            .expect("plain data (strings, numbers, string-keyed maps) serializes");
         line.push(b'\n');
         self.len += 1;
-        self.tape.append(&line)
+        let _ = self.tape.append(&line);
+    }
+}
+
+impl<T: Serialize> Extend<T> for Spill<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, records: I) {
+        records.into_iter().for_each(|r| self.push(r));
+    }
+}
+
+impl<T: Serialize> FromIterator<T> for Spill<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(records: I) -> Self {
+        let mut spill = Spill::default();
+        spill.extend(records);
+        spill
     }
 }
 
@@ -210,6 +227,18 @@ impl<T: DeserializeOwned> Spill<T> {
     /// The first `n` records (a page's table), ended early by a read error.
     pub(crate) fn first(&self, n: usize) -> Vec<T> {
         self.iter().take(n).map_while(Result::ok).collect()
+    }
+
+    /// Every record through `f`, as a new list beside this one.
+    pub(crate) fn rewritten(&self, mut f: impl FnMut(T) -> T) -> io::Result<Spill<T>>
+    where
+        T: Serialize,
+    {
+        let mut out = Spill::new(self.tape.dir.clone());
+        for record in self.iter() {
+            out.push(f(record?));
+        }
+        Ok(out)
     }
 }
 
@@ -253,9 +282,7 @@ mod tests {
             let mut spill = Spill::new(None);
             spill.tape.limit = limit;
             let want = rows(count);
-            for row in &want {
-                spill.push(row).unwrap();
-            }
+            spill.extend(rows(count));
             assert_eq!(spill.len(), want.len());
             assert_eq!(spill.tape.file.is_some(), count > 0 && limit < 1 << 20);
             let back: Vec<Row> = spill.iter().map(Result::unwrap).collect();
@@ -274,7 +301,7 @@ mod tests {
     fn memory_stays_bounded() {
         let mut spill = Spill::new(Some(std::env::temp_dir()));
         for row in rows(50_000) {
-            spill.push(&row).unwrap();
+            spill.push(row);
             assert!(spill.tape.tail.len() < IN_MEMORY + 256);
         }
         assert!(spill.bytes() > 1 << 20);
@@ -302,7 +329,7 @@ mod tests {
         kept.tape.limit = 16;
         kept.tape.no_file = true;
         for row in rows(100) {
-            kept.push(&row).unwrap();
+            kept.push(row);
         }
         assert!(kept.tape.file.is_none());
         assert_eq!(

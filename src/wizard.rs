@@ -509,10 +509,16 @@ fn show_plan(term: &Term, settings: &Settings, plan: &Plan) -> Result<()> {
             j.unit, j.path, j.why
         ))?;
     }
-    for skipped in &plan.found.skipped {
+    for skipped in plan.found.skipped.first(20) {
         term.write_line(&format!(
             "  will skip {}: {}",
             skipped.source, skipped.reason
+        ))?;
+    }
+    if plan.found.skipped.len() > 20 {
+        term.write_line(&format!(
+            "  will skip {} more (each listed in the bundle's manifest)",
+            plan.found.skipped.len() - 20
         ))?;
     }
     if let Some(level) = &settings.log_level {

@@ -29,7 +29,7 @@ pub(crate) struct Manifest<'a> {
     pub(crate) redaction: Redaction<'a>,
     pub(crate) schema_version: u32,
     pub(crate) settings: SettingsUsed,
-    pub(crate) skipped: &'a [Skipped],
+    pub(crate) skipped: &'a Spill<Skipped>,
     pub(crate) tool: &'static str,
     pub(crate) version: &'static str,
     pub(crate) warnings: &'a [String],
@@ -121,20 +121,20 @@ mod tests {
     #[test]
     fn what_collect_writes_the_readers_read() {
         let mut files = Spill::new(None);
-        files
-            .push(&FileEntry {
-                path: "logs/a.log".into(),
-                source: "/var/tmp/a.log".into(),
-                bytes: 10,
-                sha256: "00".repeat(32),
-                redactions: 2,
-                truncated: false,
-            })
-            .unwrap();
-        let skipped = vec![Skipped {
+        files.push(FileEntry {
+            path: "logs/a.log".into(),
+            source: "/var/tmp/a.log".into(),
+            bytes: 10,
+            sha256: "00".repeat(32),
+            redactions: 2,
+            truncated: false,
+        });
+        let skipped: Spill<Skipped> = [Skipped {
             source: "/var/tmp/b.log".into(),
             reason: "permission denied".into(),
-        }];
+        }]
+        .into_iter()
+        .collect();
         let by_rule = BTreeMap::from([("password".to_string(), 2)]);
         let capture = crate::capture::CaptureRecord {
             target_ports: vec![8080, 443],
@@ -156,7 +156,7 @@ mod tests {
             restored: true,
         };
         let mut logs = Spill::new(None);
-        logs.push(&LogListed::of(&crate::model::LogFile {
+        logs.push(LogListed::of(&crate::model::LogFile {
             path: "/l/a.log".into(),
             name: "a.log".into(),
             size: 10,
@@ -164,8 +164,7 @@ mod tests {
             found_as: "an EMG log".into(),
             gz: false,
             id: (1, 2),
-        }))
-        .unwrap();
+        }));
         let manifest = Manifest {
             tool: "edgemicro-diag",
             version: "0",

@@ -208,10 +208,13 @@ pub(super) fn conclude(
     }
     interrupt.check()?;
     // Paths of skipped files and warnings name host files: through the rules too.
-    for skipped in &mut found.skipped {
-        skipped.source = redacted_name(engine, &skipped.source);
-        skipped.reason = redacted_name(engine, &skipped.reason);
-    }
+    found.skipped = found
+        .skipped
+        .rewritten(|skipped| Skipped {
+            source: redacted_name(engine, &skipped.source),
+            reason: redacted_name(engine, &skipped.reason),
+        })
+        .context("cannot read back the list of skipped files")?;
     for warning in &mut found.warnings {
         *warning = redacted_name(engine, warning);
     }
@@ -239,7 +242,7 @@ pub(super) fn conclude(
         writer.small(name, source, bytes, *redactions)?;
     }
     let (path, report) = first.facts_entry;
-    reports.push(path, report)?;
+    reports.push(path, report);
     Ok(Concluded {
         redactions,
         findings: first.findings,

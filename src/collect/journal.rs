@@ -139,7 +139,7 @@ pub(super) fn collect_journal(
             ));
         }
         entry.finish(&source, copied.report.total, copied.truncated)?;
-        reports.push(path, copied.report)?;
+        reports.push(path, copied.report);
     }
     Ok(())
 }

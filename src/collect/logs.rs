@@ -65,7 +65,7 @@ pub(super) fn collect_configs(
             &bytes,
             report.total,
         )?;
-        reports.push(path, report)?;
+        reports.push(path, report);
     }
     Ok(())
 }
@@ -192,10 +192,8 @@ pub(super) fn collect_logs(
         budget -= copied.bytes.min(budget);
         found.skipped.extend(copied.skipped);
         found.warnings.extend(copied.warnings);
-        reports.push(copied.report.0, copied.report.1)?;
-        kept.listing
-            .push(&crate::bundle::LogListed::of(&log))
-            .context("cannot keep the list of logs")?;
+        reports.push(copied.report.0, copied.report.1);
+        kept.listing.push(crate::bundle::LogListed::of(&log));
         kept.newest.get_or_insert(log);
     }
     // The journal and stdin come next, of a size nobody knows.
@@ -445,7 +443,8 @@ pub(super) fn collect_stdin_log(
         &mut input, name, "stdin", "stdin", settings, stream, &mut entry, found,
     )?;
     entry.finish("stdin", copied.report.total, copied.truncated)?;
-    reports.push(path, copied.report)
+    reports.push(path, copied.report);
+    Ok(())
 }
 
 /// How a piped log ended.

@@ -8,7 +8,7 @@ pub(super) fn summary(
     triage: &crate::analyze::logs::Triage,
     keepalive: &crate::analyze::keepalive::KeepAlive,
     versions: &std::collections::BTreeMap<String, facts::Version>,
-    skipped: &[Skipped],
+    skipped: &Spill<Skipped>,
     findings: &[crate::analyze::Finding],
 ) -> String {
     let mut out = String::new();
@@ -57,11 +57,21 @@ pub(super) fn summary(
     if skipped.is_empty() {
         out.push_str("  Skipped           nothing\n");
     }
-    for s in skipped {
+    // The first ones: a dir of old rotations under --since skips thousands, each in the manifest.
+    for s in skipped.first(SUMMARY_SKIPS) {
         out.push_str(&format!("  Skipped           {}: {}\n", s.source, s.reason));
+    }
+    if skipped.len() > SUMMARY_SKIPS {
+        out.push_str(&format!(
+            "  Skipped           … and {} more, each in manifest.json with the reason\n",
+            skipped.len() - SUMMARY_SKIPS
+        ));
     }
     out
 }
+
+/// Skips README.txt's summary names one by one.
+const SUMMARY_SKIPS: usize = 20;
 
 /// `report.html`, from the same findings and triage as findings.json and the entries written so
 /// far (manifest.json and README.txt come after it; the page says so).
@@ -72,7 +82,7 @@ pub(super) fn report_page(
     findings: &[crate::analyze::Finding],
     keepalive: &crate::analyze::keepalive::KeepAlive,
     files: &Spill<FileEntry>,
-    skipped: &[Skipped],
+    skipped: &Spill<Skipped>,
     redactions: &Redactions,
     by_file: crate::html::Rows<(String, u64)>,
     reproduced: bool,
@@ -111,7 +121,7 @@ pub(super) fn report_page(
         hops: &hops,
         marks,
         files: crate::html::Rows::first_of(files),
-        skipped: crate::html::Rows::of(skipped),
+        skipped: crate::html::Rows::first_of(skipped),
         by_rule: redactions
             .by_rule
             .iter()

@@ -278,3 +278,51 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// Logs left out by `--since` are as many as the files: each one is in the manifest and the
+/// JSON with its reason (kept on disk past 256 KiB of them), the README names the first 20
+/// and counts the rest, the page shows 500 and counts the rest.
+#[test]
+fn thousands_of_skipped_logs_are_each_listed_and_summed_up() {
+    const OLD: usize = 2_500;
+    let t = Test::minimal();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    for i in 0..OLD {
+        let path = t.log_dir().join(format!("edgemicro-old{i:05}-1-api.log"));
+        std::fs::write(&path, "2020-09-13T12:26:40.000Z info 1 old\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let t = t
+        .log(
+            "edgemicro-new-1-api.log",
+            "2026-01-01T00:00:00.000Z info 1 new\n",
+        )
+        .collect("skips.zip")
+        .args(["--json", "--since", "2025-01-01T00:00:00Z"]);
+    let run = t.run();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let skipped = json["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), OLD);
+    assert!(skipped
+        .iter()
+        .all(|s| s["reason"] == "last written before --since"));
+    let entries = unzip_all(&t.path("out/skips.zip"));
+    assert_eq!(manifest_of(&entries)["skipped"], json["skipped"]);
+    let readme = String::from_utf8_lossy(entry(&entries, "README.txt")).to_string();
+    assert_eq!(readme.matches("last written before --since").count(), 20);
+    assert!(
+        readme.contains(&format!("… and {} more, each in manifest.json", OLD - 20)),
+        "{readme}"
+    );
+    let page = String::from_utf8_lossy(entry(&entries, "report.html")).to_string();
+    assert!(page.contains(&format!(
+        "… and {} more, each in manifest.json with the reason",
+        OLD - 500
+    )));
+}
