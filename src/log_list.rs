@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -79,21 +79,16 @@ impl LogList {
         }
     }
 
-    /// Sorts the held run and writes it out. A tape that cannot be written keeps the logs in
-    /// memory instead (correct, just not bounded).
+    /// Sorts the held run and writes it out.
     fn write_run(&mut self) {
         self.held.sort_unstable_by(newest_first);
         let mut bytes = Vec::with_capacity(self.held.len() * 128);
-        for log in &self.held {
-            encode(log, &mut bytes);
+        for log in self.held.drain(..) {
+            encode(&log, &mut bytes);
         }
         let start = self.tape.len();
-        if self.tape.append(&bytes).is_ok() {
-            self.runs.push((start, self.tape.len()));
-            self.held.clear();
-        } else {
-            self.run = usize::MAX;
-        }
+        self.tape.append(&bytes);
+        self.runs.push((start, self.tape.len()));
     }
 
     /// Ends the listing: every log is in a sorted run.
@@ -136,47 +131,37 @@ impl LogList {
         })
     }
 
-    /// Every log, newest first (after `sort`): the runs merged. A log the tape cannot give
-    /// back ends the list with the error.
+    /// Every log, newest first (after `sort`): the written runs and the held one merged. A log
+    /// the tape cannot give back ends the list with the error.
     pub(crate) fn newest_first(&self) -> impl Iterator<Item = io::Result<LogFile>> + '_ {
         debug_assert!(self.held.is_sorted_by(|a, b| newest_first(a, b).is_le()));
-        let mut runs: Vec<Run> = self.runs().collect();
-        let mut heads: Vec<Option<LogFile>> = Vec::with_capacity(runs.len() + 1);
+        type Source<'a> = Box<dyn Iterator<Item = io::Result<LogFile>> + 'a>;
+        let mut sources: Vec<Source> = self.runs().map(|run| Box::new(run) as Source).collect();
+        sources.push(Box::new(self.held.iter().cloned().map(Ok)));
         let mut failed = None;
-        for run in &mut runs {
-            match run.next().transpose() {
-                Ok(head) => heads.push(head),
-                Err(e) => failed = failed.or(Some(e)),
-            }
-        }
-        let mut held = self.held.iter().cloned().peekable();
+        // Each source's next log (sources are sorted: the newest of the heads is next).
+        let mut heads: Vec<Option<LogFile>> = sources
+            .iter_mut()
+            .map(|source| {
+                source.next().transpose().unwrap_or_else(|e| {
+                    failed.get_or_insert(e);
+                    None
+                })
+            })
+            .collect();
         std::iter::from_fn(move || {
             if let Some(e) = failed.take() {
                 return Some(Err(e));
             }
-            // The newest of the runs' heads and the held run's.
-            let best = heads
+            let (i, _) = heads
                 .iter()
                 .enumerate()
                 .filter_map(|(i, h)| h.as_ref().map(|h| (i, h)))
-                .min_by(|a, b| newest_first(a.1, b.1))
-                .map(|(i, _)| i);
-            let from_held = match (best, held.peek()) {
-                (None, None) => return None,
-                (None, Some(_)) => true,
-                (Some(i), Some(h)) => newest_first(h, heads[i].as_ref()?).is_lt(),
-                (Some(_), None) => false,
-            };
-            if from_held {
-                return held.next().map(Ok);
+                .min_by(|a, b| newest_first(a.1, b.1))?;
+            match sources[i].next().transpose() {
+                Ok(next) => std::mem::replace(&mut heads[i], next).map(Ok),
+                Err(e) => Some(Err(e)),
             }
-            let i = best?;
-            let next = runs[i].next().transpose();
-            let log = match next {
-                Ok(next) => std::mem::replace(&mut heads[i], next),
-                Err(e) => return Some(Err(e)),
-            };
-            log.map(Ok)
         })
     }
 }
@@ -189,7 +174,11 @@ struct Run<'a> {
 impl Iterator for Run<'_> {
     type Item = io::Result<LogFile>;
     fn next(&mut self) -> Option<io::Result<LogFile>> {
-        decode(&mut self.read).transpose()
+        match self.read.fill_buf() {
+            Ok([]) => None,
+            Ok(_) => Some(decode(&mut self.read)),
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 
@@ -214,15 +203,9 @@ fn encode(log: &LogFile, out: &mut Vec<u8>) {
     out.push(log.gz as u8);
 }
 
-/// The next log, or `None` at the end of the run.
-fn decode(read: &mut impl Read) -> io::Result<Option<LogFile>> {
-    let mut len = [0u8; 4];
-    match read.read_exact(&mut len) {
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        other => other?,
-    }
-    let mut path = vec![0; u32::from_le_bytes(len) as usize];
-    read.read_exact(&mut path)?;
+/// One log, as `encode` wrote it.
+fn decode(read: &mut impl Read) -> io::Result<LogFile> {
+    let path = read_field(read)?;
     let name = read_field(read)?;
     let found_as = read_field(read)?;
     let mut fixed = [0u8; 1 + 8 + 4 + 8 + 8 + 8 + 1];
@@ -239,7 +222,7 @@ fn decode(read: &mut impl Read) -> io::Result<Option<LogFile>> {
     let text = |bytes: Vec<u8>| {
         String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     };
-    Ok(Some(LogFile {
+    Ok(LogFile {
         path: PathBuf::from(std::ffi::OsString::from_vec(path)),
         name: text(name)?,
         found_as: Cow::Owned(text(found_as)?),
@@ -247,7 +230,7 @@ fn decode(read: &mut impl Read) -> io::Result<Option<LogFile>> {
         size: u64_at(13),
         id: (u64_at(21), u64_at(29)),
         gz: fixed[37] == 1,
-    }))
+    })
 }
 
 fn read_field(read: &mut impl Read) -> io::Result<Vec<u8>> {

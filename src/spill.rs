@@ -20,8 +20,9 @@ use serde::Serialize;
 /// Bytes held before they go to the file (and the write buffer after).
 const IN_MEMORY: usize = 256 << 10;
 
-/// Bytes appended and read back in order.
-#[derive(Debug)]
+/// Bytes appended and read back in order. Appending cannot fail: bytes the file does not
+/// take (no temporary file can be made, a write fails) stay in memory, a failed write is tried
+/// again at the next append, and reading gives them back all the same.
 pub(crate) struct Tape {
     /// Bytes not in the file (all of them while there is no file).
     tail: Vec<u8>,
@@ -60,9 +61,9 @@ impl Tape {
         self.limit = limit;
     }
 
-    pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
-        self.settle()
+        self.settle();
     }
 
     /// Everything appended, from the start (the file is read by position: appending goes on).
@@ -87,27 +88,29 @@ impl Tape {
     }
 
     /// Moves the held bytes to the file once they pass the limit.
-    fn settle(&mut self) -> io::Result<()> {
+    fn settle(&mut self) {
         if self.tail.len() < self.limit || self.no_file {
-            return Ok(());
+            return;
         }
         if self.file.is_none() {
             match self.unnamed_file() {
                 Ok(file) => self.file = Some(file),
                 Err(_) => {
                     self.no_file = true;
-                    return Ok(());
+                    return;
                 }
             }
         }
-        if let Some(file) = &self.file {
-            // At its place, not at the file's offset: a write that failed half-way is
-            // written over by the next one.
-            file.write_all_at(&self.tail, self.filed)?;
+        // At its place, not at the file's offset: a write that failed half-way is written
+        // over by the next one, and until then the bytes stay in the tail.
+        if let Some(Ok(())) = self
+            .file
+            .as_ref()
+            .map(|f| f.write_all_at(&self.tail, self.filed))
+        {
             self.filed += self.tail.len() as u64;
             self.tail.clear();
         }
-        Ok(())
     }
 }
 
@@ -149,6 +152,12 @@ pub(crate) struct Spill<T> {
     tape: Tape,
     len: usize,
     _records: PhantomData<fn() -> T>,
+}
+
+impl std::fmt::Debug for Tape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tape").field("bytes", &self.len()).finish()
+    }
 }
 
 impl<T> std::fmt::Debug for Spill<T> {
@@ -198,7 +207,7 @@ impl<T: Serialize> Spill<T> {
             .expect("plain data (strings, numbers, string-keyed maps) serializes");
         line.push(b'\n');
         self.len += 1;
-        let _ = self.tape.append(&line);
+        self.tape.append(&line);
     }
 }
 
@@ -311,7 +320,7 @@ mod tests {
         let mut want = Vec::new();
         for i in 0..2000u32 {
             let piece = i.to_le_bytes().repeat(i as usize % 7);
-            tape.append(&piece).unwrap();
+            tape.append(&piece);
             want.extend_from_slice(&piece);
             if i % 500 == 0 {
                 let mut back = Vec::new();

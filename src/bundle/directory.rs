@@ -83,9 +83,7 @@ impl Archive {
                 self.in_batch
             );
         }
-        self.records
-            .append(&written[..len])
-            .context("cannot keep the zip's directory")?;
+        self.records.append(&written[..len]);
         self.zip64 |= written[len..].starts_with(ZIP64_END);
         self.entries += count as u64;
         self.in_batch = 0;

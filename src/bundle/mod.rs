@@ -1042,20 +1042,21 @@ fn read_entries(
         let mut hasher = Sha256::new();
         let mut body = Vec::new();
         let (method, crc, size) = (entry.compression(), entry.crc32(), entry.size());
-        let mut bytes = 0u64;
+        let (mut bytes, mut too_big) = (0u64, false);
         inflater
             .read(entry, method, crc, size, |piece| {
                 hasher.update(piece);
                 bytes += piece.len() as u64;
                 if name == MANIFEST {
-                    if body.len() + piece.len() > limit {
+                    too_big = body.len() + piece.len() > limit;
+                    if too_big {
                         return Err(format!("{MANIFEST} is larger than {limit} bytes (not read; a bundle of {count} entries has a far smaller one)"));
                     }
                     body.extend_from_slice(piece);
                 }
                 Ok(())
             })
-            .map_err(|e| match e.starts_with(MANIFEST) {
+            .map_err(|e| match too_big {
                 true => bad(e),
                 false => bad(format!("entry `{name}`: {e}")),
             })?;
